@@ -1,0 +1,32 @@
+// From argv to an Invocation (busybox style: the symlink's path names kind, driver and
+// action; or `onestor ds|tm ...` from the shell), and the meta commands that are not
+// driver actions: --help, --version, actions (the driver x action matrix), install-remotes.
+#pragma once
+#include "onestor/registry.hpp"
+
+#include <string>
+#include <vector>
+
+namespace onestor::cli {
+
+struct Parsed {
+    enum class What { Action, Meta } what = What::Action;
+    Invocation inv;                 // What::Action
+    bool action_help = false;       // `... ACTION --help`
+    std::vector<std::string> meta;  // What::Meta: the words after `onestor`
+};
+
+// Throws DriverError for an unknown kind/driver/action; the DS driver may stay empty
+// ("onestor ds cp DUMP ID") and is then taken from the dump.
+Parsed parse(const std::vector<std::string>& argv);
+
+// Runs a meta command, printing to `out`; returns the exit code.
+int run_meta(const std::vector<std::string>& words, std::string& out);
+
+std::string action_help(const Invocation& inv);
+
+// Creates (idempotently) <dir>/onestor and the symlink tree for every registered
+// driver and action: datastore/<ds>/<action>, tm/<tm>/<action>[.<variant>].
+void install_remotes(const std::string& dir, std::string& out);
+
+}  // namespace onestor::cli

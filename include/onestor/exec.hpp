@@ -1,0 +1,43 @@
+// Running programs: always from an argv vector (posix_spawnp), never through a shell with
+// input in it. Output is captured; a timeout and SIGTERM/SIGINT end the child's process group.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace onestor {
+
+using Argv = std::vector<std::string>;
+
+struct RunOptions {
+    int timeout_s = 0;          // 0: no limit
+    int stdin_fd = -1;          // -1: /dev/null
+    int stdout_fd = -1;         // -1: capture into Result::out
+    bool check = true;          // throw DriverError on a non-zero exit
+    std::string what;           // reason prefix for the error ("cannot copy 'x'")
+    bool cleanup = false;       // a clean-up step: runs even after SIGTERM was received
+};
+
+struct Result {
+    int status = 0;             // exit code; 128+signal when killed
+    std::string out, err;
+};
+
+// Runs argv; with check, a failure throws DriverError("<what>: <last stderr line>").
+Result run(const Argv& argv, const RunOptions& opts = {});
+
+// Renders argv for logs and messages (quoted the same way as for a remote shell).
+std::string render(const Argv& argv);
+
+// THE audited quoting function: one word for a POSIX shell (used only to cross ssh).
+// Every byte stays literal: the word is wrapped in single quotes, each ' becomes '\''.
+std::string shell_quote(const std::string& word);
+// Each word quoted, joined with spaces: what ssh sends to the remote shell.
+std::string shell_join(const Argv& argv);
+
+// SIGTERM/SIGINT: set a flag that long loops and run() check; they throw DriverError, so
+// every RAII guard on the way to main cleans up. Installed once by main.
+void install_signal_handlers();
+bool interrupted();
+void check_interrupted();  // throws DriverError("interrupted by signal N")
+
+}  // namespace onestor

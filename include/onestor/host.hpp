@@ -1,0 +1,77 @@
+// Where work happens: the front-end itself (local: syscalls and spawned argv) or a
+// hypervisor reached with the configured `ssh`. A remote command is an argv vector whose
+// words are each quoted once by shell_quote() (the audited function in exec.hpp); nothing
+// else ever builds remote shell text. One ssh connection is opened per host and action
+// (ControlMaster), so an action costs at most one handshake per host.
+#pragma once
+#include "onestor/exec.hpp"
+
+#include <memory>
+#include <string>
+
+namespace onestor {
+
+class Host {
+public:
+    // The Host for a name from a "host:path" argument; the front-end's own names
+    // (hostname, localhost, FRONTEND setting, "") give the local host. Cached per process.
+    static Host& get(const std::string& name);
+    static Host& local_host() { return get(""); }
+    static void close_all();  // ends the ssh connections this process opened
+
+    bool local() const { return local_; }
+    const std::string& name() const { return name_; }
+    std::string label(const std::string& path) const { return name_ + ":" + path; }
+
+    // Runs argv here or on the host. On a remote host the ssh client's own failures
+    // ("connection refused") come back as a DriverError naming the host.
+    Result run(const Argv& argv, RunOptions opts = {});
+
+    // File primitives, each done here with syscalls or there with coreutils words.
+    void mkdir_p(const std::string& dir);
+    bool exists(const std::string& path);
+    bool is_dir(const std::string& path);
+    std::string readlink(const std::string& path);  // "" when not a symlink
+    std::string realpath(const std::string& path);  // canonical, or "" when missing
+    void remove(const std::string& path);           // rm -rf, missing is fine
+    // Sparse-aware copy onto a temp name beside dst, synced, then renamed onto dst.
+    void copy_file(const std::string& src, const std::string& dst, bool replace = true);
+    // The first half of copy_file: the synced copy under a temp name beside dst, removed
+    // again unless commit() renames it onto dst (so callers can work on it in between).
+    std::unique_ptr<class RemoteTemp> copy_to_temp(const std::string& src, const std::string& dst);
+    // fsync a path (a file written by another program) then rename it onto dst.
+    void commit(class RemoteTemp& tmp, const std::string& dst, bool replace = true);
+    void sync(const std::string& path);
+    // Atomic symlink: made under a temp name, then renamed over `link`.
+    void symlink(const std::string& target, const std::string& link);
+    void rename(const std::string& from, const std::string& to, bool replace);
+    // Streams a front-end file to `dst` on this host: temp name, fsync, rename.
+    void put_file(const std::string& local_path, const std::string& dst);
+
+    Host(std::string name, bool local);
+    ~Host();
+
+private:
+    Argv ssh_base() const;
+    void ensure_connection();
+    std::string name_;
+    bool local_;
+    std::string control_dir_, control_path_;
+    bool connected_ = false, shared_master_ = false;
+};
+
+// Removes a remote (or local) temporary path when it goes out of scope uncommitted.
+class RemoteTemp {
+public:
+    RemoteTemp(Host& h, std::string path) : host_(h), path_(std::move(path)) {}
+    ~RemoteTemp();
+    const std::string& path() const { return path_; }
+    void keep() { kept_ = true; }
+
+private:
+    Host& host_;
+    std::string path_;
+    bool kept_ = false;
+};
+
+}  // namespace onestor

@@ -1,0 +1,74 @@
+// Local data paths: sparse-aware copies (FICLONE, then SEEK_DATA/SEEK_HOLE extents moved
+// with copy_file_range, read/write as the last resort) and the temp-beside-target,
+// fsync, rename discipline. Memory stays one fixed buffer whatever the image size.
+#pragma once
+#include <string>
+#include <sys/types.h>
+
+namespace onestor::io {
+
+struct CopyStats {
+    unsigned long long size = 0;      // apparent size
+    unsigned long long data = 0;      // bytes of data moved (allocated extents)
+    bool reflinked = false;
+};
+
+// Copies all of src_fd into dst_fd (both at offset 0; dst is truncated to src's size),
+// keeping holes. `label` names the copy in progress lines.
+CopyStats copy_fd(int src_fd, int dst_fd, const std::string& label);
+
+// An owned file descriptor.
+class File {
+public:
+    File() = default;
+    explicit File(int fd) : fd_(fd) {}
+    File(File&& o) noexcept : fd_(o.release()) {}
+    File& operator=(File&& o) noexcept;
+    ~File();
+    int fd() const { return fd_; }
+    int release();
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+File open_read(const std::string& path);  // throws DriverError
+
+// A new file beside `target` under a hidden temporary name. commit() fsyncs it, renames
+// it onto `target` and fsyncs the directory; if the object dies uncommitted (an error, a
+// signal turned into an exception) the temporary file is removed. Nothing half-written
+// ever carries the final name.
+class TempFile {
+public:
+    explicit TempFile(std::string target, mode_t mode = 0660);
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile();
+    int fd() const { return file_.fd(); }
+    const std::string& path() const { return tmp_; }
+    // replace: overwrite an existing target atomically; otherwise fail if it exists.
+    void commit(bool replace = true);
+
+private:
+    std::string target_, tmp_;
+    File file_;
+    bool done_ = false;
+};
+
+// A temporary name beside `target` (same directory, so rename is atomic).
+std::string temp_name_for(const std::string& target);
+
+// rename(2), optionally refusing to replace an existing target (RENAME_NOREPLACE).
+void rename_path(const std::string& from, const std::string& to, bool replace);
+void fsync_dir(const std::string& dir);
+void mkdir_p(const std::string& dir, mode_t mode = 0755);
+// Removes a file, a symlink or a whole tree (never following symlinks); missing is fine.
+void remove_tree(const std::string& path);
+bool exists(const std::string& path);  // lstat succeeds
+
+// Allocated bytes of a file or a tree (st_blocks), never following symlinks.
+unsigned long long allocated_bytes(const std::string& path);
+unsigned long long mib_ceil(unsigned long long bytes);
+
+}  // namespace onestor::io

@@ -1,0 +1,41 @@
+// Datastore image actions. oned runs them on the front-end as
+//   <remotes>/datastore/<ds_mad>/<action> DUMP ID     (5.x ... 6.6)
+//   <remotes>/datastore/<ds_mad>/<action> ID < DUMP   (6.8+)
+// DUMP: base64 <DS_DRIVER_ACTION_DATA> (IMAGE + DATASTORE). ID: the image id (a request
+// id for stat, the datastore id for monitor). What each prints on stdout is below.
+#include "onestor/config.hpp"
+#include "onestor/registry.hpp"
+
+#include <string>
+
+namespace onestor::actions::ds_image {
+namespace {
+
+const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
+
+// "SOURCE" (5.x), or "SOURCE FORMAT" with the 6.x protocol.
+std::string source_line(const DsResult& r) {
+    return config().protocol6() && !r.format.empty() ? r.source + " " + r.format + "\n" : r.source + "\n";
+}
+
+void cp(Call& c) { c.out = source_line(c.ds().cp(c.args.dump(), c.args.id())); }
+void mkfs(Call& c) { c.out = c.ds().mkfs(c.args.dump(), c.args.id()).source + "\n"; }
+void rm(Call& c) { c.ds().rm(c.args.dump(), c.args.id()); }
+void stat(Call& c) { c.out = std::to_string(c.ds().stat_mb(c.args.dump())) + "\n"; }
+void clone(Call& c) { c.out = source_line(c.ds().clone(c.args.dump(), c.args.id())); }
+
+void monitor(Call& c) {
+    MonitorResult m = c.ds().monitor(c.args.dump());
+    c.out = "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
+            "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
+}
+
+const Register r_cp{{Kind::Ds, "cp", kDump, "copy IMAGE/PATH into the datastore; prints SOURCE", cp}};
+const Register r_mkfs{{Kind::Ds, "mkfs", kDump, "create an empty image (raw, qcow2, swap or a filesystem); prints SOURCE", mkfs}};
+const Register r_rm{{Kind::Ds, "rm", kDump, "remove IMAGE/SOURCE (and its snapshots) from the datastore", rm}};
+const Register r_stat{{Kind::Ds, "stat", kDump, "print the size of IMAGE/PATH in MiB, rounded up", stat}};
+const Register r_clone{{Kind::Ds, "clone", kDump, "copy the image at IMAGE/PATH to a new SOURCE; prints SOURCE", clone}};
+const Register r_monitor{{Kind::Ds, "monitor", kDump, "print USED_MB, TOTAL_MB and FREE_MB of the datastore", monitor}};
+
+}  // namespace
+}  // namespace onestor::actions::ds_image

@@ -1,0 +1,40 @@
+// Transfer actions that place, move and remove VM disks. oned runs them on the front-end:
+//   clone  fe:SOURCE host:<sysds>/<vmid>/disk.N VMID DSID   non-persistent image -> VM disk
+//   ln     fe:SOURCE host:<sysds>/<vmid>/disk.N VMID DSID   persistent image -> VM disk
+//   mvds   host:<sysds>/<vmid>/disk.N [fe:]SOURCE VMID DSID persistent disk back to its image
+//   cpds   host:<sysds>/<vmid>/disk.N [fe:]SOURCE SNAP VMID DSID   save-as (SNAP -1: current)
+//   mv     hostA:<path> hostB:<path> VMID DSID              a disk or the whole VM directory
+//   delete host:<path> VMID DSID                            a disk or the whole VM directory
+// They print nothing; the exit code is the result.
+#include "onestor/registry.hpp"
+
+namespace onestor::actions::tm_disk {
+namespace {
+
+const std::vector<ArgSpec> kPair = {
+    {"src", ArgKind::HostPath}, {"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kToImage = {
+    {"src", ArgKind::HostPath}, {"dst", ArgKind::Path}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kCpds = {{"src", ArgKind::HostPath},
+                                    {"dst", ArgKind::Path},
+                                    {"snap", ArgKind::SaveSnapId},
+                                    {"vmid", ArgKind::VmId},
+                                    {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kOne = {{"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+
+void clone(Call& c) { c.tm().clone(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void ln(Call& c) { c.tm().ln(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void mvds(Call& c) { c.tm().mvds(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void cpds(Call& c) { c.tm().cpds(c.tm_context(), c.args.path("src"), c.args.path("dst"), c.args.num("snap")); }
+void mv(Call& c) { c.tm().mv(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void del(Call& c) { c.tm().del(c.tm_context(), c.args.path("dst")); }
+
+const Register r_clone{{Kind::Tm, "clone", kPair, "copy a non-persistent image to the VM's disk", clone}};
+const Register r_ln{{Kind::Tm, "ln", kPair, "give the VM its persistent image", ln}};
+const Register r_mvds{{Kind::Tm, "mvds", kToImage, "return a persistent disk to its image", mvds}};
+const Register r_cpds{{Kind::Tm, "cpds", kCpds, "copy a disk (or one of its snapshots) to a new image", cpds}};
+const Register r_mv{{Kind::Tm, "mv", kPair, "move a disk or the VM directory between hosts", mv}};
+const Register r_delete{{Kind::Tm, "delete", kOne, "remove a disk or the VM directory", del}};
+
+}  // namespace
+}  // namespace onestor::actions::tm_disk

@@ -1,0 +1,209 @@
+#include "common.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+#include "onestor/registry.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <dirent.h>
+#include <fcntl.h>
+#include <set>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace onestor::backends {
+
+std::string CommonTm::host_image_path(const std::string& fe_source, const std::string& disk_path) {
+    std::string fe_root = dirname_of(dirname_of(fe_source));
+    std::string host_root = dirname_of(dirname_of(dirname_of(disk_path)));
+    if (fe_root == "/" || host_root == "/")
+        throw DriverError("cannot place image " + quoted(fe_source) + " for disk " + quoted(disk_path) +
+                          ": not datastore paths");
+    return host_root + fe_source.substr(fe_root.size());
+}
+
+void CommonTm::check_disk_path(const HostPath& p, long vmid) {
+    std::string dir = dirname_of(p.path);
+    if (basename_of(dir) != std::to_string(vmid) || dirname_of(dirname_of(dir)) == "/")
+        throw DriverError(quoted(p.str()) + " is not a disk of VM " + std::to_string(vmid) +
+                          " (expected <datastores>/<ds id>/" + std::to_string(vmid) + "/disk.N)");
+}
+
+bool CommonTm::is_vm_dir(const HostPath& p, long vmid) {
+    return basename_of(p.path) == std::to_string(vmid) && dirname_of(dirname_of(p.path)) != "/";
+}
+
+std::string CommonTm::disk_format(const VmDisk& d) {
+    std::string f = d.get("FORMAT");
+    if (f.empty()) f = d.get("DRIVER");
+    return f.empty() ? "raw" : f;
+}
+
+void CommonTm::del(const TmContext& c, const HostPath& dst) {
+    // Only the VM's own directory or something directly inside it: never "/", never
+    // another VM's files, whatever path arrives.
+    if (!is_vm_dir(dst, c.vmid)) check_disk_path(dst, c.vmid);
+    Host& h = Host::get(dst.host);
+    if (!h.exists(dst.path)) {
+        log::info(quoted(dst.str()) + " is already gone");
+        return;
+    }
+    log::info("deleting " + quoted(dst.str()));
+    h.remove(dst.path);
+}
+
+void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
+    check_disk_path(dst, c.vmid);
+    std::string fs;  // a filesystem volatile disk (6.x DISK/FS, or FORMAT naming one)
+    std::string fmt = format;
+    if (fmt != "raw" && fmt != "qcow2" && fmt != "swap") {
+        std::istringstream in(config().get("SUPPORTED_FS"));
+        std::string w;
+        while (std::getline(in, w, ','))
+            if (w == fmt) fs = fmt;
+        if (fs.empty()) throw DriverError("unsupported volatile disk format " + quoted(format));
+        fmt = "raw";
+    }
+    Host& h = Host::get(dst.host);
+    h.mkdir_p(dirname_of(dst.path));
+    RemoteTemp tmp(h, io::temp_name_for(dst.path));
+    qemu::create(h, fmt == "qcow2" ? "qcow2" : "raw", tmp.path(), static_cast<unsigned long long>(size_mb));
+    if (fmt == "swap")
+        h.run({config().get("MKSWAP"), "-L", "swap", tmp.path()}, {.what = "cannot make swap " + quoted(dst.str())});
+    if (!fs.empty()) {
+        Argv a = {"mkfs." + fs, fs == "xfs" ? "-f" : "-F", "-q", tmp.path()};
+        h.run(a, {.timeout_s = 600, .what = "cannot make a " + fs + " filesystem on " + quoted(dst.str())});
+    }
+    h.sync(tmp.path());
+    h.commit(tmp, dst.path, true);
+    log::info("created " + std::to_string(size_mb) + " MiB " + format + " disk " + quoted(dst.str()));
+}
+
+namespace {
+
+// A private directory on the front-end that is removed with everything in it.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/onestor-ctx.XXXXXX";
+        if (!mkdtemp(t)) throw_errno("cannot create a directory in", "/tmp");
+        path = t;
+    }
+    ~TempDir() {
+        try {
+            io::remove_tree(path);
+        } catch (...) {
+        }
+    }
+};
+
+}  // namespace
+
+void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files, const HostPath& dst) {
+    check_disk_path(dst, c.vmid);
+    TempDir work;
+    std::string dir = join_path(work.path, "iso");
+    io::mkdir_p(dir);
+    std::set<std::string> names;
+    for (const auto& f : files) {
+        if (!names.insert(f.name).second) throw DriverError("two context files are named " + quoted(f.name));
+        io::File in = io::open_read(f.path);
+        struct stat st {};
+        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
+            throw DriverError("context file " + quoted(f.path) + " is not a regular file");
+        io::TempFile out(join_path(dir, f.name), 0644);
+        io::copy_fd(in.fd(), out.fd(), f.name);
+        out.commit(false);
+    }
+    std::string iso = join_path(work.path, "context.iso");
+    Argv a = config().get_words("MKISOFS");
+    a.insert(a.end(), {"-o", iso, "-V", "CONTEXT", "-J", "-R", "-quiet", dir});
+    run(a, {.timeout_s = 300, .what = "cannot build the context ISO"});
+    Host& h = Host::get(dst.host);
+    h.mkdir_p(dirname_of(dst.path));
+    h.put_file(iso, dst.path);
+    log::info("context ISO with " + std::to_string(files.size()) + " files placed at " + quoted(dst.str()));
+}
+
+void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
+    if (r.src_host == r.dst_host || !r.caller_tm.empty()) return;
+    if (r.template_b64.empty()) return;
+    VmInfo vm = VmInfo::from_xml(base64_decode(r.template_b64));
+    std::set<std::string> others;
+    for (const auto& d : vm.disks) {
+        std::string tm = d.get("TM_MAD");
+        if (!tm.empty() && tm != name()) others.insert(tm);
+    }
+    for (const auto& tm : others) {
+        Argv a;
+        if (find_tm_backend(tm)) {
+            char self[PATH_MAX];
+            ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+            if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
+            a = {std::string(self, static_cast<size_t>(n)), "tm", tm, c.action};
+        } else {
+            a = {config().get("REMOTES_DIR") + "/tm/" + tm + "/" + c.action};
+        }
+        a.insert(a.end(), {r.src_host, r.dst_host, r.vm_dir, std::to_string(c.vmid), std::to_string(c.dsid), name()});
+        // The template travels on stdin, as oned (5.10+) gives it.
+        int fd = memfd_create("template", MFD_CLOEXEC);
+        if (fd < 0) throw_errno("cannot create", "memfd");
+        io::File mem(fd);
+        if (::write(fd, r.template_b64.data(), r.template_b64.size()) != static_cast<ssize_t>(r.template_b64.size()))
+            throw_errno("cannot write", "memfd");
+        ::lseek(fd, 0, SEEK_SET);
+        log::info("calling " + tm + " " + c.action);
+        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed"});
+    }
+}
+
+MonitorResult CommonTm::monitor(const DsDump& d) {
+    std::string loc = d.datastore_location.empty() ? config().get("DATASTORE_LOCATION") : d.datastore_location;
+    if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");
+    std::string path = clean_path(loc, "DATASTORE_LOCATION") + "/" + std::to_string(d.datastore.id);
+    io::mkdir_p(path);
+    MonitorResult m = filesystem_usage(path);
+    if (!d.monitor_vm_disks) return m;
+    // Per-VM disk usage from st_blocks (following disk.N links to the image), the <=5.10
+    // in-band form: VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "].
+    auto numeric = [](const std::string& n) {
+        return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
+    };
+    auto list = [](const std::string& dir) {
+        std::vector<std::string> names;
+        if (DIR* dp = ::opendir(dir.c_str())) {
+            while (auto* e = ::readdir(dp)) names.push_back(e->d_name);
+            ::closedir(dp);
+        }
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    auto mb = [](const std::string& p) {
+        struct stat st {};
+        return ::stat(p.c_str(), &st) == 0 ? io::mib_ceil(static_cast<unsigned long long>(st.st_blocks) * 512) : 0ull;
+    };
+    for (const auto& vm : list(path)) {
+        if (!numeric(vm)) continue;
+        std::string vdir = join_path(path, vm), poll;
+        for (const auto& f : list(vdir)) {
+            int id = disk_id_of("/" + f);
+            if (id < 0) continue;
+            poll += "DISK_SIZE=[ID=" + std::to_string(id) + ",SIZE=" + std::to_string(mb(join_path(vdir, f))) + "] ";
+            std::string sdir = join_path(vdir, f + ".snap");
+            for (const auto& s : list(sdir))
+                if (numeric(s))
+                    poll += "SNAPSHOT_SIZE=[ID=" + s + ",DISK_ID=" + std::to_string(id) +
+                            ",SIZE=" + std::to_string(mb(join_path(sdir, s))) + "] ";
+        }
+        if (!poll.empty()) m.vm_lines.push_back("VM=[ID=" + vm + ",POLL=\"" + poll + "\"]");
+    }
+    return m;
+}
+
+}  // namespace onestor::backends

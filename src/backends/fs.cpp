@@ -1,0 +1,398 @@
+// The `fs` datastore driver: images are files under the datastore's BASE_PATH on the
+// front-end (BRIDGE_LIST is refused for now). Every new file is written beside its
+// target under a temporary name and renamed when complete and synced; SOURCE names are
+// random and claimed with RENAME_NOREPLACE, so concurrent actions never collide.
+#include "onestor/backend.hpp"
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/exec.hpp"
+#include "onestor/host.hpp"
+#include "onestor/io.hpp"
+#include "onestor/lock.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+
+#include <climits>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sstream>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace onestor::backends {
+namespace {
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string random_hex() {
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != sizeof b) throw_errno("cannot get random bytes", "getrandom");
+    static const char* hex = "0123456789abcdef";
+    std::string s;
+    for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+    return s;
+}
+
+std::string canonical(const std::string& p) {
+    char buf[PATH_MAX];
+    if (!::realpath(p.c_str(), buf)) throw_errno("cannot access", p);
+    return buf;
+}
+
+std::string fd_path(int fd) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf - 1);
+    if (n < 0) throw_errno("cannot resolve the opened file", "/proc/self/fd");
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+class Fs final : public DsBackend {
+public:
+    std::string name() const override { return "fs"; }
+    std::set<std::string> features() const override {
+        return {"cp", "mkfs", "rm", "stat", "clone", "monitor", "snap_delete", "snap_flatten", "snap_revert"};
+    }
+
+    DsResult cp(const DsDump& d, long image_id) override {
+        const Image& img = d.img();
+        std::string base = base_path(d);
+        reject_unsupported_sources(img.path);
+        if (!attr(img.tmpl, "MD5").empty() || !attr(img.tmpl, "SHA1").empty()) {
+            throw DriverError("image checksums (MD5/SHA1) are not verified by this version; remove them to import " +
+                              quoted(img.path));
+        }
+        io::File in = open_allowed(d, img.path);
+        log::info("copying " + quoted(img.path) + " into datastore " + std::to_string(d.datastore.id));
+        return store(d, base, image_id, [&](int out_fd, const std::string& label) {
+            io::CopyStats cs = io::copy_fd(in.fd(), out_fd, label);
+            log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +
+                      " MiB apparent)" + (cs.reflinked ? ", reflinked" : ""));
+        });
+    }
+
+    DsResult mkfs(const DsDump& d, long image_id) override {
+        const Image& img = d.img();
+        std::string base = base_path(d);
+        std::string fstype = img.fstype, format = img.format, fs = img.fs;
+        if (fstype == "save_as") {  // a later TM cpds fills it: create nothing
+            return {unique_source(base, image_id), format.empty() ? "raw" : format};
+        }
+        if (format.empty()) format = (fstype == "qcow2") ? "qcow2" : "raw";
+        if (fs.empty() && fstype != "raw" && fstype != "qcow2" && fstype != "swap" && !fstype.empty()) fs = fstype;
+        if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + quoted(format));
+        if (!fs.empty()) check_fs(fs);
+        if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
+        return store(d, base, image_id, [&](int fd, const std::string& tmp) {
+            Host& h = Host::local_host();
+            if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
+            if (fstype == "swap") h.run({config().get("MKSWAP"), "-L", "swap", tmp}, {.what = "cannot make swap"});
+            if (!fs.empty()) make_filesystem(h, fs, tmp);
+            if (format == "qcow2") {
+                // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed back.
+                std::string q = tmp + ".qcow2";
+                try {
+                    if (fs.empty() && fstype != "swap")
+                        qemu::create(h, "qcow2", q, static_cast<unsigned long long>(img.size_mb));
+                    else
+                        qemu::convert(h, "raw", tmp, "qcow2", q);
+                    io::rename_path(q, tmp, true);
+                } catch (...) {
+                    ::unlink(q.c_str());
+                    throw;
+                }
+            }
+        }, format, /*path_callback=*/true);
+    }
+
+    void rm(const DsDump& d, long) override {
+        std::string src = image_source(d);
+        if (!io::exists(src)) {
+            log::info("image " + quoted(src) + " is already gone");
+        }
+        for (const std::string& p : {src + ".snap", src + ".md5sum", src}) io::remove_tree(p);
+        log::info("removed " + quoted(src));
+    }
+
+    unsigned long long stat_mb(const DsDump& d) override {
+        const Image& img = d.img();
+        reject_unsupported_sources(img.path);
+        std::string p = clean_path(img.path, "image path");
+        PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
+        std::string c = canonical(p);
+        policy.check(c);
+        struct stat st {};
+        if (::stat(c.c_str(), &st) != 0) throw_errno("cannot stat", p);
+        unsigned long long bytes = 0;
+        if (S_ISDIR(st.st_mode)) {
+            bytes = tree_bytes(c);
+        } else {
+            qemu::ImageInfo i = qemu::info(Host::local_host(), c);
+            bytes = i.format == "raw" ? static_cast<unsigned long long>(st.st_size) : i.virtual_size;
+        }
+        if (bytes == 0) throw DriverError("cannot determine size for " + quoted(img.path) + ": it is empty");
+        return io::mib_ceil(bytes);
+    }
+
+    DsResult clone(const DsDump& d, long image_id) override {
+        const Image& img = d.img();
+        std::string base = base_path(d);
+        std::string from = clean_path(img.path, "image to clone");
+        io::File in = io::open_read(from);
+        struct stat st {};
+        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
+            throw DriverError("image to clone " + quoted(from) + " is not a regular file");
+        log::info("cloning " + quoted(from));
+        return store(d, base, image_id, [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); });
+    }
+
+    MonitorResult monitor(const DsDump& d) override {
+        std::string base = base_path(d);
+        io::mkdir_p(base);
+        return filesystem_usage(base);
+    }
+
+    void snap_delete(const DsDump& d, long) override {
+        Snapshot s = snapshot(d);
+        Lock lock(s.lock_name);
+        require(s.file);
+        io::remove_tree(s.file);
+        io::fsync_dir(s.dir);
+        log::info("deleted snapshot " + quoted(s.file));
+    }
+
+    void snap_revert(const DsDump& d, long) override {
+        Snapshot s = snapshot(d);
+        Lock lock(s.lock_name);
+        require(s.file);
+        Host& h = Host::local_host();
+        if (d.datastore.tm_mad == "qcow2") {
+            // The active layer is the highest-numbered file; a fresh overlay on the snapshot
+            // replaces it atomically (the overlay is complete before the rename).
+            std::string active = join_path(s.dir, std::to_string(highest_snapshot(s.dir)));
+            std::string tmp = io::temp_name_for(active);
+            try {
+                Argv a = config().get_words("QEMU_IMG");
+                a.insert(a.end(), {"create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", s.file, tmp});
+                h.run(a, {.what = "cannot create overlay on " + quoted(s.file)});
+                h.sync(tmp);
+                io::rename_path(tmp, active, true);
+            } catch (...) {
+                ::unlink(tmp.c_str());
+                throw;
+            }
+        } else {
+            h.copy_file(s.file, s.source, true);
+        }
+        log::info("reverted " + quoted(s.source) + " to snapshot " + std::to_string(s.id));
+    }
+
+    void snap_flatten(const DsDump& d, long) override {
+        Snapshot s = snapshot(d);
+        Lock lock(s.lock_name);
+        require(s.file);
+        Host& h = Host::local_host();
+        if (d.datastore.tm_mad == "qcow2") {
+            io::TempFile t(s.source);
+            qemu::convert(h, "qcow2", s.file, "qcow2", t.path());
+            t.commit(true);
+        } else {
+            io::rename_path(s.file, s.source, true);
+            io::fsync_dir(dirname_of(s.source));
+        }
+        io::remove_tree(s.dir);
+        log::info("flattened " + quoted(s.source) + " to snapshot " + std::to_string(s.id));
+    }
+
+private:
+    struct Snapshot {
+        std::string source, dir, file, lock_name;
+        long id;
+    };
+
+    static std::string attr(const Attributes& a, const std::string& k) {
+        auto it = a.find(k);
+        return it == a.end() ? std::string{} : it->second;
+    }
+
+    static std::string base_path(const DsDump& d) {
+        if (!d.datastore.attr("BRIDGE_LIST").empty())
+            throw DriverError("fs: BRIDGE_LIST datastores are not supported by this version");
+        std::string b = d.datastore.base_path;
+        if (b.empty()) {
+            if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/BASE_PATH nor ID");
+            b = config().get("DATASTORE_LOCATION") + "/" + std::to_string(d.datastore.id);
+        }
+        return clean_path(b, "datastore BASE_PATH");
+    }
+
+    static void reject_unsupported_sources(const std::string& path) {
+        if (path.empty()) throw DriverError("the image has no PATH");
+        if (path.find("://") != std::string::npos)
+            throw DriverError("cannot import " + quoted(path) + ": only local paths are supported by this version");
+    }
+
+    // The image to import, opened after the path policy passed on its canonical path, and
+    // checked again on the opened descriptor (a symlink swapped in between is caught).
+    static io::File open_allowed(const DsDump& d, const std::string& path) {
+        std::string p = clean_path(path, "image path");
+        PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
+        policy.check(canonical(p));
+        int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) throw_errno("cannot open", p);
+        io::File f(fd);
+        policy.check(fd_path(fd));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(quoted(p) + " is not a regular file");
+        ::fcntl(fd, F_SETFL, O_RDONLY);
+        return f;
+    }
+
+    static std::string unique_source(const std::string& base, long image_id) {
+        (void)image_id;
+        return join_path(base, random_hex());
+    }
+
+    // Writes a new image under a temp name in BASE_PATH with `fill`, then claims a fresh
+    // random SOURCE for it with RENAME_NOREPLACE.
+    template <class Fill>
+    DsResult store(const DsDump& d, const std::string& base, long image_id, Fill fill, std::string format = "",
+                   bool path_callback = false) {
+        io::mkdir_p(base);
+        std::string source = unique_source(base, image_id);
+        io::TempFile t(source);
+        if constexpr (std::is_invocable_v<Fill, int, const std::string&>) {
+            fill(t.fd(), path_callback ? t.path() : quoted(source));
+        }
+        if (format.empty()) format = detect_or_convert(d, t.path());
+        for (int i = 0;; ++i) {
+            try {
+                t.commit(false);
+                break;
+            } catch (const DriverError&) {
+                if (i == 4 || !io::exists(source)) throw;
+                source = unique_source(base, image_id);  // astronomically unlikely collision
+            }
+        }
+        log::info("new image source " + quoted(source));
+        return {source, format};
+    }
+
+    // Detects the format of a freshly written file; converts it to the datastore DRIVER
+    // when CONVERT allows (not for CDROM images or FILE datastores), as upstream cp does.
+    static std::string detect_or_convert(const DsDump& d, const std::string& tmp) {
+        Host& h = Host::local_host();
+        std::string fmt = qemu::info(h, tmp).format;
+        std::string driver = d.datastore.attr("DRIVER");
+        bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 &&
+                       (!d.image || d.image->type != 1);
+        if (convert && (driver == "raw" || driver == "qcow2") && driver != fmt) {
+            log::info("converting from " + fmt + " to " + driver);
+            std::string out = tmp + ".conv";
+            try {
+                qemu::convert(h, fmt, tmp, driver, out);
+                io::rename_path(out, tmp, true);
+            } catch (...) {
+                ::unlink(out.c_str());
+                throw;
+            }
+            fmt = driver;
+        }
+        return fmt;
+    }
+
+    static void check_fs(const std::string& fs) {
+        std::string list = config().get("SUPPORTED_FS");
+        std::istringstream in(list);
+        std::string w;
+        while (std::getline(in, w, ','))
+            if (w == fs) return;
+        throw DriverError("filesystem " + quoted(fs) + " is not in SUPPORTED_FS (" + list + ")");
+    }
+
+    static void make_filesystem(Host& h, const std::string& fs, const std::string& path) {
+        Argv a = {"mkfs." + fs};
+        if (fs == "xfs")
+            a.insert(a.end(), {"-f", "-q"});
+        else if (fs.rfind("ext", 0) == 0)
+            a.insert(a.end(), {"-F", "-q"});
+        std::istringstream opts(config().get("FS_OPTS_" + fs));
+        std::string o;
+        while (opts >> o) a.push_back(o);
+        a.push_back(path);
+        h.run(a, {.timeout_s = 600, .what = "cannot make a " + fs + " filesystem"});
+    }
+
+    // IMAGE/SOURCE, refused unless strictly inside BASE_PATH (by components, and by the
+    // canonical path of its directory, so a symlinked directory cannot lead outside).
+    static std::string image_source(const DsDump& d) {
+        const Image& img = d.img();
+        if (img.source.empty()) throw DriverError("the image has no SOURCE");
+        std::string base = base_path(d);
+        std::string src = clean_path(img.source, "image SOURCE");
+        if (!strictly_within(src, base))
+            throw DriverError("image SOURCE " + quoted(src) + " is not inside the datastore " + quoted(base));
+        char b[PATH_MAX], p[PATH_MAX];
+        if (::realpath(base.c_str(), b) && ::realpath(dirname_of(src).c_str(), p) && !within(p, b))
+            throw DriverError("image SOURCE " + quoted(src) + " leads outside the datastore " + quoted(base));
+        return src;
+    }
+
+    static Snapshot snapshot(const DsDump& d) {
+        Snapshot s;
+        s.source = image_source(d);
+        s.id = d.img().target_snapshot;
+        if (s.id < 0) throw DriverError("the action data names no TARGET_SNAPSHOT");
+        s.dir = s.source + ".snap";
+        s.file = join_path(s.dir, std::to_string(s.id));
+        s.lock_name = "image-" + basename_of(s.source);
+        return s;
+    }
+
+    static void require(const std::string& file) {
+        if (!io::exists(file)) throw DriverError("snapshot " + quoted(file) + " does not exist");
+    }
+
+    static long highest_snapshot(const std::string& dir) {
+        long best = -1;
+        if (DIR* dp = ::opendir(dir.c_str())) {
+            while (auto* e = ::readdir(dp)) {
+                std::string n = e->d_name;
+                if (!n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos)
+                    best = std::max(best, std::stol(n));
+            }
+            ::closedir(dp);
+        }
+        if (best < 0) throw DriverError("no snapshots in " + quoted(dir));
+        return best;
+    }
+
+    static unsigned long long tree_bytes(const std::string& dir) {
+        unsigned long long total = 0;
+        if (DIR* dp = ::opendir(dir.c_str())) {
+            while (auto* e = ::readdir(dp)) {
+                std::string n = e->d_name;
+                if (n == "." || n == "..") continue;
+                struct stat st {};
+                std::string p = join_path(dir, n);
+                if (::lstat(p.c_str(), &st) != 0) continue;
+                total += S_ISDIR(st.st_mode) ? tree_bytes(p) : static_cast<unsigned long long>(st.st_size);
+            }
+            ::closedir(dp);
+        }
+        return total;
+    }
+
+};
+
+}  // namespace
+
+DsBackend& fs_backend() {
+    static Fs fs;
+    return fs;
+}
+
+}  // namespace onestor::backends

@@ -1,0 +1,21 @@
+// The backends, listed once. Actions register themselves; backends do not, so this file
+// is the whole list of drivers onestor offers.
+#include "onestor/registry.hpp"
+
+namespace onestor {
+namespace backends {
+DsBackend& fs_backend();
+TmBackend& shared_backend();
+}  // namespace backends
+
+const std::vector<DsBackend*>& ds_backends() {
+    static const std::vector<DsBackend*> all = {&backends::fs_backend()};
+    return all;
+}
+
+const std::vector<TmBackend*>& tm_backends() {
+    static const std::vector<TmBackend*> all = {&backends::shared_backend()};
+    return all;
+}
+
+}  // namespace onestor

@@ -1,0 +1,154 @@
+// The `shared` transfer driver: the image and system datastores live on one filesystem
+// that the front-end and every host mount (NFS, a cluster FS). Work runs on the host over
+// ssh, on its view of the paths (host_image_path). Disks are copied sparse-aware to a temp
+// name beside the target, synced and renamed; persistent disks are symlinks to the image.
+#include "common.hpp"
+
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/lock.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+
+namespace onestor::backends {
+namespace {
+
+class Shared final : public CommonTm {
+public:
+    std::string name() const override { return "shared"; }
+    std::set<std::string> features() const override {
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
+                "monitor"};
+    }
+
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        check_disk_path(dst, c.vmid);
+        Host& h = Host::get(dst.host);
+        std::string image = host_image_path(src.path, dst.path);
+        log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
+        h.mkdir_p(dirname_of(dst.path));
+        auto tmp = h.copy_to_temp(image, dst.path);
+        int id = disk_id_of(dst.path);
+        if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
+            long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
+            if (size > orig && orig > 0) {
+                log::info("resizing to " + std::to_string(size) + " MiB");
+                qemu::resize(h, disk_format(*d), tmp->path(), static_cast<unsigned long long>(size));
+                h.sync(tmp->path());
+            }
+        }
+        h.commit(*tmp, dst.path, true);
+    }
+
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        check_disk_path(dst, c.vmid);
+        Host& h = Host::get(dst.host);
+        std::string image = host_image_path(src.path, dst.path);
+        log::info("linking " + quoted(image) + " as " + quoted(dst.str()));
+        h.mkdir_p(dirname_of(dst.path));
+        h.symlink(image, dst.path);
+    }
+
+    void mvds(const TmContext&, const HostPath& src, const HostPath&) override {
+        // The VM wrote straight into the image through the disk.N symlink.
+        log::info(quoted(src.str()) + " is the image itself: nothing to move");
+    }
+
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+        check_disk_path(src, c.vmid);
+        Host& h = Host::get(src.host);
+        std::string target = host_image_path(dst.path, src.path);
+        std::string from = src.path;
+        if (snap >= 0) from = disk_base(c, src) + ".snap/" + std::to_string(snap);
+        std::string a = h.realpath(from);
+        if (a.empty()) throw DriverError(quoted(h.label(from)) + " does not exist");
+        if (a == h.realpath(target)) {
+            log::info(quoted(from) + " already is " + quoted(target));
+            return;
+        }
+        log::info("copying " + quoted(h.label(from)) + " to " + quoted(target));
+        h.mkdir_p(dirname_of(target));
+        h.copy_file(from, target, true);
+    }
+
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        // Disks move with their directory on shared storage; only a change of path
+        // (another system datastore on the same storage) moves anything.
+        if (src.path == dst.path || disk_id_of(src.path) >= 0) {
+            log::info("shared storage: " + quoted(src.str()) + " needs no move");
+            return;
+        }
+        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
+                              ": not the directories of VM " + std::to_string(c.vmid));
+        Host& h = Host::get(dst.host);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        log::info("moving " + quoted(src.path) + " to " + quoted(dst.path));
+        h.mkdir_p(dirname_of(dst.path));
+        h.rename(src.path, dst.path, false);
+    }
+
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+        Snap s = snap_paths(c, disk, snap);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+        h.mkdir_p(s.dir);
+        h.copy_file(s.current, s.file, false);
+    }
+
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+        Snap s = snap_paths(c, disk, snap);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        if (!h.exists(s.file)) throw DriverError("snapshot " + quoted(h.label(s.file)) + " does not exist");
+        h.remove(s.file);
+        log::info("deleted snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+    }
+
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+        Snap s = snap_paths(c, disk, snap);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        if (!h.exists(s.file)) throw DriverError("snapshot " + quoted(h.label(s.file)) + " does not exist");
+        // Copy first, then rename over the disk: a failed copy leaves the disk as it was.
+        h.copy_file(s.file, s.current, true);
+        log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
+    }
+
+private:
+    struct Snap {
+        std::string dir, file, current;
+    };
+
+    // The file a disk's snapshots belong to: the VM's own copy, or for a persistent disk
+    // the image itself (its snapshots then live beside the image and survive the VM).
+    static std::string disk_base(const TmContext& c, const HostPath& disk) {
+        const VmDisk& d = c.vm().require_disk(disk_id_of(disk.path));
+        if (d.get("CLONE") == "YES" || d.get("SOURCE").empty()) return disk.path;
+        return host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), disk.path);
+    }
+
+    static Snap snap_paths(const TmContext& c, const HostPath& disk, long snap) {
+        check_disk_path(disk, c.vmid);
+        if (disk_id_of(disk.path) < 0) throw DriverError(quoted(disk.str()) + " is not a disk.N path");
+        std::string base = disk_base(c, disk);
+        Snap s;
+        s.dir = base + ".snap";
+        s.file = s.dir + "/" + std::to_string(snap);
+        // A persistent image under an ssh system datastore runs from the host's own copy.
+        bool ssh_system = c.vm().system_tm_mad == "ssh";
+        s.current = ssh_system ? disk.path : base;
+        return s;
+    }
+};
+
+}  // namespace
+
+TmBackend& shared_backend() {
+    static Shared s;
+    return s;
+}
+
+}  // namespace onestor::backends

@@ -1,0 +1,172 @@
+#include "onestor/args.hpp"
+
+#include "onestor/error.hpp"
+
+namespace onestor {
+
+namespace {
+std::string kind_word(ArgKind k) {
+    switch (k) {
+        case ArgKind::DsDump: return "DUMP ID";
+        case ArgKind::HostPath: return "host:/path";
+        case ArgKind::Path: return "[host:]/path";
+        case ArgKind::Host: return "host";
+        case ArgKind::VmId: return "vmid";
+        case ArgKind::DsId: return "dsid";
+        case ArgKind::SnapId: return "snapid";
+        case ArgKind::SaveSnapId: return "snapid|-1";
+        case ArgKind::SizeMb: return "size_mb";
+        case ArgKind::Format: return "format";
+        case ArgKind::Files: return "file[:'name']...";
+        case ArgKind::Extra: return "[template_b64] [caller_tm]";
+    }
+    return "?";
+}
+}  // namespace
+
+std::string synopsis(const std::vector<ArgSpec>& spec) {
+    std::string s;
+    for (const auto& a : spec) {
+        if (!s.empty()) s += ' ';
+        if (a.kind == ArgKind::DsDump || a.kind == ArgKind::Files || a.kind == ArgKind::Extra)
+            s += kind_word(a.kind);
+        else
+            s += a.name + "(" + kind_word(a.kind) + ")";
+    }
+    return s;
+}
+
+long Args::parse_int(const std::string& w, const std::string& what, long min) {
+    bool ok = !w.empty() && w.size() <= 18;
+    for (size_t i = 0; ok && i < w.size(); ++i) ok = (w[i] >= '0' && w[i] <= '9') || (i == 0 && w[i] == '-' && w.size() > 1);
+    long n = ok ? std::stol(w) : 0;
+    if (!ok || n < min) throw DriverError(what + " must be an integer >= " + std::to_string(min) + ", not " + quoted(w));
+    return n;
+}
+
+ContextFile Args::parse_context_file(const std::string& word) {
+    ContextFile f;
+    std::string path = word, name;
+    // "path:'name'": the name is quoted by oned; everything inside the quotes is the name.
+    auto sep = word.find(":'");
+    if (sep != std::string::npos && word.size() > sep + 2 && word.back() == '\'') {
+        path = word.substr(0, sep);
+        name = word.substr(sep + 2, word.size() - sep - 3);
+    }
+    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0)
+        throw DriverError("context file " + quoted(word) + ": http(s) sources are not supported");
+    f.path = clean_path(path, "context file");
+    f.name = name.empty() ? basename_of(f.path) : name;
+    if (f.name.empty() || f.name == "." || f.name == ".." || f.name.find('/') != std::string::npos)
+        throw DriverError("context file " + quoted(word) + " has an unusable name " + quoted(f.name));
+    for (unsigned char c : f.name)
+        if (c < 0x20) throw DriverError("context file name " + quoted(f.name) + " contains a control character");
+    return f;
+}
+
+Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words, const std::string& action,
+                 const std::function<std::string()>& stdin_text) {
+    Args a;
+    auto usage = [&](const std::string& why) {
+        return DriverError(action + ": " + why + "; usage: " + action + " " + synopsis(spec));
+    };
+    size_t fixed = 0;
+    bool variadic = false, extra = false;
+    for (const auto& s : spec) {
+        if (s.kind == ArgKind::Files)
+            variadic = true;
+        else if (s.kind == ArgKind::Extra)
+            extra = true;
+        else if (s.kind != ArgKind::DsDump)
+            ++fixed;
+    }
+    size_t n = words.size(), i = 0;
+    bool has_dump = !spec.empty() && spec[0].kind == ArgKind::DsDump;
+    // The count first: a wrong number of words is refused before any word is interpreted.
+    if (!has_dump && (n < fixed + (variadic ? 1 : 0) || (!variadic && n > fixed + (extra ? 2 : 0))))
+        throw usage("expected " + std::string(variadic ? "at least " : "") + std::to_string(fixed + (variadic ? 1 : 0)) +
+                    (extra ? " to " + std::to_string(fixed + 2) : "") + " arguments, got " + std::to_string(n));
+    for (const auto& s : spec) {
+        switch (s.kind) {
+            case ArgKind::DsDump: {
+                if (n == 2) {
+                    a.dump_ = DsDump::from_base64(words[0]);
+                    a.nums_["id"] = parse_int(words[1], "id", 0);
+                } else if (n == 1) {
+                    a.nums_["id"] = parse_int(words[0], "id", 0);
+                    a.dump_ = DsDump::from_base64(stdin_text());
+                } else {
+                    throw usage("expected 2 arguments (or 1 with the dump on stdin), got " + std::to_string(n));
+                }
+                return a;
+            }
+            case ArgKind::Files: {
+                if (n < fixed + 1) throw usage("expected at least one file");
+                for (size_t k = 0; k < n - fixed; ++k) a.files_.push_back(parse_context_file(words[i++]));
+                continue;
+            }
+            case ArgKind::Extra: {
+                while (i < n) a.extra_.push_back(words[i++]);
+                continue;
+            }
+            default: break;
+        }
+        if (i >= n) throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
+                                " arguments, got " + std::to_string(n));
+        const std::string& w = words[i++];
+        switch (s.kind) {
+            case ArgKind::HostPath: {
+                HostPath hp = HostPath::parse(w);
+                if (hp.host.empty()) throw usage(s.name + " must be host:/path, not " + quoted(w));
+                a.paths_[s.name] = hp;
+                break;
+            }
+            case ArgKind::Path: a.paths_[s.name] = HostPath::parse(w); break;
+            case ArgKind::Host: a.words_[s.name] = valid_host(w); break;
+            case ArgKind::VmId:
+            case ArgKind::DsId: a.nums_[s.name] = parse_int(w, s.name, 0); break;
+            case ArgKind::SnapId: a.nums_[s.name] = parse_int(w, s.name, 0); break;
+            case ArgKind::SaveSnapId: a.nums_[s.name] = parse_int(w, s.name, -1); break;
+            case ArgKind::SizeMb: a.nums_[s.name] = parse_int(w, s.name, 1); break;
+            case ArgKind::Format: {
+                for (char c : w)
+                    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+                        throw usage("invalid format " + quoted(w));
+                if (w.empty()) throw usage("empty format");
+                a.words_[s.name] = w;
+                break;
+            }
+            default: break;
+        }
+    }
+    if (i != n && !variadic)
+        throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
+                    " arguments, got " + std::to_string(n));
+    if (a.extra_.size() > 2) throw usage("too many arguments");
+    return a;
+}
+
+const HostPath& Args::path(const std::string& name) const {
+    auto it = paths_.find(name);
+    if (it == paths_.end()) throw DriverError("internal error: no argument " + name);
+    return it->second;
+}
+
+const std::string& Args::word(const std::string& name) const {
+    auto it = words_.find(name);
+    if (it == words_.end()) throw DriverError("internal error: no argument " + name);
+    return it->second;
+}
+
+long Args::num(const std::string& name) const {
+    auto it = nums_.find(name);
+    if (it == nums_.end()) throw DriverError("internal error: no argument " + name);
+    return it->second;
+}
+
+const DsDump& Args::dump() const {
+    if (!dump_) throw DriverError("internal error: no dump");
+    return *dump_;
+}
+
+}  // namespace onestor

@@ -1,0 +1,236 @@
+#include "onestor/cli.hpp"
+
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/paths.hpp"
+
+#include <climits>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef ONESTOR_VERSION
+#define ONESTOR_VERSION "0.0.0"
+#endif
+
+namespace onestor::cli {
+namespace {
+
+std::vector<std::string> split_path(const std::string& p) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : p) {
+        if (c == '/') {
+            if (!cur.empty()) parts.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) parts.push_back(cur);
+    return parts;
+}
+
+void split_action(const std::string& word, Invocation& inv) {
+    auto dot = word.find('.');
+    inv.action = word.substr(0, dot);
+    inv.suffix = dot == std::string::npos ? "" : word.substr(dot + 1);
+}
+
+void check_known(const Invocation& inv) {
+    if (!Registry::find(inv.kind, inv.action))
+        throw DriverError("unknown " + std::string(inv.kind == Kind::Ds ? "datastore" : "transfer") + " action " +
+                          quoted(inv.full_action()));
+    if (inv.kind == Kind::Tm && !find_tm_backend(inv.driver))
+        throw DriverError("unknown transfer driver " + quoted(inv.driver));
+    if (inv.kind == Kind::Ds && !inv.driver.empty() && !find_ds_backend(inv.driver))
+        throw DriverError("unknown datastore driver " + quoted(inv.driver));
+}
+
+bool is_help(const std::string& w) { return w == "--help" || w == "-h"; }
+
+const char* kUsage =
+    "onestor - OpenNebula storage drivers (fs datastore; shared transfer manager) in one program\n"
+    "\n"
+    "Usage:\n"
+    "  <remotes>/datastore/<ds_mad>/<action> DUMP ID     as oned calls it (through a symlink)\n"
+    "  <remotes>/tm/<tm_mad>/<action> ARGS...           as oned calls it (through a symlink)\n"
+    "  onestor ds [DRIVER] ACTION DUMP ID               a datastore action (DRIVER from the dump)\n"
+    "  onestor ds [DRIVER] ACTION ID < DUMP             6.8+ form: the dump on stdin\n"
+    "  onestor tm DRIVER ACTION[.SUFFIX] ARGS...        a transfer action\n"
+    "  onestor ds|tm DRIVER ACTION --help               the action's arguments\n"
+    "  onestor actions                                  the driver x action matrix\n"
+    "  onestor install-remotes DIR                      create DIR/onestor and the symlink tree\n"
+    "  onestor --version\n"
+    "\n"
+    "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
+    "overridable as ONESTOR_<KEY> in the environment.\n";
+
+std::string self_exe() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string matrix() {
+    std::string s;
+    auto table = [&](Kind kind, const std::vector<std::string>& drivers, auto supports) {
+        s += kind == Kind::Ds ? "datastore actions" : "transfer actions";
+        size_t w = 18;
+        s += std::string(w - std::min(w, std::string(kind == Kind::Ds ? "datastore actions" : "transfer actions").size()), ' ');
+        for (const auto& d : drivers) s += " " + d;
+        s += "\n";
+        for (const auto& a : Registry::all()) {
+            if (a.kind != kind) continue;
+            s += "  " + a.name + std::string(w - 2 - std::min(w - 2, a.name.size()), ' ');
+            for (const auto& d : drivers) {
+                std::string mark = supports(d, a.name);
+                s += " " + mark + std::string(d.size() > mark.size() ? d.size() - mark.size() : 0, ' ');
+            }
+            s += "\n";
+        }
+    };
+    std::vector<std::string> dsn, tmn;
+    for (auto* b : ds_backends()) dsn.push_back(b->name());
+    for (auto* b : tm_backends()) tmn.push_back(b->name());
+    table(Kind::Ds, dsn, [](const std::string& d, const std::string& a) {
+        return find_ds_backend(d)->features().count(a) ? std::string("yes") : std::string("-");
+    });
+    s += "\n";
+    table(Kind::Tm, tmn, [](const std::string& d, const std::string& a) {
+        TmBackend* b = find_tm_backend(d);
+        if (!b->features().count(a)) return std::string("-");
+        std::string m = "yes";
+        for (const auto& v : b->variants())
+            if (v.rfind(a + ".", 0) == 0) m += "+" + v.substr(a.size() + 1);
+        return m;
+    });
+    s += "\n(-: the action exists and answers \"not supported\"; +ssh: a .ssh variant of its own)\n";
+    return s;
+}
+
+}  // namespace
+
+Parsed parse(const std::vector<std::string>& argv) {
+    Parsed p;
+    if (argv.empty()) throw DriverError("no program name");
+    std::vector<std::string> parts = split_path(argv[0]);
+    std::string stem = parts.empty() ? "" : parts.back();
+    if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
+        std::vector<std::string> w(argv.begin() + 1, argv.end());
+        if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
+            w[0] == "install-remotes") {
+            p.what = Parsed::What::Meta;
+            p.meta = w;
+            return p;
+        }
+        size_t i = 1;
+        if (w[0] == "ds") {
+            p.inv.kind = Kind::Ds;
+            if (w.size() < 2) throw DriverError("usage: onestor ds [DRIVER] ACTION ARGS...");
+            if (!Registry::find(Kind::Ds, w[1])) {
+                p.inv.driver = w[1];
+                i = 2;
+            }
+        } else if (w[0] == "tm") {
+            p.inv.kind = Kind::Tm;
+            if (w.size() < 3) throw DriverError("usage: onestor tm DRIVER ACTION ARGS...");
+            p.inv.driver = w[1];
+            i = 2;
+        } else {
+            throw DriverError("unknown command " + quoted(w[0]) + " (try onestor --help)");
+        }
+        if (i >= w.size()) throw DriverError("usage: onestor ds [DRIVER] ACTION ARGS...");
+        split_action(w[i], p.inv);
+        p.inv.args.assign(w.begin() + static_cast<long>(i) + 1, w.end());
+    } else {
+        // busybox form: .../<datastore|tm>/<driver>/<action>[.suffix]
+        if (parts.size() < 3 || (parts[parts.size() - 3] != "datastore" && parts[parts.size() - 3] != "tm"))
+            throw DriverError("cannot tell the driver from the program path " + quoted(argv[0]) +
+                              " (expected .../datastore/<driver>/<action> or .../tm/<driver>/<action>)");
+        p.inv.kind = parts[parts.size() - 3] == "datastore" ? Kind::Ds : Kind::Tm;
+        p.inv.driver = parts[parts.size() - 2];
+        split_action(stem, p.inv);
+        p.inv.args.assign(argv.begin() + 1, argv.end());
+    }
+    check_known(p.inv);
+    if (p.inv.args.size() == 1 && is_help(p.inv.args[0])) p.action_help = true;
+    return p;
+}
+
+std::string action_help(const Invocation& inv) {
+    const Action* a = Registry::find(inv.kind, inv.action);
+    std::string where = kind_dir(inv.kind) + "/" + (inv.driver.empty() ? "<driver>" : inv.driver) + "/" + inv.action;
+    return where + " " + synopsis(a->args) + "\n  " + a->help + "\n";
+}
+
+void install_remotes(const std::string& dir_arg, std::string& out) {
+    std::string dir = clean_path(dir_arg, "remotes directory");
+    io::mkdir_p(dir);
+    // The binary travels with the tree (oned copies remotes to every host), so the links
+    // are relative: <dir>/tm/ssh/clone -> ../../onestor.
+    std::string bin = join_path(dir, "onestor");
+    std::string self = self_exe();
+    char real[PATH_MAX];
+    if (!::realpath(bin.c_str(), real) || self != real) {
+        io::File in = io::open_read(self);
+        io::TempFile t(bin, 0755);
+        io::copy_fd(in.fd(), t.fd(), "onestor binary");
+        ::fchmod(t.fd(), 0755);
+        t.commit(true);
+    }
+    int made = 0, kept = 0;
+    auto link = [&](Kind kind, const std::string& driver, const std::string& name) {
+        std::string d = join_path(join_path(dir, kind_dir(kind)), driver);
+        io::mkdir_p(d);
+        std::string path = join_path(d, name);
+        char cur[PATH_MAX];
+        ssize_t n = ::readlink(path.c_str(), cur, sizeof cur - 1);
+        if (n > 0 && std::string(cur, static_cast<size_t>(n)) == "../../onestor") {
+            ++kept;
+            return;
+        }
+        std::string tmp = io::temp_name_for(path);
+        if (::symlink("../../onestor", tmp.c_str()) != 0) throw_errno("cannot create symlink", tmp);
+        io::rename_path(tmp, path, true);
+        ++made;
+    };
+    for (const auto& a : Registry::all()) {
+        if (a.kind == Kind::Ds) {
+            for (auto* b : ds_backends()) link(Kind::Ds, b->name(), a.name);
+        } else {
+            for (auto* b : tm_backends()) {
+                link(Kind::Tm, b->name(), a.name);
+                for (const auto& v : b->variants())
+                    if (v.rfind(a.name + ".", 0) == 0) link(Kind::Tm, b->name(), v);
+            }
+        }
+    }
+    out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) +
+           " already in place\n";
+}
+
+int run_meta(const std::vector<std::string>& w, std::string& out) {
+    if (w.empty() || is_help(w[0]) || w[0] == "help") {
+        out = kUsage;
+        return w.empty() ? 2 : 0;
+    }
+    if (w[0] == "--version") {
+        out = std::string("onestor ") + ONESTOR_VERSION + "\n";
+        return 0;
+    }
+    if (w[0] == "actions") {
+        out = matrix();
+        return 0;
+    }
+    if (w[0] == "install-remotes") {
+        if (w.size() != 2) throw DriverError("usage: onestor install-remotes DIR");
+        install_remotes(w[1], out);
+        return 0;
+    }
+    throw DriverError("unknown command " + quoted(w[0]));
+}
+
+}  // namespace onestor::cli

@@ -1,0 +1,201 @@
+#include "onestor/exec.hpp"
+
+#include "onestor/error.hpp"
+#include "onestor/log.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace onestor {
+namespace {
+
+volatile sig_atomic_t g_signal = 0;
+
+void on_signal(int sig) { g_signal = sig; }
+
+struct Fd {
+    int fd = -1;
+    ~Fd() { reset(); }
+    void reset() {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+};
+
+std::string last_line(const std::string& text) {
+    auto end = text.find_last_not_of(" \n\r\t");
+    if (end == std::string::npos) return {};
+    auto start = text.rfind('\n', end);
+    start = start == std::string::npos ? 0 : start + 1;
+    return text.substr(start, end - start + 1);
+}
+
+double now() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a broken pipe is an error return, not a death
+}
+
+bool interrupted() { return g_signal != 0; }
+
+void check_interrupted() {
+    if (g_signal) throw DriverError("interrupted by signal " + std::to_string(g_signal));
+}
+
+std::string shell_quote(const std::string& word) {
+    std::string q = "'";
+    for (char c : word) {
+        if (c == '\'')
+            q += "'\\''";
+        else
+            q += c;
+    }
+    q += "'";
+    return q;
+}
+
+std::string shell_join(const Argv& argv) {
+    std::string s;
+    for (const auto& w : argv) {
+        if (!s.empty()) s += ' ';
+        s += shell_quote(w);
+    }
+    return s;
+}
+
+std::string render(const Argv& argv) {
+    std::string s;
+    for (const auto& w : argv) {
+        if (!s.empty()) s += ' ';
+        bool plain = !w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                       "0123456789-_./:=,+@%") == std::string::npos;
+        s += plain ? w : shell_quote(w);
+    }
+    return s;
+}
+
+Result run(const Argv& argv, const RunOptions& opts) {
+    if (argv.empty()) throw DriverError("internal error: empty command");
+    if (!opts.cleanup) check_interrupted();
+    log::debug("run: " + render(argv));
+
+    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+    if (opts.stdout_fd < 0 && pipe2(out_pipe, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", argv[0]);
+    Fd out_r{out_pipe[0]}, out_w{out_pipe[1]};
+    if (pipe2(err_pipe, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", argv[0]);
+    Fd err_r{err_pipe[0]}, err_w{err_pipe[1]};
+    Fd devnull;
+    int in_fd = opts.stdin_fd;
+    if (in_fd < 0) {
+        devnull.fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        in_fd = devnull.fd;
+    }
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, opts.stdout_fd >= 0 ? opts.stdout_fd : out_w.fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    // Own process group, so a timeout or our SIGTERM ends the whole pipeline it starts.
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGHUP);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, &at, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    out_w.reset();
+    err_w.reset();
+    if (rc != 0) {
+        errno = rc;
+        throw_errno("cannot run", argv[0]);
+    }
+
+    Result res;
+    double deadline = opts.timeout_s > 0 ? now() + opts.timeout_s : 0;
+    bool timed_out = false, killed = false;
+    char buf[65536];
+    while (out_r.fd >= 0 || err_r.fd >= 0) {
+        pollfd pfd[2];
+        int n = 0;
+        if (out_r.fd >= 0) pfd[n++] = {out_r.fd, POLLIN, 0};
+        if (err_r.fd >= 0) pfd[n++] = {err_r.fd, POLLIN, 0};
+        int pr = ::poll(pfd, n, 200);
+        bool stop = g_signal && !opts.cleanup;
+        if ((stop || (deadline > 0 && now() > deadline)) && !killed) {
+            timed_out = !stop;
+            ::kill(-pid, SIGTERM);
+            killed = true;
+            // The group gets a moment to clean up, then we stop reading its output.
+            for (int i = 0; i < 20 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) usleep(50000);
+            ::kill(-pid, SIGKILL);
+            break;
+        }
+        if (pr <= 0) continue;
+        for (int i = 0; i < n; ++i) {
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t r = ::read(pfd[i].fd, buf, sizeof buf);
+            bool is_out = out_r.fd == pfd[i].fd;
+            if (r <= 0) {
+                (is_out ? out_r : err_r).reset();
+            } else {
+                (is_out ? res.out : res.err).append(buf, static_cast<size_t>(r));
+            }
+        }
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (!res.err.empty()) log::debug(argv[0] + " stderr: " + last_line(res.err));
+    if (!opts.cleanup) check_interrupted();
+    if (timed_out)
+        throw DriverError((opts.what.empty() ? render(argv) : opts.what) + ": timed out after " +
+                          std::to_string(opts.timeout_s) + " s");
+    if (opts.check && res.status != 0) {
+        std::string why = last_line(res.err);
+        if (why.empty()) why = "exit code " + std::to_string(res.status);
+        std::string what = opts.what.empty() ? "command failed: " + render(argv) : opts.what;
+        throw DriverError(what + ": " + why, res.err);
+    }
+    return res;
+}
+
+void throw_errno(const std::string& what, const std::string& object) {
+    throw DriverError(what + " " + quoted(object) + ": " + std::strerror(errno));
+}
+
+}  // namespace onestor

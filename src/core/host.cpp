@@ -1,0 +1,277 @@
+#include "onestor/host.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/log.hpp"
+#include "onestor/paths.hpp"
+
+#include <climits>
+#include <fcntl.h>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace onestor {
+namespace {
+
+std::map<std::string, std::unique_ptr<Host>>& hosts() {
+    static std::map<std::string, std::unique_ptr<Host>> h;
+    return h;
+}
+
+bool is_frontend(const std::string& name) {
+    if (name.empty() || name == "localhost") return true;
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) == 0) {
+        std::string hn = buf;
+        if (name == hn || name == hn.substr(0, hn.find('.'))) return true;
+    }
+    std::istringstream in(config().get("FRONTEND"));
+    std::string w;
+    while (in >> w)
+        if (w == name) return true;
+    return false;
+}
+
+}  // namespace
+
+Host& Host::get(const std::string& name) {
+    auto& h = hosts();
+    auto it = h.find(name);
+    if (it != h.end()) return *it->second;
+    bool local = is_frontend(name);
+    if (!local) valid_host(name);
+    return *(h[name] = std::make_unique<Host>(local ? (name.empty() ? "localhost" : name) : name, local));
+}
+
+void Host::close_all() { hosts().clear(); }
+
+Host::Host(std::string name, bool local) : name_(std::move(name)), local_(local) {}
+
+Host::~Host() {
+    if (!connected_ || shared_master_) {
+        if (!control_dir_.empty()) ::rmdir(control_dir_.c_str());
+        return;
+    }
+    try {
+        Argv a = ssh_base();
+        a.insert(a.end(), {"-O", "exit", name_});
+        RunOptions o;
+        o.check = false;
+        o.timeout_s = 10;
+        onestor::run(a, o);
+    } catch (...) {
+    }
+    ::unlink(control_path_.c_str());
+    ::rmdir(control_dir_.c_str());
+}
+
+Argv Host::ssh_base() const {
+    Argv a = config().get_words("SSH");
+    a.insert(a.end(), {"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + config().get("SSH_CONNECT_TIMEOUT"), "-o",
+                       "ControlPath=" + control_path_});
+    return a;
+}
+
+void Host::ensure_connection() {
+    if (connected_) return;
+    long persist = config().get_int("SSH_CONTROL_PERSIST");
+    if (persist > 0) {
+        // Reused across actions: one well-known socket per user and host.
+        control_dir_ = "/tmp/onestor-ssh-" + std::to_string(getuid());
+        ::mkdir(control_dir_.c_str(), 0700);
+        shared_master_ = true;
+    } else {
+        char tmpl[] = "/tmp/onestor-ssh.XXXXXX";
+        if (!mkdtemp(tmpl)) throw_errno("cannot create a directory in", "/tmp");
+        control_dir_ = tmpl;
+    }
+    control_path_ = control_dir_ + "/%C";
+    if (shared_master_) {
+        Argv check = ssh_base();
+        check.insert(check.end(), {"-O", "check", name_});
+        RunOptions o;
+        o.check = false;
+        o.timeout_s = 10;
+        if (onestor::run(check, o).status == 0) {
+            connected_ = true;
+            return;
+        }
+    }
+    // The master authenticates once and backgrounds (-f) with its stdio on /dev/null,
+    // so no pipe of ours stays open in it; every later command multiplexes over it.
+    Argv m = ssh_base();
+    m.insert(m.end(), {"-o", "ControlMaster=yes", "-o",
+                       "ControlPersist=" + std::to_string(persist > 0 ? persist : 300), "-f", "-N", name_});
+    RunOptions o;
+    o.what = "cannot connect to host " + quoted(name_);
+    o.timeout_s = static_cast<int>(config().get_int("SSH_CONNECT_TIMEOUT")) + 15;
+    onestor::run(m, o);
+    connected_ = true;
+}
+
+Result Host::run(const Argv& argv, RunOptions opts) {
+    if (opts.timeout_s == 0) opts.timeout_s = static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
+    if (local_) return onestor::run(argv, opts);
+    Argv a = ssh_base();
+    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(argv)});
+    if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(argv);
+    bool check = opts.check;
+    opts.check = false;
+    Result r = onestor::run(a, opts);
+    if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
+    if (check && r.status != 0) {
+        std::string why = r.err;
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        auto nl = why.rfind('\n');
+        if (nl != std::string::npos) why = why.substr(nl + 1);
+        if (why.empty()) why = "exit code " + std::to_string(r.status);
+        throw DriverError(opts.what + ": " + why, r.err);
+    }
+    return r;
+}
+
+void Host::mkdir_p(const std::string& dir) {
+    if (local_) return io::mkdir_p(dir);
+    run({"mkdir", "-p", "--", dir}, {.what = "cannot create directory " + quoted(label(dir))});
+}
+
+bool Host::exists(const std::string& path) {
+    if (local_) return io::exists(path);
+    return run({"test", "-e", path, "-o", "-L", path}, {.check = false}).status == 0;
+}
+
+bool Host::is_dir(const std::string& path) {
+    if (local_) {
+        struct stat st {};
+        return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    return run({"test", "-d", path, "-a", "!", "-L", path}, {.check = false}).status == 0;
+}
+
+std::string Host::readlink(const std::string& path) {
+    if (local_) {
+        char buf[PATH_MAX];
+        ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+        return n < 0 ? std::string{} : std::string(buf, static_cast<size_t>(n));
+    }
+    Result r = run({"readlink", "--", path}, {.check = false});
+    if (r.status != 0) return {};
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
+}
+
+std::string Host::realpath(const std::string& path) {
+    if (local_) {
+        char buf[PATH_MAX];
+        return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string{};
+    }
+    Result r = run({"readlink", "-e", "--", path}, {.check = false});
+    if (r.status != 0) return {};
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
+}
+
+void Host::remove(const std::string& path) {
+    if (local_) return io::remove_tree(path);
+    run({"rm", "-rf", "--", path}, {.what = "cannot remove " + quoted(label(path))});
+}
+
+void Host::copy_file(const std::string& src, const std::string& dst, bool replace) {
+    auto tmp = copy_to_temp(src, dst);
+    commit(*tmp, dst, replace);
+}
+
+std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std::string& dst) {
+    std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
+    auto tmp = std::make_unique<RemoteTemp>(*this, io::temp_name_for(dst));
+    if (local_) {
+        io::File in = io::open_read(src);
+        int fd = ::open(tmp->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+        if (fd < 0) throw_errno("cannot create", tmp->path());
+        io::File out(fd);
+        io::copy_fd(in.fd(), out.fd(), "copy to " + quoted(dst));
+        if (::fsync(out.fd()) != 0) throw_errno("cannot sync", tmp->path());
+        return tmp;
+    }
+    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
+    // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
+    run({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, o);
+    sync(tmp->path());
+    return tmp;
+}
+
+void Host::sync(const std::string& path) {
+    if (local_) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || ::fsync(fd) != 0) {
+            if (fd >= 0) ::close(fd);
+            throw_errno("cannot sync", path);
+        }
+        ::close(fd);
+        return;
+    }
+    run({"sync", "--", path}, {.what = "cannot sync " + quoted(label(path))});
+}
+
+void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
+    rename(tmp.path(), dst, replace);
+    tmp.keep();
+    if (local_) io::fsync_dir(dirname_of(dst));
+}
+
+void Host::symlink(const std::string& target, const std::string& link) {
+    std::string tmp = io::temp_name_for(link);
+    if (local_) {
+        if (::symlink(target.c_str(), tmp.c_str()) != 0) throw_errno("cannot create symlink", tmp);
+        try {
+            io::rename_path(tmp, link, true);
+        } catch (...) {
+            ::unlink(tmp.c_str());
+            throw;
+        }
+        return;
+    }
+    RemoteTemp t(*this, tmp);
+    run({"ln", "-s", "--", target, tmp}, {.what = "cannot create symlink " + quoted(label(link))});
+    rename(tmp, link, true);
+    t.keep();
+}
+
+void Host::rename(const std::string& from, const std::string& to, bool replace) {
+    if (local_) return io::rename_path(from, to, replace);
+    Argv a = {"mv", "-T"};
+    if (!replace) a.push_back("--no-clobber");
+    a.insert(a.end(), {"--", from, to});
+    run(a, {.what = "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
+    if (!replace && exists(from)) throw DriverError(quoted(label(to)) + " already exists");
+}
+
+void Host::put_file(const std::string& local_path, const std::string& dst) {
+    if (local_) return copy_file(local_path, dst, true);
+    io::File in = io::open_read(local_path);
+    RemoteTemp tmp(*this, io::temp_name_for(dst));
+    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                 .stdin_fd = in.fd(),
+                 .what = "cannot copy " + quoted(local_path) + " to " + quoted(label(dst))};
+    run({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, o);
+    rename(tmp.path(), dst, true);
+    tmp.keep();
+}
+
+RemoteTemp::~RemoteTemp() {
+    if (kept_) return;
+    if (host_.local()) {
+        ::unlink(path_.c_str());
+        return;
+    }
+    try {
+        host_.run({"rm", "-f", "--", path_}, {.check = false, .cleanup = true});
+    } catch (...) {
+    }
+}
+
+}  // namespace onestor

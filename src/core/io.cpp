@@ -1,0 +1,223 @@
+#include "onestor/io.hpp"
+
+#include "onestor/error.hpp"
+#include "onestor/exec.hpp"
+#include "onestor/log.hpp"
+#include "onestor/paths.hpp"
+
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <random>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace onestor::io {
+
+File& File::operator=(File&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+File::~File() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+int File::release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+}
+
+File open_read(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open", path);
+    return File(fd);
+}
+
+namespace {
+
+// Moves [off, off+len) with copy_file_range, falling back to read/write where the kernel
+// or filesystem pair cannot (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP).
+void copy_range(int in, int out, off_t off, off_t len, bool& use_cfr, log::Progress& prog) {
+    static thread_local std::vector<char> buf;
+    while (len > 0) {
+        check_interrupted();
+        size_t chunk = static_cast<size_t>(std::min<off_t>(len, 64 << 20));
+        if (use_cfr) {
+            loff_t ioff = off, ooff = off;
+            ssize_t n = ::copy_file_range(in, &ioff, out, &ooff, chunk, 0);
+            if (n > 0) {
+                off += n, len -= n;
+                prog.advance(static_cast<unsigned long long>(n));
+                continue;
+            }
+            if (n == 0) throw DriverError("source file shrank during the copy");
+            if (errno == EINTR) continue;
+            if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+                throw_errno("cannot copy data", "copy_file_range");
+            use_cfr = false;
+        }
+        if (buf.empty()) buf.resize(1 << 20);
+        size_t want = std::min(chunk, buf.size());
+        ssize_t r = ::pread(in, buf.data(), want, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw_errno("cannot read", "source");
+        if (r == 0) throw DriverError("source file shrank during the copy");
+        for (ssize_t w = 0; w < r;) {
+            ssize_t n = ::pwrite(out, buf.data() + w, static_cast<size_t>(r - w), off + w);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw_errno("cannot write", "destination");
+            w += n;
+        }
+        off += r, len -= r;
+        prog.advance(static_cast<unsigned long long>(r));
+    }
+}
+
+}  // namespace
+
+CopyStats copy_fd(int in, int out, const std::string& label) {
+    struct stat st {};
+    if (::fstat(in, &st) != 0) throw_errno("cannot stat", label);
+    CopyStats cs;
+    cs.size = static_cast<unsigned long long>(st.st_size);
+    if (::ftruncate(out, 0) != 0) throw_errno("cannot truncate", label);
+    // Reflink first: O(1) where the filesystem shares extents (xfs reflink, btrfs).
+    if (S_ISREG(st.st_mode) && ::ioctl(out, FICLONE, in) == 0) {
+        cs.reflinked = true;
+        cs.data = static_cast<unsigned long long>(st.st_blocks) * 512;
+        return cs;
+    }
+    log::Progress prog(label, cs.size);
+    bool use_cfr = true;
+    off_t end = st.st_size, pos = 0;
+    while (pos < end) {
+        off_t data = ::lseek(in, pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) break;  // only a hole remains
+        if (data < 0) {  // no SEEK_DATA support: treat everything as data
+            data = pos;
+        }
+        off_t hole = ::lseek(in, data, SEEK_HOLE);
+        if (hole < 0) hole = end;
+        if (hole > end) hole = end;
+        copy_range(in, out, data, hole - data, use_cfr, prog);
+        cs.data += static_cast<unsigned long long>(hole - data);
+        pos = hole;
+    }
+    if (::ftruncate(out, end) != 0) throw_errno("cannot set size of", label);
+    prog.done();
+    return cs;
+}
+
+std::string temp_name_for(const std::string& target) {
+    static std::mt19937_64 rng{std::random_device{}()};
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "%d.%08llx", getpid(), static_cast<unsigned long long>(rng() & 0xffffffffu));
+    return join_path(dirname_of(target), "." + basename_of(target) + ".onestor-tmp." + suffix);
+}
+
+TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)) {
+    for (int i = 0; i < 8 && !file_; ++i) {
+        tmp_ = temp_name_for(target_);
+        int fd = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0)
+            file_ = File(fd);
+        else if (errno != EEXIST)
+            throw_errno("cannot create a file beside", target_);
+    }
+    if (!file_) throw DriverError("cannot create a temporary file beside " + quoted(target_));
+}
+
+TempFile::~TempFile() {
+    if (!done_) ::unlink(tmp_.c_str());
+}
+
+void TempFile::commit(bool replace) {
+    // By path, not by our fd: a tool (qemu-img, mkfs) may have replaced the inode.
+    File again(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!again || ::fsync(again.fd()) != 0) throw_errno("cannot sync", tmp_);
+    rename_path(tmp_, target_, replace);
+    done_ = true;
+    fsync_dir(dirname_of(target_));
+}
+
+void rename_path(const std::string& from, const std::string& to, bool replace) {
+    int rc = replace ? ::rename(from.c_str(), to.c_str())
+                     : ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+    if (rc != 0) {
+        if (errno == EEXIST) throw DriverError(quoted(to) + " already exists");
+        throw_errno("cannot rename " + quoted(from) + " to", to);
+    }
+}
+
+void fsync_dir(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
+void mkdir_p(const std::string& dir, mode_t mode) {
+    if (dir.empty() || dir == "/") return;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) throw DriverError(quoted(dir) + " exists and is not a directory");
+        return;
+    }
+    mkdir_p(dirname_of(dir), mode);
+    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw_errno("cannot create directory", dir);
+}
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+void remove_tree(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) return;
+        throw_errno("cannot stat", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = ::opendir(path.c_str());
+        if (!d) throw_errno("cannot open directory", path);
+        std::vector<std::string> names;
+        while (auto* e = ::readdir(d)) {
+            std::string n = e->d_name;
+            if (n != "." && n != "..") names.push_back(n);
+        }
+        ::closedir(d);
+        for (const auto& n : names) remove_tree(join_path(path, n));
+        if (::rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove directory", path);
+    } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        throw_errno("cannot remove", path);
+    }
+}
+
+unsigned long long allocated_bytes(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return 0;
+    unsigned long long total = static_cast<unsigned long long>(st.st_blocks) * 512;
+    if (S_ISDIR(st.st_mode)) {
+        if (DIR* d = ::opendir(path.c_str())) {
+            while (auto* e = ::readdir(d)) {
+                std::string n = e->d_name;
+                if (n != "." && n != "..") total += allocated_bytes(join_path(path, n));
+            }
+            ::closedir(d);
+        }
+    }
+    return total;
+}
+
+unsigned long long mib_ceil(unsigned long long bytes) { return (bytes + (1ull << 20) - 1) >> 20; }
+
+}  // namespace onestor::io
