@@ -116,6 +116,7 @@ void Host::ensure_connection() {
 Result Host::run(const Argv& argv, RunOptions opts) {
     if (opts.timeout_s == 0) opts.timeout_s = static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
     if (local_) return onestor::run(argv, opts);
+    ensure_connection();
     Argv a = ssh_base();
     a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(argv)});
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(argv);

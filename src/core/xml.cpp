@@ -26,8 +26,10 @@ std::string base64_decode(const std::string& text) {
     if (pad != std::string::npos && pad < clean.size() - 2) throw DriverError("the action data is not valid base64");
     std::string out(b64::decoded_size(clean.size()), '\0');
     auto [written, read] = b64::decode(out.data(), clean.data(), clean.size());
-    if (read != clean.size()) throw DriverError("the action data is not valid base64");
     out.resize(written);
+    (void)read;
+    // Strict: only canonical base64 decodes (re-encoding gives back the input).
+    if (base64_encode(out) != clean) throw DriverError("the action data is not valid base64");
     return out;
 }
 

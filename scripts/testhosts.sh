@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Real hypervisor hosts for the tests and the demo: one sshd per host on its own loopback
+# address, each in its own mount namespace where a bind mount gives it its own
+# /var/lib/one/datastores (so host01 and host02 see different files under the same path,
+# as two machines would). Nothing of the user's ~/.ssh is touched: keys, authorized_keys
+# and the client's ssh_config all live in DIR.
+#
+#   testhosts.sh start DIR LAYOUT   LAYOUT: shared (one datastore tree for all hosts)
+#                                           ssh    (a tree of its own per host)
+#   testhosts.sh stop DIR           stops the sshd processes it started, by PID
+#   testhosts.sh down DIR HOST      stops one host (a host that dies mid-transfer)
+#
+# DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
+# The caller is the front-end and must itself run in a private mount namespace
+# (unshare -m) if it binds its own view of /var/lib/one/datastores.
+set -euo pipefail
+
+HOSTS=(host01:127.0.0.2 host02:127.0.0.3)
+DS_MOUNT=${TESTHOSTS_DS_MOUNT:-/var/lib/one/datastores}
+PORT=${TESTHOSTS_PORT:-22}
+
+start() {
+    local dir=$1 layout=$2
+    mkdir -p "$dir" /run/sshd "$DS_MOUNT"
+    [ -f "$dir/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey"
+    [ -f "$dir/clientkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/clientkey"
+    cp "$dir/clientkey.pub" "$dir/authorized_keys"
+    chmod 600 "$dir/authorized_keys"
+    cat > "$dir/sshd_config" <<CFG
+Port $PORT
+HostKey $dir/hostkey
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+MaxSessions 64
+MaxStartups 64:30:128
+LogLevel ERROR
+CFG
+    : > "$dir/ssh_config"
+    local h name ip root
+    for h in "${HOSTS[@]}"; do
+        name=${h%%:*} ip=${h#*:}
+        cat >> "$dir/ssh_config" <<CFG
+Host $name
+    HostName $ip
+    Port $PORT
+    User root
+    IdentityFile $dir/clientkey
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+CFG
+        if [ "$layout" = shared ]; then root=$dir/shared; else root=$dir/$name; fi
+        mkdir -p "$root"
+        # unshare execs sh, which execs sshd: $! is the sshd's own PID.
+        unshare -m --propagation private sh -c \
+            'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -f "$3" -o ListenAddress="$4" -o PidFile=none' \
+            sh "$root" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
+        echo $! > "$dir/$name.pid"
+    done
+    for h in "${HOSTS[@]}"; do
+        name=${h%%:*}
+        local ok=""
+        for _ in $(seq 1 50); do
+            if ssh -F "$dir/ssh_config" -o BatchMode=yes -o ConnectTimeout=2 "$name" true 2>/dev/null; then ok=1; break; fi
+            sleep 0.1
+        done
+        [ -n "$ok" ] || { echo "testhosts: $name did not come up:" >&2; cat "$dir/$name.log" >&2; stop "$dir"; exit 1; }
+    done
+}
+
+down() {
+    local dir=$1 name=$2
+    if [ -f "$dir/$name.pid" ]; then
+        kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+        rm -f "$dir/$name.pid"
+    fi
+}
+
+stop() {
+    local dir=$1 h
+    for h in "${HOSTS[@]}"; do down "$dir" "${h%%:*}"; done
+}
+
+case "${1:-}" in
+    start) start "$2" "${3:-shared}" ;;
+    stop) stop "$2" ;;
+    down) down "$2" "$3" ;;
+    *) echo "usage: $0 start DIR shared|ssh | stop DIR | down DIR HOST" >&2; exit 2 ;;
+esac

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Shared harness of the end-to-end suites. A suite sources this file, calls
+#   e2e_init "$@" LAYOUT      (LAYOUT: shared | ssh | none)
+# and then drives the installed symlink tree ($R/datastore/fs/cp, $R/tm/shared/clone, ...)
+# exactly as oned does. Each suite runs in a private mount namespace where the front-end's
+# /var/lib/one/datastores is $T/frontend (ssh layout) or the shared tree (shared layout);
+# host01/host02 are real sshd's (scripts/testhosts.sh). Everything lives in $T and is
+# stopped/removed on exit. The suite ends with e2e_finish, printing "N passed, N failed".
+set -uo pipefail
+
+E2E_PASS=0
+E2E_FAIL=0
+: "${ONESTOR_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${ONESTOR_BIN:=$ONESTOR_SRC/build/onestor}"
+DS=/var/lib/one/datastores
+
+e2e_init() {
+    local layout=${!#}
+    if [ -z "${E2E_IN_NS:-}" ]; then
+        # Re-run this suite in a private mount namespace (its own view of $DS).
+        E2E_IN_NS=1 exec unshare -m --propagation private bash "$0" "${@:1:$#-1}"
+    fi
+    [ -x "$ONESTOR_BIN" ] || { echo "no onestor binary at $ONESTOR_BIN" >&2; exit 1; }
+    T=$(mktemp -d /tmp/onestor-e2e.XXXXXX)
+    trap e2e_cleanup EXIT
+    mkdir -p "$T/bin" "$T/vms" "$T/dss" "$T/lock" "$T/src" "$DS"
+    case "$layout" in
+        shared) mkdir -p "$T/hosts/shared"; mount --bind "$T/hosts/shared" "$DS" ;;
+        *) mkdir -p "$T/frontend"; mount --bind "$T/frontend" "$DS" ;;
+    esac
+    if [ "$layout" != none ]; then
+        "$ONESTOR_SRC/scripts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; }
+    fi
+    R=$T/remotes
+    "$ONESTOR_BIN" install-remotes "$R" >/dev/null
+    # Tests provide oned's commands: `onevm show -x ID` prints $T/vms/ID.xml.
+    cat > "$T/bin/onevm" <<SH
+#!/bin/sh
+[ "\$1" = show ] && [ "\$2" = -x ] && [ -f "$T/vms/\$3.xml" ] && exec cat "$T/vms/\$3.xml"
+echo "onevm: no VM \$3" >&2; exit 1
+SH
+    cat > "$T/bin/onedatastore" <<SH
+#!/bin/sh
+[ "\$1" = show ] && [ "\$2" = -x ] && [ -f "$T/dss/\$3.xml" ] && exec cat "$T/dss/\$3.xml"
+echo "onedatastore: no datastore \$3" >&2; exit 1
+SH
+    chmod +x "$T/bin/onevm" "$T/bin/onedatastore"
+    cat > "$T/onestor.conf" <<CFG
+# onestor settings for this sandbox
+SSH="ssh -F $T/hosts/ssh_config"
+ONEVM=$T/bin/onevm
+ONEDATASTORE=$T/bin/onedatastore
+FRONTEND=frontend
+LOCK_DIR=$T/lock
+LOCK_TIMEOUT=20
+REMOTES_DIR=$R
+CFG
+    export ONESTOR_CONF=$T/onestor.conf
+    SSHH=(ssh -F "$T/hosts/ssh_config")
+}
+
+e2e_cleanup() {
+    [ -n "${T:-}" ] || return 0
+    "$ONESTOR_SRC/scripts/testhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true
+    umount "$DS" 2>/dev/null || true
+    rm -rf "$T"
+}
+
+e2e_finish() {
+    echo "$E2E_PASS passed, $E2E_FAIL failed"
+    [ "$E2E_FAIL" -eq 0 ]
+}
+
+pass() { E2E_PASS=$((E2E_PASS + 1)); echo "ok - $*"; }
+fail() { E2E_FAIL=$((E2E_FAIL + 1)); echo "FAIL - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+
+# run_action COMMAND...: runs a driver; sets OUT, ERR, RC (never aborts the suite).
+run_action() {
+    OUT=$("$@" 2>"$T/stderr"); RC=$?
+    ERR=$(cat "$T/stderr")
+    return 0
+}
+
+# expect_ok DESCRIPTION COMMAND...: the action exits 0.
+expect_ok() {
+    local d=$1; shift
+    run_action "$@"
+    if [ "$RC" -eq 0 ]; then pass "$d"; else fail "$d (exit $RC): $ERR"; fi
+}
+
+# expect_error DESCRIPTION SUBSTRING COMMAND...: non-zero exit, nothing on stdout, and the
+# error block holds one line containing SUBSTRING.
+expect_error() {
+    local d=$1 want=$2; shift 2
+    run_action "$@"
+    local msg
+    msg=$(printf '%s\n' "$ERR" | sed -n '/^ERROR MESSAGE --8<------$/{n;p;}')
+    if [ "$RC" -ne 0 ] && [ -z "$OUT" ] && [ -n "$msg" ] && [[ "$msg" == *"$want"* ]]; then
+        pass "$d"
+    else
+        fail "$d (exit $RC, stdout '$OUT', message '$msg', wanted '$want')"
+    fi
+}
+
+# Remote helpers: run a command on a test host (words quoted for its shell).
+on() { local h=$1; shift; "${SSHH[@]}" "$h" -- "$(printf '%q ' "$@")"; }
+sum_on() { on "$1" sha256sum "$2" | cut -d' ' -f1; }
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+alloc_kib() { du -k "$1" | cut -f1; }
+
+# A file with data at a few offsets and holes elsewhere: make_sparse PATH SIZE_MIB
+make_sparse() {
+    truncate -s "${2}M" "$1"
+    local off
+    for off in 0 3 $(( $2 / 2 )) $(( $2 - 1 )); do
+        head -c 65536 /dev/urandom | dd of="$1" bs=64k seek=$(( off * 16 )) conv=notrunc status=none
+    done
+}
+
+# ds_dump [KEY=VALUE...]: a base64 DS_DRIVER_ACTION_DATA document. Keys: IMAGE_ID SOURCE
+# PATH FSTYPE FORMAT FS SIZE TYPE PERSISTENT TARGET_SNAPSHOT DS_ID BASE_PATH DS_MAD TM_MAD
+# DS_TYPE SAFE_DIRS RESTRICTED_DIRS DRIVER CONVERT MD5 NO_IMAGE=1 DATASTORE_LOCATION
+# MONITOR_VM_DISKS
+ds_dump() {
+    local IMAGE_ID=7 SOURCE="" PATH_="" FSTYPE="" FORMAT="" FS="" SIZE=0 TYPE=0 PERSISTENT=0 TARGET_SNAPSHOT=-1
+    local DS_ID=1 BASE_PATH="" DS_MAD=fs TM_MAD=shared DS_TYPE=0 SAFE_DIRS="" RESTRICTED_DIRS="" DRIVER="" CONVERT=""
+    local MD5="" NO_IMAGE="" DATASTORE_LOCATION="" MONITOR_VM_DISKS=""
+    local kv
+    for kv in "$@"; do
+        case "$kv" in
+            PATH=*) PATH_=${kv#PATH=} ;;
+            *=*) local "${kv%%=*}"="${kv#*=}" ;;
+        esac
+    done
+    [ -n "$BASE_PATH" ] || BASE_PATH=$DS/$DS_ID
+    x() { printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g'; }
+    {
+        echo "<DS_DRIVER_ACTION_DATA>"
+        if [ -z "$NO_IMAGE" ]; then
+            echo "<IMAGE><ID>$IMAGE_ID</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME>"
+            echo "<NAME>img$IMAGE_ID</NAME><TYPE>$TYPE</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>$PERSISTENT</PERSISTENT>"
+            echo "<SOURCE>$(x "$SOURCE")</SOURCE><PATH>$(x "$PATH_")</PATH><FSTYPE>$(x "$FSTYPE")</FSTYPE>"
+            [ -n "$FORMAT" ] && echo "<FORMAT>$(x "$FORMAT")</FORMAT>"
+            [ -n "$FS" ] && echo "<FS>$(x "$FS")</FS>"
+            echo "<SIZE>$SIZE</SIZE><STATE>4</STATE><TARGET_SNAPSHOT>$TARGET_SNAPSHOT</TARGET_SNAPSHOT>"
+            echo "<DATASTORE_ID>$DS_ID</DATASTORE_ID><DATASTORE>default</DATASTORE>"
+            echo "<TEMPLATE><DEV_PREFIX><![CDATA[hd]]></DEV_PREFIX>"
+            [ -n "$MD5" ] && echo "<MD5>$(x "$MD5")</MD5>"
+            echo "</TEMPLATE></IMAGE>"
+        fi
+        echo "<DATASTORE><ID>$DS_ID</ID><NAME>ds$DS_ID</NAME><DS_MAD>$DS_MAD</DS_MAD><TM_MAD>$TM_MAD</TM_MAD>"
+        echo "<BASE_PATH>$(x "$BASE_PATH")</BASE_PATH><TYPE>$DS_TYPE</TYPE><DISK_TYPE>0</DISK_TYPE>"
+        echo "<TEMPLATE><DS_MAD>$DS_MAD</DS_MAD><TM_MAD>$TM_MAD</TM_MAD>"
+        echo "<SAFE_DIRS>$(x "$SAFE_DIRS")</SAFE_DIRS><RESTRICTED_DIRS>$(x "$RESTRICTED_DIRS")</RESTRICTED_DIRS>"
+        [ -n "$DRIVER" ] && echo "<DRIVER>$DRIVER</DRIVER>"
+        [ -n "$CONVERT" ] && echo "<CONVERT>$CONVERT</CONVERT>"
+        echo "</TEMPLATE></DATASTORE>"
+        [ -n "$DATASTORE_LOCATION" ] && echo "<DATASTORE_LOCATION>$(x "$DATASTORE_LOCATION")</DATASTORE_LOCATION>"
+        [ -n "$MONITOR_VM_DISKS" ] && echo "<MONITOR_VM_DISKS>$MONITOR_VM_DISKS</MONITOR_VM_DISKS>"
+        echo "</DS_DRIVER_ACTION_DATA>"
+    } | base64 -w0
+}
+
+# vm_xml VMID HOSTNAME SYSTEM_TM DISK_SPEC...: writes $T/vms/VMID.xml (what `onevm show -x`
+# prints). DISK_SPEC: "ID:CLONE:SOURCE:SIZE:ORIGINAL_SIZE:FORMAT:TM_MAD".
+vm_xml() {
+    local vmid=$1 host=$2 systm=$3; shift 3
+    {
+        echo "<VM><ID>$vmid</ID><NAME>vm$vmid</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-$vmid</DEPLOY_ID><TEMPLATE>"
+        local d
+        for d in "$@"; do
+            IFS=: read -r id clone src size osize fmt tm <<<"$d"
+            echo "<DISK><DISK_ID>$id</DISK_ID><CLONE>$clone</CLONE><SOURCE>$src</SOURCE><SIZE>$size</SIZE>"
+            echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>vd$id</TARGET></DISK>"
+        done
+        echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>$vmid</OID><SEQ>0</SEQ><HOSTNAME>$host</HOSTNAME>"
+        echo "<TM_MAD>$systm</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
+    } > "$T/vms/$vmid.xml"
+}
