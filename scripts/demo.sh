@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The driver set on a throw-away sandbox: installs what it needs, builds onestor, starts two
+# real sshd hypervisor hosts (host01, host02) sharing a datastore tree with the front-end
+# (this machine, in a private mount namespace), and runs the example VM of OpenNebula's
+# storage-driver guide -- CREATE, STOP, RESUME, MIGRATE, SHUTDOWN -- through the installed
+# symlinks exactly as oned would, printing each call and its result. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${E2E_IN_NS:-}" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "scripts/demo.sh must run as root (test hosts need mount namespaces)" >&2; exit 1; }
+    bash scripts/deps.sh
+    cmake -S . -B build -DONESTOR_TESTS=OFF >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+fi
+export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
+set +e
+source test/e2e/lib.sh
+e2e_init "$@" shared
+
+CALLS=0
+# call DRIVER_PATH ARGS...: prints the call as oned would issue it, then its stdout and exit code.
+call() {
+    local prog=$1; shift
+    CALLS=$((CALLS + 1))
+    printf '\n$ %s' "${prog#"$R"/}"
+    local a; for a in "$@"; do if [ ${#a} -gt 60 ]; then printf ' %s...' "${a:0:24}"; else printf ' %s' "$a"; fi; done
+    echo
+    OUT=$("$prog" "$@" 2>"$T/err"); local rc=$?
+    sed 's/^/    log: /' "$T/err"
+    [ -n "$OUT" ] && sed 's/^/    stdout: /' <<<"$OUT"
+    echo "    exit: $rc"
+    [ "$rc" -eq 0 ] || { echo "demo: a driver call failed" >&2; exit 1; }
+}
+
+SRC=$(mktemp -d /var/tmp/onestor-demo.XXXXXX)
+trap 'rm -rf "$SRC"; e2e_cleanup' EXIT
+echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd)"
+echo "== remotes tree: $R ($(find "$R" -type l | wc -l) symlinks to one onestor binary)"
+make_sparse "$SRC/ttylinux.img" 512
+
+echo; echo "== register the images (datastore driver fs)"
+call "$R/datastore/fs/stat" "$(ds_dump PATH="$SRC/ttylinux.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 0
+call "$R/datastore/fs/cp" "$(ds_dump IMAGE_ID=0 PATH="$SRC/ttylinux.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 0
+IMG0=$OUT
+call "$R/datastore/fs/mkfs" "$(ds_dump IMAGE_ID=1 FSTYPE=ext4 SIZE=64 PERSISTENT=1)" 1
+IMG1=$OUT
+call "$R/datastore/fs/monitor" "$(ds_dump NO_IMAGE=1)" 1
+
+vm_xml 42 host01 shared "0:YES:$IMG0:512:512:raw:shared" "1:NO:$IMG1:64:64:raw:shared"
+V=$DS/0/42
+echo; echo "== CREATE on host01"
+call "$R/tm/shared/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
+call "$R/tm/shared/ln" "frontend:$IMG1" "host01:$V/disk.1" 42 1
+echo "ONEGATE_ENDPOINT=http://frontend:5030" > "$SRC/context.sh"
+call "$R/tm/shared/context" "$SRC/context.sh" "host01:$V/disk.2" 42 0
+call "$R/tm/shared/mkswap" 32 "host01:$V/disk.3" 42 0
+
+echo; echo "== STOP"
+call "$R/tm/shared/mv" "host01:$V/disk.0" "frontend:$V/disk.0" 42 1
+call "$R/tm/shared/mv" "host01:$V/disk.1" "frontend:$V/disk.1" 42 1
+call "$R/tm/shared/mv" "host01:$V" "frontend:$V" 42 0
+echo; echo "== RESUME"
+call "$R/tm/shared/mv" "frontend:$V/disk.0" "host01:$V/disk.0" 42 1
+call "$R/tm/shared/mv" "frontend:$V/disk.1" "host01:$V/disk.1" 42 1
+call "$R/tm/shared/mv" "frontend:$V" "host01:$V" 42 0
+echo; echo "== MIGRATE host01 -> host02"
+call "$R/tm/shared/mv" "host01:$V/disk.0" "host02:$V/disk.0" 42 1
+call "$R/tm/shared/mv" "host01:$V/disk.1" "host02:$V/disk.1" 42 1
+call "$R/tm/shared/mv" "host01:$V" "host02:$V" 42 0
+call "$R/tm/shared/premigrate" host01 host02 "$V" 42 0 "$(base64 -w0 "$T/vms/42.xml")"
+
+echo; echo "== the VM writes to its persistent disk on host02"
+printf 'written by vm 42 on host02' | on host02 dd of="$V/disk.1" bs=1M seek=10 conv=notrunc status=none
+
+echo; echo "== SHUTDOWN"
+call "$R/tm/shared/delete" "host02:$V/disk.0" 42 1
+call "$R/tm/shared/mvds" "host02:$V/disk.1" "$IMG1" 42 1
+call "$R/tm/shared/delete" "host02:$V" 42 0
+
+echo; echo "== results"
+echo "persistent image holds the VM's write: $(dd if="$IMG1" bs=1M skip=10 count=1 status=none | head -c 26)"
+echo "non-persistent image unchanged: $([ "$(sum "$IMG0")" = "$(sum "$SRC/ttylinux.img")" ] && echo yes || echo NO)"
+echo "VM directory gone from every host: $([ ! -e "$V" ] && echo yes || echo NO)"
+echo; echo "demo finished: $CALLS driver calls, all succeeded"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing onestor needs, from Debian's archive. Idempotent:
+# does nothing when every package is already installed.
+set -euo pipefail
+PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
+      nlohmann-json3-dev qemu-utils genisoimage xorriso openssh-server openssh-client
+      e2fsprogs xfsprogs util-linux coreutils)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
