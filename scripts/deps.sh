@@ -3,7 +3,7 @@
 # does nothing when every package is already installed.
 set -euo pipefail
 PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
-      nlohmann-json3-dev qemu-utils genisoimage xorriso openssh-server openssh-client
+      nlohmann-json3-dev libxxhash-dev qemu-utils genisoimage xorriso openssh-server openssh-client
       e2fsprogs xfsprogs util-linux coreutils)
 missing=()
 for p in "${PKGS[@]}"; do

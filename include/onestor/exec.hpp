@@ -25,6 +25,14 @@ struct Result {
 // Runs argv; with check, a failure throws DriverError("<what>: <last stderr line>").
 Result run(const Argv& argv, const RunOptions& opts = {});
 
+// Runs `producer | consumer` locally (each an argv, e.g. two ssh commands), with the
+// options applied to the consumer. A failure names the side that failed first.
+Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts = {});
+
+// The one line that says why a program failed, from its stderr: the message inside an
+// onestor error block when there is one (a remote onestor), else the last non-empty line.
+std::string failure_reason(const std::string& err);
+
 // Renders argv for logs and messages (quoted the same way as for a remote shell).
 std::string render(const Argv& argv);
 

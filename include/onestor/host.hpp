@@ -27,6 +27,14 @@ public:
     // ("connection refused") come back as a DriverError naming the host.
     Result run(const Argv& argv, RunOptions opts = {});
 
+    // The local argv that runs argv on this host (itself, or ssh ... -- 'quoted' 'words').
+    Argv command(const Argv& argv);
+    // Runs `a | b` on this host, both argv vectors quoted word by word; the status is b's.
+    Result run_pipe(const Argv& a, const Argv& b, RunOptions opts = {});
+    // onestor on this host: our own binary here, REMOTE_ONESTOR there (when installed).
+    bool has_onestor();
+    Argv onestor(const Argv& args);
+
     // File primitives, each done here with syscalls or there with coreutils words.
     void mkdir_p(const std::string& dir);
     bool exists(const std::string& path);
@@ -58,6 +66,7 @@ private:
     bool local_;
     std::string control_dir_, control_path_;
     bool connected_ = false, shared_master_ = false;
+    int has_onestor_ = -1;
 };
 
 // Removes a remote (or local) temporary path when it goes out of scope uncommitted.

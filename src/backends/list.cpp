@@ -6,6 +6,7 @@ namespace onestor {
 namespace backends {
 DsBackend& fs_backend();
 TmBackend& shared_backend();
+TmBackend& ssh_backend();
 }  // namespace backends
 
 const std::vector<DsBackend*>& ds_backends() {
@@ -14,7 +15,7 @@ const std::vector<DsBackend*>& ds_backends() {
 }
 
 const std::vector<TmBackend*>& tm_backends() {
-    static const std::vector<TmBackend*> all = {&backends::shared_backend()};
+    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend()};
     return all;
 }
 

@@ -3,6 +3,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/stream.hpp"
 
 #include <climits>
 #include <fcntl.h>
@@ -62,6 +63,7 @@ const char* kUsage =
     "  onestor ds|tm DRIVER ACTION --help               the action's arguments\n"
     "  onestor actions                                  the driver x action matrix\n"
     "  onestor install-remotes DIR                      create DIR/onestor and the symlink tree\n"
+    "  onestor send PATH [RATE] | onestor receive PATH  the sparse transfer stream (ssh driver)\n"
     "  onestor --version\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
@@ -121,7 +123,7 @@ Parsed parse(const std::vector<std::string>& argv) {
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
-            w[0] == "install-remotes") {
+            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -228,6 +230,18 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
     if (w[0] == "install-remotes") {
         if (w.size() != 2) throw DriverError("usage: onestor install-remotes DIR");
         install_remotes(w[1], out);
+        return 0;
+    }
+    if (w[0] == "send") {  // stdout is the stream itself: nothing else may go there
+        if (w.size() < 2 || w.size() > 3) throw DriverError("usage: onestor send PATH [RATE]");
+        stream::send(clean_path(w[1], "path"), 1, w.size() == 3 ? stream::parse_rate(w[2]) : 0);
+        return 0;
+    }
+    if (w[0] == "receive") {
+        if (w.size() != 2) throw DriverError("usage: onestor receive PATH");
+        stream::Stats st = stream::receive(0, clean_path(w[1], "path"));
+        out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
+              std::to_string(st.size) + " bytes in all\n";
         return 0;
     }
     throw DriverError("unknown command " + quoted(w[0]));

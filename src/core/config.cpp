@@ -15,6 +15,10 @@ const std::map<std::string, std::string>& defaults() {
         {"SSH", "ssh"},                             // command and options, like upstream's $SSH
         {"SSH_CONNECT_TIMEOUT", "15"},              // seconds
         {"SSH_CONTROL_PERSIST", "0"},               // >0: keep a shared connection that long after an action
+        {"REMOTE_ONESTOR", "/var/tmp/one/onestor"}, // onestor on the hosts (oned copies remotes there)
+        {"HOST_TO_HOST", "direct"},                 // direct: hosts stream to each other; relay: via the front-end
+        {"HOST_SSH", "ssh"},                        // how a host reaches another host (direct mode)
+        {"LIMIT_TRANSFER_BW", ""},                  // e.g. 50M: cap of each transfer stream, bytes/s
         {"QEMU_IMG", "qemu-img"},
         {"MKSWAP", "mkswap"},
         {"MKISOFS", "genisoimage"},                 // or "xorriso -as mkisofs"

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 extern char** environ;
@@ -31,13 +32,15 @@ struct Fd {
     }
 };
 
-std::string last_line(const std::string& text) {
+std::string last_line_of(const std::string& text) {
     auto end = text.find_last_not_of(" \n\r\t");
     if (end == std::string::npos) return {};
     auto start = text.rfind('\n', end);
     start = start == std::string::npos ? 0 : start + 1;
     return text.substr(start, end - start + 1);
 }
+
+std::string last_line(const std::string& text) { return failure_reason(text); }
 
 double now() {
     timespec ts{};
@@ -46,6 +49,17 @@ double now() {
 }
 
 }  // namespace
+
+std::string failure_reason(const std::string& err) {
+    const std::string marker = "ERROR MESSAGE --8<------\n";
+    auto m = err.rfind(marker);
+    if (m != std::string::npos) {
+        auto b = m + marker.size();
+        auto e = err.find('\n', b);
+        return err.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    }
+    return last_line_of(err);
+}
 
 void install_signal_handlers() {
     struct sigaction sa {};
@@ -191,6 +205,51 @@ Result run(const Argv& argv, const RunOptions& opts) {
         std::string what = opts.what.empty() ? "command failed: " + render(argv) : opts.what;
         throw DriverError(what + ": " + why, res.err);
     }
+    return res;
+}
+
+Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", producer[0]);
+    Fd rd{p[0]}, wr{p[1]};
+    std::exception_ptr producer_error;
+    std::thread t([&] {
+        try {
+            RunOptions po;
+            po.timeout_s = opts.timeout_s;
+            po.stdout_fd = wr.fd;
+            po.what = opts.what;
+            run(producer, po);
+        } catch (...) {
+            producer_error = std::current_exception();
+        }
+        wr.reset();  // the consumer sees EOF once the producer is gone
+    });
+    RunOptions co = opts;
+    co.stdin_fd = rd.fd;
+    Result res;
+    std::exception_ptr consumer_error;
+    try {
+        res = run(consumer, co);
+    } catch (...) {
+        consumer_error = std::current_exception();
+    }
+    rd.reset();  // a producer still writing gets EPIPE and ends
+    t.join();
+    if (consumer_error) {
+        // "ended early" only echoes the producer's failure: report the producer's reason then.
+        bool echo = false;
+        try {
+            std::rethrow_exception(consumer_error);
+        } catch (const DriverError& e) {
+            echo = std::string(e.what()).find("ended early") != std::string::npos ||
+                   std::string(e.what()).find("does not look like a tar archive") != std::string::npos;
+        } catch (...) {
+        }
+        if (echo && producer_error) std::rethrow_exception(producer_error);
+        std::rethrow_exception(consumer_error);
+    }
+    if (producer_error) std::rethrow_exception(producer_error);
     return res;
 }
 

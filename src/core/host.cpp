@@ -113,22 +113,64 @@ void Host::ensure_connection() {
     connected_ = true;
 }
 
-Result Host::run(const Argv& argv, RunOptions opts) {
-    if (opts.timeout_s == 0) opts.timeout_s = static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
-    if (local_) return onestor::run(argv, opts);
+Argv Host::command(const Argv& argv) {
+    if (local_) return argv;
     ensure_connection();
     Argv a = ssh_base();
     a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(argv)});
+    return a;
+}
+
+bool Host::has_onestor() {
+    if (local_) return true;
+    if (has_onestor_ < 0)
+        has_onestor_ = run({"test", "-x", config().get("REMOTE_ONESTOR")}, {.check = false}).status == 0;
+    return has_onestor_ == 1;
+}
+
+Argv Host::onestor(const Argv& args) {
+    Argv a;
+    if (local_) {
+        char self[PATH_MAX];
+        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
+        a.emplace_back(self, static_cast<size_t>(n));
+    } else {
+        a.push_back(config().get("REMOTE_ONESTOR"));
+    }
+    a.insert(a.end(), args.begin(), args.end());
+    return a;
+}
+
+Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
+    if (local_) return onestor::run_pipe(first, second, opts);
+    ensure_connection();
+    Argv a = ssh_base();
+    // The only operator between the quoted words is a fixed '|'.
+    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(first) + " | " + shell_join(second)});
+    if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(first) + " | " + render(second);
+    opts.check = true;
+    Result r = onestor::run(a, {.timeout_s = opts.timeout_s, .check = false});
+    if (r.status == 255 && r.err.find("onestor") == std::string::npos)
+        throw DriverError("lost connection to host " + quoted(name_), r.err);
+    if (r.status != 0) {
+        std::string why = failure_reason(r.err);
+        throw DriverError(opts.what + ": " + (why.empty() ? "exit code " + std::to_string(r.status) : why), r.err);
+    }
+    return r;
+}
+
+Result Host::run(const Argv& argv, RunOptions opts) {
+    if (opts.timeout_s == 0) opts.timeout_s = static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
+    if (local_) return onestor::run(argv, opts);
+    Argv a = command(argv);
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(argv);
     bool check = opts.check;
     opts.check = false;
     Result r = onestor::run(a, opts);
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (check && r.status != 0) {
-        std::string why = r.err;
-        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-        auto nl = why.rfind('\n');
-        if (nl != std::string::npos) why = why.substr(nl + 1);
+        std::string why = failure_reason(r.err);
         if (why.empty()) why = "exit code " + std::to_string(r.status);
         throw DriverError(opts.what + ": " + why, r.err);
     }

@@ -1,0 +1,20 @@
+// Moving a file or a directory tree from one host to another (either may be the front-end)
+// without ever leaving a partial copy under the final name: `onestor send` on the source
+// piped into `onestor receive` on the destination (sparse, checksummed, temp + fsync +
+// rename; see stream.hpp), or -- where a host lacks onestor -- `tar -S` into a temporary
+// directory beside the target, renamed when complete. Host to host, the source host streams
+// straight to the destination with its own ssh (HOST_TO_HOST=direct, the hosts need each
+// other's keys as OpenNebula's KVM set-up gives them; never agent forwarding), or through
+// the front-end (HOST_TO_HOST=relay).
+#pragma once
+#include "onestor/host.hpp"
+
+#include <string>
+
+namespace onestor::transfer {
+
+// Copies `src` on `from` to `dst` on `to` (replacing dst only when the copy is complete).
+// The source is left as it is; callers remove it after success when they move.
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst);
+
+}  // namespace onestor::transfer

@@ -1,0 +1,153 @@
+// The `ssh` transfer driver: every host keeps its VM disks on its own local system
+// datastore; images live on the front-end. Deploy, stop, resume, migrate and shutdown
+// therefore move bytes between machines, always through transfer::copy (sparse,
+// checksummed, temp + fsync + rename on the receiving side). A source is removed only
+// after its copy is complete; a failed move leaves the source intact.
+#include "common.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/lock.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+#include "onestor/transfer.hpp"
+
+#include <algorithm>
+#include <dirent.h>
+#include <sys/stat.h>
+
+namespace onestor::backends {
+namespace {
+
+constexpr int kPrologMigrateUnknown = 60;  // LCM state: the source host is gone (FT)
+
+class Ssh final : public CommonTm {
+public:
+    std::string name() const override { return "ssh"; }
+    std::set<std::string> features() const override {
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
+                "monitor",     "monitor_ds"};
+    }
+
+    // Persistent images are copied too (upstream's ln is this script); mvds brings them back.
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
+
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        check_disk_path(src, c.vmid);
+        Host& from = Host::get(src.host);
+        Host& to = Host::get(dst.host);
+        // Never over the image in place: the receiver writes beside SOURCE, syncs, renames.
+        transfer::copy(from, src.path, to, dst.path);
+        if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
+        from.remove(src.path + ".snap");
+        from.remove(src.path);
+        log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(to.label(dst.path)));
+    }
+
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+        check_disk_path(src, c.vmid);
+        Host& from = Host::get(src.host);
+        std::string path = snap >= 0 ? src.path + ".snap/" + std::to_string(snap) : src.path;
+        if (!from.exists(path)) throw DriverError(quoted(from.label(path)) + " does not exist");
+        transfer::copy(from, path, Host::get(dst.host), dst.path);
+    }
+
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        if (disk_id_of(src.path) >= 0) {  // the VM directory's own mv carries the disks
+            log::info(quoted(src.str()) + " moves with its VM directory");
+            return;
+        }
+        if (src.host == dst.host && src.path == dst.path) return;
+        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
+                              ": not the directories of VM " + std::to_string(c.vmid));
+        if (c.vm().lcm_state == kPrologMigrateUnknown) {
+            log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
+            return;
+        }
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& from = Host::get(src.host);
+        Host& to = Host::get(dst.host);
+        if (!from.exists(src.path)) {
+            if (to.exists(dst.path)) {  // a retry after the copy landed and the source went
+                log::info(quoted(dst.str()) + " is already in place");
+                return;
+            }
+            throw DriverError(quoted(src.str()) + " does not exist");
+        }
+        if (&from == &to) {
+            to.mkdir_p(dirname_of(dst.path));
+            to.rename(src.path, dst.path, false);
+            return;
+        }
+        to.mkdir_p(dirname_of(dst.path));
+        transfer::copy(from, src.path, to, dst.path);
+        from.remove(src.path);  // only now: the copy is complete and synced
+        log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
+    }
+
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+        Host& h = host_of(c, disk);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        h.mkdir_p(disk.path + ".snap");
+        h.copy_file(disk.path, snap_file(disk, snap), false);
+        log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+    }
+
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+        Host& h = host_of(c, disk);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        std::string f = snap_file(disk, snap);
+        if (!h.exists(f)) throw DriverError("snapshot " + quoted(h.label(f)) + " does not exist");
+        h.remove(f);
+    }
+
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+        Host& h = host_of(c, disk);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        std::string f = snap_file(disk, snap);
+        if (!h.exists(f)) throw DriverError("snapshot " + quoted(h.label(f)) + " does not exist");
+        h.copy_file(f, disk.path, true);  // copy first, then rename over the disk
+        log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
+    }
+
+private:
+    void deploy(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        check_disk_path(dst, c.vmid);
+        Host& from = Host::get(src.host);
+        Host& to = Host::get(dst.host);
+        to.mkdir_p(dirname_of(dst.path));
+        transfer::copy(from, src.path, to, dst.path);
+        if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
+        int id = disk_id_of(dst.path);
+        if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
+            long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
+            if (size > orig && orig > 0) {
+                log::info("resizing to " + std::to_string(size) + " MiB");
+                qemu::resize(to, disk_format(*d), dst.path, static_cast<unsigned long long>(size));
+            }
+        }
+    }
+
+    static Host& host_of(const TmContext& c, const HostPath& disk) {
+        check_disk_path(disk, c.vmid);
+        if (disk_id_of(disk.path) < 0) throw DriverError(quoted(disk.str()) + " is not a disk.N path");
+        return Host::get(disk.host);
+    }
+
+    static std::string snap_file(const HostPath& disk, long snap) {
+        return disk.path + ".snap/" + std::to_string(snap);
+    }
+};
+
+}  // namespace
+
+TmBackend& ssh_backend() {
+    static Ssh s;
+    return s;
+}
+
+}  // namespace onestor::backends
