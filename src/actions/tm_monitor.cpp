@@ -1,3 +1,7 @@
+// monitor_ds DS_DIR: run by the host's monitoring probe on the host itself, for a local
+// (ssh) system datastore; prints the same usage lines and one VM = [ ID, MONITOR ] line
+// per VM (MONITOR: base64 of DISK_SIZE=[...] SNAPSHOT_SIZE=[...]).
+//
 // monitor of a system datastore, called through the DS driver with a DS dump:
 //   <remotes>/tm/<tm_mad>/monitor DUMP ID  (ID: the datastore id; 6.8+: ID with DUMP on stdin)
 // Prints USED_MB=, TOTAL_MB=, FREE_MB= lines, then one VM=[...] line per VM when the dump
@@ -7,13 +11,24 @@
 namespace onestor::actions::tm_monitor {
 namespace {
 
-void monitor(Call& c) {
-    MonitorResult m = c.tm().monitor(c.args.dump());
-    c.out = "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
-            "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
+std::string usage_lines(const MonitorResult& m) {
+    return "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
+           "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
+}
+
+void monitor_ds(Call& c) {
+    MonitorResult m = c.tm().monitor_ds(c.args.path("dir").path);
+    c.out = usage_lines(m);
     for (const auto& l : m.vm_lines) c.out += l + "\n";
 }
 
+void monitor(Call& c) {
+    MonitorResult m = c.tm().monitor(c.args.dump());
+    c.out = usage_lines(m);
+    for (const auto& l : m.vm_lines) c.out += l + "\n";
+}
+
+const Register r_monitor_ds{{Kind::Tm, "monitor_ds", {{"dir", ArgKind::Path}}, "report a local system datastore's usage (on the host)", monitor_ds}};
 const Register r_monitor{{Kind::Tm, "monitor", {{"dump", ArgKind::DsDump}}, "report a system datastore's usage", monitor}};
 
 }  // namespace

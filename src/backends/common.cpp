@@ -163,15 +163,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     }
 }
 
-MonitorResult CommonTm::monitor(const DsDump& d) {
-    std::string loc = d.datastore_location.empty() ? config().get("DATASTORE_LOCATION") : d.datastore_location;
-    if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");
-    std::string path = clean_path(loc, "DATASTORE_LOCATION") + "/" + std::to_string(d.datastore.id);
-    io::mkdir_p(path);
-    MonitorResult m = filesystem_usage(path);
-    if (!d.monitor_vm_disks) return m;
-    // Per-VM disk usage from st_blocks (following disk.N links to the image), the <=5.10
-    // in-band form: VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "].
+std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const std::string& path) {
     auto numeric = [](const std::string& n) {
         return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
     };
@@ -188,6 +180,7 @@ MonitorResult CommonTm::monitor(const DsDump& d) {
         struct stat st {};
         return ::stat(p.c_str(), &st) == 0 ? io::mib_ceil(static_cast<unsigned long long>(st.st_blocks) * 512) : 0ull;
     };
+    std::vector<std::pair<std::string, std::string>> out;
     for (const auto& vm : list(path)) {
         if (!numeric(vm)) continue;
         std::string vdir = join_path(path, vm), poll;
@@ -201,8 +194,20 @@ MonitorResult CommonTm::monitor(const DsDump& d) {
                     poll += "SNAPSHOT_SIZE=[ID=" + s + ",DISK_ID=" + std::to_string(id) +
                             ",SIZE=" + std::to_string(mb(join_path(sdir, s))) + "] ";
         }
-        if (!poll.empty()) m.vm_lines.push_back("VM=[ID=" + vm + ",POLL=\"" + poll + "\"]");
+        if (!poll.empty()) out.emplace_back(vm, poll);
     }
+    return out;
+}
+
+MonitorResult CommonTm::monitor(const DsDump& d) {
+    std::string loc = d.datastore_location.empty() ? config().get("DATASTORE_LOCATION") : d.datastore_location;
+    if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");
+    std::string path = clean_path(loc, "DATASTORE_LOCATION") + "/" + std::to_string(d.datastore.id);
+    io::mkdir_p(path);
+    MonitorResult m = filesystem_usage(path);
+    if (!d.monitor_vm_disks) return m;
+    // The <=5.10 in-band form: VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "].
+    for (const auto& [vm, poll] : vm_disk_usage(path)) m.vm_lines.push_back("VM=[ID=" + vm + ",POLL=\"" + poll + "\"]");
     return m;
 }
 

@@ -30,6 +30,9 @@ protected:
     // "<root>/<sysds>/<vmid>" itself, or a disk inside it.
     static bool is_vm_dir(const HostPath& p, long vmid);
     static std::string disk_format(const VmDisk& d);  // FORMAT, DRIVER, or raw
+    // Per VM directory under a system datastore dir: (vm id, "DISK_SIZE=[ID=d,SIZE=mb]
+    // SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] ..."), sizes from st_blocks, links followed.
+    static std::vector<std::pair<std::string, std::string>> vm_disk_usage(const std::string& ds_dir);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);

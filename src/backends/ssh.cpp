@@ -114,6 +114,14 @@ public:
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
+    MonitorResult monitor_ds(const std::string& dir) override {
+        // On the host itself: usage by statvfs, disk sizes from st_blocks (no du processes).
+        MonitorResult m = filesystem_usage(dir);
+        for (const auto& [vm, poll] : vm_disk_usage(dir))
+            m.vm_lines.push_back("VM = [ ID = " + vm + ", MONITOR = \"" + base64_encode(poll) + "\" ]");
+        return m;
+    }
+
 private:
     void deploy(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);

@@ -50,6 +50,7 @@ void TmBackend::del(const TmContext&, const HostPath&) { unsupported(name(), "de
 void TmBackend::mkimage(const TmContext&, long, const std::string&, const HostPath&) { unsupported(name(), "mkimage"); }
 void TmBackend::mkswap(const TmContext&, long, const HostPath&) { unsupported(name(), "mkswap"); }
 MonitorResult TmBackend::monitor(const DsDump&) { unsupported(name(), "monitor"); }
+MonitorResult TmBackend::monitor_ds(const std::string&) { unsupported(name(), "monitor_ds"); }
 
 const VmInfo& TmContext::vm() const {
     if (!vm_) {

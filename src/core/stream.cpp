@@ -285,6 +285,7 @@ Stats receive(int fd, const std::string& dst) {
                 if (f < 0) throw_errno("cannot create", path);
                 io::File file(f);
                 std::vector<char> buf;
+                uint64_t unsynced = 0, synced_to = 0;
                 for (;;) {
                     uint8_t t = r.u8();
                     if (t == 'Z') break;
@@ -301,6 +302,13 @@ Stats receive(int fd, const std::string& dst) {
                         w += static_cast<uint32_t>(n);
                     }
                     s.data += len;
+                    // Start writeback as we go, so the closing fsync has little left to wait for.
+                    unsynced += len;
+                    if (unsynced >= (32u << 20)) {
+                        ::sync_file_range(f, static_cast<off_t>(synced_to), 0, SYNC_FILE_RANGE_WRITE);
+                        synced_to = off + len;
+                        unsynced = 0;
+                    }
                 }
                 if (::ftruncate(f, static_cast<off_t>(size)) != 0) throw_errno("cannot size", dst);
                 if (::fsync(f) != 0) throw_errno("cannot sync", dst);
