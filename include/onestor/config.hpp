@@ -20,6 +20,7 @@ public:
     long get_int(const std::string& key) const;
     bool get_bool(const std::string& key) const;
     std::vector<std::string> get_words(const std::string& key) const;  // a command: argv words
+    std::vector<std::string> get_words_or_empty(const std::string& key) const;  // options: may be none
     void set(const std::string& key, const std::string& value) { values_[key] = value; }
 
     // The 6.x+ protocol: cp prints "SOURCE FORMAT", errors without markers.

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace onestor {
 
@@ -42,6 +43,7 @@ public:
     std::string readlink(const std::string& path);  // "" when not a symlink
     std::string realpath(const std::string& path);  // canonical, or "" when missing
     void remove(const std::string& path);           // rm -rf, missing is fine
+    std::vector<std::string> list(const std::string& dir);  // entry names, sorted; [] when missing
     // Sparse-aware copy onto a temp name beside dst, synced, then renamed onto dst.
     void copy_file(const std::string& src, const std::string& dst, bool replace = true);
     // The first half of copy_file: the synced copy under a temp name beside dst, removed

@@ -3,19 +3,42 @@
 #include "onestor/host.hpp"
 
 #include <string>
+#include <vector>
 
 namespace onestor::qemu {
 
 struct ImageInfo {
+    std::string filename;
     std::string format;              // "raw", "qcow2", ...
     unsigned long long virtual_size = 0;
     std::string backing_file, backing_format, data_file;
+    std::string full_backing_file;   // backing_file resolved against the image's directory
 };
 
 // `qemu-img info --output=json [-f FMT] PATH` parsed. An empty `format` lets qemu-img probe.
 ImageInfo info(Host& h, const std::string& path, const std::string& format = "");
 // Parses that JSON (a sample sits beside the parser in qemu.cpp).
 ImageInfo parse_info(const std::string& json);
+
+// `qemu-img info --backing-chain`: the image first, then each backing file down to the base.
+std::vector<ImageInfo> chain(Host& h, const std::string& path);
+std::vector<ImageInfo> parse_chain(const std::string& json);
+
+// An untrusted image, opened with its declared format: refused when the format does not
+// match, or when its backing file or external data file lies outside `allowed_dir`
+// (its own snapshot directory; "" allows no backing file at all).
+ImageInfo validate(Host& h, const std::string& path, const std::string& declared_format,
+                   const std::string& allowed_dir);
+
+// qcow2 overlay at `path` on `backing` (whose format is given explicitly).
+void create_overlay(Host& h, const std::string& backing, const std::string& backing_format,
+                    const std::string& path);
+// Safe rebase (copies whatever the new backing lacks): the image keeps its content.
+void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
+// Only the backing file name changes (the data already matches): qemu-img rebase -u.
+void rebase_unsafe(Host& h, const std::string& path, const std::string& new_backing,
+                   const std::string& backing_format);
+void check(Host& h, const std::string& path);
 
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);

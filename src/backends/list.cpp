@@ -7,6 +7,7 @@ namespace backends {
 DsBackend& fs_backend();
 TmBackend& shared_backend();
 TmBackend& ssh_backend();
+TmBackend& qcow2_backend();
 }  // namespace backends
 
 const std::vector<DsBackend*>& ds_backends() {
@@ -15,7 +16,7 @@ const std::vector<DsBackend*>& ds_backends() {
 }
 
 const std::vector<TmBackend*>& tm_backends() {
-    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend()};
+    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend(), &backends::qcow2_backend()};
     return all;
 }
 

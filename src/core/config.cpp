@@ -20,6 +20,10 @@ const std::map<std::string, std::string>& defaults() {
         {"HOST_SSH", "ssh"},                        // how a host reaches another host (direct mode)
         {"LIMIT_TRANSFER_BW", ""},                  // e.g. 50M: cap of each transfer stream, bytes/s
         {"QEMU_IMG", "qemu-img"},
+        {"QCOW2_OPTIONS", ""},
+        {"QCOW2_STANDALONE", "no"},                 // qcow2 clone: full copy instead of an overlay                      // extra qemu-img create options for overlays
+        {"VIRSH", "virsh"},
+        {"LIBVIRT_URI", "qemu:///system"},
         {"MKSWAP", "mkswap"},
         {"MKISOFS", "genisoimage"},                 // or "xorriso -as mkisofs"
         {"ONEVM", "onevm"},
@@ -123,6 +127,14 @@ std::vector<std::string> Config::get_words(const std::string& key) const {
     std::string w;
     while (in >> w) words.push_back(w);
     if (words.empty()) throw DriverError("configuration " + key + " names no command");
+    return words;
+}
+
+std::vector<std::string> Config::get_words_or_empty(const std::string& key) const {
+    std::vector<std::string> words;
+    std::istringstream in(get(key));
+    std::string w;
+    while (in >> w) words.push_back(w);
     return words;
 }
 

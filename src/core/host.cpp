@@ -6,7 +6,9 @@
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
+#include <algorithm>
 #include <climits>
+#include <dirent.h>
 #include <fcntl.h>
 #include <cstdlib>
 #include <map>
@@ -216,6 +218,31 @@ std::string Host::realpath(const std::string& path) {
     if (r.status != 0) return {};
     while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
     return r.out;
+}
+
+std::vector<std::string> Host::list(const std::string& dir) {
+    std::vector<std::string> names;
+    if (local_) {
+        if (DIR* d = ::opendir(dir.c_str())) {
+            while (auto* e = ::readdir(d)) {
+                std::string n = e->d_name;
+                if (n != "." && n != "..") names.push_back(n);
+            }
+            ::closedir(d);
+        }
+    } else {
+        // NUL-separated: any byte a name may hold comes back intact.
+        Result r = run({"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"}, {.check = false});
+        if (r.status != 0) return names;
+        size_t start = 0;
+        for (size_t i = 0; i < r.out.size(); ++i)
+            if (r.out[i] == '\0') {
+                names.push_back(r.out.substr(start, i - start));
+                start = i + 1;
+            }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 void Host::remove(const std::string& path) {

@@ -2,6 +2,7 @@
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/paths.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,16 +16,99 @@ namespace onestor::qemu {
 //     "format-specific": {"type": "qcow2", "data": {"compat": "1.1", "data-file": "x", ...}},
 //     "dirty-flag": false
 // }
+namespace {
+ImageInfo from_json(const nlohmann::json& j) {
+    ImageInfo i;
+    i.filename = j.value("filename", "");
+    i.format = j.value("format", "");
+    i.virtual_size = j.value("virtual-size", 0ull);
+    i.backing_file = j.value("backing-filename", "");
+    i.full_backing_file = j.value("full-backing-filename", "");
+    i.backing_format = j.value("backing-filename-format", "");
+    if (j.contains("format-specific") && j["format-specific"].contains("data"))
+        i.data_file = j["format-specific"]["data"].value("data-file", "");
+    return i;
+}
+
+Argv qemu_img(std::initializer_list<std::string> args) {
+    Argv a = config().get_words("QEMU_IMG");
+    a.insert(a.end(), args);
+    return a;
+}
+}  // namespace
+
+std::vector<ImageInfo> parse_chain(const std::string& text) {
+    std::vector<ImageInfo> out;
+    try {
+        auto j = nlohmann::json::parse(text);
+        if (!j.is_array()) throw DriverError("qemu-img info --backing-chain did not give a list");
+        for (const auto& e : j) out.push_back(from_json(e));
+    } catch (const nlohmann::json::exception& e) {
+        throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
+    }
+    return out;
+}
+
+std::vector<ImageInfo> chain(Host& h, const std::string& path) {
+    return parse_chain(h.run(qemu_img({"info", "--output=json", "--backing-chain", "-U", path}),
+                             {.timeout_s = 120, .what = "cannot read the backing chain of " + quoted(h.label(path))})
+                           .out);
+}
+
+ImageInfo validate(Host& h, const std::string& path, const std::string& declared, const std::string& allowed_dir) {
+    Argv a = qemu_img({"info", "--output=json", "-U", "-f", declared, path});
+    Result r = h.run(a, {.timeout_s = 120, .check = false});
+    if (r.status != 0)
+        throw DriverError("image " + quoted(h.label(path)) + " is not a valid " + declared + " image: " +
+                          failure_reason(r.err));
+    ImageInfo i = parse_info(r.out);
+    auto inside = [&](const std::string& p) {
+        if (allowed_dir.empty() || p.empty() || p[0] != '/') return false;
+        try {
+            return within(clean_path(p), allowed_dir);
+        } catch (const DriverError&) {
+            return false;
+        }
+    };
+    std::string backing = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
+    if (!backing.empty() && !inside(backing))
+        throw DriverError("image " + quoted(h.label(path)) + " refers to a backing file outside its snapshot directory: " +
+                          onestor::quoted(backing));
+    if (!i.data_file.empty()) {
+        std::string df = i.data_file[0] == '/' ? i.data_file : join_path(dirname_of(path), i.data_file);
+        if (!inside(df))
+            throw DriverError("image " + quoted(h.label(path)) + " has an external data file outside its snapshot directory: " +
+                              onestor::quoted(i.data_file));
+    }
+    return i;
+}
+
+void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path) {
+    Argv a = qemu_img({"create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing});
+    for (const auto& o : config().get_words_or_empty("QCOW2_OPTIONS")) a.push_back(o);
+    a.push_back(path);
+    h.run(a, {.timeout_s = 120, .what = "cannot create an overlay on " + quoted(h.label(backing))});
+}
+
+void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
+    h.run(qemu_img({"rebase", "-q", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
+          {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+           .what = "cannot rebase " + quoted(h.label(path))});
+}
+
+void rebase_unsafe(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
+    h.run(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
+          {.timeout_s = 120, .what = "cannot rebase " + quoted(h.label(path))});
+}
+
+void check(Host& h, const std::string& path) {
+    h.run(qemu_img({"check", "-q", "-U", path}), {.timeout_s = 600, .what = "image " + quoted(h.label(path)) + " is damaged"});
+}
+
 ImageInfo parse_info(const std::string& text) {
     ImageInfo i;
     try {
-        auto j = nlohmann::json::parse(text);
-        i.format = j.value("format", "");
-        i.virtual_size = j.value("virtual-size", 0ull);
-        i.backing_file = j.value("backing-filename", "");
-        i.backing_format = j.value("backing-filename-format", "");
-        if (j.contains("format-specific") && j["format-specific"].contains("data"))
-            i.data_file = j["format-specific"]["data"].value("data-file", "");
+        i = from_json(nlohmann::json::parse(text));
     } catch (const nlohmann::json::exception& e) {
         throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
     }

@@ -1,0 +1,279 @@
+// The `qcow2` transfer driver: a non-persistent disk is a qcow2 overlay on the shared image,
+// so a deploy costs an overlay, not a copy, and disk snapshots are overlays too. The layout
+// is the one users' tools expect (upstream's):
+//   <vm>/disk.N            -> disk.N.snap/<active>          (relative symlink)
+//   <vm>/disk.N.snap/0        overlay on the image (absolute backing name, format explicit)
+//   <vm>/disk.N.snap/k+1      made by snapshot k: overlay on "disk.N.snap/k"
+//   <vm>/disk.N.snap/disk.N.snap -> .                      (resolves those relative names)
+// A persistent image keeps its snapshots beside it: <SOURCE>.snap/0 -> <SOURCE>, overlays
+// with absolute names, disk.N -> <SOURCE>.snap/<active>, disk.N.snap -> <SOURCE>.snap.
+// Snapshot k is always file k; the active layer's number is the next snapshot id. Every
+// change builds the new overlay completely under a temporary name, then renames it (or the
+// disk.N link) into place, and the chain is validated before and after.
+#include "common.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/io.hpp"
+#include "onestor/lock.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+
+namespace onestor::backends {
+namespace {
+
+bool numeric(const std::string& n) {
+    return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
+}
+
+class Qcow2 final : public CommonTm {
+public:
+    std::string name() const override { return "qcow2"; }
+    std::set<std::string> features() const override {
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
+                "monitor"};
+    }
+
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        check_disk_path(dst, c.vmid);
+        Host& h = Host::get(dst.host);
+        std::string image = host_image_path(src.path, dst.path);
+        int id = disk_id_of(dst.path);
+        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        h.mkdir_p(dirname_of(dst.path));
+        if (!d || d->get("TYPE") == "CDROM") {  // kernels, initrds, ISOs: a plain copy
+            h.copy_file(image, dst.path, true);
+            return;
+        }
+        std::string format = image_format(h, image, *d);
+        qemu::validate(h, image, format, image + ".snap");
+        std::string dir = dst.path + ".snap", leaf = "disk." + std::to_string(id) + ".snap";
+        // Build the whole snapshot directory under a temporary name, then rename it in.
+        RemoteTemp tmp(h, io::temp_name_for(dir));
+        h.mkdir_p(tmp.path());
+        std::string first = join_path(tmp.path(), "0");
+        if (standalone(*d)) {
+            log::info("standalone copy of " + quoted(image));
+            qemu::convert(h, format, image, "qcow2", first);
+        } else {
+            qemu::create_overlay(h, image, format, first);
+        }
+        long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
+        if (size > orig && orig > 0) qemu::resize(h, "qcow2", first, static_cast<unsigned long long>(size));
+        h.symlink(".", join_path(tmp.path(), leaf));
+        h.sync(first);
+        h.remove(dir);  // a leftover of an earlier, failed deploy of this same disk
+        h.rename(tmp.path(), dir, false);
+        tmp.keep();
+        h.symlink(leaf + "/0", dst.path);
+        log::info("disk " + quoted(dst.str()) + " is an overlay on " + quoted(image));
+    }
+
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        check_disk_path(dst, c.vmid);
+        Host& h = Host::get(dst.host);
+        std::string image = host_image_path(src.path, dst.path);
+        int id = disk_id_of(dst.path);
+        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        h.mkdir_p(dirname_of(dst.path));
+        if (!d || d->get("TYPE") == "CDROM") {
+            h.symlink(image, dst.path);
+            return;
+        }
+        std::string dir = image + ".snap";
+        qemu::validate(h, image, image_format(h, image, *d), dir);
+        Lock lock("image-" + basename_of(image));
+        h.mkdir_p(dir);
+        std::string self = join_path(dir, basename_of(image) + ".snap");
+        if (!h.exists(self)) h.symlink(dir, self);
+        if (active_id(h, dir) < 0) h.symlink(image, join_path(dir, "0"));
+        long active = active_id(h, dir);
+        h.symlink(dir, dst.path + ".snap");
+        h.symlink(join_path(dir, std::to_string(active)), dst.path);
+        log::info("persistent disk " + quoted(dst.str()) + " runs on " + quoted(join_path(dir, std::to_string(active))));
+    }
+
+    void mvds(const TmContext&, const HostPath& src, const HostPath&) override {
+        log::info(quoted(src.str()) + " lives in its image's snapshot directory: nothing to move");
+    }
+
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+        check_disk_path(src, c.vmid);
+        Host& h = Host::get(src.host);
+        Layout l = layout(c, src);
+        std::string from = snap >= 0 ? join_path(l.dir, std::to_string(snap)) : src.path;
+        if (!h.exists(from)) throw DriverError(quoted(h.label(from)) + " does not exist");
+        std::string target = host_image_path(dst.path, src.path);
+        h.mkdir_p(dirname_of(target));
+        RemoteTemp tmp(h, io::temp_name_for(target));
+        // The export is flattened: a standalone image whatever the chain behind it.
+        qemu::convert(h, chain_top(h, from).format, from, "qcow2", tmp.path());
+        h.sync(tmp.path());
+        h.commit(tmp, target, true);
+        log::info("saved " + quoted(h.label(from)) + " as " + quoted(target));
+    }
+
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        if (src.path == dst.path || disk_id_of(src.path) >= 0) return;  // shared storage
+        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
+                              ": not the directories of VM " + std::to_string(c.vmid));
+        Host& h = Host::get(dst.host);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        h.mkdir_p(dirname_of(dst.path));
+        h.rename(src.path, dst.path, false);  // relative names inside keep the chains whole
+    }
+
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        Layout l = layout(c, disk);
+        long active = validated_active(h, disk, l);
+        if (snap != active)
+            log::info("snapshot id " + std::to_string(snap) + " differs from the active layer " + std::to_string(active));
+        std::string next = join_path(l.dir, std::to_string(snap + 1));
+        if (h.exists(next)) throw DriverError("snapshot layer " + quoted(h.label(next)) + " already exists");
+        std::string top = join_path(l.dir, std::to_string(active));
+        RemoteTemp tmp(h, io::temp_name_for(next));
+        qemu::create_overlay(h, l.name(active), chain_top(h, top).format, tmp.path());
+        h.sync(tmp.path());
+        h.rename(tmp.path(), next, false);
+        tmp.keep();
+        h.symlink(l.link_target(snap + 1), disk.path);  // the atomic swap: disk.N -> new layer
+        validated_active(h, disk, l);
+        log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " frozen; writes go to layer " +
+                  std::to_string(snap + 1));
+    }
+
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        Layout l = layout(c, disk);
+        long active = validated_active(h, disk, l);
+        std::string target = join_path(l.dir, std::to_string(snap));
+        if (snap == active || !h.exists(target))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
+        // A fresh overlay on the snapshot replaces the active layer in one rename: the
+        // changes since the last snapshot are discarded, as a revert means.
+        std::string top = join_path(l.dir, std::to_string(active));
+        RemoteTemp tmp(h, io::temp_name_for(top));
+        qemu::create_overlay(h, l.name(snap), chain_top(h, target).format, tmp.path());
+        h.sync(tmp.path());
+        h.commit(tmp, top, true);
+        validated_active(h, disk, l);
+        log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
+    }
+
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        Layout l = layout(c, disk);
+        long active = validated_active(h, disk, l);
+        std::string victim = join_path(l.dir, std::to_string(snap));
+        if (snap == active || !h.exists(victim))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
+        if (l.persistent && !h.readlink(victim).empty())
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) +
+                              " is the persistent image itself; it cannot be deleted (flatten the image instead)");
+        std::string victim_real = h.realpath(victim);
+        qemu::ImageInfo vi = chain_top(h, victim);
+        std::string parent = vi.backing_file;  // as written in the victim: relative or absolute
+        // Every layer built on the victim is rebased onto the victim's own backing file
+        // (safe mode: the data the victim provided is copied into the child first).
+        for (const auto& n : h.list(l.dir)) {
+            if (!numeric(n) || n == std::to_string(snap)) continue;
+            std::string f = join_path(l.dir, n);
+            qemu::ImageInfo fi = chain_top(h, f);
+            if (fi.full_backing_file.empty() || h.realpath(fi.full_backing_file) != victim_real) continue;
+            log::info("rebasing layer " + n + " off snapshot " + std::to_string(snap));
+            qemu::rebase(h, f, parent, parent.empty() ? "qcow2" : vi.backing_format.empty() ? "qcow2" : vi.backing_format);
+        }
+        h.remove(victim);
+        validated_active(h, disk, l);
+        log::info("deleted snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+    }
+
+private:
+    struct Layout {
+        std::string dir;         // the snapshot directory (for a persistent disk: <SOURCE>.snap)
+        std::string leaf;        // "disk.N.snap"
+        bool persistent = false;
+        // The backing name a new layer uses for layer k (relative inside a VM directory, so
+        // the directory can move; absolute for persistent images, as upstream).
+        std::string name(long k) const {
+            return persistent ? join_path(dir, std::to_string(k)) : leaf + "/" + std::to_string(k);
+        }
+        std::string link_target(long k) const { return name(k); }
+    };
+
+    static Layout layout(const TmContext& c, const HostPath& disk) {
+        check_disk_path(disk, c.vmid);
+        int id = disk_id_of(disk.path);
+        if (id < 0) throw DriverError(quoted(disk.str()) + " is not a disk.N path");
+        const VmDisk& d = c.vm().require_disk(id);
+        Layout l;
+        l.leaf = "disk." + std::to_string(id) + ".snap";
+        l.persistent = d.get("CLONE") == "NO" && !d.get("SOURCE").empty();
+        l.dir = l.persistent ? host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), disk.path) + ".snap"
+                             : disk.path + ".snap";
+        return l;
+    }
+
+    // The active layer's number, after checking the chain is whole: disk.N points at a
+    // numbered layer of the snapshot directory and qemu-img can walk the chain to its base
+    // without a loop.
+    static long validated_active(Host& h, const HostPath& disk, const Layout& l) {
+        std::string link = h.readlink(disk.path);
+        std::string b = basename_of(link);
+        if (link.empty() || !numeric(b))
+            throw DriverError("disk " + quoted(disk.str()) + " is not a qcow2 snapshot chain (it points at " +
+                              quoted(link) + ")");
+        if (!h.exists(join_path(l.dir, b)))
+            throw DriverError("disk " + quoted(disk.str()) + " points at a missing layer " + quoted(link));
+        auto ch = qemu::chain(h, disk.path);
+        std::set<std::string> seen;
+        for (const auto& i : ch)
+            if (!seen.insert(i.filename).second)
+                throw DriverError("disk " + quoted(disk.str()) + " has a backing chain that loops at " + quoted(i.filename));
+        return std::stol(b);
+    }
+
+    static qemu::ImageInfo chain_top(Host& h, const std::string& path) {
+        auto ch = qemu::chain(h, path);
+        if (ch.empty()) throw DriverError("cannot read image " + quoted(h.label(path)));
+        return ch.front();
+    }
+
+    static long active_id(Host& h, const std::string& dir) {
+        long best = -1;
+        for (const auto& n : h.list(dir))
+            if (numeric(n)) best = std::max(best, std::stol(n));
+        return best;
+    }
+
+    // The image's format as oned declared it (DISK/FORMAT, DRIVER); probed only when absent.
+    static std::string image_format(Host& h, const std::string& image, const VmDisk& d) {
+        std::string f = d.get("FORMAT");
+        if (f.empty()) f = d.get("DRIVER");
+        if (f.empty()) f = qemu::info(h, image).format;
+        if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
+        return f;
+    }
+
+    static bool standalone(const VmDisk& d) {
+        std::string v = d.get("QCOW2_STANDALONE");
+        if (v.empty()) v = config().get("QCOW2_STANDALONE");
+        for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return v == "YES" || v == "TRUE" || v == "1";
+    }
+};
+
+}  // namespace
+
+TmBackend& qcow2_backend() {
+    static Qcow2 q;
+    return q;
+}
+
+}  // namespace onestor::backends
