@@ -95,6 +95,7 @@ public:
     virtual void del(const TmContext&, const HostPath& dst);
     virtual void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
     virtual void mkswap(const TmContext&, long size_mb, const HostPath& dst);
+    virtual void resize(const TmContext&, const HostPath& disk, long size_mb);
     virtual MonitorResult monitor(const DsDump&);
     // The host-side probe of a local system datastore (run on the host itself).
     virtual MonitorResult monitor_ds(const std::string& ds_dir);

@@ -5,6 +5,7 @@
 //   cpds   host:<sysds>/<vmid>/disk.N [fe:]SOURCE SNAP VMID DSID   save-as (SNAP -1: current)
 //   mv     hostA:<path> hostB:<path> VMID DSID              a disk or the whole VM directory
 //   delete host:<path> VMID DSID                            a disk or the whole VM directory
+//   resize host:<sysds>/<vmid>/disk.N SIZE_MB VMID DSID     grow a disk (offline; 5.4+)
 // They print nothing; the exit code is the result.
 #include "onestor/registry.hpp"
 
@@ -22,12 +23,16 @@ const std::vector<ArgSpec> kCpds = {{"src", ArgKind::HostPath},
                                     {"dsid", ArgKind::DsId}};
 const std::vector<ArgSpec> kOne = {{"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
+const std::vector<ArgSpec> kResize = {
+    {"disk", ArgKind::HostPath}, {"size", ArgKind::SizeMb}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+
 void clone(Call& c) { c.tm().clone(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void ln(Call& c) { c.tm().ln(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void mvds(Call& c) { c.tm().mvds(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void cpds(Call& c) { c.tm().cpds(c.tm_context(), c.args.path("src"), c.args.path("dst"), c.args.num("snap")); }
 void mv(Call& c) { c.tm().mv(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void del(Call& c) { c.tm().del(c.tm_context(), c.args.path("dst")); }
+void resize(Call& c) { c.tm().resize(c.tm_context(), c.args.path("disk"), c.args.num("size")); }
 
 const Register r_clone{{Kind::Tm, "clone", kPair, "copy a non-persistent image to the VM's disk", clone}};
 const Register r_ln{{Kind::Tm, "ln", kPair, "give the VM its persistent image", ln}};
@@ -35,6 +40,7 @@ const Register r_mvds{{Kind::Tm, "mvds", kToImage, "return a persistent disk to 
 const Register r_cpds{{Kind::Tm, "cpds", kCpds, "copy a disk (or one of its snapshots) to a new image", cpds}};
 const Register r_mv{{Kind::Tm, "mv", kPair, "move a disk or the VM directory between hosts", mv}};
 const Register r_delete{{Kind::Tm, "delete", kOne, "remove a disk or the VM directory", del}};
+const Register r_resize{{Kind::Tm, "resize", kResize, "grow a disk of a stopped VM to SIZE MiB", resize}};
 
 }  // namespace
 }  // namespace onestor::actions::tm_disk

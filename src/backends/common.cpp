@@ -163,6 +163,19 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     }
 }
 
+void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
+    check_disk_path(disk, c.vmid);
+    if (c.vm().lcm_state == 62) {  // DISK_RESIZE of a running VM: the hypervisor resizes
+        log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
+        return;
+    }
+    Host& h = Host::get(disk.host);
+    auto ch = qemu::chain(h, disk.path);
+    if (ch.empty()) throw DriverError("cannot read " + quoted(disk.str()));
+    qemu::resize(h, ch.front().format, disk.path, static_cast<unsigned long long>(size_mb));
+    log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
+}
+
 std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const std::string& path) {
     auto numeric = [](const std::string& n) {
         return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;

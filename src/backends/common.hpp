@@ -18,6 +18,7 @@ public:
     void premigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
     void postmigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
     MonitorResult monitor(const DsDump&) override;
+    void resize(const TmContext&, const HostPath& disk, long size_mb) override;
 
 protected:
     // The image's path as `host` sees it: SOURCE (<fe root>/<dsid>/<name>) moved under the

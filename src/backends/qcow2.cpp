@@ -19,6 +19,8 @@
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
 
+#include <unistd.h>
+
 namespace onestor::backends {
 namespace {
 
@@ -32,7 +34,7 @@ public:
     std::set<std::string> features() const override {
         return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor"};
+                "monitor",     "snap_create_live", "resize"};
     }
 
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
@@ -107,8 +109,12 @@ public:
         std::string target = host_image_path(dst.path, src.path);
         h.mkdir_p(dirname_of(target));
         RemoteTemp tmp(h, io::temp_name_for(target));
-        // The export is flattened: a standalone image whatever the chain behind it.
-        qemu::convert(h, chain_top(h, from).format, from, "qcow2", tmp.path());
+        if (snap < 0 && c.vm().lcm_state == kHotplugSaveas) {
+            live_copy(c, h, src, tmp.path());
+        } else {
+            // The export is flattened: a standalone image whatever the chain behind it.
+            qemu::convert(h, chain_top(h, from).format, from, "qcow2", tmp.path());
+        }
         h.sync(tmp.path());
         h.commit(tmp, target, true);
         log::info("saved " + quoted(h.label(from)) + " as " + quoted(target));
@@ -144,6 +150,46 @@ public:
         validated_active(h, disk, l);
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " frozen; writes go to layer " +
                   std::to_string(snap + 1));
+    }
+
+    void snap_create_live(const TmContext& c, const HostPath& disk, long snap) override {
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        Layout l = layout(c, disk);
+        const VmInfo& vm = c.vm();
+        long active = validated_active(h, disk, l);
+        std::string next = join_path(l.dir, std::to_string(snap + 1));
+        if (h.exists(next)) throw DriverError("snapshot layer " + quoted(h.label(next)) + " already exists");
+        std::string top = join_path(l.dir, std::to_string(active));
+        // The new layer is built first; libvirt then switches the running disk onto it
+        // (--reuse-external), atomically across the domain's disks (--atomic).
+        RemoteTemp layer(h, next);
+        qemu::create_overlay(h, l.name(active), chain_top(h, top).format, next);
+        std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
+        if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
+        std::string xml = "<domainsnapshot><disks>";
+        for (const auto& d : vm.disks) {
+            std::string t = d.get("TARGET");
+            if (t.empty()) continue;
+            if (t == target)
+                xml += "<disk name='" + xml_escape(t) + "' snapshot='external'><source file='" + xml_escape(h.realpath(next)) +
+                       "'/></disk>";
+            else
+                xml += "<disk name='" + xml_escape(t) + "' snapshot='no'/>";
+        }
+        xml += "</disks></domainsnapshot>";
+        std::string xml_path = join_path(dirname_of(disk.path), ".snapshot-" + std::to_string(snap) + ".xml");
+        RemoteTemp xml_file(h, xml_path);
+        put_text(h, xml, xml_path);
+        {
+            Quiesce q(h, vm.deploy_id);
+            h.run(virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic", "--no-metadata",
+                         "--reuse-external", "--xmlfile", xml_path}),
+                  {.timeout_s = 300, .what = "cannot snapshot the running disk " + quoted(disk.str())});
+        }
+        layer.keep();
+        h.symlink(l.link_target(snap + 1), disk.path);
+        log::info("live snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
@@ -195,6 +241,86 @@ public:
     }
 
 private:
+    static constexpr int kHotplugSaveas = 26;  // LCM state of a save-as of a running VM
+
+    static Argv virsh(std::initializer_list<std::string> args) {
+        Argv a = config().get_words("VIRSH");
+        a.insert(a.end(), {"-c", config().get("LIBVIRT_URI")});
+        a.insert(a.end(), args);
+        return a;
+    }
+
+    // Freezes the guest's filesystems through its agent, or suspends the domain when no
+    // agent answers; thaws / resumes when it goes out of scope, on every path.
+    class Quiesce {
+    public:
+        Quiesce(Host& h, std::string dom) : h_(h), dom_(std::move(dom)) {
+            if (h_.run(virsh({"domfsfreeze", dom_}), {.timeout_s = 30, .check = false}).status == 0) {
+                mode_ = "thaw";
+            } else {
+                h_.run(virsh({"suspend", dom_}), {.timeout_s = 30, .what = "cannot suspend domain " + quoted(dom_)});
+                mode_ = "resume";
+                log::info("no guest agent: domain " + dom_ + " suspended for the snapshot");
+            }
+        }
+        ~Quiesce() {
+            try {
+                h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", dom_}), {.timeout_s = 30, .check = false, .cleanup = true});
+            } catch (...) {
+            }
+        }
+
+    private:
+        Host& h_;
+        std::string dom_, mode_;
+    };
+
+    static std::string xml_escape(const std::string& s) {
+        std::string o;
+        for (char ch : s) {
+            switch (ch) {
+                case '&': o += "&amp;"; break;
+                case '<': o += "&lt;"; break;
+                case '>': o += "&gt;"; break;
+                case '\'': o += "&apos;"; break;
+                case '"': o += "&quot;"; break;
+                default: o += ch;
+            }
+        }
+        return o;
+    }
+
+    static void put_text(Host& h, const std::string& text, const std::string& path) {
+        char tmpl[] = "/tmp/onestor-xml.XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        if (fd < 0) throw_errno("cannot create a file in", "/tmp");
+        io::File f(fd);
+        struct Unlink {
+            std::string p;
+            ~Unlink() { ::unlink(p.c_str()); }
+        } u{tmpl};
+        if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write", tmpl);
+        h.put_file(tmpl, path);
+    }
+
+    // Save-as of a running VM's disk: libvirt copies the live chain (blockcopy), falling
+    // back to a quiesced qemu-img convert when blockcopy is refused.
+    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& out) {
+        const VmInfo& vm = c.vm();
+        std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
+        Result r = h.run(virsh({"blockcopy", "--domain", vm.deploy_id, "--path", target, "--dest", out, "--format", "qcow2",
+                                "--wait", "--finish", "--transient-job"}),
+                         {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .check = false});
+        if (r.status == 0) return;
+        log::info("blockcopy failed (" + failure_reason(r.err) + "): copying with the domain quiesced");
+        h.remove(out);
+        Quiesce q(h, vm.deploy_id);
+        Argv a = config().get_words("QEMU_IMG");
+        a.insert(a.end(), {"convert", "-q", "-U", "-O", "qcow2", disk.path, out});
+        h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                  .what = "cannot copy the running disk " + quoted(disk.str())});
+    }
+
     struct Layout {
         std::string dir;         // the snapshot directory (for a persistent disk: <SOURCE>.snap)
         std::string leaf;        // "disk.N.snap"

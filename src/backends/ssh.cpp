@@ -28,7 +28,7 @@ public:
     std::set<std::string> features() const override {
         return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "monitor_ds"};
+                "monitor",     "monitor_ds",  "resize"};
     }
 
     // Persistent images are copied too (upstream's ln is this script); mvds brings them back.

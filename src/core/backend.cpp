@@ -49,6 +49,7 @@ void TmBackend::context(const TmContext&, const std::vector<ContextFile>&, const
 void TmBackend::del(const TmContext&, const HostPath&) { unsupported(name(), "delete"); }
 void TmBackend::mkimage(const TmContext&, long, const std::string&, const HostPath&) { unsupported(name(), "mkimage"); }
 void TmBackend::mkswap(const TmContext&, long, const HostPath&) { unsupported(name(), "mkswap"); }
+void TmBackend::resize(const TmContext&, const HostPath&, long) { unsupported(name(), "resize"); }
 MonitorResult TmBackend::monitor(const DsDump&) { unsupported(name(), "monitor"); }
 MonitorResult TmBackend::monitor_ds(const std::string&) { unsupported(name(), "monitor_ds"); }
 
