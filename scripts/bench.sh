@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Transfer benchmark (ssh driver): host01 -> host02 over real sshd test hosts, side by side
-#   onestor   tm/ssh/mv of a VM directory (send | ssh | receive, sparse, checksummed)
-#   tar -S    tar -cSf - | ssh host02 'tar -xSf -', run on host01 (what upstream 6.x does)
-#   floor     ssh host02 'cat > f' of the allocated data alone (a dense file of that size)
-# for an 8 GiB sparse image holding 512 MiB of data and a 512 MiB dense image. Prints wall
-# time, throughput of real data, bytes sent and the allocated size of the result. Needs
-# root and a built binary (build/onestor). Sizes can be scaled: BENCH_SPARSE_GIB, BENCH_DATA_MIB.
+# Benchmarks, each side by side with the obvious alternative, on real test hosts:
+#   bench.sh ssh     ssh driver: host01 -> host02 moves (onestor | tar -S over ssh | the ssh floor)
+#   bench.sh qcow2   qcow2 driver: deploy by overlay vs a full cp; snapshot cost at chain depth 1/10/50
+#   bench.sh         all of them
+# Needs root and builds build/onestor. Sizes scale with BENCH_* variables (see each section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECTION=${1:-all}
 if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
+    if [ "$SECTION" = all ]; then
+        for s in ssh qcow2; do bash "$0" "$s"; echo; done
+        exit 0
+    fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
 set +eu
 source test/e2e/lib.sh
-e2e_init "$@" ssh
+case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; *) echo "unknown section $SECTION" >&2; exit 2 ;; esac
 set -e
 SPARSE_GIB=${BENCH_SPARSE_GIB:-8}
 DATA_MIB=${BENCH_DATA_MIB:-512}
@@ -81,6 +84,44 @@ bench() {
     rm -rf "$H1/floor" "$H2/floor" "$H1/0/42" "$H2/0/42"
 }
 
-echo "== ssh transfer, host01 -> host02 (wall time includes each method's ssh handshakes)"
-bench sparse
-bench dense
+bench_qcow2() {
+    local gib=${BENCH_IMAGE_GIB:-10} data=${BENCH_IMAGE_DATA_MIB:-1024} t0 t1 i
+    echo "== qcow2: deploy of a ${gib} GiB raw image holding ${data} MiB of data, on host01"
+    mkdir -p "$DS/1" "$DS/0/42"
+    local img=$DS/1/bench.img
+    truncate -s "${gib}G" "$img"
+    for i in $(seq 0 $((data / 64 - 1))); do
+        head -c 64M /dev/urandom | dd of="$img" bs=1M seek=$((i * gib * 1024 / (data / 64))) conv=notrunc status=none
+    done
+    sync
+    vm_xml 42 host01 shared "0:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:qcow2" "1:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:qcow2"
+    t0=$(now); "$R/tm/qcow2/clone" "frontend:$img" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null; t1=$(now)
+    printf '  %-28s %8.3f s %10s KiB written\n' "onestor qcow2 clone" "$(echo "$t1 - $t0" | bc)" "$(du -k "$DS/0/42/disk.0.snap/0" | cut -f1)"
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    t0=$(now); on host01 cp "$img" "$DS/0/42/disk.1"; on host01 sync; t1=$(now)
+    printf '  %-28s %8.3f s %10s KiB written\n' "cp (GNU, sparse-aware)" "$(echo "$t1 - $t0" | bc)" "$(du -k "$DS/0/42/disk.1" | cut -f1)"
+    echo "== qcow2: one snap_create at chain depth 1, 10, 50 (the same ${gib} GiB disk)"
+    local depth=0 want
+    for want in 1 10 50; do
+        while [ "$depth" -lt $((want - 1)) ]; do
+            "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; depth=$((depth + 1))
+        done
+        t0=$(now); "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; t1=$(now)
+        depth=$((depth + 1))
+        printf '  %-28s %8.3f s %10s KiB new layer\n' "snap_create at depth $want" "$(echo "$t1 - $t0" | bc)" \
+            "$(du -k "$DS/0/42/disk.0.snap/$depth" | cut -f1)"
+    done
+    t0=$(now); "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; t1=$(now)
+    echo "  (each action includes one ssh connection to host01: an empty action costs about $(
+        t0=$(now); on host01 true; t1=$(now); echo "$t1 - $t0" | bc) s here)"
+    rm -rf "$DS/0/42" "$img"
+}
+
+case "$SECTION" in
+    ssh)
+        echo "== ssh transfer, host01 -> host02 (wall time includes each method's ssh handshakes)"
+        bench sparse
+        bench dense
+        ;;
+    qcow2) bench_qcow2 ;;
+esac
