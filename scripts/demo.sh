@@ -4,17 +4,28 @@
 # (this machine, in a private mount namespace), and runs the example VM of OpenNebula's
 # storage-driver guide -- CREATE, STOP, RESUME, MIGRATE, SHUTDOWN -- through the installed
 # symlinks exactly as oned would, printing each call and its result. Needs root.
+#   demo.sh [shared|ssh|qcow2]   one driver's part; no argument: all three in turn
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PART=${1:-all}
 if [ -z "${E2E_IN_NS:-}" ]; then
     [ "$(id -u)" -eq 0 ] || { echo "scripts/demo.sh must run as root (test hosts need mount namespaces)" >&2; exit 1; }
     bash scripts/deps.sh
     cmake -S . -B build -DONESTOR_TESTS=OFF >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+    if [ "$PART" = all ]; then
+        for p in shared ssh qcow2; do bash "$0" "$p"; echo; done
+        exit 0
+    fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
 set +e
 source test/e2e/lib.sh
-e2e_init "$@" shared
+if [ "$PART" = ssh ]; then e2e_init "$@" ssh; else e2e_init "$@" shared; fi
+TM=$PART
+cat >> "$ONESTOR_CONF" <<CFG
+REMOTE_ONESTOR=$R/onestor
+HOST_SSH=ssh -F $T/hosts/ssh_config
+CFG
 
 CALLS=0
 # call DRIVER_PATH ARGS...: prints the call as oned would issue it, then its stdout and exit code.
@@ -33,7 +44,12 @@ call() {
 
 SRC=$(mktemp -d /var/tmp/onestor-demo.XXXXXX)
 trap 'rm -rf "$SRC"; e2e_cleanup' EXIT
-echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd)"
+echo "######## TM_MAD=$TM: the example VM of the storage-driver guide ########"
+if [ "$TM" = ssh ]; then
+    echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd), each with its own local system datastore"
+else
+    echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd), one shared datastore tree"
+fi
 echo "== remotes tree: $R ($(find "$R" -type l | wc -l) symlinks to one onestor binary)"
 make_sparse "$SRC/ttylinux.img" 512
 
@@ -45,39 +61,58 @@ call "$R/datastore/fs/mkfs" "$(ds_dump IMAGE_ID=1 FSTYPE=ext4 SIZE=64 PERSISTENT
 IMG1=$OUT
 call "$R/datastore/fs/monitor" "$(ds_dump NO_IMAGE=1)" 1
 
-vm_xml 42 host01 shared "0:YES:$IMG0:512:512:raw:shared" "1:NO:$IMG1:64:64:raw:shared"
+vm_xml 42 host01 "$TM" "0:YES:$IMG0:512:512:raw:$TM" "1:NO:$IMG1:64:64:raw:$TM"
+where() {  # where PATH: which machines hold PATH (front-end and both hosts)
+    local w="" h  # empty means nowhere
+    [ -e "$1" ] && w="frontend"
+    for h in host01 host02; do on "$h" test -e "$1" && w="$w $h"; done
+    echo "    $1 is on: ${w# }"
+}
 V=$DS/0/42
 echo; echo "== CREATE on host01"
-call "$R/tm/shared/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
-call "$R/tm/shared/ln" "frontend:$IMG1" "host01:$V/disk.1" 42 1
+call "$R/tm/$TM/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
+call "$R/tm/$TM/ln" "frontend:$IMG1" "host01:$V/disk.1" 42 1
 echo "ONEGATE_ENDPOINT=http://frontend:5030" > "$SRC/context.sh"
-call "$R/tm/shared/context" "$SRC/context.sh" "host01:$V/disk.2" 42 0
-call "$R/tm/shared/mkswap" 32 "host01:$V/disk.3" 42 0
+call "$R/tm/$TM/context" "$SRC/context.sh" "host01:$V/disk.2" 42 0
+call "$R/tm/$TM/mkswap" 32 "host01:$V/disk.3" 42 0
+where "$V/disk.0"
+if [ "$TM" = qcow2 ]; then
+    echo; echo "== disk snapshots (qcow2 overlays): write, snapshot, write, revert"
+    printf 'before snapshot 0' | on host01 qemu-io -f qcow2 -c 'write -P 0x41 0 4k' "$V/disk.0" >/dev/null
+    call "$R/tm/$TM/snap_create" "host01:$V/disk.0" 0 42 1
+    on host01 qemu-io -f qcow2 -c 'write -P 0x42 0 4k' "$V/disk.0" >/dev/null
+    call "$R/tm/$TM/snap_revert" "host01:$V/disk.0" 0 42 1
+    echo "    disk.0 reads the snapshot's bytes again: $(on host01 qemu-io -f qcow2 -c 'read -P 0x41 0 4k' "$V/disk.0" >/dev/null && echo yes || echo NO)"
+    echo "    chain: $(on host01 qemu-img info --backing-chain "$V/disk.0" | grep '^image:' | tr '\n' ' ')"
+fi
 
 echo; echo "== STOP"
-call "$R/tm/shared/mv" "host01:$V/disk.0" "frontend:$V/disk.0" 42 1
-call "$R/tm/shared/mv" "host01:$V/disk.1" "frontend:$V/disk.1" 42 1
-call "$R/tm/shared/mv" "host01:$V" "frontend:$V" 42 0
+call "$R/tm/$TM/mv" "host01:$V/disk.0" "frontend:$V/disk.0" 42 1
+call "$R/tm/$TM/mv" "host01:$V/disk.1" "frontend:$V/disk.1" 42 1
+call "$R/tm/$TM/mv" "host01:$V" "frontend:$V" 42 0
+where "$V/disk.0"
 echo; echo "== RESUME"
-call "$R/tm/shared/mv" "frontend:$V/disk.0" "host01:$V/disk.0" 42 1
-call "$R/tm/shared/mv" "frontend:$V/disk.1" "host01:$V/disk.1" 42 1
-call "$R/tm/shared/mv" "frontend:$V" "host01:$V" 42 0
+call "$R/tm/$TM/mv" "frontend:$V/disk.0" "host01:$V/disk.0" 42 1
+call "$R/tm/$TM/mv" "frontend:$V/disk.1" "host01:$V/disk.1" 42 1
+call "$R/tm/$TM/mv" "frontend:$V" "host01:$V" 42 0
+where "$V/disk.0"
 echo; echo "== MIGRATE host01 -> host02"
-call "$R/tm/shared/mv" "host01:$V/disk.0" "host02:$V/disk.0" 42 1
-call "$R/tm/shared/mv" "host01:$V/disk.1" "host02:$V/disk.1" 42 1
-call "$R/tm/shared/mv" "host01:$V" "host02:$V" 42 0
-call "$R/tm/shared/premigrate" host01 host02 "$V" 42 0 "$(base64 -w0 "$T/vms/42.xml")"
+call "$R/tm/$TM/mv" "host01:$V/disk.0" "host02:$V/disk.0" 42 1
+call "$R/tm/$TM/mv" "host01:$V/disk.1" "host02:$V/disk.1" 42 1
+call "$R/tm/$TM/mv" "host01:$V" "host02:$V" 42 0
+where "$V/disk.0"
+call "$R/tm/$TM/premigrate" host01 host02 "$V" 42 0 "$(base64 -w0 "$T/vms/42.xml")"
 
 echo; echo "== the VM writes to its persistent disk on host02"
 printf 'written by vm 42 on host02' | on host02 dd of="$V/disk.1" bs=1M seek=10 conv=notrunc status=none
 
 echo; echo "== SHUTDOWN"
-call "$R/tm/shared/delete" "host02:$V/disk.0" 42 1
-call "$R/tm/shared/mvds" "host02:$V/disk.1" "$IMG1" 42 1
-call "$R/tm/shared/delete" "host02:$V" 42 0
+call "$R/tm/$TM/delete" "host02:$V/disk.0" 42 1
+call "$R/tm/$TM/mvds" "host02:$V/disk.1" "$IMG1" 42 1
+call "$R/tm/$TM/delete" "host02:$V" 42 0
 
 echo; echo "== results"
 echo "persistent image holds the VM's write: $(dd if="$IMG1" bs=1M skip=10 count=1 status=none | head -c 26)"
 echo "non-persistent image unchanged: $([ "$(sum "$IMG0")" = "$(sum "$SRC/ttylinux.img")" ] && echo yes || echo NO)"
-echo "VM directory gone from every host: $([ ! -e "$V" ] && echo yes || echo NO)"
-echo; echo "demo finished: $CALLS driver calls, all succeeded"
+echo "VM directory gone from every host: $([ ! -e "$V" ] && ! on host01 test -e "$V" && ! on host02 test -e "$V" && echo yes || echo NO)"
+echo; echo "demo ($TM) finished: $CALLS driver calls, all succeeded"
