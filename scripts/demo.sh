@@ -63,10 +63,11 @@ call "$R/datastore/fs/monitor" "$(ds_dump NO_IMAGE=1)" 1
 
 vm_xml 42 host01 "$TM" "0:YES:$IMG0:512:512:raw:$TM" "1:NO:$IMG1:64:64:raw:$TM"
 where() {  # where PATH: which machines hold PATH (front-end and both hosts)
-    local w="" h  # empty means nowhere
+    local w="" h
     [ -e "$1" ] && w="frontend"
     for h in host01 host02; do on "$h" test -e "$1" && w="$w $h"; done
-    echo "    $1 is on: ${w# }"
+    w=${w# }
+    echo "    $1 is on: ${w:-nowhere}"
 }
 V=$DS/0/42
 echo; echo "== CREATE on host01"
