@@ -7,16 +7,19 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "scripts/test.sh must run as root (test hosts need mount namespaces)" >&2; exit 1; }
 bash scripts/deps.sh
 
-run_suite() {  # run_suite BUILD_DIR CMAKE_OPTIONS...
-    local dir=$1; shift
+run_suite() {  # run_suite BUILD_DIR "CTEST_ARGS" CMAKE_OPTIONS...
+    local dir=$1 args=$2; shift 2
     cmake -S . -B "$dir" -DONESTOR_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)" >/dev/null
-    ( cd "$dir" && ctest --output-on-failure ) | tee "$dir/ctest.log"
+    # shellcheck disable=SC2086
+    ( cd "$dir" && ctest --output-on-failure $args ) | tee "$dir/ctest.log"
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build
-run_suite build-asan -DONESTOR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# Every suite on the normal build; the unit tests and the core end-to-end suites (label
+# "sanitized") again on the ASan+UBSan build.
+run_suite build ""
+run_suite build-asan "-L sanitized" -DONESTOR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
 # One closing line for both runs.
 total=0 failed=0
