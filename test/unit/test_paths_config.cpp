@@ -1,0 +1,113 @@
+// Path rules, host names, the RESTRICTED_DIRS/SAFE_DIRS policy, and settings.
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/paths.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <unistd.h>
+
+using namespace onestor;
+
+TEST_CASE("clean_path normalises and refuses what is unsafe") {
+    CHECK(clean_path("/var/lib/one//datastores/1/") == "/var/lib/one/datastores/1");
+    CHECK(clean_path("/a/./b") == "/a/b");
+    CHECK(clean_path("/") == "/");
+    CHECK(clean_path("//") == "/");
+    CHECK_THROWS_WITH_AS(clean_path("/a/../etc"), doctest::Contains("'..'"), DriverError);
+    CHECK_THROWS_WITH_AS(clean_path("relative/x"), doctest::Contains("not absolute"), DriverError);
+    CHECK_THROWS_WITH_AS(clean_path(""), doctest::Contains("empty"), DriverError);
+    CHECK_THROWS_WITH_AS(clean_path("/a\nb"), doctest::Contains("control character"), DriverError);
+    CHECK(clean_path("/with space/it's $(x)") == "/with space/it's $(x)");  // literal, quoted later
+}
+
+TEST_CASE("path pieces and containment by components") {
+    CHECK(dirname_of("/a/b/c") == "/a/b");
+    CHECK(dirname_of("/a") == "/");
+    CHECK(basename_of("/a/b/c") == "c");
+    CHECK(join_path("/a", "b") == "/a/b");
+    CHECK(join_path("/a/", "b") == "/a/b");
+    CHECK(within("/var/tmp/x", "/var/tmp"));
+    CHECK(within("/var/tmp", "/var/tmp"));
+    CHECK_FALSE(within("/var/tmpfoo/x", "/var/tmp"));
+    CHECK(within("/anything", "/"));
+    CHECK(strictly_within("/var/tmp/x", "/var/tmp"));
+    CHECK_FALSE(strictly_within("/var/tmp", "/var/tmp"));
+}
+
+TEST_CASE("host names and host:path arguments") {
+    CHECK(valid_host("host01") == "host01");
+    CHECK(valid_host("node-1.example.com") == "node-1.example.com");
+    CHECK(valid_host("oneadmin@node1") == "oneadmin@node1");
+    for (const char* bad : {"", "-oProxyCommand=x", "a b", "a'b", "$(x)", "a;b", "a`b`", "h\n"})
+        CHECK_THROWS_AS(valid_host(bad), DriverError);
+    HostPath hp = HostPath::parse("host01:/var/lib/one//datastores/0/42/disk.0");
+    CHECK(hp.host == "host01");
+    CHECK(hp.path == "/var/lib/one/datastores/0/42/disk.0");
+    CHECK(hp.str() == "host01:/var/lib/one/datastores/0/42/disk.0");
+    CHECK(HostPath::parse("/var/lib/one/datastores/1/abc").host.empty());
+    CHECK_THROWS_AS(HostPath::parse("host01:"), DriverError);
+    CHECK_THROWS_AS(HostPath::parse("host01:relative"), DriverError);
+    CHECK_THROWS_AS(HostPath::parse("bad host:/x"), DriverError);
+    CHECK(disk_id_of("/x/42/disk.0") == 0);
+    CHECK(disk_id_of("/x/42/disk.12") == 12);
+    CHECK(disk_id_of("/x/42/disk.x") == -1);
+    CHECK(disk_id_of("/x/42/disk.") == -1);
+    CHECK(disk_id_of("/x/42/mydisk.1") == -1);
+    CHECK(disk_id_of("/x/42/disk.1.snap") == -1);
+}
+
+TEST_CASE("path policy: the most specific entry decides, deny wins ties, built-ins always deny") {
+    PathPolicy dflt("/", "/var/tmp");  // oned's defaults
+    CHECK(dflt.allowed("/var/tmp/image.qcow2"));
+    CHECK_FALSE(dflt.allowed("/etc/passwd"));
+    CHECK_FALSE(dflt.allowed("/var/tmpfoo/image"));  // components, not string prefixes
+    PathPolicy nested("/var/secret", "/var");
+    CHECK(nested.allowed("/var/x"));
+    CHECK_FALSE(nested.allowed("/var/secret/x"));
+    PathPolicy tie("/srv", "/srv");
+    CHECK_FALSE(tie.allowed("/srv/x"));
+    PathPolicy open_("", "");
+    CHECK(open_.allowed("/srv/x"));
+    PathPolicy unsafe_safe("", "/var/lib/one /etc/one /");
+    CHECK_FALSE(unsafe_safe.allowed("/var/lib/one/datastores/1/x"));
+    CHECK_FALSE(unsafe_safe.allowed("/etc/one/oned.conf"));
+    if (const char* home = std::getenv("HOME"); home && std::string(home) != "/")
+        CHECK_FALSE(unsafe_safe.allowed(std::string(home) + "/.ssh/id_rsa"));
+    CHECK_THROWS_WITH_AS(dflt.check("/etc/shadow"), doctest::Contains("check RESTRICTED_DIRS"), DriverError);
+}
+
+TEST_CASE("configuration: KEY=VALUE text, defaults, typed reads") {
+    auto m = Config::parse("# comment\n\nexport SSH=\"ssh -p 2222\"\n QEMU_IMG = /usr/bin/qemu-img \nX='y z'\n");
+    CHECK(m.at("SSH") == "ssh -p 2222");
+    CHECK(m.at("QEMU_IMG") == "/usr/bin/qemu-img");
+    CHECK(m.at("X") == "y z");
+    CHECK_THROWS_WITH_AS(Config::parse("novalue\n"), doctest::Contains("line 1"), DriverError);
+    Config c = Config::from_text("PROTOCOL=6\nLOCK_TIMEOUT=abc\nDEBUG=Yes\n");
+    CHECK(c.protocol6());
+    CHECK(c.get("SSH") == "ssh");  // defaults stay
+    CHECK(c.get_bool("DEBUG"));
+    CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be a number"), DriverError);
+    CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") == std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
+    CHECK_FALSE(Config::from_text("").protocol6());
+}
+
+TEST_CASE("configuration: file named by ONESTOR_CONF, environment overrides") {
+    char path[] = "/tmp/onestor-conf.XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    std::string text = "LOCK_TIMEOUT=7\nSSH=ssh -F /etc/x\n";
+    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    close(fd);
+    setenv("ONESTOR_CONF", path, 1);
+    setenv("ONESTOR_LOCK_TIMEOUT", "9", 1);
+    Config c = Config::load();
+    CHECK(c.get_int("LOCK_TIMEOUT") == 9);
+    CHECK(c.get("SSH") == "ssh -F /etc/x");
+    unsetenv("ONESTOR_LOCK_TIMEOUT");
+    setenv("ONESTOR_CONF", "/nonexistent/onestor.conf", 1);
+    CHECK_THROWS_WITH_AS(Config::load(), doctest::Contains("cannot read configuration"), DriverError);
+    unsetenv("ONESTOR_CONF");
+    unlink(path);
+}

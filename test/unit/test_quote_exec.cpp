@@ -1,0 +1,102 @@
+// The one audited quoting function, checked against a real POSIX shell; and the runner.
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/exec.hpp"
+#include "onestor/lock.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+
+using namespace onestor;
+namespace fs = std::filesystem;
+
+TEST_CASE("shell_quote: every hostile word comes back from /bin/sh unchanged and runs nothing") {
+    fs::path dir = fs::temp_directory_path() / ("onestor-quote-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    std::string canary = (dir / "PWNED").string();
+    Argv words = {"plain",
+                  "with space",
+                  "it's",
+                  "\"double\"",
+                  "$(touch " + canary + ")",
+                  "`touch " + canary + "`",
+                  "; touch " + canary,
+                  "&& touch " + canary,
+                  "| touch " + canary,
+                  "line\nbreak",
+                  "tab\there",
+                  "*",
+                  "?",
+                  "[a]",
+                  "~",
+                  "-rf",
+                  "--",
+                  "",
+                  "back\\slash",
+                  "!bang",
+                  "'''",
+                  "$HOME",
+                  "${IFS}",
+                  "ünïcødé"};
+    Result r = run({"/bin/sh", "-c", "cd " + shell_quote(dir.string()) + " && printf '%s\\0' " + shell_join(words)});
+    Argv back;
+    size_t start = 0;
+    for (size_t i = 0; i < r.out.size(); ++i)
+        if (r.out[i] == '\0') {
+            back.push_back(r.out.substr(start, i - start));
+            start = i + 1;
+        }
+    CHECK(back == words);
+    CHECK_FALSE(fs::exists(canary));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("shell_quote and render") {
+    CHECK(shell_quote("a") == "'a'");
+    CHECK(shell_quote("it's") == "'it'\\''s'");
+    CHECK(shell_join({"a b", "c"}) == "'a b' 'c'");
+    CHECK(render({"qemu-img", "info", "/var/lib/one/x"}) == "qemu-img info /var/lib/one/x");
+    CHECK(render({"rm", "a b"}) == "rm 'a b'");
+}
+
+TEST_CASE("run: output, status, failures with a reason") {
+    Result r = run({"sh", "-c", "echo out; echo err >&2; exit 3"}, {.check = false});
+    CHECK(r.status == 3);
+    CHECK(r.out == "out\n");
+    CHECK(r.err == "err\n");
+    CHECK_THROWS_WITH_AS(run({"sh", "-c", "echo first >&2; echo 'the reason' >&2; exit 1"}, {.what = "cannot do it"}),
+                         "cannot do it: the reason", DriverError);
+    CHECK_THROWS_WITH_AS(run({"/nonexistent/program"}), doctest::Contains("cannot run"), DriverError);
+    CHECK_THROWS_WITH_AS(run({"sleep", "5"}, {.timeout_s = 1}), doctest::Contains("timed out"), DriverError);
+    // The reason inside a remote onestor's error block is the one that counts.
+    CHECK(failure_reason("INFO: x\nERROR MESSAGE --8<------\ndisk full\nERROR MESSAGE ------>8--\n") == "disk full");
+    CHECK(failure_reason("a\nlast line\n\n") == "last line");
+}
+
+TEST_CASE("run_pipe: producer | consumer, and the producer's failure is named") {
+    Result r = run_pipe({"printf", "a\\nb\\nc\\n"}, {"wc", "-l"});
+    CHECK(r.out == "3\n");
+    CHECK_THROWS_WITH_AS(run_pipe({"sh", "-c", "echo 'producer broke' >&2; exit 2"}, {"cat"}),
+                         doctest::Contains("producer broke"), DriverError);
+    CHECK_THROWS_WITH_AS(run_pipe({"echo", "x"}, {"sh", "-c", "cat >/dev/null; echo 'consumer broke' >&2; exit 4"}),
+                         doctest::Contains("consumer broke"), DriverError);
+}
+
+TEST_CASE("Lock: a second holder times out with a clear error; other names do not wait") {
+    fs::path dir = fs::temp_directory_path() / ("onestor-lock-" + std::to_string(getpid()));
+    config().set("LOCK_DIR", dir.string());
+    {
+        Lock a("vm-42", 1);
+        // flock locks belong to the open file description: a second open in this process
+        // contends like another process would.
+        CHECK_THROWS_WITH_AS(Lock("vm-42", 1), doctest::Contains("timed out after 1 s waiting for lock"), DriverError);
+        Lock b("vm-43", 1);
+    }
+    Lock again("vm-42", 1);  // released with its holder
+    CHECK_THROWS_AS(Lock("bad/name", 1), DriverError);
+    fs::remove_all(dir);
+}
