@@ -14,6 +14,7 @@
 
 #include <climits>
 #include <dirent.h>
+#include <nlohmann/json.hpp>  // brings std::quoted (<iomanip>): calls below say onestor::quoted
 #include <fcntl.h>
 #include <sstream>
 #include <sys/random.h>
@@ -63,11 +64,11 @@ public:
         reject_unsupported_sources(img.path);
         if (!attr(img.tmpl, "MD5").empty() || !attr(img.tmpl, "SHA1").empty()) {
             throw DriverError("image checksums (MD5/SHA1) are not verified by this version; remove them to import " +
-                              quoted(img.path));
+                              onestor::quoted(img.path));
         }
         io::File in = open_allowed(d, img.path);
-        log::info("copying " + quoted(img.path) + " into datastore " + std::to_string(d.datastore.id));
-        return store(d, base, image_id, [&](int out_fd, const std::string& label) {
+        log::info("copying " + onestor::quoted(img.path) + " into datastore " + std::to_string(d.datastore.id));
+        return store(d, base, image_id, Origin::Import, [&](int out_fd, const std::string& label) {
             io::CopyStats cs = io::copy_fd(in.fd(), out_fd, label);
             log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +
                       " MiB apparent)" + (cs.reflinked ? ", reflinked" : ""));
@@ -83,10 +84,10 @@ public:
         }
         if (format.empty()) format = (fstype == "qcow2") ? "qcow2" : "raw";
         if (fs.empty() && fstype != "raw" && fstype != "qcow2" && fstype != "swap" && !fstype.empty()) fs = fstype;
-        if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + quoted(format));
+        if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + onestor::quoted(format));
         if (!fs.empty()) check_fs(fs);
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
-        return store(d, base, image_id, [&](int fd, const std::string& tmp) {
+        return store(d, base, image_id, Origin::Created, [&](int fd, const std::string& tmp) {
             Host& h = Host::local_host();
             if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
             if (fstype == "swap") h.run({config().get("MKSWAP"), "-L", "swap", tmp}, {.what = "cannot make swap"});
@@ -111,10 +112,10 @@ public:
     void rm(const DsDump& d, long) override {
         std::string src = image_source(d);
         if (!io::exists(src)) {
-            log::info("image " + quoted(src) + " is already gone");
+            log::info("image " + onestor::quoted(src) + " is already gone");
         }
         for (const std::string& p : {src + ".snap", src + ".md5sum", src}) io::remove_tree(p);
-        log::info("removed " + quoted(src));
+        log::info("removed " + onestor::quoted(src));
     }
 
     unsigned long long stat_mb(const DsDump& d) override {
@@ -126,6 +127,8 @@ public:
         policy.check(c);
         struct stat st {};
         if (::stat(c.c_str(), &st) != 0) throw_errno("cannot stat", p);
+        // qemu-img would block on a FIFO or read a device: only files and directories are images.
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
         unsigned long long bytes = 0;
         if (S_ISDIR(st.st_mode)) {
             bytes = tree_bytes(c);
@@ -133,7 +136,7 @@ public:
             qemu::ImageInfo i = qemu::info(Host::local_host(), c);
             bytes = i.format == "raw" ? static_cast<unsigned long long>(st.st_size) : i.virtual_size;
         }
-        if (bytes == 0) throw DriverError("cannot determine size for " + quoted(img.path) + ": it is empty");
+        if (bytes == 0) throw DriverError("cannot determine size for " + onestor::quoted(img.path) + ": it is empty");
         return io::mib_ceil(bytes);
     }
 
@@ -144,9 +147,12 @@ public:
         io::File in = io::open_read(from);
         struct stat st {};
         if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw DriverError("image to clone " + quoted(from) + " is not a regular file");
-        log::info("cloning " + quoted(from));
-        return store(d, base, image_id, [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); });
+            throw DriverError("image to clone " + onestor::quoted(from) + " is not a regular file");
+        log::info("cloning " + onestor::quoted(from));
+        // As upstream's `cp -f`: the clone keeps the original's format (oned gives it the
+        // original's FORMAT), so it is never converted to the datastore's DRIVER.
+        return store(d, base, image_id, Origin::Clone,
+                     [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); });
     }
 
     MonitorResult monitor(const DsDump& d) override {
@@ -161,7 +167,7 @@ public:
         require(s.file);
         io::remove_tree(s.file);
         io::fsync_dir(s.dir);
-        log::info("deleted snapshot " + quoted(s.file));
+        log::info("deleted snapshot " + onestor::quoted(s.file));
     }
 
     void snap_revert(const DsDump& d, long) override {
@@ -172,12 +178,18 @@ public:
         if (d.datastore.tm_mad == "qcow2") {
             // The active layer is the highest-numbered file; a fresh overlay on the snapshot
             // replaces it atomically (the overlay is complete before the rename).
-            std::string active = join_path(s.dir, std::to_string(highest_snapshot(s.dir)));
+            long active_id = highest_snapshot(s.dir);
+            // The highest file is the active layer, not a snapshot: an overlay on itself
+            // would lose its data and leave an image backed by itself.
+            if (s.id == active_id)
+                throw DriverError("snapshot " + std::to_string(s.id) + " of " + onestor::quoted(s.source) +
+                                  " is the active layer; there is nothing to revert to");
+            std::string active = join_path(s.dir, std::to_string(active_id));
             std::string tmp = io::temp_name_for(active);
             try {
                 Argv a = config().get_words("QEMU_IMG");
                 a.insert(a.end(), {"create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", s.file, tmp});
-                h.run(a, {.what = "cannot create overlay on " + quoted(s.file)});
+                h.run(a, {.what = "cannot create overlay on " + onestor::quoted(s.file)});
                 h.sync(tmp);
                 io::rename_path(tmp, active, true);
             } catch (...) {
@@ -187,7 +199,7 @@ public:
         } else {
             h.copy_file(s.file, s.source, true);
         }
-        log::info("reverted " + quoted(s.source) + " to snapshot " + std::to_string(s.id));
+        log::info("reverted " + onestor::quoted(s.source) + " to snapshot " + std::to_string(s.id));
     }
 
     void snap_flatten(const DsDump& d, long) override {
@@ -204,7 +216,7 @@ public:
             io::fsync_dir(dirname_of(s.source));
         }
         io::remove_tree(s.dir);
-        log::info("flattened " + quoted(s.source) + " to snapshot " + std::to_string(s.id));
+        log::info("flattened " + onestor::quoted(s.source) + " to snapshot " + std::to_string(s.id));
     }
 
 private:
@@ -232,7 +244,7 @@ private:
     static void reject_unsupported_sources(const std::string& path) {
         if (path.empty()) throw DriverError("the image has no PATH");
         if (path.find("://") != std::string::npos)
-            throw DriverError("cannot import " + quoted(path) + ": only local paths are supported by this version");
+            throw DriverError("cannot import " + onestor::quoted(path) + ": only local paths are supported by this version");
     }
 
     // The image to import, opened after the path policy passed on its canonical path, and
@@ -246,7 +258,7 @@ private:
         io::File f(fd);
         policy.check(fd_path(fd));
         struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(quoted(p) + " is not a regular file");
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
         ::fcntl(fd, F_SETFL, O_RDONLY);
         return f;
     }
@@ -256,18 +268,27 @@ private:
         return join_path(base, random_hex());
     }
 
+    // Where a new image's content comes from: a user's file (checked, maybe converted), an
+    // image of the datastore (copied as it is), or made here (its format is known).
+    enum class Origin { Import, Clone, Created };
+
     // Writes a new image under a temp name in BASE_PATH with `fill`, then claims a fresh
     // random SOURCE for it with RENAME_NOREPLACE.
     template <class Fill>
-    DsResult store(const DsDump& d, const std::string& base, long image_id, Fill fill, std::string format = "",
-                   bool path_callback = false) {
+    DsResult store(const DsDump& d, const std::string& base, long image_id, Origin origin, Fill fill,
+                   std::string format = "", bool path_callback = false) {
         io::mkdir_p(base);
         std::string source = unique_source(base, image_id);
         io::TempFile t(source);
         if constexpr (std::is_invocable_v<Fill, int, const std::string&>) {
-            fill(t.fd(), path_callback ? t.path() : quoted(source));
+            fill(t.fd(), path_callback ? t.path() : onestor::quoted(source));
         }
-        if (format.empty()) format = detect_or_convert(d, t.path());
+        if (format.empty()) {
+            if (origin == Origin::Import)
+                format = check_and_convert(d, t.path());
+            else
+                format = qemu::info(Host::local_host(), t.path()).format;
+        }
         for (int i = 0;; ++i) {
             try {
                 t.commit(false);
@@ -277,15 +298,17 @@ private:
                 source = unique_source(base, image_id);  // astronomically unlikely collision
             }
         }
-        log::info("new image source " + quoted(source));
+        log::info("new image source " + onestor::quoted(source));
         return {source, format};
     }
 
-    // Detects the format of a freshly written file; converts it to the datastore DRIVER
-    // when CONVERT allows (not for CDROM images or FILE datastores), as upstream cp does.
-    static std::string detect_or_convert(const DsDump& d, const std::string& tmp) {
+    // Detects the format of a freshly imported file (our own copy, so what is checked is
+    // what is kept); refuses it when it names another file (self_contained_format); converts
+    // it to the datastore DRIVER when CONVERT allows (not for CDROM images or FILE
+    // datastores), as upstream cp does.
+    static std::string check_and_convert(const DsDump& d, const std::string& tmp) {
         Host& h = Host::local_host();
-        std::string fmt = qemu::info(h, tmp).format;
+        std::string fmt = self_contained_format(tmp, d.img().path);
         std::string driver = d.datastore.attr("DRIVER");
         bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 &&
                        (!d.image || d.image->type != 1);
@@ -304,13 +327,48 @@ private:
         return fmt;
     }
 
+    // The format of a user's image at `path` (`what` names it in messages). Refused when
+    // reading it would read another file: a backing file, a qcow2 external data file, a
+    // vmdk extent other than itself. Converting such an image (or running a VM on it)
+    // would copy a front-end or host file the user cannot read into their image.
+    static std::string self_contained_format(const std::string& path, const std::string& what) {
+        Argv a = config().get_words("QEMU_IMG");
+        a.insert(a.end(), {"info", "--output=json", "-U", path});
+        Result r = Host::local_host().run(a, {.timeout_s = 120, .what = "cannot read image " + onestor::quoted(what)});
+        auto text = [](const nlohmann::json& o, const char* k) {
+            return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string{};
+        };
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(r.out);
+        } catch (const nlohmann::json::exception& e) {
+            throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
+        }
+        std::string fmt = text(j, "format");
+        if (fmt.empty()) throw DriverError("cannot tell the format of image " + onestor::quoted(what));
+        std::string refused = "cannot import " + onestor::quoted(what) + ": ";
+        if (std::string b = text(j, "backing-filename"); !b.empty() || j.contains("full-backing-filename"))
+            throw DriverError(refused + "it has a backing file (" + onestor::quoted(b) + "); import a standalone image");
+        if (j.contains("format-specific") && j["format-specific"].is_object() &&
+            j["format-specific"].contains("data")) {
+            const auto& data = j["format-specific"]["data"];
+            if (std::string f = text(data, "data-file"); !f.empty())
+                throw DriverError(refused + "it has an external data file (" + onestor::quoted(f) + ")");
+            if (data.is_object() && data.contains("extents") && data["extents"].is_array())
+                for (const auto& e : data["extents"])
+                    if (std::string f = text(e, "filename"); f != path)
+                        throw DriverError(refused + "it names another extent file (" + onestor::quoted(f) + ")");
+        }
+        return fmt;
+    }
+
     static void check_fs(const std::string& fs) {
         std::string list = config().get("SUPPORTED_FS");
         std::istringstream in(list);
         std::string w;
         while (std::getline(in, w, ','))
             if (w == fs) return;
-        throw DriverError("filesystem " + quoted(fs) + " is not in SUPPORTED_FS (" + list + ")");
+        throw DriverError("filesystem " + onestor::quoted(fs) + " is not in SUPPORTED_FS (" + list + ")");
     }
 
     static void make_filesystem(Host& h, const std::string& fs, const std::string& path) {
@@ -334,10 +392,10 @@ private:
         std::string base = base_path(d);
         std::string src = clean_path(img.source, "image SOURCE");
         if (!strictly_within(src, base))
-            throw DriverError("image SOURCE " + quoted(src) + " is not inside the datastore " + quoted(base));
+            throw DriverError("image SOURCE " + onestor::quoted(src) + " is not inside the datastore " + onestor::quoted(base));
         char b[PATH_MAX], p[PATH_MAX];
         if (::realpath(base.c_str(), b) && ::realpath(dirname_of(src).c_str(), p) && !within(p, b))
-            throw DriverError("image SOURCE " + quoted(src) + " leads outside the datastore " + quoted(base));
+            throw DriverError("image SOURCE " + onestor::quoted(src) + " leads outside the datastore " + onestor::quoted(base));
         return src;
     }
 
@@ -353,7 +411,7 @@ private:
     }
 
     static void require(const std::string& file) {
-        if (!io::exists(file)) throw DriverError("snapshot " + quoted(file) + " does not exist");
+        if (!io::exists(file)) throw DriverError("snapshot " + onestor::quoted(file) + " does not exist");
     }
 
     static long highest_snapshot(const std::string& dir) {
@@ -366,7 +424,7 @@ private:
             }
             ::closedir(dp);
         }
-        if (best < 0) throw DriverError("no snapshots in " + quoted(dir));
+        if (best < 0) throw DriverError("no snapshots in " + onestor::quoted(dir));
         return best;
     }
 

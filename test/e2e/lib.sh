@@ -10,6 +10,7 @@ set -uo pipefail
 
 E2E_PASS=0
 E2E_FAIL=0
+E2E_SCRATCH=()  # extra directories removed at exit (scratch_dir)
 : "${ONESTOR_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${ONESTOR_BIN:=$ONESTOR_SRC/build/onestor}"
 DS=/var/lib/one/datastores
@@ -64,6 +65,17 @@ e2e_cleanup() {
     "$ONESTOR_SRC/scripts/testhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true
     umount "$DS" 2>/dev/null || true
     rm -rf "$T"
+    local d
+    for d in ${E2E_SCRATCH[@]+"${E2E_SCRATCH[@]}"}; do rm -rf -- "$d"; done
+}
+
+# scratch_dir VAR TEMPLATE: VAR=$(mktemp -d TEMPLATE), a directory outside $T (e.g. under
+# /var/tmp, for SAFE_DIRS) that is removed at exit like $T.
+scratch_dir() {
+    local d
+    d=$(mktemp -d "$2") || { echo "cannot create $2" >&2; exit 1; }
+    E2E_SCRATCH+=("$d")
+    printf -v "$1" '%s' "$d"
 }
 
 e2e_finish() {

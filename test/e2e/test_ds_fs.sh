@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# End-to-end suite of the `fs` datastore driver: the nine DS actions (cp, mkfs, rm, stat,
+# clone, monitor, snap_delete, snap_flatten, snap_revert) run through the installed symlink
+# tree exactly as oned runs them ($R/datastore/fs/ACTION DUMP ID, and the 6.8+ form
+# ACTION ID with the base64 dump on stdin), with real qemu-img / mkfs / mkswap. Needs no
+# test hosts: the front-end's datastores ($DS) are a private bind mount.
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@" none
+exec </dev/null  # no action may wait on the terminal; the stdin form gets a here-string
+
+FSD=$R/datastore/fs
+BASE=$DS/1  # BASE_PATH of datastore 1 (ds_dump's default)
+scratch_dir SAFE /var/tmp/onestor-ds.XXXX  # the one SAFE_DIRS entry; RESTRICTED_DIRS=/
+mkdir -p "$T/cwd" "$T/outside"
+cd "$T/cwd" || exit 1
+
+# dump KEY=VALUE...: an action document for datastore 1 with this run's path policy.
+dump() { ds_dump SAFE_DIRS="$SAFE" RESTRICTED_DIRS=/ "$@"; }
+# What the datastores and SAFE_DIRS hold (names, sizes, types): equal before and after a refusal.
+listing() { find "$DS" "$SAFE" -printf '%p %s %y\n' | sort; }
+no_tmp() { [ -z "$(find "$BASE" -name '.*onestor-tmp*' 2>/dev/null)" ]; }
+same() { [ -f "$1" ] && [ -f "$2" ] && [ "$(sum "$1")" = "$(sum "$2")" ]; }
+# one_source S: S is one line naming a new regular file directly under BASE_PATH.
+one_source() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] && [[ $1 == "$BASE"/* ]] && [[ ${1#"$BASE"/} != */* ]] && [ -f "$1" ]; }
+# The qemu tools are time-limited: a broken chain (an image backed by itself) makes them loop.
+qfield() { [ -e "$1" ] && timeout 20 qemu-img info -U "$1" | sed -n "s/^$2: //p"; }
+vsize() { qfield "$1" 'virtual size' | sed -n 's/.*(\([0-9]*\) bytes)$/\1/p'; }
+qio() { timeout 20 qemu-io "$@" >/dev/null 2>&1; }
+qcheck() { timeout 20 qemu-img check -q "$1" >/dev/null 2>&1; }
+fstype() { blkid -p -o value -s TYPE "$1" 2>/dev/null; }
+# refused DESCRIPTION SUBSTRING CMD...: expect_error, and nothing was created or removed.
+refused() {
+    local d=$1 before after
+    before=$(listing)
+    expect_error "$@"
+    after=$(listing)
+    check "$d: nothing created or removed" [ "$before" = "$after" ]
+}
+
+echo "# cp"
+make_sparse "$SAFE/sparse.raw" 256
+expect_ok "cp: a 256 MiB sparse raw image (DUMP ID)" "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw")" 7
+S1=$OUT
+check "cp: stdout is exactly one SOURCE directly under BASE_PATH ('$S1')" one_source "$S1"
+check "cp: the copy has the source's sha256" same "$S1" "$SAFE/sparse.raw"
+check "cp: holes kept ($(alloc_kib "$S1" 2>/dev/null) KiB allocated)" test "$(alloc_kib "$S1" 2>/dev/null || echo 999999)" -lt 2048
+check "cp: the source is untouched" test -f "$SAFE/sparse.raw"
+expect_ok "cp: 6.8+ form (ID only, the dump on stdin)" "$FSD/cp" 7 <<<"$(dump PATH="$SAFE/sparse.raw")"
+S2=$OUT
+check "cp (stdin form): one SOURCE line, same sha256" eval 'one_source "$S2" && same "$S2" "$SAFE/sparse.raw"'
+check "cp: two copies get different SOURCEs" test -n "$S1" -a -n "$S2" -a "$S1" != "$S2"
+expect_ok "cp: 6.x protocol" env ONESTOR_PROTOCOL=6 "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw")" 7
+check "cp, 6.x protocol: stdout is 'SOURCE raw' ('$OUT')" eval '[[ $OUT == *" raw" ]] && one_source "${OUT% raw}"'
+expect_ok "cp: shell form 'onestor ds cp DUMP ID'" "$R/onestor" ds cp "$(dump PATH="$SAFE/sparse.raw")" 7
+check "cp (shell form): one SOURCE line, same sha256" eval 'one_source "$OUT" && same "$OUT" "$SAFE/sparse.raw"'
+
+qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 32M
+qio -c 'write -P 0x5a 0 1M' "$SAFE/q.qcow2"
+expect_ok "cp: a qcow2 image into a DRIVER=raw datastore" "$FSD/cp" "$(dump PATH="$SAFE/q.qcow2" DRIVER=raw)" 7
+QR=$OUT
+check "cp: converted to raw" test "$(qfield "$QR" 'file format')" = raw
+check "cp: the converted image keeps size and data" eval '[ "$(stat -c %s "$QR")" = 33554432 ] && qio -f raw -r -c "read -P 0x5a 0 1M" "$QR"'
+expect_ok "cp: qcow2 with DRIVER=raw CONVERT=no (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/cp" "$(dump PATH="$SAFE/q.qcow2" DRIVER=raw CONVERT=no)" 7
+QN=$OUT
+check "cp, CONVERT=no: stdout is 'SOURCE qcow2' ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}"'
+check "cp, CONVERT=no: not converted (same sha256, qcow2)" eval 'same "${OUT% qcow2}" "$SAFE/q.qcow2" && [ "$(qfield "${OUT% qcow2}" "file format")" = qcow2 ]'
+expect_ok "cp: a CDROM (TYPE=1) qcow2 into a DRIVER=raw datastore" "$FSD/cp" "$(dump PATH="$SAFE/q.qcow2" DRIVER=raw TYPE=1)" 7
+check "cp: CDROM images are never converted" same "$OUT" "$SAFE/q.qcow2"
+check "cp: no temporary file left after the successful copies" no_tmp
+
+# Failures after the temporary file exists: it is removed again.
+printf 'QFI\373\0\0\0\3' >"$SAFE/broken.qcow2"
+truncate -s 1M "$SAFE/broken.qcow2"
+refused "cp: a broken qcow2 into a DRIVER=raw datastore" "cannot" "$FSD/cp" "$(dump PATH="$SAFE/broken.qcow2" DRIVER=raw)" 7
+# A qcow2 whose backing file (or external data file) is a front-end file would copy that
+# file into the datastore when converted, or hand it to a VM later.
+qemu-img create -q -f qcow2 -b /etc/passwd -F raw "$SAFE/backed.qcow2" 1M
+refused "cp: a qcow2 backed by a front-end file" "backing file" "$FSD/cp" "$(dump PATH="$SAFE/backed.qcow2" DRIVER=raw)" 7
+refused "cp: a qcow2 backed by a front-end file (no conversion)" "backing file" "$FSD/cp" "$(dump PATH="$SAFE/backed.qcow2")" 7
+qemu-img create -q -f qcow2 -o data_file="$T/outside/data.raw" "$SAFE/datafile.qcow2" 1M 2>/dev/null
+refused "cp: a qcow2 with an external data file" "data file" "$FSD/cp" "$(dump PATH="$SAFE/datafile.qcow2" DRIVER=raw)" 7
+printf '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 8 FLAT "/etc/passwd" 0\nddb.adapterType = "ide"\n' >"$SAFE/extent.vmdk"
+refused "cp: a vmdk descriptor naming a front-end file as its extent" "extent" "$FSD/cp" "$(dump PATH="$SAFE/extent.vmdk" DRIVER=raw)" 7
+check "cp: no temporary file left after the failed copies" no_tmp
+
+echo "# mkfs"
+expect_ok "mkfs: FSTYPE=raw SIZE=64" "$FSD/mkfs" "$(dump FSTYPE=raw SIZE=64)" 9
+check "mkfs raw: one SOURCE line under BASE_PATH" one_source "$OUT"
+check "mkfs raw: raw, 64 MiB" eval '[ "$(qfield "$OUT" "file format")" = raw ] && [ "$(vsize "$OUT")" = $((64 << 20)) ]'
+expect_ok "mkfs: FSTYPE=qcow2 SIZE=100" "$FSD/mkfs" "$(dump FSTYPE=qcow2 SIZE=100)" 9
+check "mkfs qcow2: qcow2, virtual 100 MiB, clean" eval '[ "$(qfield "$OUT" "file format")" = qcow2 ] && [ "$(vsize "$OUT")" = $((100 << 20)) ] && qcheck "$OUT"'
+expect_ok "mkfs: FSTYPE=swap SIZE=16" "$FSD/mkfs" "$(dump FSTYPE=swap SIZE=16)" 9
+check "mkfs swap: swap signature SWAPSPACE2 at 4086, 16 MiB" eval '[ "$(dd if="$OUT" bs=1 skip=4086 count=10 status=none)" = SWAPSPACE2 ] && [ "$(stat -c %s "$OUT")" = $((16 << 20)) ]'
+check "mkfs swap: blkid says swap" eval '[ "$(fstype "$OUT")" = swap ]'
+expect_ok "mkfs: FSTYPE=ext4 SIZE=32" "$FSD/mkfs" "$(dump FSTYPE=ext4 SIZE=32)" 9
+check "mkfs FSTYPE=ext4: raw file holding ext4" eval '[ "$(fstype "$OUT")" = ext4 ] && [ "$(qfield "$OUT" "file format")" = raw ]'
+expect_ok "mkfs: FORMAT=raw FS=ext4 SIZE=32" "$FSD/mkfs" "$(dump FSTYPE=raw FORMAT=raw FS=ext4 SIZE=32)" 9
+check "mkfs FS=ext4: ext4, 32 MiB" eval '[ "$(fstype "$OUT")" = ext4 ] && [ "$(stat -c %s "$OUT")" = $((32 << 20)) ]'
+expect_ok "mkfs: FORMAT=raw FS=xfs SIZE=320" "$FSD/mkfs" "$(dump FSTYPE=raw FORMAT=raw FS=xfs SIZE=320)" 9
+check "mkfs FS=xfs: xfs" eval '[ "$(fstype "$OUT")" = xfs ]'
+expect_ok "mkfs: FORMAT=qcow2 FS=ext4 SIZE=32" "$FSD/mkfs" "$(dump FSTYPE=qcow2 FORMAT=qcow2 FS=ext4 SIZE=32)" 9
+check "mkfs FORMAT=qcow2 FS=ext4: a qcow2 holding ext4" eval '[ "$(qfield "$OUT" "file format")" = qcow2 ] && qemu-img convert -f qcow2 -O raw "$OUT" "$T/fs.raw" && [ "$(fstype "$T/fs.raw")" = ext4 ]'
+refused "mkfs: FS not in SUPPORTED_FS" "SUPPORTED_FS" "$FSD/mkfs" "$(dump FSTYPE=raw FORMAT=raw FS=vfat SIZE=32)" 9
+refused "mkfs: an unknown FSTYPE" "SUPPORTED_FS" "$FSD/mkfs" "$(dump FSTYPE='../../bin/sh' SIZE=32)" 9
+refused "mkfs: SIZE=0" "SIZE" "$FSD/mkfs" "$(dump FSTYPE=raw SIZE=0)" 9
+before=$(listing)
+expect_ok "mkfs: FSTYPE=save_as" "$FSD/mkfs" "$(dump FSTYPE=save_as SIZE=32)" 9
+check "mkfs save_as: prints a new SOURCE under BASE_PATH and creates nothing" eval '[[ $OUT == "$BASE"/* ]] && [ ! -e "$OUT" ] && [ "$before" = "$(listing)" ]'
+check "mkfs: no temporary file left" no_tmp
+
+echo "# rm"
+expect_ok "rm: (setup) cp an image" "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw")" 7
+RM1=$OUT
+mkdir -p "$RM1.snap" && cp "$SAFE/sparse.raw" "$RM1.snap/0"
+expect_ok "rm: an image with snapshots" "$FSD/rm" "$(dump SOURCE="$RM1")" 7
+check "rm: SOURCE and SOURCE.snap are gone" eval '[ -n "$RM1" ] && [ ! -e "$RM1" ] && [ ! -e "$RM1.snap" ]'
+check "rm: other images are kept" test -f "$S1"
+echo "not an image" >"$T/outside/passwd"
+ln -s "$T/outside" "$BASE/link"
+echo "sibling" >"$DS/x"
+mkdir -p "${BASE}2" && echo "sibling" >"${BASE}2/victim"
+before_rm=$(sum "$T/outside/passwd")
+refused "rm: SOURCE outside BASE_PATH" "is not inside the datastore" "$FSD/rm" "$(dump SOURCE="$T/outside/passwd")" 7
+refused "rm: SOURCE 'BASE_PATH/../x'" "'..'" "$FSD/rm" "$(dump SOURCE="$BASE/../x")" 7
+refused "rm: SOURCE in the sibling directory '${BASE}2'" "is not inside the datastore" "$FSD/rm" "$(dump SOURCE="${BASE}2/victim")" 7
+refused "rm: SOURCE through a symlinked directory inside BASE_PATH" "outside the datastore" "$FSD/rm" "$(dump SOURCE="$BASE/link/passwd")" 7
+refused "rm: SOURCE = BASE_PATH itself" "is not inside the datastore" "$FSD/rm" "$(dump SOURCE="$BASE")" 7
+refused "rm: a relative SOURCE" "not absolute" "$FSD/rm" "$(dump SOURCE="1/x")" 7
+refused "rm: no SOURCE" "no SOURCE" "$FSD/rm" "$(dump SOURCE=)" 7
+check "rm: the files outside BASE_PATH are untouched" eval '[ "$(sum "$T/outside/passwd")" = "$before_rm" ] && [ -f "$DS/x" ] && [ -f "${BASE}2/victim" ]'
+rm -f "$BASE/link"
+
+echo "# stat"
+head -c $(((1 << 20) + 1)) /dev/urandom >"$SAFE/mib1"
+expect_ok "stat: a 1 MiB + 1 byte file" "$FSD/stat" "$(dump PATH="$SAFE/mib1")" 0
+check "stat: prints 2 (MiB rounded up), got '$OUT'" test "$OUT" = 2
+qemu-img create -q -f qcow2 "$SAFE/v100.qcow2" 100M
+expect_ok "stat: a qcow2 of virtual 100M (6.8+ form)" "$FSD/stat" 0 <<<"$(dump PATH="$SAFE/v100.qcow2")"
+check "stat: prints 100 for the qcow2, got '$OUT'" test "$OUT" = 100
+refused "stat: a restricted path" "Not allowed" "$FSD/stat" "$(dump PATH=/etc/hostname)" 0
+mkfifo "$SAFE/fifo"
+refused "stat: a FIFO" "not a regular file" "$FSD/stat" "$(dump PATH="$SAFE/fifo")" 0
+refused "stat: a missing file" "$SAFE/nothing" "$FSD/stat" "$(dump PATH="$SAFE/nothing")" 0
+
+echo "# clone"
+before_clone=$(sum "$S1")
+expect_ok "clone: an image" "$FSD/clone" "$(dump PATH="$S1")" 8
+check "clone: one new SOURCE under BASE_PATH" eval 'one_source "$OUT" && [ "$OUT" != "$S1" ]'
+check "clone: identical checksum" same "$OUT" "$S1"
+check "clone: the original is untouched" test "$(sum "$S1")" = "$before_clone"
+# oned gives a clone the original's FORMAT: it is copied as it is, never converted.
+expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/clone" "$(dump PATH="${QN% qcow2}" DRIVER=raw)" 8
+check "clone: the qcow2 stays qcow2, identical ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && same "${OUT% qcow2}" "$SAFE/q.qcow2"'
+refused "clone: a missing image" "cannot" "$FSD/clone" "$(dump PATH="$BASE/nothing")" 8
+
+echo "# monitor"
+expect_ok "monitor: datastore 1" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1
+check "monitor: three lines USED_MB=, TOTAL_MB=, FREE_MB= ('${OUT//$'\n'/ }')" eval '[[ $OUT =~ ^USED_MB=[0-9]+$'"'\n'"'TOTAL_MB=[0-9]+$'"'\n'"'FREE_MB=[0-9]+$ ]]'
+read -r df_total df_used df_free < <(df -m -P "$BASE" | awk 'NR == 2 { print $2, $3, $4 }')
+near() { local d=$(($1 - $2)); [ "${d#-}" -le "$3" ]; }
+m_used=$(sed -n 's/^USED_MB=//p' <<<"$OUT") m_total=$(sed -n 's/^TOTAL_MB=//p' <<<"$OUT") m_free=$(sed -n 's/^FREE_MB=//p' <<<"$OUT")
+check "monitor: consistent with df -m ($m_used/$m_total/$m_free vs $df_used/$df_total/$df_free)" \
+    eval 'near "${m_total:-0}" "$df_total" 2 && near "${m_used:-0}" "$df_used" 16 && near "${m_free:-0}" "$df_free" 16'
+expect_ok "monitor: a datastore whose BASE_PATH does not exist yet (6.8+ form)" "$FSD/monitor" 5 <<<"$(dump NO_IMAGE=1 DS_ID=5)"
+check "monitor: BASE_PATH created, three lines" eval '[ -d "$DS/5" ] && [ "$(grep -c "^[A-Z]*_MB=[0-9]*$" <<<"$OUT")" = 3 ]'
+
+echo "# snapshots (raw)"
+head -c 1M /dev/urandom >"$SAFE/one.raw"
+expect_ok "snap: (setup) cp an image" "$FSD/cp" "$(dump PATH="$SAFE/one.raw")" 7
+P=$OUT
+mkdir -p "$P.snap"
+head -c 1M /dev/urandom >"$P.snap/0"
+head -c 1M /dev/urandom >"$P.snap/1"
+sum0=$(sum "$P.snap/0") sum1=$(sum "$P.snap/1")
+expect_ok "snap_revert: to snapshot 1" "$FSD/snap_revert" "$(dump SOURCE="$P" TARGET_SNAPSHOT=1)" 7
+check "snap_revert: SOURCE equals snapshot 1" test "$(sum "$P")" = "$sum1"
+check "snap_revert: the snapshots are kept" eval '[ "$(sum "$P.snap/0")" = "$sum0" ] && [ "$(sum "$P.snap/1")" = "$sum1" ]'
+expect_ok "snap_delete: snapshot 0" "$FSD/snap_delete" "$(dump SOURCE="$P" TARGET_SNAPSHOT=0)" 7
+check "snap_delete: snapshot 0 gone, snapshot 1 and SOURCE kept" eval '[ ! -e "$P.snap/0" ] && [ "$(sum "$P.snap/1")" = "$sum1" ] && [ -f "$P" ]'
+refused "snap_delete: a missing snapshot" "does not exist" "$FSD/snap_delete" "$(dump SOURCE="$P" TARGET_SNAPSHOT=0)" 7
+refused "snap_revert: a missing snapshot" "does not exist" "$FSD/snap_revert" "$(dump SOURCE="$P" TARGET_SNAPSHOT=4)" 7
+refused "snap_delete: no TARGET_SNAPSHOT" "TARGET_SNAPSHOT" "$FSD/snap_delete" "$(dump SOURCE="$P")" 7
+refused "snap_delete: SOURCE outside BASE_PATH" "is not inside the datastore" "$FSD/snap_delete" "$(dump SOURCE="$T/outside/passwd" TARGET_SNAPSHOT=0)" 7
+head -c 1M /dev/urandom >"$P"  # the image in use changed since
+expect_ok "snap_flatten: to snapshot 1" "$FSD/snap_flatten" "$(dump SOURCE="$P" TARGET_SNAPSHOT=1)" 7
+check "snap_flatten: SOURCE equals snapshot 1, SOURCE.snap gone" eval '[ "$(sum "$P")" = "$sum1" ] && [ ! -e "$P.snap" ]'
+
+echo "# snapshots (qcow2, TM_MAD=qcow2)"
+Q=$BASE/qcow2image
+qemu-img create -q -f qcow2 "$Q" 16M && qio -c 'write -P 0x11 0 64k' "$Q"
+mkdir -p "$Q.snap"
+qemu-img create -q -f qcow2 -b "$Q" -F qcow2 "$Q.snap/0" && qio -c 'write -P 0xaa 0 64k' "$Q.snap/0"
+qemu-img create -q -f qcow2 -b "$Q.snap/0" -F qcow2 "$Q.snap/1" && qio -c 'write -P 0xbb 0 64k' "$Q.snap/1"
+check "qcow2 setup: the active layer reads its own data" qio -r -c 'read -P 0xbb 0 64k' "$Q.snap/1"
+expect_ok "snap_revert (qcow2): to snapshot 0" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
+check "snap_revert (qcow2): the active layer reads snapshot 0's data" qio -r -c 'read -P 0xaa 0 64k' "$Q.snap/1"
+check "snap_revert (qcow2): the active layer backs on snapshot 0" test "$(qfield "$Q.snap/1" 'backing file')" = "$Q.snap/0"
+check "snap_revert (qcow2): qemu-img check is clean" qcheck "$Q.snap/1"
+check "snap_revert (qcow2): snapshot 0 and the base are kept" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q.snap/0" && qio -r -c "read -P 0x11 0 64k" "$Q"'
+refused "snap_revert (qcow2): to the active layer itself" "active layer" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+check "snap_revert (qcow2): the active layer is intact after that" eval 'qcheck "$Q.snap/1" && qio -r -c "read -P 0xaa 0 64k" "$Q.snap/1"'
+qio -c 'write -P 0xcc 64k 64k' "$Q.snap/1"
+expect_ok "snap_flatten (qcow2): to snapshot 1" timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+check "snap_flatten (qcow2): SOURCE is a qcow2 with no backing file" eval '[ "$(qfield "$Q" "file format")" = qcow2 ] && [ -z "$(qfield "$Q" "backing file")" ]'
+check "snap_flatten (qcow2): SOURCE holds snapshot 1's data" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q" && qio -r -c "read -P 0xcc 64k 64k" "$Q"'
+check "snap_flatten (qcow2): qemu-img check is clean, SOURCE.snap gone" eval 'qcheck "$Q" && [ ! -e "$Q.snap" ]'
+check "snapshots: no temporary file left" no_tmp
+
+echo "# bad input (refused, nothing created or removed)"
+IMG=$SAFE/sparse.raw
+ln -s ../../onestor "$FSD/bogus"
+ln -s /etc/passwd "$SAFE/passwd-link"
+echo secret >"$DS/secret.raw"
+refused "garbage base64" "not valid base64" "$FSD/cp" '!!garbage**' 7
+refused "base64 of malformed XML" "not well-formed XML" "$FSD/cp" "$(printf '<DS_DRIVER_ACTION_DATA><IMAGE><PATH>x' | base64 -w0)" 7
+refused "XML without DATASTORE" "no DATASTORE" "$FSD/cp" "$(printf '<DS_DRIVER_ACTION_DATA><IMAGE><PATH>%s</PATH></IMAGE></DS_DRIVER_ACTION_DATA>' "$IMG" | base64 -w0)" 7
+refused "cp without IMAGE" "no IMAGE" "$FSD/cp" "$(dump NO_IMAGE=1)" 7
+refused "cp without PATH" "no PATH" "$FSD/cp" "$(dump PATH=)" 7
+refused "cp of /etc/hostname (not in SAFE_DIRS)" "Not allowed to copy image from '/etc/hostname'" "$FSD/cp" "$(dump PATH=/etc/hostname)" 7
+refused "cp of a symlink in SAFE_DIRS to /etc/passwd" "Not allowed to copy image from '/etc/passwd'" "$FSD/cp" "$(dump PATH="$SAFE/passwd-link")" 7
+refused "cp of a path with '..'" "'..'" "$FSD/cp" "$(dump PATH="$SAFE/../${SAFE##*/}/sparse.raw")" 7
+refused "cp of a relative path" "not absolute" "$FSD/cp" "$(dump PATH=sparse.raw)" 7
+refused "cp from /var/lib/one even when in SAFE_DIRS" "Not allowed" "$FSD/cp" "$(dump PATH="$DS/secret.raw" SAFE_DIRS="$SAFE /var/lib/one")" 7
+refused "cp of an http:// PATH" "only local paths are supported" "$FSD/cp" "$(dump PATH=http://127.0.0.1/img.raw)" 7
+refused "cp with an MD5 to verify" "MD5" "$FSD/cp" "$(dump PATH="$IMG" MD5=0123456789abcdef0123456789abcdef)" 7
+refused "cp of a FIFO" "not a regular file" "$FSD/cp" "$(dump PATH="$SAFE/fifo")" 7
+refused "cp of a directory" "not a regular file" "$FSD/cp" "$(dump PATH="$SAFE")" 7
+refused "cp with no arguments" "usage" "$FSD/cp"
+refused "cp with three arguments" "usage" "$FSD/cp" "$(dump PATH="$IMG")" 7 extra
+refused "cp with a non-numeric id" "id must be an integer" "$FSD/cp" "$(dump PATH="$IMG")" 7x
+refused "cp, stdin form, with a non-numeric id" "id must be an integer" "$FSD/cp" abc <<<"$(dump PATH="$IMG")"
+refused "cp, stdin form, with no dump on stdin" "empty" "$FSD/cp" 7
+refused "an unknown action symlink" "unknown datastore action 'bogus'" "$FSD/bogus" "$(dump PATH="$IMG")" 7
+check "bad input: no temporary file left" no_tmp
+
+echo "# hostile file names"
+H="$SAFE/a b 'q' \$(touch PWNED) \`touch PWNED\`; touch PWNED; & x.img"
+head -c 300k /dev/urandom >"$H"
+expect_ok "cp: a file named with spaces, quotes, \$(), backticks and ;" "$FSD/cp" "$(dump PATH="$H")" 7
+check "cp (hostile name): identical checksum" eval 'one_source "$OUT" && same "$OUT" "$H"'
+expect_ok "stat: the hostile name" "$FSD/stat" "$(dump PATH="$H")" 0
+check "stat (hostile name): 1 MiB" test "$OUT" = 1
+check "no file named PWNED appeared" eval '[ -z "$(find "$T" "$SAFE" "$DS" / -maxdepth 1 -name "PWNED*" 2>/dev/null; find "$T" "$SAFE" "$DS" -name "PWNED*")" ]'
+
+echo "# concurrency"
+head -c 3M /dev/urandom >"$SAFE/par.raw"
+for i in $(seq 1 15); do
+    ( "$FSD/cp" "$(dump PATH="$SAFE/par.raw" IMAGE_ID=$((100 + i)))" $((100 + i)) >"$T/par.$i.out" 2>"$T/par.$i.err"; echo $? >"$T/par.$i.rc" ) &
+done
+wait
+check "concurrency: 15 parallel cps all succeed" eval '[ "$(cat "$T"/par.*.rc | grep -cx 0)" = 15 ]'
+check "concurrency: 15 distinct SOURCEs" eval '[ "$(cat "$T"/par.*.out | sort -u | wc -l)" = 15 ]'
+par_ok=1
+for f in "$T"/par.*.out; do one_source "$(cat "$f")" && same "$(cat "$f")" "$SAFE/par.raw" || par_ok=0; done
+check "concurrency: every SOURCE holds the image" test "$par_ok" = 1
+check "concurrency: no temporary file left" no_tmp
+
+e2e_finish
