@@ -9,6 +9,7 @@
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
+#include "onestor/transfer.hpp"
 
 namespace onestor::backends {
 namespace {
@@ -19,8 +20,10 @@ public:
     std::set<std::string> features() const override {
         return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor"};
+                "monitor",     "resize"};
     }
+    // A shared image datastore feeding an ssh (local) system datastore: oned calls these.
+    std::set<std::string> variants() const override { return {"ln.ssh", "mvds.ssh"}; }
 
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
         check_disk_path(dst, c.vmid);
@@ -43,6 +46,12 @@ public:
 
     void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
         check_disk_path(dst, c.vmid);
+        if (c.suffix == "ssh") {  // ln.ssh: the VM runs from a copy on the host's local disk
+            Host& to = Host::get(dst.host);
+            to.mkdir_p(dirname_of(dst.path));
+            transfer::copy(Host::get(src.host), src.path, to, dst.path);
+            return;
+        }
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
         log::info("linking " + quoted(image) + " as " + quoted(dst.str()));
@@ -50,7 +59,14 @@ public:
         h.symlink(image, dst.path);
     }
 
-    void mvds(const TmContext&, const HostPath& src, const HostPath&) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        if (c.suffix == "ssh") {  // mvds.ssh: the host's copy goes back beside the image, then renamed
+            check_disk_path(src, c.vmid);
+            Host& from = Host::get(src.host);
+            transfer::copy(from, src.path, Host::get(dst.host), dst.path);
+            from.remove(src.path);
+            return;
+        }
         // The VM wrote straight into the image through the disk.N symlink.
         log::info(quoted(src.str()) + " is the image itself: nothing to move");
     }
