@@ -9,6 +9,7 @@
 #                                           ssh    (a tree of its own per host)
 #   testhosts.sh stop DIR           stops the sshd processes it started, by PID
 #   testhosts.sh down DIR HOST      stops one host (a host that dies mid-transfer)
+#   testhosts.sh up DIR HOST        starts it again (after down; sees mounts made since)
 #
 # DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
 # The caller is the front-end and must itself run in a private mount namespace
@@ -56,20 +57,34 @@ Host $name
 CFG
         if [ "$layout" = shared ]; then root=$dir/shared; else root=$dir/$name; fi
         mkdir -p "$root"
-        # unshare execs sh, which execs sshd: $! is the sshd's own PID.
-        unshare -m --propagation private sh -c \
-            'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -f "$3" -o ListenAddress="$4" -o PidFile=none' \
-            sh "$root" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
-        echo $! > "$dir/$name.pid"
+        echo "$root" > "$dir/$name.root"
+        launch "$dir" "$name" "$ip"
     done
+    for h in "${HOSTS[@]}"; do wait_up "$dir" "${h%%:*}"; done
+}
+
+launch() {  # launch DIR NAME IP
+    local dir=$1 name=$2 ip=$3
+    # unshare execs sh, which execs sshd: $! is the sshd's own PID.
+    unshare -m --propagation private sh -c \
+        'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -f "$3" -o ListenAddress="$4" -o PidFile=none' \
+        sh "$(cat "$dir/$name.root")" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
+    echo $! > "$dir/$name.pid"
+}
+
+wait_up() {
+    local dir=$1 name=$2 ok=""
+    for _ in $(seq 1 50); do
+        if ssh -F "$dir/ssh_config" -o BatchMode=yes -o ConnectTimeout=2 "$name" true 2>/dev/null; then ok=1; break; fi
+        sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "testhosts: $name did not come up:" >&2; cat "$dir/$name.log" >&2; stop "$dir"; exit 1; }
+}
+
+up() {
+    local dir=$1 name=$2 h
     for h in "${HOSTS[@]}"; do
-        name=${h%%:*}
-        local ok=""
-        for _ in $(seq 1 50); do
-            if ssh -F "$dir/ssh_config" -o BatchMode=yes -o ConnectTimeout=2 "$name" true 2>/dev/null; then ok=1; break; fi
-            sleep 0.1
-        done
-        [ -n "$ok" ] || { echo "testhosts: $name did not come up:" >&2; cat "$dir/$name.log" >&2; stop "$dir"; exit 1; }
+        [ "${h%%:*}" = "$name" ] && { launch "$dir" "$name" "${h#*:}"; wait_up "$dir" "$name"; }
     done
 }
 
@@ -90,5 +105,6 @@ case "${1:-}" in
     start) start "$2" "${3:-shared}" ;;
     stop) stop "$2" ;;
     down) down "$2" "$3" ;;
-    *) echo "usage: $0 start DIR shared|ssh | stop DIR | down DIR HOST" >&2; exit 2 ;;
+    up) up "$2" "$3" ;;
+    *) echo "usage: $0 start DIR shared|ssh | stop DIR | down DIR HOST | up DIR HOST" >&2; exit 2 ;;
 esac

@@ -51,8 +51,10 @@ double now() {
 }  // namespace
 
 std::string failure_reason(const std::string& err) {
+    // The first error block: in a pipeline the side that failed first names the cause
+    // (a full disk), the other only its echo (a broken pipe).
     const std::string marker = "ERROR MESSAGE --8<------\n";
-    auto m = err.rfind(marker);
+    auto m = err.find(marker);
     if (m != std::string::npos) {
         auto b = m + marker.size();
         auto e = err.find('\n', b);
