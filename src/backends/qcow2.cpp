@@ -43,13 +43,14 @@ public:
         std::string image = host_image_path(src.path, dst.path);
         int id = disk_id_of(dst.path);
         const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
-        h.mkdir_p(dirname_of(dst.path));
         if (!d || d->get("TYPE") == "CDROM") {  // kernels, initrds, ISOs: a plain copy
+            h.mkdir_p(dirname_of(dst.path));
             h.copy_file(image, dst.path, true);
             return;
         }
         std::string format = image_format(h, image, *d);
-        qemu::validate(h, image, format, image + ".snap");
+        qemu::validate(h, image, format, image + ".snap");  // before anything is created
+        h.mkdir_p(dirname_of(dst.path));
         std::string dir = dst.path + ".snap", leaf = "disk." + std::to_string(id) + ".snap";
         // Build the whole snapshot directory under a temporary name, then rename it in.
         RemoteTemp tmp(h, io::temp_name_for(dir));
@@ -78,13 +79,14 @@ public:
         std::string image = host_image_path(src.path, dst.path);
         int id = disk_id_of(dst.path);
         const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
-        h.mkdir_p(dirname_of(dst.path));
         if (!d || d->get("TYPE") == "CDROM") {
+            h.mkdir_p(dirname_of(dst.path));
             h.symlink(image, dst.path);
             return;
         }
         std::string dir = image + ".snap";
-        qemu::validate(h, image, image_format(h, image, *d), dir);
+        qemu::validate(h, image, image_format(h, image, *d), dir);  // before anything is created
+        h.mkdir_p(dirname_of(dst.path));
         Lock lock("image-" + basename_of(image));
         h.mkdir_p(dir);
         std::string self = join_path(dir, basename_of(image) + ".snap");
