@@ -5,6 +5,7 @@
 #include "onestor/paths.hpp"
 #include "onestor/stream.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <fcntl.h>
 #include <map>
@@ -77,20 +78,26 @@ std::string self_exe() {
 }
 
 std::string matrix() {
+    // One column per driver, as wide as its widest mark; one row per registered action.
     std::string s;
-    auto table = [&](Kind kind, const std::vector<std::string>& drivers, auto supports) {
-        s += kind == Kind::Ds ? "datastore actions" : "transfer actions";
+    auto table = [&](Kind kind, const std::vector<std::string>& drivers, auto mark) {
+        std::string title = kind == Kind::Ds ? "datastore actions" : "transfer actions";
         size_t w = 18;
-        s += std::string(w - std::min(w, std::string(kind == Kind::Ds ? "datastore actions" : "transfer actions").size()), ' ');
-        for (const auto& d : drivers) s += " " + d;
+        std::vector<size_t> widths;
+        for (const auto& d : drivers) {
+            size_t cw = d.size();
+            for (const auto& a : Registry::all())
+                if (a.kind == kind) cw = std::max(cw, mark(d, a.name).size());
+            widths.push_back(cw);
+        }
+        auto cell = [](const std::string& t, size_t width) { return " " + t + std::string(width - t.size(), ' '); };
+        s += title + std::string(w - std::min(w, title.size()), ' ');
+        for (size_t i = 0; i < drivers.size(); ++i) s += cell(drivers[i], widths[i]);
         s += "\n";
         for (const auto& a : Registry::all()) {
             if (a.kind != kind) continue;
             s += "  " + a.name + std::string(w - 2 - std::min(w - 2, a.name.size()), ' ');
-            for (const auto& d : drivers) {
-                std::string mark = supports(d, a.name);
-                s += " " + mark + std::string(d.size() > mark.size() ? d.size() - mark.size() : 0, ' ');
-            }
+            for (size_t i = 0; i < drivers.size(); ++i) s += cell(mark(drivers[i], a.name), widths[i]);
             s += "\n";
         }
     };
