@@ -83,8 +83,7 @@ public:
             to.rename(src.path, dst.path, false);
             return;
         }
-        to.mkdir_p(dirname_of(dst.path));
-        transfer::copy(from, src.path, to, dst.path);
+        transfer::copy(from, src.path, to, dst.path);  // the receiving end makes the parents
         from.remove(src.path);  // only now: the copy is complete and synced
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
     }
@@ -127,7 +126,6 @@ private:
         check_disk_path(dst, c.vmid);
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
-        to.mkdir_p(dirname_of(dst.path));
         transfer::copy(from, src.path, to, dst.path);
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
         int id = disk_id_of(dst.path);

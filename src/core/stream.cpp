@@ -251,6 +251,7 @@ Stats receive(int fd, const std::string& dst) {
     char magic[kMagicLen];
     r.bytes(magic, kMagicLen);
     if (std::memcmp(magic, kMagic, kMagicLen) != 0) throw DriverError("not an onestor transfer stream");
+    io::mkdir_p(dirname_of(dst));
     std::string tmp = io::temp_name_for(dst);
     bool made = false, is_dir = false;
     Stats s;

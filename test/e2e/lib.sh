@@ -29,6 +29,9 @@ e2e_init() {
         shared) mkdir -p "$T/hosts/shared"; mount --bind "$T/hosts/shared" "$DS" ;;
         *) mkdir -p "$T/frontend"; mount --bind "$T/frontend" "$DS" ;;
     esac
+    # A suite may define e2e_before_hosts: it runs here, inside the namespace and with $T
+    # made, before the test hosts start (so they inherit the mounts it makes).
+    if declare -F e2e_before_hosts >/dev/null; then e2e_before_hosts; fi
     if [ "$layout" != none ]; then
         "$ONESTOR_SRC/scripts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; }
     fi
@@ -177,16 +180,17 @@ ds_dump() {
 }
 
 # vm_xml VMID HOSTNAME SYSTEM_TM DISK_SPEC...: writes $T/vms/VMID.xml (what `onevm show -x`
-# prints). DISK_SPEC: "ID:CLONE:SOURCE:SIZE:ORIGINAL_SIZE:FORMAT:TM_MAD".
+# prints). DISK_SPEC: "ID:CLONE:SOURCE:SIZE:ORIGINAL_SIZE:FORMAT:TM_MAD[:TARGET]" (TARGET
+# defaults to vd<ID>). VM_LCM_STATE in the environment sets LCM_STATE (default 3, RUNNING).
 vm_xml() {
     local vmid=$1 host=$2 systm=$3; shift 3
     {
-        echo "<VM><ID>$vmid</ID><NAME>vm$vmid</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-$vmid</DEPLOY_ID><TEMPLATE>"
+        echo "<VM><ID>$vmid</ID><NAME>vm$vmid</NAME><STATE>3</STATE><LCM_STATE>${VM_LCM_STATE:-3}</LCM_STATE><DEPLOY_ID>one-$vmid</DEPLOY_ID><TEMPLATE>"
         local d
         for d in "$@"; do
-            IFS=: read -r id clone src size osize fmt tm <<<"$d"
+            IFS=: read -r id clone src size osize fmt tm target <<<"$d"
             echo "<DISK><DISK_ID>$id</DISK_ID><CLONE>$clone</CLONE><SOURCE>$src</SOURCE><SIZE>$size</SIZE>"
-            echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>vd$id</TARGET></DISK>"
+            echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>${target:-vd$id}</TARGET></DISK>"
         done
         echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>$vmid</OID><SEQ>0</SEQ><HOSTNAME>$host</HOSTNAME>"
         echo "<TM_MAD>$systm</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
