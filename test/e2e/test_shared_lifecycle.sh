@@ -27,7 +27,11 @@ check "disk.0 stayed sparse" test "$(on host01 du -k "$V/disk.0" | cut -f1)" -lt
 check "disk.1 is a link to the persistent image" test "$(on host01 readlink "$V/disk.1")" = "$IMG1"
 check "no temporary files left" test -z "$(find "$DS" -name '*onestor-tmp*')"
 echo "ctx" > "$SRC/context.sh"
-expect_ok "context disk.2" "$R/tm/shared/context" "$SRC/context.sh" "host01:$V/disk.2" 42 0
+echo "#!/bin/sh" > "$SRC/init.sh"
+expect_ok "context disk.2" "$R/tm/shared/context" "$SRC/context.sh" "$SRC/init.sh:'start me.sh'" "host01:$V/disk.2" 42 0
+check "the context ISO is labelled CONTEXT" sh -c "isoinfo -d -i '$V/disk.2' | grep -q 'Volume id: CONTEXT'"
+check "context.sh is in the ISO with its bytes" test "$(isoinfo -R -i "$V/disk.2" -x /context.sh)" = ctx
+check "a path:'name' file is in the ISO under its name" test "$(isoinfo -R -i "$V/disk.2" -x "/start me.sh")" = "#!/bin/sh"
 expect_ok "mkswap disk.3" "$R/tm/shared/mkswap" 16 "host01:$V/disk.3" 42 0
 
 # ---- STOP, RESUME, MIGRATE: shared storage, nothing moves, everything stays ----------------
