@@ -41,7 +41,9 @@ check "host02 back: the source went only now" test ! -e "$H1/0/42"
 
 # (b) the destination dies mid-transfer (its receiver killed while data flows)
 fresh_vm 96
-( sleep 2; pkill -f 'onestor receive' ) &
+# Kill the receiver once data flows (polled, not a fixed delay: a loaded machine is slow to start).
+( for _ in $(seq 1 200); do pgrep -f "onestor receive $V" >/dev/null && break; sleep 0.1; done
+  sleep 1; pkill -f "onestor receive $V" ) &
 killer=$!
 expect_error "receiver killed mid-transfer: refused" "cannot copy" env ONESTOR_LIMIT_TRANSFER_BW=16M "$R/tm/ssh/mv" "host01:$V" "host02:$V" 42 0
 wait $killer
@@ -68,12 +70,13 @@ check "space back: the copy is whole" dst_whole
 fresh_vm 96
 env ONESTOR_LIMIT_TRANSFER_BW=16M "$R/tm/ssh/mv" "host01:$V" "host02:$V" 42 0 2>/dev/null &
 drv=$!
-sleep 2
+for _ in $(seq 1 200); do pgrep -f "onestor receive $V" >/dev/null && break; sleep 0.1; done
+sleep 1
 kill -9 $drv; wait $drv 2>/dev/null
 sleep 1
 check "SIGKILL: the source is intact" src_intact
 check "SIGKILL: nothing partial under the final name" sh -c "[ ! -e '$H2/0/42' ] || [ \"\$(cd '$H2/0/42' && find . -type f -exec sha256sum {} + | sort -k2)\" = \"\$(cat '$T/src.sums')\" ]"
-pkill -f 'onestor receive' 2>/dev/null; pkill -f 'onestor send' 2>/dev/null; sleep 0.5
+pkill -f "onestor receive $V" 2>/dev/null; pkill -f "onestor send $V" 2>/dev/null; sleep 0.5
 expect_ok "SIGKILL: the retry succeeds" "$R/tm/ssh/mv" "host01:$V" "host02:$V" 42 0
 check "SIGKILL: the copy is whole" dst_whole
 echo "# leftovers after SIGKILL: $(find "$H2/0" -name '*onestor-tmp*' | wc -l) temporary entries on host02"
