@@ -21,12 +21,15 @@ ImageInfo info(Host& h, const std::string& path, const std::string& format = "")
 ImageInfo parse_info(const std::string& json);
 
 // `qemu-img info --backing-chain`: the image first, then each backing file down to the base.
-std::vector<ImageInfo> chain(Host& h, const std::string& path);
+// `format` is the top image's format when the caller knows it: an image a guest writes
+// (a raw disk) must never be probed, or the guest chooses how it is read.
+std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format = "");
 std::vector<ImageInfo> parse_chain(const std::string& json);
 
 // An untrusted image, opened with its declared format: refused when the format does not
 // match, or when its backing file or external data file lies outside `allowed_dir`
-// (its own snapshot directory; "" allows no backing file at all).
+// (its own snapshot directory; "" allows no backing file at all). An external data file is
+// read from the header only, never opened (it could name a FIFO or /dev/watchdog).
 ImageInfo validate(Host& h, const std::string& path, const std::string& declared_format,
                    const std::string& allowed_dir);
 

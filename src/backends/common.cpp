@@ -169,10 +169,11 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
         log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
         return;
     }
+    if (size_mb <= 0) throw DriverError("cannot resize " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
     Host& h = Host::get(disk.host);
-    auto ch = qemu::chain(h, disk.path);
-    if (ch.empty()) throw DriverError("cannot read " + quoted(disk.str()));
-    qemu::resize(h, ch.front().format, disk.path, static_cast<unsigned long long>(size_mb));
+    // The declared format, never probed: a raw disk whose guest wrote a qcow2 header stays raw.
+    qemu::resize(h, disk_format(c.vm().require_disk(disk_id_of(disk.path))), disk.path,
+                 static_cast<unsigned long long>(size_mb));
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 

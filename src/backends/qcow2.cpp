@@ -10,6 +10,10 @@
 // Snapshot k is always file k; the active layer's number is the next snapshot id. Every
 // change builds the new overlay completely under a temporary name, then renames it (or the
 // disk.N link) into place, and the chain is validated before and after.
+// No layer's format is ever probed: every layer we make is qcow2, and a persistent disk's
+// layer 0 (the image itself, which its guest writes) has the format oned declares for it.
+// A raw disk whose guest wrote a qcow2 header with a backing file must stay raw, or the
+// next overlay would read the host's files through it.
 #include "common.hpp"
 
 #include "onestor/config.hpp"
@@ -19,6 +23,7 @@
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
 
+#include <memory>
 #include <unistd.h>
 
 namespace onestor::backends {
@@ -48,7 +53,7 @@ public:
             h.copy_file(image, dst.path, true);
             return;
         }
-        std::string format = image_format(h, image, *d);
+        std::string format = image_format(h, image, *d, false);
         qemu::validate(h, image, format, image + ".snap");  // before anything is created
         h.mkdir_p(dirname_of(dst.path));
         std::string dir = dst.path + ".snap", leaf = "disk." + std::to_string(id) + ".snap";
@@ -65,12 +70,14 @@ public:
         long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
         if (size > orig && orig > 0) qemu::resize(h, "qcow2", first, static_cast<unsigned long long>(size));
         h.symlink(".", join_path(tmp.path(), leaf));
+        check_chain(h, first, "qcow2", quoted(dst.str()));
         h.sync(first);
         h.remove(dir);  // a leftover of an earlier, failed deploy of this same disk
         h.rename(tmp.path(), dir, false);
         tmp.keep();
         h.symlink(leaf + "/0", dst.path);
-        log::info("disk " + quoted(dst.str()) + " is an overlay on " + quoted(image));
+        log::info("disk " + quoted(dst.str()) + (standalone(*d) ? " is a standalone copy of " : " is an overlay on ") +
+                  quoted(image));
     }
 
     void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
@@ -85,7 +92,8 @@ public:
             return;
         }
         std::string dir = image + ".snap";
-        qemu::validate(h, image, image_format(h, image, *d), dir);  // before anything is created
+        std::string format = image_format(h, image, *d, true);
+        qemu::validate(h, image, format, dir);  // before anything is created
         h.mkdir_p(dirname_of(dst.path));
         Lock lock("image-" + basename_of(image));
         h.mkdir_p(dir);
@@ -93,6 +101,8 @@ public:
         if (!h.exists(self)) h.symlink(dir, self);
         if (active_id(h, dir) < 0) h.symlink(image, join_path(dir, "0"));
         long active = active_id(h, dir);
+        // The snapshots an earlier VM left must still form a whole chain down to the image.
+        check_chain(h, join_path(dir, std::to_string(active)), active == 0 ? format : "qcow2", quoted(dst.str()));
         h.symlink(dir, dst.path + ".snap");
         h.symlink(join_path(dir, std::to_string(active)), dst.path);
         log::info("persistent disk " + quoted(dst.str()) + " runs on " + quoted(join_path(dir, std::to_string(active))));
@@ -105,17 +115,34 @@ public:
     void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
         check_disk_path(src, c.vmid);
         Host& h = Host::get(src.host);
-        Layout l = layout(c, src);
-        std::string from = snap >= 0 ? join_path(l.dir, std::to_string(snap)) : src.path;
-        if (!h.exists(from)) throw DriverError(quoted(h.label(from)) + " does not exist");
+        Layout l = layout(h, c, src);
+        long active = validated_active(h, src, l);
+        long layer = snap >= 0 ? snap : active;
+        std::string from = join_path(l.dir, std::to_string(layer));
+        if (snap >= 0 && !h.exists(from))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist");
         std::string target = host_image_path(dst.path, src.path);
+        // Never onto a file of the disk's own chain (the persistent image itself, a layer):
+        // the layers above it would then read changed data. Onto the very file: nothing to do.
+        if (std::string target_real = h.realpath(target); !target_real.empty()) {
+            auto ch = qemu::chain(h, from, l.format(layer));
+            for (size_t i = 0; i < ch.size(); ++i) {
+                if (h.realpath(ch[i].filename) != target_real) continue;
+                if (i == 0) {
+                    log::info(quoted(h.label(from)) + " is " + quoted(target) + " already: nothing to copy");
+                    return;
+                }
+                throw DriverError("cannot save " + quoted(src.str()) + " as " + quoted(target) +
+                                  ": that file is part of the disk's own backing chain");
+            }
+        }
         h.mkdir_p(dirname_of(target));
         RemoteTemp tmp(h, io::temp_name_for(target));
         if (snap < 0 && c.vm().lcm_state == kHotplugSaveas) {
-            live_copy(c, h, src, tmp.path());
+            live_copy(c, h, src, l.format(active), tmp.path());
         } else {
             // The export is flattened: a standalone image whatever the chain behind it.
-            qemu::convert(h, chain_top(h, from).format, from, "qcow2", tmp.path());
+            qemu::convert(h, l.format(layer), from, "qcow2", tmp.path());
         }
         h.sync(tmp.path());
         h.commit(tmp, target, true);
@@ -136,20 +163,42 @@ public:
     void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        Layout l = layout(c, disk);
+        Layout l = layout(h, c, disk);
         long active = validated_active(h, disk, l);
-        if (snap != active)
-            log::info("snapshot id " + std::to_string(snap) + " differs from the active layer " + std::to_string(active));
         std::string next = join_path(l.dir, std::to_string(snap + 1));
         if (h.exists(next)) throw DriverError("snapshot layer " + quoted(h.label(next)) + " already exists");
-        std::string top = join_path(l.dir, std::to_string(active));
+        // oned numbers snapshots on (an id is not reused after a failed snapshot), so the
+        // id may be past the active layer's number. The layer being frozen then takes the
+        // snapshot's number (a hard link now, the old name dropped once disk.N has moved),
+        // so snapshot k stays file k for revert and delete. (A persistent disk's layer 0 is
+        // the image itself and keeps its name.)
+        std::string top = join_path(l.dir, std::to_string(active)), frozen = join_path(l.dir, std::to_string(snap));
+        long base = active;
+        std::unique_ptr<RemoteTemp> alias;
+        if (snap != active) {
+            if (snap >= 0 && !h.exists(frozen) && !(l.persistent && active == 0)) {
+                log::info("snapshot id " + std::to_string(snap) + " is past the active layer " + std::to_string(active) +
+                          ": that layer becomes file " + std::to_string(snap));
+                alias = std::make_unique<RemoteTemp>(h, frozen);
+                h.run({"ln", "--", top, frozen}, {.what = "cannot link layer " + quoted(h.label(top))});
+                base = snap;
+            } else {
+                log::info("snapshot id " + std::to_string(snap) + " differs from the active layer " + std::to_string(active));
+            }
+        }
         RemoteTemp tmp(h, io::temp_name_for(next));
-        qemu::create_overlay(h, l.name(active), chain_top(h, top).format, tmp.path());
+        qemu::create_overlay(h, l.name(base), l.format(base), tmp.path());
         h.sync(tmp.path());
         h.rename(tmp.path(), next, false);
         tmp.keep();
+        RemoteTemp placed(h, next);  // removed again should the swap fail
         h.symlink(l.link_target(snap + 1), disk.path);  // the atomic swap: disk.N -> new layer
-        validated_active(h, disk, l);
+        placed.keep();
+        if (alias) {
+            alias->keep();
+            h.remove(top);
+        }
+        check_chain(h, disk.path, l.format(snap + 1), quoted(disk.str()));
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " frozen; writes go to layer " +
                   std::to_string(snap + 1));
     }
@@ -157,16 +206,17 @@ public:
     void snap_create_live(const TmContext& c, const HostPath& disk, long snap) override {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        Layout l = layout(c, disk);
+        Layout l = layout(h, c, disk);
         const VmInfo& vm = c.vm();
         long active = validated_active(h, disk, l);
         std::string next = join_path(l.dir, std::to_string(snap + 1));
         if (h.exists(next)) throw DriverError("snapshot layer " + quoted(h.label(next)) + " already exists");
-        std::string top = join_path(l.dir, std::to_string(active));
-        // The new layer is built first; libvirt then switches the running disk onto it
-        // (--reuse-external), atomically across the domain's disks (--atomic).
+        // The new layer is built first (under its final name: libvirt is given that name);
+        // libvirt then switches the running disk onto it (--reuse-external), atomically
+        // across the domain's disks (--atomic).
         RemoteTemp layer(h, next);
-        qemu::create_overlay(h, l.name(active), chain_top(h, top).format, next);
+        qemu::create_overlay(h, l.name(active), l.format(active), next);
+        h.sync(next);
         std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
         if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
         std::string xml = "<domainsnapshot><disks>";
@@ -191,13 +241,15 @@ public:
         }
         layer.keep();
         h.symlink(l.link_target(snap + 1), disk.path);
-        log::info("live snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+        check_chain(h, disk.path, l.format(snap + 1), quoted(disk.str()));
+        log::info("live snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + "; the domain writes to layer " +
+                  std::to_string(snap + 1));
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        Layout l = layout(c, disk);
+        Layout l = layout(h, c, disk);
         long active = validated_active(h, disk, l);
         std::string target = join_path(l.dir, std::to_string(snap));
         if (snap == active || !h.exists(target))
@@ -206,44 +258,77 @@ public:
         // changes since the last snapshot are discarded, as a revert means.
         std::string top = join_path(l.dir, std::to_string(active));
         RemoteTemp tmp(h, io::temp_name_for(top));
-        qemu::create_overlay(h, l.name(snap), chain_top(h, target).format, tmp.path());
+        qemu::create_overlay(h, l.name(snap), l.format(snap), tmp.path());
         h.sync(tmp.path());
         h.commit(tmp, top, true);
-        validated_active(h, disk, l);
+        check_chain(h, disk.path, l.format(active), quoted(disk.str()));
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        Layout l = layout(c, disk);
+        Layout l = layout(h, c, disk);
         long active = validated_active(h, disk, l);
         std::string victim = join_path(l.dir, std::to_string(snap));
         if (snap == active || !h.exists(victim))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
-        if (l.persistent && !h.readlink(victim).empty())
+        if (l.persistent && (snap == 0 || !h.readlink(victim).empty()))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) +
                               " is the persistent image itself; it cannot be deleted (flatten the image instead)");
-        std::string victim_real = h.realpath(victim);
-        qemu::ImageInfo vi = chain_top(h, victim);
+        qemu::ImageInfo vi = chain_top(h, victim, l.format(snap));
         std::string parent = vi.backing_file;  // as written in the victim: relative or absolute
+        // The victim's backing format is the one we wrote into it (never probed); a
+        // standalone victim has no backing file, and its children become standalone.
+        if (!parent.empty() && vi.backing_format.empty())
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) +
+                              " names no backing format; refusing to guess it");
+        std::string parent_format = vi.backing_format.empty() ? "qcow2" : vi.backing_format;
         // Every layer built on the victim is rebased onto the victim's own backing file
         // (safe mode: the data the victim provided is copied into the child first).
         for (const auto& n : h.list(l.dir)) {
             if (!numeric(n) || n == std::to_string(snap)) continue;
             std::string f = join_path(l.dir, n);
-            qemu::ImageInfo fi = chain_top(h, f);
-            if (fi.full_backing_file.empty() || h.realpath(fi.full_backing_file) != victim_real) continue;
+            qemu::ImageInfo fi = qemu::info(h, f, l.format(std::stol(n)));
+            // A child names the victim as we write names (l.name); any other spelling of
+            // a file numbered like it is resolved to be sure.
+            bool child = fi.backing_file == l.name(snap);
+            if (!child && !fi.full_backing_file.empty() && basename_of(fi.full_backing_file) == std::to_string(snap))
+                child = h.realpath(fi.full_backing_file) == h.realpath(victim);
+            if (!child) continue;
             log::info("rebasing layer " + n + " off snapshot " + std::to_string(snap));
-            qemu::rebase(h, f, parent, parent.empty() ? "qcow2" : vi.backing_format.empty() ? "qcow2" : vi.backing_format);
+            qemu::rebase(h, f, parent, parent_format);
         }
         h.remove(victim);
-        validated_active(h, disk, l);
+        check_chain(h, disk.path, l.format(active), quoted(disk.str()));
         log::info("deleted snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+    }
+
+    // The active layer grows (a qcow2 overlay may be larger than its backing file); its
+    // format is known, never probed: a persistent raw disk stays raw.
+    void resize(const TmContext& c, const HostPath& disk, long size_mb) override {
+        check_disk_path(disk, c.vmid);
+        if (c.vm().lcm_state == kDiskResize) {  // a running VM: the hypervisor resizes
+            log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
+            return;
+        }
+        if (size_mb <= 0) throw DriverError("cannot resize " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
+        Lock lock("vm-" + std::to_string(c.vmid));
+        Host& h = Host::get(disk.host);
+        std::string format;
+        if (h.readlink(disk.path).empty()) {  // a volatile disk: a plain file of its declared format
+            format = disk_format(c.vm().require_disk(disk_id_of(disk.path)));
+        } else {
+            Layout l = layout(h, c, disk);
+            format = l.format(validated_active(h, disk, l));
+        }
+        qemu::resize(h, format, disk.path, static_cast<unsigned long long>(size_mb));
+        log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
     }
 
 private:
     static constexpr int kHotplugSaveas = 26;  // LCM state of a save-as of a running VM
+    static constexpr int kDiskResize = 62;     // LCM state of a resize of a running VM's disk
 
     static Argv virsh(std::initializer_list<std::string> args) {
         Argv a = config().get_words("VIRSH");
@@ -307,18 +392,26 @@ private:
 
     // Save-as of a running VM's disk: libvirt copies the live chain (blockcopy), falling
     // back to a quiesced qemu-img convert when blockcopy is refused.
-    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& out) {
+    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& format,
+                          const std::string& out) {
         const VmInfo& vm = c.vm();
         std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
+        if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
         Result r = h.run(virsh({"blockcopy", "--domain", vm.deploy_id, "--path", target, "--dest", out, "--format", "qcow2",
                                 "--wait", "--finish", "--transient-job"}),
                          {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .check = false});
-        if (r.status == 0) return;
+        if (r.status == 0) {
+            log::info("copied the running disk " + quoted(disk.str()) + " with virsh blockcopy");
+            return;
+        }
         log::info("blockcopy failed (" + failure_reason(r.err) + "): copying with the domain quiesced");
+        // A copy job left running (virsh timed out) would keep writing to `out`: end it first.
+        h.run(virsh({"blockjob", "--domain", vm.deploy_id, "--path", target, "--abort"}),
+              {.timeout_s = 60, .check = false, .cleanup = true});
         h.remove(out);
         Quiesce q(h, vm.deploy_id);
         Argv a = config().get_words("QEMU_IMG");
-        a.insert(a.end(), {"convert", "-q", "-U", "-O", "qcow2", disk.path, out});
+        a.insert(a.end(), {"convert", "-q", "-U", "-f", format, "-O", "qcow2", disk.path, out});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
                   .what = "cannot copy the running disk " + quoted(disk.str())});
     }
@@ -333,9 +426,13 @@ private:
             return persistent ? join_path(dir, std::to_string(k)) : leaf + "/" + std::to_string(k);
         }
         std::string link_target(long k) const { return name(k); }
+        // Layer k's format. Every layer is a qcow2 we made, except a persistent disk's layer
+        // 0: the image itself, which its guest writes, so its format is never probed.
+        std::string base_format = "qcow2";
+        std::string format(long k) const { return k == 0 ? base_format : "qcow2"; }
     };
 
-    static Layout layout(const TmContext& c, const HostPath& disk) {
+    static Layout layout(Host& h, const TmContext& c, const HostPath& disk) {
         check_disk_path(disk, c.vmid);
         int id = disk_id_of(disk.path);
         if (id < 0) throw DriverError(quoted(disk.str()) + " is not a disk.N path");
@@ -343,8 +440,14 @@ private:
         Layout l;
         l.leaf = "disk." + std::to_string(id) + ".snap";
         l.persistent = d.get("CLONE") == "NO" && !d.get("SOURCE").empty();
-        l.dir = l.persistent ? host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), disk.path) + ".snap"
-                             : disk.path + ".snap";
+        if (l.persistent) {
+            std::string image = host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), disk.path);
+            l.dir = image + ".snap";
+            l.base_format = image_format(h, image, d, true);
+            if (d.get("FORMAT").empty() && d.get("DRIVER").empty()) qemu::validate(h, image, l.base_format, l.dir);
+        } else {
+            l.dir = disk.path + ".snap";
+        }
         return l;
     }
 
@@ -357,18 +460,32 @@ private:
         if (link.empty() || !numeric(b))
             throw DriverError("disk " + quoted(disk.str()) + " is not a qcow2 snapshot chain (it points at " +
                               quoted(link) + ")");
-        if (!h.exists(join_path(l.dir, b)))
-            throw DriverError("disk " + quoted(disk.str()) + " points at a missing layer " + quoted(link));
-        auto ch = qemu::chain(h, disk.path);
-        std::set<std::string> seen;
-        for (const auto& i : ch)
-            if (!seen.insert(i.filename).second)
-                throw DriverError("disk " + quoted(disk.str()) + " has a backing chain that loops at " + quoted(i.filename));
-        return std::stol(b);
+        // By name, as we write it: "disk.N.snap/k" beside disk.N, or "<SOURCE>.snap/k".
+        std::string layer = join_path(l.dir, b);
+        if ((link[0] == '/' ? link : join_path(dirname_of(disk.path), link)) != layer)
+            throw DriverError("disk " + quoted(disk.str()) + " points at " + quoted(link) + ", not at layer " + b + " of " +
+                              quoted(l.dir));
+        long active = std::stol(b);
+        try {
+            check_chain(h, disk.path, l.format(active), quoted(disk.str()));
+        } catch (const DriverError&) {
+            if (!h.exists(layer)) throw DriverError("disk " + quoted(disk.str()) + " points at a missing layer " + quoted(link));
+            throw;
+        }
+        return active;
     }
 
-    static qemu::ImageInfo chain_top(Host& h, const std::string& path) {
-        auto ch = qemu::chain(h, path);
+    // qemu-img walks the chain from `path` (of the given format) to its base: every backing
+    // file exists, and no image is its own ancestor.
+    static void check_chain(Host& h, const std::string& path, const std::string& format, const std::string& what) {
+        std::set<std::string> seen;
+        for (const auto& i : qemu::chain(h, path, format))
+            if (!seen.insert(i.filename).second)
+                throw DriverError("disk " + what + " has a backing chain that loops at " + quoted(i.filename));
+    }
+
+    static qemu::ImageInfo chain_top(Host& h, const std::string& path, const std::string& format) {
+        auto ch = qemu::chain(h, path, format);
         if (ch.empty()) throw DriverError("cannot read image " + quoted(h.label(path)));
         return ch.front();
     }
@@ -380,10 +497,13 @@ private:
         return best;
     }
 
-    // The image's format as oned declared it (DISK/FORMAT, DRIVER); probed only when absent.
-    static std::string image_format(Host& h, const std::string& image, const VmDisk& d) {
+    // The image's format as oned declares it: DISK/FORMAT (6.x). Without it (5.x), DRIVER
+    // is the hypervisor's driver for disk.N: for a persistent disk that is the image itself,
+    // for a clone it is the overlay (TM_MAD_CONF gives qcow2 whatever the image), so a
+    // clone's image is probed as upstream does (and then validated as that format).
+    static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool persistent) {
         std::string f = d.get("FORMAT");
-        if (f.empty()) f = d.get("DRIVER");
+        if (f.empty() && persistent) f = d.get("DRIVER");
         if (f.empty()) f = qemu::info(h, image).format;
         if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
         return f;

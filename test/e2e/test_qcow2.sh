@@ -1,126 +1,325 @@
 #!/usr/bin/env bash
-# TM_MAD=qcow2 offline: overlay clones, snapshot chains that never break, persistent images'
-# snapshots beside the image, hostile images refused. After every change: qemu-img check is
-# clean, the chain is the expected one, and data written through the chain reads back.
+# TM_MAD=qcow2 offline (layout shared): overlay clones, snapshot chains that never break,
+# persistent images' snapshots beside the image, hostile images refused. After every change:
+# qemu-img check is clean, the chain (qemu-img info --backing-chain) is the expected one, and
+# the disk reads exactly what was written through it (whole-disk compares against raw
+# captures taken when each snapshot was made).
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@" shared
 V=$DS/0/42
-mkdir -p "$DS/1"
+CAP=$T/cap
+mkdir -p "$DS/1" "$CAP"
 qemu-img create -q -f raw "$DS/1/base" 64M
 qemu-io -f raw -c 'write -P 0x11 0 1M' "$DS/1/base" >/dev/null
 BASESUM=$(sum "$DS/1/base")
 qemu-img create -q -f raw "$DS/1/pers" 64M
 vm_xml 42 host01 shared "0:YES:$DS/1/base:128:64:raw:qcow2" "1:NO:$DS/1/pers:64:64:raw:qcow2"
 
-writes() { on host01 qemu-io -f qcow2 -c "write -P $2 1M 1M" "$1" >/dev/null; }
-reads() { on host01 qemu-io -f qcow2 -c "read -P $2 1M 1M" "$1" >/dev/null 2>&1; }
-chain_ok() { on host01 qemu-img check -q "$1" && on host01 qemu-img info --backing-chain "$1" >/dev/null; }
-links_resolve() {  # every link in the VM dir and snapshot dirs resolves
+# ---- helpers: data through the chain, chain shape, whole-disk captures ----------------
+# w DISK PATTERN OFFSET_MIB [FORMAT]: writes 1 MiB through the chain (a failure fails the suite)
+w() { qemu-io -f "${4:-qcow2}" -c "write -P $2 $3M 1M" "$1" >/dev/null 2>&1 || fail "write $2 at $3M through $1"; }
+# r DISK PATTERN OFFSET_MIB [FORMAT]: that 1 MiB reads back as PATTERN
+r() { qemu-io -r -U -f "${4:-qcow2}" -c "read -P $2 $3M 1M" "$1" >/dev/null 2>&1; }
+# capture NAME DISK [FORMAT]: the guest-visible content, as a raw file
+capture() { qemu-img convert -U -f "${3:-qcow2}" -O raw "$2" "$CAP/$1" || fail "capture $1"; }
+# same DISK NAME [FORMAT]: DISK reads exactly as capture NAME (beyond its end: zeros)
+same() { qemu-img compare -q -U -f "${3:-qcow2}" -F raw "$1" "$CAP/$2"; }
+json() { qemu-img info -U --output=json "$@"; }
+key() { sed -n "s/^ *\"$1\": \"\(.*\)\",\{0,1\}$/\1/p"; }       # a string value
+nkey() { sed -n "s/^ *\"$1\": \([0-9]*\),\{0,1\}$/\1/p"; }        # a number
+backing() { json "$1" | key backing-filename; }
+backing_fmt() { json "$1" | key backing-filename-format; }
+vsize() { json "$1" | nkey virtual-size | head -1; }
+# chain_is DISK FILE...: qemu-img walks DISK's chain through exactly these files (by realpath)
+chain_is() {
+    local d=$1; shift
+    local got want f
+    got=$(json --backing-chain "$d" | key filename | while read -r f; do readlink -f "$f"; done) || return 1
+    want=$(for f in "$@"; do readlink -f "$f"; done)
+    [ "$got" = "$want" ] || { echo "chain of $d:"; echo "$got"; echo "wanted:"; echo "$want"; return 1; }
+}
+# clean DIR: qemu-img check passes on every qcow2 layer file in DIR
+clean() {
+    local f n=0
+    for f in "$1"/[0-9]*; do
+        [ -L "$f" ] && continue
+        qemu-img check -q -U -f qcow2 "$f" || { echo "check failed: $f"; return 1; }
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ]
+}
+link_is() { [ "$(readlink "$1")" = "$2" ] || { echo "$1 -> $(readlink "$1"), wanted $2"; return 1; }; }
+# Every link under the datastores resolves; no image is its own backing file; every qcow2
+# file's whole chain opens (no loop, nothing missing).
+links_resolve() {
     local l
-    for l in $(find "$V" "$DS/1" -type l); do [ -e "$l" ] || { echo "dangling: $l"; return 1; }; done
+    while read -r l; do [ -e "$l" ] || { echo "dangling: $l"; return 1; }; done < <(find "$DS" -type l)
 }
 no_self_reference() {
-    local f b
-    for f in $(find "$V/" "$DS/1/" -type f); do
-        b=$(qemu-img info -U --output=json "$f" 2>/dev/null | sed -n 's/.*"full-backing-filename": "\([^"]*\)".*/\1/p')
-        [ -z "$b" ] || [ "$(readlink -f "$b")" != "$(readlink -f "$f")" ] || { echo "self reference: $f"; return 1; }
-    done
+    local f b n=0
+    while read -r f; do
+        [ "$(head -c 4 "$f" | od -An -tx1 | tr -d " ")" = 514649fb ] || continue
+        n=$((n + 1))
+        b=$(json "$f" | key full-backing-filename)
+        if [ -n "$b" ] && [ "$(readlink -f "$b")" = "$(readlink -f "$f")" ]; then echo "self reference: $f"; return 1; fi
+        json --backing-chain "$f" >/dev/null || { echo "broken chain: $f"; return 1; }
+    done < <(find "$DS" -type f)
+    [ "$n" -gt 0 ]
+}
+snap() { "$R/tm/qcow2/$1" "host01:$2" "$3" "${4:-42}" 1; }  # snap ACTION DISK ID [VMID]
+# sane DISK: every qcow2 layer in DISK's snapshot directory passes qemu-img check; DISK's chain opens
+sane() { clean "$(dirname "$(readlink -f "$1")")" && json --backing-chain "$1" >/dev/null; }
+# act DESCRIPTION ACTION DISK ID [VMID]: the snapshot action succeeds, and after it DISK is sane
+act() {
+    local d=$1; shift
+    expect_ok "$d" snap "$@"
+    [ "$RC" -ne 0 ] || check "  after it: every layer passes qemu-img check, the chain opens" sane "$2"
 }
 
+# ---- clone: an overlay on the image ---------------------------------------------------
 expect_ok "clone: an overlay" "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
-check "disk.0 -> disk.0.snap/0" test "$(readlink "$V/disk.0")" = disk.0.snap/0
-check "self link disk.0.snap/disk.0.snap -> ." test "$(readlink "$V/disk.0.snap/disk.0.snap")" = .
-check "layer 0 backs onto the image, format explicit" \
-    test "$(qemu-img info --output=json "$V/disk.0.snap/0" | grep -c '"backing-filename-format": "raw"')" = 1
-check "the overlay grew to SIZE" test "$(qemu-img info --output=json "$V/disk.0" | grep -o '"virtual-size": [0-9]*')" = '"virtual-size": 134217728'
-check "the overlay is kilobytes" test "$(du -k "$V/disk.0.snap/0" | cut -f1)" -lt 1024
-check "reads the image's data through the chain" on host01 sh -c "qemu-io -f qcow2 -c 'read -P 0x11 0 1M' $V/disk.0 >/dev/null"
+check "disk.0 -> disk.0.snap/0" link_is "$V/disk.0" disk.0.snap/0
+check "self link disk.0.snap/disk.0.snap -> ." link_is "$V/disk.0.snap/disk.0.snap" .
+check "layer 0 backs onto the image by absolute name" test "$(backing "$V/disk.0.snap/0")" = "$DS/1/base"
+check "layer 0 names the image's format explicitly (raw)" test "$(backing_fmt "$V/disk.0.snap/0")" = raw
+check "chain: layer 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/0" "$DS/1/base"
+check "SIZE > ORIGINAL_SIZE grew the overlay to 128 MiB" test "$(vsize "$V/disk.0")" = 134217728
+check "the overlay is kilobytes" test "$(alloc_kib "$V/disk.0.snap/0")" -lt 1024
+host_reads() { on host01 qemu-io -r -f qcow2 -c "read -P $2 $3M 1M" "$1" >/dev/null; }
+check "the host reads the image's data through the chain" host_reads "$V/disk.0" 0x11 0
+check "qemu-img check clean" clean "$V/disk.0.snap"
 
-# three snapshots, revert to the first, delete the second, export: the sequence that broke upstream
-writes "$V/disk.0" 0xa0
-expect_ok "snap_create 0" "$R/tm/qcow2/snap_create" "host01:$V/disk.0" 0 42 1
-writes "$V/disk.0" 0xa1
-expect_ok "snap_create 1" "$R/tm/qcow2/snap_create" "host01:$V/disk.0" 1 42 1
-writes "$V/disk.0" 0xa2
-expect_ok "snap_create 2" "$R/tm/qcow2/snap_create" "host01:$V/disk.0" 2 42 1
-writes "$V/disk.0" 0xa3
-check "disk.0 -> layer 3" test "$(readlink "$V/disk.0")" = disk.0.snap/3
-check "chain after 3 snapshots" chain_ok "$V/disk.0"
-check "chain depth 5 (3 -> 2 -> 1 -> 0 -> image)" test "$(qemu-img info --backing-chain "$V/disk.0" | grep -c '^image:')" = 5
-expect_ok "snap_revert 0" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 0 42 1
-check "after revert the disk reads snapshot 0" reads "$V/disk.0" 0xa0
-check "revert kept the link" test "$(readlink "$V/disk.0")" = disk.0.snap/3
-expect_error "revert to the active layer is refused" "does not exist" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 3 42 1
-expect_ok "snap_delete 1 (it has a child: layer 2)" "$R/tm/qcow2/snap_delete" "host01:$V/disk.0" 1 42 1
+# ---- three snapshots, revert to the first, delete the second, export ------------------
+w "$V/disk.0" 0xa0 1; w "$V/disk.0" 0xa0 2; capture s0 "$V/disk.0"
+act "snap_create 0" snap_create "$V/disk.0" 0
+w "$V/disk.0" 0xa1 1; w "$V/disk.0" 0xa1 3; capture s1 "$V/disk.0"
+act "snap_create 1" snap_create "$V/disk.0" 1
+w "$V/disk.0" 0xa2 1; w "$V/disk.0" 0xa2 4; capture s2 "$V/disk.0"
+act "snap_create 2" snap_create "$V/disk.0" 2
+w "$V/disk.0" 0xa3 1; w "$V/disk.0" 0xa3 5
+check "disk.0 -> layer 3" link_is "$V/disk.0" disk.0.snap/3
+check "each layer backs onto the previous by relative name" \
+    test "$(backing "$V/disk.0.snap/3")|$(backing "$V/disk.0.snap/2")|$(backing "$V/disk.0.snap/1")" = \
+    "disk.0.snap/2|disk.0.snap/1|disk.0.snap/0"
+check "chain 3 -> 2 -> 1 -> 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/"{3,2,1,0} "$DS/1/base"
+check "data written through the overlays reads back (latest write wins)" \
+    bash -c "$(declare -f r); r '$V/disk.0' 0xa3 1 && r '$V/disk.0' 0xa0 2 && r '$V/disk.0' 0xa1 3 && r '$V/disk.0' 0x11 0"
+check "qemu-img check clean after 3 snapshots" clean "$V/disk.0.snap"
+act "snap_revert 0" snap_revert "$V/disk.0" 0
+check "after revert the disk reads exactly snapshot 0" same "$V/disk.0" s0
+check "revert kept the link (disk.0 -> layer 3)" link_is "$V/disk.0" disk.0.snap/3
+check "chain after revert: 3 -> 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/3" "$V/disk.0.snap/0" "$DS/1/base"
+check "snapshot 2 still reads its own content" same "$V/disk.0.snap/2" s2
+expect_error "revert to the active layer is refused" "does not exist" snap snap_revert "$V/disk.0" 3
+expect_error "revert to a snapshot that never was is refused" "does not exist" snap snap_revert "$V/disk.0" 7
+act "snap_delete 1 (layer 2 is built on it)" snap_delete "$V/disk.0" 1
 check "layer 1 is gone" test ! -e "$V/disk.0.snap/1"
-check "chain still clean" chain_ok "$V/disk.0"
-expect_ok "snap_revert 2 (its parent was deleted)" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 2 42 1
-check "snapshot 2 still reads its own content" reads "$V/disk.0" 0xa2
-check "and what it inherited from the image" on host01 sh -c "qemu-io -f qcow2 -c 'read -P 0x11 0 1M' $V/disk.0 >/dev/null"
-expect_ok "cpds: a flattened export" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export" -1 42 1
-check "the export stands alone" test -z "$(qemu-img info --output=json "$DS/1/export" | grep backing-filename)"
-check "the export holds the disk's bytes" sh -c "qemu-io -f qcow2 -c 'read -P 0xa2 1M 1M' $DS/1/export >/dev/null"
-expect_ok "cpds of snapshot 0" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export0" 0 42 1
-check "the snapshot export holds snapshot 0" sh -c "qemu-io -f qcow2 -c 'read -P 0xa0 1M 1M' $DS/1/export0 >/dev/null"
+check "layer 2 now backs onto layer 0 (relative name)" test "$(backing "$V/disk.0.snap/2")" = disk.0.snap/0
+check "snapshot 2 kept its content (layer 1's data moved into it)" same "$V/disk.0.snap/2" s2
+check "the disk still reads snapshot 0" same "$V/disk.0" s0
+check "qemu-img check clean after the delete" clean "$V/disk.0.snap"
+expect_ok "cpds: a flattened export of the disk" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export" -1 42 1
+check "the export has no backing file" test -z "$(backing "$DS/1/export")"
+check "the export holds exactly the disk's content (snapshot 0)" same "$DS/1/export" s0
+check "the export is a clean qcow2" qemu-img check -q "$DS/1/export"
+expect_ok "cpds of snapshot 2" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export2" 2 42 1
+check "the snapshot export holds snapshot 2 and stands alone" \
+    bash -c "$(declare -f same json key backing); CAP='$CAP'; same '$DS/1/export2' s2 && test -z \"\$(backing '$DS/1/export2')\""
+act "snap_revert 2 (its parent was deleted)" snap_revert "$V/disk.0" 2
+check "the disk reads exactly snapshot 2" same "$V/disk.0" s2
 check "no dangling link" links_resolve
-check "no self reference" no_self_reference
+check "no self reference, every chain opens" no_self_reference
 check "the image was never written" test "$(sum "$DS/1/base")" = "$BASESUM"
 
-# snapshot ids >= 10
-for i in $(seq 3 12); do "$R/tm/qcow2/snap_create" "host01:$V/disk.0" "$i" 42 1 2>/dev/null; done
-check "layers up to 13 exist" test -e "$V/disk.0.snap/13"
-writes "$V/disk.0" 0xbb
-expect_ok "snap_create 13" "$R/tm/qcow2/snap_create" "host01:$V/disk.0" 13 42 1
-expect_ok "snap_revert 10" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 10 42 1
-check "snapshot 10 reads snapshot 2's content" reads "$V/disk.0" 0xa2
-expect_ok "snap_delete 11" "$R/tm/qcow2/snap_delete" "host01:$V/disk.0" 11 42 1
-expect_ok "snap_revert 13" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 13 42 1
-check "snapshot 13 reads its own content" reads "$V/disk.0" 0xbb
-check "chain clean at depth > 10" chain_ok "$V/disk.0"
+# ---- snapshot ids >= 10 ---------------------------------------------------------------
+ok=1
+for i in $(seq 3 12); do
+    w "$V/disk.0" "0x$((40 + i))" $((8 + i))
+    [ "$i" -ge 10 ] && capture "s$i" "$V/disk.0"
+    snap snap_create "$V/disk.0" "$i" 2>"$T/err" || { ok=""; cat "$T/err"; }
+    sane "$V/disk.0" || { ok=""; echo "not sane after snapshot $i"; }
+done
+check "snap_create 3 .. 12 all succeed, each leaving every layer clean" test -n "$ok"
+check "disk.0 -> layer 13 (not sorted as text)" link_is "$V/disk.0" disk.0.snap/13
+check "layers 0, 2 .. 13 exist, 1 does not" \
+    test "$(cd "$V/disk.0.snap" && ls | grep -v snap | sort -n | tr '\n' ' ')" = "0 2 3 4 5 6 7 8 9 10 11 12 13 "
+check "chain 13 -> 12 -> ... -> 2 -> 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/"{13,12,11,10,9,8,7,6,5,4,3,2,0} "$DS/1/base"
+w "$V/disk.0" 0x77 30
+act "snap_revert 10" snap_revert "$V/disk.0" 10
+check "the disk reads exactly snapshot 10" same "$V/disk.0" s10
+act "snap_delete 11 (layer 12 is built on it)" snap_delete "$V/disk.0" 11
+check "layer 12 now backs onto layer 10" test "$(backing "$V/disk.0.snap/12")" = disk.0.snap/10
+check "snapshot 12 kept its content" same "$V/disk.0.snap/12" s12
+act "snap_delete 10 (two layers are built on it: 12 and the active 13)" snap_delete "$V/disk.0" 10
+check "layers 12 and 13 now back onto layer 9" test "$(backing "$V/disk.0.snap/12")|$(backing "$V/disk.0.snap/13")" = \
+    "disk.0.snap/9|disk.0.snap/9"
+check "the disk still reads snapshot 10" same "$V/disk.0" s10
+check "snapshot 12 still reads its content" same "$V/disk.0.snap/12" s12
+expect_ok "cpds of snapshot 12" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export12" 12 42 1
+check "the export holds exactly snapshot 12" same "$DS/1/export12" s12
+act "snap_revert 12" snap_revert "$V/disk.0" 12
+check "the disk reads exactly snapshot 12" same "$V/disk.0" s12
+check "qemu-img check clean at ids >= 10" clean "$V/disk.0.snap"
+act "snap_create 13" snap_create "$V/disk.0" 13
+# oned does not reuse the id of a failed snapshot: the next id may be past the active layer
+w "$V/disk.0" 0x99 31; capture s15 "$V/disk.0"
+act "snap_create 15 while the active layer is 14 (id 14 failed in oned)" snap_create "$V/disk.0" 15
+check "the frozen layer is file 15, the old name 14 is gone" test -f "$V/disk.0.snap/15" -a ! -e "$V/disk.0.snap/14"
+check "disk.0 -> layer 16, on layer 15" \
+    bash -c "$(declare -f link_is json key backing); link_is '$V/disk.0' disk.0.snap/16 && test \"\$(backing '$V/disk.0.snap/16')\" = disk.0.snap/15"
+w "$V/disk.0" 0x9a 31
+act "snap_revert 15" snap_revert "$V/disk.0" 15
+check "the disk reads exactly snapshot 15" same "$V/disk.0" s15
 
-# a broken chain is refused before anything changes
+# ---- broken chains are refused, and nothing changes -----------------------------------
+before=$(ls "$V/disk.0.snap")
 mv "$V/disk.0.snap/12" "$T/away"
-expect_error "a missing layer is detected" "cannot read the backing chain" "$R/tm/qcow2/snap_create" "host01:$V/disk.0" 14 42 1
+expect_error "a missing middle layer is refused" "cannot read the backing chain" snap snap_create "$V/disk.0" 16
+check "nothing was created, the link did not move" \
+    bash -c "$(declare -f link_is); link_is '$V/disk.0' disk.0.snap/16 && test ! -e '$V/disk.0.snap/17'"
 mv "$T/away" "$V/disk.0.snap/12"
+qemu-img rebase -u -f qcow2 -F qcow2 -b disk.0.snap/16 "$V/disk.0.snap/9"
+expect_error "a loop in the chain is refused" "cannot read the backing chain" snap snap_delete "$V/disk.0" 12
+qemu-img rebase -u -f qcow2 -F qcow2 -b disk.0.snap/8 "$V/disk.0.snap/9"
+check "the refused actions changed no layer" test "$(ls "$V/disk.0.snap")" = "$before"
+mkdir -p "$T/elsewhere"; cp "$V/disk.0.snap/13" "$T/elsewhere/13"
+ln -sfn "$T/elsewhere/13" "$V/disk.0"
+expect_error "disk.N pointing out of its snapshot directory is refused" "not at layer 13" snap snap_create "$V/disk.0" 16
+ln -sfn disk.0.snap/16 "$V/disk.0"
+check "the chain is whole again" chain_is "$V/disk.0" "$V/disk.0.snap/"{16,15,13,12,9,8,7,6,5,4,3,2,0} "$DS/1/base"
 
-# persistent image: snapshots beside the image, surviving the VM
+# ---- persistent image: snapshots beside the image, surviving the VM --------------------
 expect_ok "ln: persistent" "$R/tm/qcow2/ln" "frontend:$DS/1/pers" "host01:$V/disk.1" 42 1
-check "<SOURCE>.snap/0 -> SOURCE" test "$(readlink "$DS/1/pers.snap/0")" = "$DS/1/pers"
-check "disk.1 -> <SOURCE>.snap/0" test "$(readlink "$V/disk.1")" = "$DS/1/pers.snap/0"
-check "disk.1.snap -> <SOURCE>.snap" test "$(readlink "$V/disk.1.snap")" = "$DS/1/pers.snap"
-on host01 qemu-io -f raw -c 'write -P 0xc0 1M 1M' "$V/disk.1" >/dev/null
-expect_ok "persistent snap_create 0" "$R/tm/qcow2/snap_create" "host01:$V/disk.1" 0 42 1
-on host01 qemu-io -f qcow2 -c 'write -P 0xc1 1M 1M' "$V/disk.1" >/dev/null
-expect_ok "persistent snap_revert 0" "$R/tm/qcow2/snap_revert" "host01:$V/disk.1" 0 42 1
-check "persistent revert reads the snapshot" reads "$V/disk.1" 0xc0
-expect_error "snapshot 0 of a persistent disk is the image" "is the persistent image itself" \
-    "$R/tm/qcow2/snap_delete" "host01:$V/disk.1" 0 42 1
+check "<SOURCE>.snap/0 -> <SOURCE>" link_is "$DS/1/pers.snap/0" "$DS/1/pers"
+check "<SOURCE>.snap/pers.snap -> <SOURCE>.snap" link_is "$DS/1/pers.snap/pers.snap" "$DS/1/pers.snap"
+check "disk.1 -> <SOURCE>.snap/0" link_is "$V/disk.1" "$DS/1/pers.snap/0"
+check "disk.1.snap -> <SOURCE>.snap" link_is "$V/disk.1.snap" "$DS/1/pers.snap"
+check "disk.1's chain is the image alone" chain_is "$V/disk.1" "$DS/1/pers"
+w "$V/disk.1" 0xc0 1 raw; capture p0 "$V/disk.1" raw
+act "persistent snap_create 0" snap_create "$V/disk.1" 0
+check "layer 1 backs onto <SOURCE>.snap/0 by absolute name, format raw" \
+    test "$(backing "$DS/1/pers.snap/1")|$(backing_fmt "$DS/1/pers.snap/1")" = "$DS/1/pers.snap/0|raw"
+check "disk.1 -> <SOURCE>.snap/1" link_is "$V/disk.1" "$DS/1/pers.snap/1"
+w "$V/disk.1" 0xc1 2; capture p1 "$V/disk.1"
+act "persistent snap_create 1" snap_create "$V/disk.1" 1
+w "$V/disk.1" 0xc2 1
+check "persistent chain 2 -> 1 -> 0 = image" chain_is "$V/disk.1" "$DS/1/pers.snap/"{2,1} "$DS/1/pers"
+PERSSUM=$(sum "$DS/1/pers")
+expect_error "cpds onto the image under the disk's own snapshots is refused" "part of the disk's own backing chain" \
+    "$R/tm/qcow2/cpds" "host01:$V/disk.1" "$DS/1/pers" -1 42 1
+check "the image is unchanged" test "$(sum "$DS/1/pers")" = "$PERSSUM"
+expect_error "snapshot 0 of a persistent disk is the image itself" "is the persistent image itself" \
+    snap snap_delete "$V/disk.1" 0
+check "and it is still there" link_is "$DS/1/pers.snap/0" "$DS/1/pers"
+act "persistent snap_revert 1" snap_revert "$V/disk.1" 1
+check "persistent revert reads exactly snapshot 1" same "$V/disk.1" p1
+act "persistent snap_delete 1 (the active layer is built on it)" snap_delete "$V/disk.1" 1
+check "the active layer now backs onto the image's layer 0" test "$(backing "$DS/1/pers.snap/2")" = "$DS/1/pers.snap/0"
+check "and still reads snapshot 1" same "$V/disk.1" p1
+act "persistent snap_revert 0" snap_revert "$V/disk.1" 0
+check "persistent revert reads exactly snapshot 0" same "$V/disk.1" p0
+check "qemu-img check clean (persistent)" clean "$DS/1/pers.snap"
 expect_ok "mvds: nothing to move" "$R/tm/qcow2/mvds" "host01:$V/disk.1" "$DS/1/pers" 42 1
-expect_ok "mv to another system datastore path" "$R/tm/qcow2/mv" "host01:$V" "host01:$DS/7/42" 42 7
-check "chains whole after the move (relative names)" chain_ok "$DS/7/42/disk.0"
-expect_ok "mv back" "$R/tm/qcow2/mv" "host01:$DS/7/42" "host01:$V" 42 0
-expect_ok "resize" "$R/tm/qcow2/resize" "host01:$V/disk.0" 256 42 1
-check "resize grew the virtual size" test "$(qemu-img info --output=json "$V/disk.0" | grep -o '"virtual-size": [0-9]*')" = '"virtual-size": 268435456'
-expect_ok "delete the VM dir" "$R/tm/qcow2/delete" "host01:$V" 42 0
-check "persistent snapshots survive the VM" test -e "$DS/1/pers.snap/1" -a -L "$DS/1/pers.snap/0"
-check "the images are intact" test "$(sum "$DS/1/base")" = "$BASESUM"
 
-# standalone clones
-ONESTOR_QCOW2_STANDALONE=yes expect_ok "clone with QCOW2_STANDALONE" "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
-check "a standalone layer has no backing file" test -z "$(qemu-img info --output=json "$V/disk.0.snap/0" | grep backing-filename)"
-check "and holds the image" on host01 sh -c "qemu-io -f qcow2 -c 'read -P 0x11 0 1M' $V/disk.0 >/dev/null"
+# ---- mv to another system datastore path, resize, delete ------------------------------
+expect_ok "mv the VM dir to another system datastore path" "$R/tm/qcow2/mv" "host01:$V" "host01:$DS/7/42" 42 7
+check "no layer names the old directory" sh -c "! grep -rl --binary-files=text '/0/42/' '$DS/7/42/disk.0.snap/'"
+check "chain whole after the move (relative names)" \
+    chain_is "$DS/7/42/disk.0" "$DS/7/42/disk.0.snap/"{16,15,13,12,9,8,7,6,5,4,3,2,0} "$DS/1/base"
+check "the moved disk reads snapshot 15" same "$DS/7/42/disk.0" s15
+check "the persistent disk moved with it" same "$DS/7/42/disk.1" p0
+check "qemu-img check clean after the move" clean "$DS/7/42/disk.0.snap"
+expect_ok "mv back" "$R/tm/qcow2/mv" "host01:$DS/7/42" "host01:$V" 42 0
+expect_ok "resize disk.0 to 256 MiB" "$R/tm/qcow2/resize" "host01:$V/disk.0" 256 42 1
+check "resize grew the virtual size" test "$(vsize "$V/disk.0")" = 268435456
+check "every layer still passes qemu-img check" sane "$V/disk.0"
+check "the resized disk keeps its content" same "$V/disk.0" s15
+expect_ok "resize the persistent disk to 96 MiB" "$R/tm/qcow2/resize" "host01:$V/disk.1" 96 42 1
+check "its active layer grew, the image did not" test "$(vsize "$V/disk.1")|$(stat -c %s "$DS/1/pers")" = "100663296|67108864"
+check "no dangling link" links_resolve
+check "no self reference, every chain opens" no_self_reference
+expect_ok "delete the VM dir" "$R/tm/qcow2/delete" "host01:$V" 42 0
+check "the VM dir is gone" test ! -e "$V"
+check "the images are intact" test "$(sum "$DS/1/base")" = "$BASESUM"
+check "persistent snapshots survive the VM" test -L "$DS/1/pers.snap/0" -a -f "$DS/1/pers.snap/2"
+check "and their chain is whole" chain_is "$DS/1/pers.snap/2" "$DS/1/pers.snap/2" "$DS/1/pers"
+expect_ok "ln of the persistent image for the next VM" "$R/tm/qcow2/ln" "frontend:$DS/1/pers" "host01:$V/disk.1" 42 1
+check "disk.1 -> <SOURCE>.snap/2 (the highest)" link_is "$V/disk.1" "$DS/1/pers.snap/2"
+check "it reads what the last VM left" same "$V/disk.1" p0
 "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
 
-# hostile images, refused with nothing created
+# ---- a persistent raw disk whose guest wrote a qcow2 header: it stays raw -------------
+# (were its format probed, the next overlay would read the host's /etc/shadow through it)
+qemu-img create -q -f raw "$DS/1/guestraw" 64M
+qemu-img create -q -f qcow2 -F raw -b /etc/shadow "$T/evil-header" 64M
+vm_xml 43 host01 shared "0:NO:$DS/1/guestraw:64:64:raw:qcow2"
+expect_ok "ln: a persistent raw disk" "$R/tm/qcow2/ln" "frontend:$DS/1/guestraw" "host01:$DS/0/43/disk.0" 43 1
+dd if="$T/evil-header" of="$DS/0/43/disk.0" conv=notrunc status=none  # what the guest writes
+capture g0 "$DS/0/43/disk.0" raw
+# no_shadow DISK: DISK's content holds no line of the host's /etc/shadow (which has a "root:" line)
+no_shadow() { qemu-img convert -U -O raw "$1" "$T/ns.raw" && ! grep -aq "^root:" "$T/ns.raw"; }
+check "(the probe below can see /etc/shadow: it has a root: line)" grep -q "^root:" /etc/shadow
+expect_ok "cpds of it" "$R/tm/qcow2/cpds" "host01:$DS/0/43/disk.0" "$DS/1/g-export" -1 43 1
+check "the export holds the guest's bytes, not the host's /etc/shadow" \
+    bash -c "$(declare -f same no_shadow); CAP='$CAP'; same '$DS/1/g-export' g0 && no_shadow '$DS/1/g-export'"
+act "snap_create on it" snap_create "$DS/0/43/disk.0" 0 43
+check "the new layer names its backing format raw" test "$(backing_fmt "$DS/1/guestraw.snap/1")" = raw
+check "the chain ends at the image, not at /etc/shadow" chain_is "$DS/0/43/disk.0" "$DS/1/guestraw.snap/1" "$DS/1/guestraw"
+check "the disk reads the guest's bytes" same "$DS/0/43/disk.0" g0
+"$R/tm/qcow2/delete" "host01:$DS/0/43" 43 0 2>/dev/null
+
+# ---- standalone clones; a 5.x VM (no DISK/FORMAT, DRIVER=qcow2 from TM_MAD_CONF) -------
+ONESTOR_QCOW2_STANDALONE=yes expect_ok "clone with QCOW2_STANDALONE=yes" \
+    "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
+check "disk.0.snap/0 has no backing file" test -z "$(backing "$V/disk.0.snap/0")"
+check "and holds the image (grown to SIZE)" sh -c "qemu-img compare -q -f qcow2 -F raw '$V/disk.0' '$DS/1/base'"
+w "$V/disk.0" 0xd0 1; capture t0 "$V/disk.0"
+act "snap_create 0 on a standalone disk" snap_create "$V/disk.0" 0
+w "$V/disk.0" 0xd1 2; capture t1 "$V/disk.0"
+act "snap_delete 0: the base of the chain" snap_delete "$V/disk.0" 0
+check "layer 1 is standalone now and reads the same" \
+    bash -c "$(declare -f same json key backing); CAP='$CAP'; test -z \"\$(backing '$V/disk.0.snap/1')\" && same '$V/disk.0' t1"
+"$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:qcow2:qcow2"
+sed -i 's|<FORMAT>qcow2</FORMAT>||' "$T/vms/42.xml"
+expect_ok "clone of a raw image for a 5.x VM (DRIVER=qcow2, no FORMAT)" \
+    "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
+check "the overlay names the image's real format (raw)" test "$(backing_fmt "$V/disk.0.snap/0")" = raw
+check "and reads the image" r "$V/disk.0" 0x11 0
+"$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+
+# ---- hostile images: refused with a clear message, nothing created --------------------
 qemu-img create -q -f qcow2 -F raw -b /etc/shadow "$DS/1/evil-backing" 1M
+qemu-img create -q -f qcow2 -u -F raw -b ../../../../../../etc/shadow "$DS/1/evil-relative" 1M
+qemu-img create -q -f qcow2 -u -F raw -b 'json:{"driver":"file","filename":"/etc/shadow"}' "$DS/1/evil-json" 1M
 qemu-img create -q -f qcow2 -o data_file="$T/outside-data" "$DS/1/evil-data" 1M
+qemu-img amend -q -f qcow2 -o data_file=/etc/hostname "$DS/1/evil-data"  # the header only
 qemu-img create -q -f raw "$DS/1/raw-as-qcow2" 1M
-vm_xml 42 host01 shared "0:YES:$DS/1/evil-backing:1:1:qcow2:qcow2" "1:YES:$DS/1/evil-data:1:1:qcow2:qcow2" \
-    "2:YES:$DS/1/raw-as-qcow2:1:1:qcow2:qcow2" "3:NO:$DS/1/evil-backing:1:1:qcow2:qcow2"
-before=$(find "$DS" | sort)
-expect_error "a backing file of /etc/shadow" "backing file outside" "$R/tm/qcow2/clone" "frontend:$DS/1/evil-backing" "host01:$V/disk.0" 42 1
-expect_error "an external data file" "external data file outside" "$R/tm/qcow2/clone" "frontend:$DS/1/evil-data" "host01:$V/disk.1" 42 1
-expect_error "a raw file declared qcow2" "is not a valid qcow2 image" "$R/tm/qcow2/clone" "frontend:$DS/1/raw-as-qcow2" "host01:$V/disk.2" 42 1
-expect_error "ln of a hostile image" "backing file outside" "$R/tm/qcow2/ln" "frontend:$DS/1/evil-backing" "host01:$V/disk.3" 42 1
-check "nothing was created for hostile images" test "$(find "$DS" | sort)" = "$before"
+HOSTNAME_SUM=$(sum /etc/hostname)
+specs=() i=0
+for img in evil-backing evil-relative evil-json evil-data raw-as-qcow2; do
+    specs+=("$i:YES:$DS/1/$img:1:1:qcow2:qcow2" "$((i + 1)):NO:$DS/1/$img:1:1:qcow2:qcow2")
+    i=$((i + 2))
+done
+vm_xml 42 host01 shared "${specs[@]}"
+before=$(find "$DS" "$T/lock" | sort)
+i=0
+for case in "evil-backing:backing file outside its snapshot directory: '/etc/shadow'" \
+            "evil-relative:backing file outside its snapshot directory" \
+            "evil-json:backing file outside its snapshot directory: 'json:" \
+            "evil-data:external data file outside its snapshot directory: '/etc/hostname'" \
+            "raw-as-qcow2:is not a valid qcow2 image"; do
+    img=${case%%:*} msg=${case#*:}
+    expect_error "clone refuses $img" "$msg" "$R/tm/qcow2/clone" "frontend:$DS/1/$img" "host01:$V/disk.$i" 42 1
+    expect_error "ln refuses $img" "$msg" "$R/tm/qcow2/ln" "frontend:$DS/1/$img" "host01:$V/disk.$((i + 1))" 42 1
+    i=$((i + 2))
+done
+check "nothing was created for the hostile images" test "$(find "$DS" "$T/lock" | sort)" = "$before"
+check "/etc/hostname was not touched" test "$(sum /etc/hostname)" = "$HOSTNAME_SUM"
+# A qcow2 declared raw is used as raw: its backing file is never followed.
+vm_xml 42 host01 shared "0:YES:$DS/1/evil-backing:1:1:raw:qcow2"
+expect_ok "a qcow2 declared raw is cloned as raw" "$R/tm/qcow2/clone" "frontend:$DS/1/evil-backing" "host01:$V/disk.0" 42 1
+check "its overlay's chain stops at the image" chain_is "$V/disk.0" "$V/disk.0.snap/0" "$DS/1/evil-backing"
+check "and nothing of /etc/shadow shows through" no_shadow "$V/disk.0"
+check "no temporary file was left anywhere" test -z "$(find "$DS" -name '*onestor-tmp*')"
 e2e_finish

@@ -1,73 +1,195 @@
 #!/usr/bin/env bash
-# TM_MAD=qcow2 on a running VM: a real libvirtd and QEMU (TCG; no guest OS, the disk only
-# has to be attached) started by this suite inside its own mount namespace, so QEMU sees the
-# same datastore paths as the test hosts. snap_create_live switches the running disk onto a
-# new layer (no guest agent here: the domain is suspended around it); after shutdown,
-# snap_revert gives the snapshot's content. A save-as of the running disk (LCM_STATE 26)
-# exports its content. Fails, never skips, when libvirtd or QEMU cannot start.
+# TM_MAD=qcow2 on a running VM: a real libvirtd and QEMU (TCG; no guest OS, the disk only has
+# to be attached) started by this suite inside its own mount namespace, with private libvirt
+# directories (nothing of the machine's libvirt is used or touched) and a qemu.conf of its
+# own. The driver runs `virsh` on host01 over ssh, which reaches this libvirtd. "The guest"
+# writes through QEMU itself (HMP qemu-io on the virtio disk).
+#   snap_create_live switches the running disk onto a new layer (no guest agent: the domain
+#   is suspended around it); after shutdown, snap_revert gives exactly the snapshot's
+#   content; a save-as of the running disk (LCM_STATE 26) exports its content, through
+#   blockcopy and through the quiesced fallback.
+# Fails, never skips, when libvirtd or QEMU cannot start.
 source "$(dirname "$0")/lib.sh"
-e2e_init "$@" shared
-V=$DS/0/42
-# libvirt with a configuration of this suite's own (bind-mounted in this namespace only).
-cat > "$T/qemu.conf" <<CFG
+e2e_before_hosts() {
+    # (runs inside the namespace, before the test hosts start, so they see these mounts)
+    # libvirt's state and configuration, private: this libvirtd neither meets nor changes
+    # the machine's (sockets, domain state, definitions it writes), autostarts no network (no
+    # bridge, no address beyond loopback), and reads a qemu.conf of this suite's own.
+    local d
+    for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+        mkdir -p "$T/libvirt$d" "$d" && mount --bind "$T/libvirt$d" "$d" || { fail "cannot make $d private"; exit 1; }
+    done
+    cp -a /etc/libvirt "$T/etc-libvirt" || { fail "cannot copy /etc/libvirt"; exit 1; }
+    rm -f "$T"/etc-libvirt/qemu/networks/autostart/*
+    cat > "$T/etc-libvirt/qemu.conf" <<CFG
 user = "root"
 group = "root"
 dynamic_ownership = 0
+remember_owner = 0
 security_driver = "none"
 namespaces = [ ]
-remember_owner = 0
 CFG
-mount --bind "$T/qemu.conf" /etc/libvirt/qemu.conf
-mkdir -p /run/libvirt
+    mount --bind "$T/etc-libvirt" /etc/libvirt || { fail "cannot make /etc/libvirt private"; exit 1; }
+}
+e2e_init "$@" shared
+V=$DS/0/42
+CAP=$T/cap
+VIRSH=(virsh -q -c qemu:///system)
+mkdir -p "$CAP" "$DS/1"
+
 virtlogd --pid-file="$T/virtlogd.pid" >"$T/virtlogd.log" 2>&1 &
 VL=$!
 libvirtd --pid-file="$T/libvirtd.pid" >"$T/libvirtd.log" 2>&1 &
 LV=$!
+QEMU_PIDS=()  # every QEMU this suite started (libvirt detaches them): killed by PID at the end
 stop_libvirt() {
-    virsh -c qemu:///system destroy one-42 >/dev/null 2>&1
-    kill "$LV" "$VL" 2>/dev/null; wait "$LV" "$VL" 2>/dev/null
-    umount /etc/libvirt/qemu.conf 2>/dev/null
+    "${VIRSH[@]}" destroy one-42 >/dev/null 2>&1
+    local p
+    for p in ${QEMU_PIDS[@]+"${QEMU_PIDS[@]}"}; do kill "$p" 2>/dev/null; done
+    kill "$LV" "$VL" 2>/dev/null
+    wait "$LV" "$VL" 2>/dev/null
     e2e_cleanup
 }
 trap stop_libvirt EXIT
-for _ in $(seq 1 300); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
-check "libvirtd answers" virsh -c qemu:///system version
+trap 'exit 1' INT TERM
+give_up() {  # give_up WHAT LOG: the suite fails here (a live test without libvirt proves nothing)
+    fail "$1"
+    echo "--- $2:"; tail -20 "$2"
+    e2e_finish
+    exit 1
+}
+for _ in $(seq 1 100); do "${VIRSH[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+"${VIRSH[@]}" version >/dev/null 2>&1 || give_up "libvirtd answers" "$T/libvirtd.log"
+pass "libvirtd answers"
+host_virsh() { on host01 virsh -q -c qemu:///system uri >/dev/null; }
+check "virsh on host01 (where the driver runs it) answers" host_virsh
 
-mkdir -p "$DS/1"
+# ---- helpers ---------------------------------------------------------------------------
+r() { qemu-io -r -U -f qcow2 -c "read -P $2 $3M 1M" "$1" >/dev/null 2>&1; }
+capture() { qemu-img convert -U -f qcow2 -O raw "$2" "$CAP/$1" || fail "capture $1"; }
+same() { qemu-img compare -q -U -f qcow2 -F raw "$1" "$CAP/$2"; }
+backing() { qemu-img info -U --output=json "$1" | sed -n 's/^ *"backing-filename": "\(.*\)",\{0,1\}$/\1/p'; }
+link_is() { [ "$(readlink "$1")" = "$2" ] || { echo "$1 -> $(readlink "$1"), wanted $2"; return 1; }; }
+state_is() { [ "$("${VIRSH[@]}" domstate one-42 2>/dev/null | head -1)" = "$1" ]; }
+# the source QEMU has open for vda
+source_of() { "${VIRSH[@]}" domblklist one-42 | awk -v t="$1" '$1 == t {print $2}'; }
+vda_is() { [ "$(source_of vda)" = "$1" ] || { echo "vda is $(source_of vda), wanted $1"; return 1; }; }
+running_on() { state_is running && vda_is "$1"; }
+gone() { ! "${VIRSH[@]}" domstate one-42 >/dev/null 2>&1; }
+err_has() { local s; for s in "$@"; do grep -qF -- "$s" <<<"$ERR" || { echo "not in the log: $s"; return 1; }; done; }
+standalone_clean() { [ -z "$(backing "$1")" ] && qemu-img check -q "$1"; }
+# gw PATTERN OFFSET_MIB: "the guest" writes 1 MiB through QEMU's virtio disk,
+# and flushes, as a guest's fsync would: QEMU may hold qcow2 metadata (the new cluster's L2
+# entry) until a flush, and the checks read the files from outside. (HMP answers nothing on
+# success; an error comes back as text, with status 0.)
+gw() {
+    local out cmd
+    for cmd in "write -P $1 $2M 1M" flush; do
+        out=$("${VIRSH[@]}" qemu-monitor-command one-42 --hmp \
+            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"$cmd\"" 2>&1)
+        [ $? -eq 0 ] && [ -z "$(tr -d '[:space:]' <<<"$out")" ] || { fail "guest $cmd: $out"; return 1; }
+    done
+}
+
+# ---- a running domain on a qcow2 clone --------------------------------------------------
 qemu-img create -q -f raw "$DS/1/base" 64M
 qemu-io -f raw -c 'write -P 0x11 0 1M' "$DS/1/base" >/dev/null
 vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:raw:qcow2:vda"
 expect_ok "clone" "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
-on host01 qemu-io -f qcow2 -c 'write -P 0xa0 1M 1M' "$V/disk.0" >/dev/null
+qemu-io -f qcow2 -c 'write -P 0xa0 1M 1M' "$V/disk.0" >/dev/null
+mkdir -p "$T/ctx" && echo "ONE=1" > "$T/ctx/context.sh" && genisoimage -quiet -o "$T/context.iso" -V CONTEXT "$T/ctx"
 cat > "$T/dom.xml" <<XML
 <domain type='qemu'><name>one-42</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
   <os><type arch='x86_64'>hvm</type></os>
   <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$V/disk.0'/>
       <target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='$T/context.iso'/>
+      <target dev='hda' bus='ide'/><readonly/></disk>
     <graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>
 XML
-check "the domain starts under QEMU" virsh -c qemu:///system create "$T/dom.xml"
-check "the domain runs" sh -c "virsh -c qemu:///system domstate one-42 | grep -q running"
+start_domain() {
+    "${VIRSH[@]}" create "$T/dom.xml" >/dev/null 2>"$T/create.err" || { cat "$T/create.err"; return 1; }
+    QEMU_PIDS+=("$(cat /run/libvirt/qemu/one-42.pid)")
+}
+start_domain || give_up "QEMU starts the domain" "$T/libvirtd.log"
+pass "QEMU starts the domain"
+check "the domain runs" state_is running
+host_sees() { [ "$(on host01 virsh -q -c qemu:///system domstate one-42 | head -1)" = running ]; }
+check "host01's virsh sees it: the same libvirtd" host_sees
 
+gw 0xb0 2
+check "the guest's write reached the disk" r "$V/disk.0" 0xb0 2
+capture s0 "$V/disk.0"
+
+# ---- snap_create_live -------------------------------------------------------------------
 expect_ok "snap_create_live 0" "$R/tm/qcow2/snap_create_live" "host01:$V/disk.0" 0 42 1
-check "no guest agent: the driver suspended and resumed the domain" grep -q "suspended for the snapshot" <<<"$ERR"
-check "the domain runs again" sh -c "virsh -c qemu:///system domstate one-42 | grep -q running"
-check "QEMU now writes to layer 1" sh -c "virsh -c qemu:///system domblklist one-42 | grep -q 'disk.0.snap/1'"
-check "disk.0 -> layer 1" test "$(readlink "$V/disk.0")" = disk.0.snap/1
+check "no guest agent: the driver suspended the domain around the snapshot" err_has "suspended for the snapshot"
+check "the domain runs again (resumed)" state_is running
+check "QEMU now writes to layer 1" vda_is "$V/disk.0.snap/1"
+check "the context CD-ROM was left alone" test "$(source_of hda)" = "$T/context.iso"
+check "disk.0 -> disk.0.snap/1" link_is "$V/disk.0" disk.0.snap/1
+check "layer 1 backs onto layer 0 by relative name" test "$(backing "$V/disk.0.snap/1")" = disk.0.snap/0
+check "no snapshot XML left behind" test -z "$(find "$V" -name '.snapshot-*')"
+gw 0xb1 2
+gw 0xb1 3
+check "the guest's writes after the snapshot land in layer 1" r "$V/disk.0.snap/1" 0xb1 2
+check "layer 0 keeps exactly the snapshot's content" same "$V/disk.0.snap/0" s0
+capture live "$V/disk.0"
+echo "# libvirt's chain for vda: $("${VIRSH[@]}" dumpxml one-42 | grep -o "source file='[^']*disk[^']*'" | tr '\n' ' ')"
 
-# save-as of the running disk (LCM_STATE 26)
-sed -i 's|<LCM_STATE>3</LCM_STATE>|<LCM_STATE>26</LCM_STATE>|' "$T/vms/42.xml"
+# ---- save-as of the running disk (LCM_STATE 26 = HOTPLUG_SAVEAS) ------------------------
+VM_LCM_STATE=26 vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:raw:qcow2:vda"
 expect_ok "cpds of the running disk" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/saved" -1 42 1
-echo "# save-as path: $(grep -q 'blockcopy failed' <<<"$ERR" && echo 'quiesced qemu-img convert' || echo blockcopy)"
-check "the export holds the disk's content" sh -c "qemu-io -f qcow2 -c 'read -P 0xa0 1M 1M' '$DS/1/saved' >/dev/null"
-check "the export stands alone" test -z "$(qemu-img info --output=json "$DS/1/saved" | grep backing-filename)"
-sed -i 's|<LCM_STATE>26</LCM_STATE>|<LCM_STATE>3</LCM_STATE>|' "$T/vms/42.xml"
+if grep -q "with virsh blockcopy" <<<"$ERR"; then echo "# save-as path: virsh blockcopy"; else echo "# save-as path: quiesced qemu-img convert"; fi
+check "blockcopy did the copy (the log says so)" err_has "with virsh blockcopy"
+check "the export holds exactly the running disk's content" same "$DS/1/saved" live
+check "the export stands alone and is clean" standalone_clean "$DS/1/saved"
+check "the domain still runs on layer 1 (blockcopy did not pivot)" running_on "$V/disk.0.snap/1"
+# the fallback: a virsh that refuses blockcopy (e.g. an older libvirt)
+cat > "$T/bin/virsh-noblockcopy" <<'SH'
+#!/bin/sh
+for a in "$@"; do [ "$a" = blockcopy ] && { echo "error: blockcopy refused by the test" >&2; exit 1; }; done
+exec virsh "$@"
+SH
+chmod +x "$T/bin/virsh-noblockcopy"
+ONESTOR_VIRSH=$T/bin/virsh-noblockcopy expect_ok "cpds of the running disk, blockcopy refused" \
+    "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/saved2" -1 42 1
+check "the fallback ran: the domain was suspended for the copy" \
+    err_has "blockcopy failed (error: blockcopy refused by the test)" "suspended"
+check "the fallback export holds exactly the running disk's content" same "$DS/1/saved2" live
+check "the fallback export stands alone and is clean" standalone_clean "$DS/1/saved2"
+check "the domain runs again on layer 1 after the fallback" running_on "$V/disk.0.snap/1"
+vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:raw:qcow2:vda"
 
-virsh -c qemu:///system destroy one-42 >/dev/null
-# what "the guest" writes after the snapshot goes to layer 1; revert must drop it
-on host01 qemu-io -f qcow2 -c 'write -P 0xa1 1M 1M' "$V/disk.0" >/dev/null
+# ---- a second live snapshot, shutdown, revert -------------------------------------------
+gw 0xb2 4
+capture s1 "$V/disk.0"
+expect_ok "snap_create_live 1" "$R/tm/qcow2/snap_create_live" "host01:$V/disk.0" 1 42 1
+check "QEMU now writes to layer 2" vda_is "$V/disk.0.snap/2"
+gw 0xb3 2
+check "the guest's write lands in layer 2" r "$V/disk.0.snap/2" 0xb3 2
+check "layer 1 keeps exactly snapshot 1" same "$V/disk.0.snap/1" s1
+expect_error "a live snapshot onto an existing layer is refused" "already exists" \
+    "$R/tm/qcow2/snap_create_live" "host01:$V/disk.0" 0 42 1
+check "and QEMU stays on layer 2" vda_is "$V/disk.0.snap/2"
+"${VIRSH[@]}" destroy one-42 >/dev/null
+check "the domain is shut down" gone
+expect_error "snap_create_live without a running domain fails" "cannot suspend domain 'one-42'" \
+    "$R/tm/qcow2/snap_create_live" "host01:$V/disk.0" 2 42 1
+check "and leaves no layer behind, disk.0 unmoved" \
+    sh -c "test ! -e '$V/disk.0.snap/3' && test \"\$(readlink '$V/disk.0')\" = disk.0.snap/2 && test -z \"\$(find '$V' -name '.snapshot-*' -o -name '*onestor-tmp*')\""
 expect_ok "snap_revert 0 after shutdown" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 0 42 1
-check "the disk reads the live snapshot's content" sh -c "qemu-io -f qcow2 -c 'read -P 0xa0 1M 1M' '$V/disk.0' >/dev/null"
-check "the chain is clean" qemu-img check -q "$V/disk.0"
+check "the disk reads exactly the live snapshot 0's content" same "$V/disk.0" s0
+check "the guest's later writes are gone" r "$V/disk.0" 0x00 3
+expect_ok "snap_revert 1" "$R/tm/qcow2/snap_revert" "host01:$V/disk.0" 1 42 1
+check "the disk reads exactly snapshot 1" same "$V/disk.0" s1
+check "qemu-img check clean on every layer" sh -c "for f in '$V'/disk.0.snap/[0-9]*; do qemu-img check -q \"\$f\" || exit 1; done"
+check "chain 2 -> 1 -> 0 -> image" test "$(qemu-img info --backing-chain "$V/disk.0" | grep -c '^image:')" = 4
+
+# ---- the reverted disk boots again --------------------------------------------------------
+check "QEMU starts on the reverted chain" start_domain
+gw 0xc0 5
+check "and writes to the active layer" r "$V/disk.0.snap/2" 0xc0 5
+"${VIRSH[@]}" destroy one-42 >/dev/null 2>&1
 e2e_finish
