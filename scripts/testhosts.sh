@@ -8,7 +8,7 @@
 #   testhosts.sh start DIR LAYOUT   LAYOUT: shared (one datastore tree for all hosts)
 #                                           ssh    (a tree of its own per host)
 #   testhosts.sh stop DIR           stops the sshd processes it started, by PID
-#   testhosts.sh down DIR HOST      stops one host (a host that dies mid-transfer)
+#   testhosts.sh down DIR HOST      stops one host and all it runs (a host that dies mid-transfer)
 #   testhosts.sh up DIR HOST        starts it again (after down; sees mounts made since)
 #
 # DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
@@ -88,12 +88,22 @@ up() {
     done
 }
 
-down() {
-    local dir=$1 name=$2
-    if [ -f "$dir/$name.pid" ]; then
-        kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
-        rm -f "$dir/$name.pid"
+down() {  # the host dies: its sshd and everything still running in it (sessions, commands)
+    local dir=$1 name=$2 pid ns p
+    [ -f "$dir/$name.pid" ] || return 0
+    pid=$(cat "$dir/$name.pid")
+    ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null || true)
+    kill "$pid" 2>/dev/null || true
+    # Killing the listening sshd alone leaves its per-connection sshd's (and what they run,
+    # ControlMaster sessions included) alive. Every process in the host's own mount namespace
+    # descends from the sshd started for it: end them all, each by its PID.
+    if [ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/mnt)" ]; then
+        for p in /proc/[0-9]*; do
+            if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+        done
     fi
+    rm -f "$dir/$name.pid"
+    return 0
 }
 
 stop() {

@@ -83,6 +83,7 @@ public:
             to.rename(src.path, dst.path, false);
             return;
         }
+        remove_leftovers(to, dst.path);
         transfer::copy(from, src.path, to, dst.path);  // the receiving end makes the parents
         from.remove(src.path);  // only now: the copy is complete and synced
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
@@ -135,6 +136,23 @@ private:
                 log::info("resizing to " + std::to_string(size) + " MiB");
                 qemu::resize(to, disk_format(*d), dst.path, static_cast<unsigned long long>(size));
             }
+        }
+    }
+
+    // What an attempt that died left beside dst (a receiver killed with its host, a driver
+    // killed while its copy ran on): hidden temporary copies of this very VM directory. The
+    // VM lock keeps any other move of it from running now; a failure here changes nothing.
+    static void remove_leftovers(Host& to, const std::string& dst) {
+        std::string prefix = "." + basename_of(dst) + ".onestor-tmp.";
+        try {
+            for (const auto& n : to.list(dirname_of(dst))) {
+                if (n.rfind(prefix, 0) != 0) continue;
+                std::string p = join_path(dirname_of(dst), n);
+                log::info("removing " + quoted(to.label(p)) + ", left by an earlier attempt");
+                to.remove(p);
+            }
+        } catch (const DriverError& e) {
+            log::info(std::string("could not remove what an earlier attempt left: ") + e.what());
         }
     }
 

@@ -234,6 +234,15 @@ std::string safe_rel(const std::string& rel) {
     return rel;
 }
 
+// The tree a complete copy replaced: its removal failing must not fail the copy.
+void remove_old(const std::string& path) {
+    try {
+        io::remove_tree(path);
+    } catch (const DriverError& e) {
+        log::info(std::string("the replaced copy was not removed: ") + e.what());
+    }
+}
+
 }  // namespace
 
 Stats send(const std::string& path, int fd, uint64_t limit_bps) {
@@ -293,7 +302,8 @@ Stats receive(int fd, const std::string& dst) {
                     if (t != 'X') throw DriverError("malformed transfer stream (extent)");
                     uint64_t off = r.u64();
                     uint32_t len = r.u32();
-                    if (off + len > size || len > (64u << 20)) throw DriverError("malformed transfer stream (extent bounds)");
+                    if (len > (64u << 20) || off > size || len > size - off)
+                        throw DriverError("malformed transfer stream (extent bounds)");
                     buf.resize(len);
                     r.bytes(buf.data(), len);
                     for (uint32_t w = 0; w < len;) {
@@ -330,10 +340,26 @@ Stats receive(int fd, const std::string& dst) {
         // Complete and synced: now it may carry the final name.
         struct stat st {};
         if (is_dir && ::lstat(dst.c_str(), &st) == 0) {
-            std::string old = io::temp_name_for(dst);
-            io::rename_path(dst, old, false);
-            io::rename_path(tmp, dst, false);
-            io::remove_tree(old);
+            // A directory cannot be renamed over a non-empty one: swap the two atomically
+            // (so dst is never missing), then remove the old tree, which now has tmp's name.
+            if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_EXCHANGE) == 0) {
+                io::fsync_dir(dirname_of(dst));
+                remove_old(tmp);
+            } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+                // No RENAME_EXCHANGE on this filesystem: move the old tree aside first, and
+                // back again should the second rename fail.
+                std::string old = io::temp_name_for(dst);
+                io::rename_path(dst, old, false);
+                try {
+                    io::rename_path(tmp, dst, false);
+                } catch (...) {
+                    ::renameat2(AT_FDCWD, old.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE);
+                    throw;
+                }
+                remove_old(old);
+            } else {
+                throw_errno("cannot replace " + quoted(dst) + " with", tmp);
+            }
         } else {
             io::rename_path(tmp, dst, true);
         }

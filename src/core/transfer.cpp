@@ -2,31 +2,93 @@
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
+
+#include <algorithm>
+#include <vector>
 
 namespace onestor::transfer {
 namespace {
 
-// The receiving end of the tar fallback. A constant script: every input arrives as a
-// positional argument ($1 temp dir, $2 target, $3 the name inside the archive), never
-// inside the script text.
+// The tar fallback is two-phase, because a tar archive that ends between two members is a
+// valid archive: tar -x exits 0 on a stream cut at a member boundary, and a producer's
+// failure (an unreadable file, a dying source host) may not reach the receiver at all. So
+// the receiver only extracts into a temporary directory beside the target and syncs it; the
+// driver then compares what arrived with the source (names, types, sizes) and only then
+// renames it onto the target (kTarCommit). Both are constant scripts: every input arrives as
+// a positional argument, never inside the script text.
+//
+// Receive: $1 temp dir, $2 target. Removes the temp dir itself when extraction fails, and
+// names tar's first real complaint (a full disk) in an error block, which the driver reports
+// before any echo of the failure (a broken pipe on the sending side).
 const char* kTarReceive =
-    "set -e; t=$1; d=$2; n=$3; mkdir -p -- \"${d%/*}\"; mkdir -- \"$t\"; trap 'rm -rf -- \"$t\" \"$t.old\"' EXIT; "
-    "tar -C \"$t\" -xSf -; test -e \"$t/$n\" || test -L \"$t/$n\"; sync -f -- \"$t\"; "
-    "if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then mv -T -- \"$d\" \"$t.old\"; mv -T -- \"$t/$n\" \"$d\"; "
-    "else mv -fT -- \"$t/$n\" \"$d\"; fi";
+    "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
+    "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
+    "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
+    "printf '%s\\n' \"$e\" >&2; "
+    "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' \"${r:-tar failed}\" >&2; exit 1; fi; "
+    "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
 
-}  // namespace
+// Commit: $1 temp dir, $2 the name inside it, $3 target. A directory target is moved aside
+// into the temp dir (and back should the second rename fail), then removed with it.
+const char* kTarCommit =
+    "set -e; t=$1; n=$2; d=$3; test -e \"$t/$n\" || test -L \"$t/$n\"; "
+    "if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then mv -T -- \"$d\" \"$t/$n.old\"; "
+    "mv -T -- \"$t/$n\" \"$d\" || { mv -T -- \"$t/$n.old\" \"$d\"; exit 1; }; "
+    "else mv -fT -- \"$t/$n\" \"$d\"; fi; rm -rf -- \"$t\"; sync -- \"${d%/*}\"";
 
-namespace {
+// Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
+// `producer | ...`: $1 the destination's name, then the ssh command. ssh's own failure (255:
+// the destination unreachable or gone) is named as such; otherwise ssh's status passes on.
+const char* kPush =
+    "h=$1; shift; \"$@\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; "
+    "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
+    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1";
 
-Argv tar_producer(const std::string& src) { return {"tar", "-C", dirname_of(src), "-cSf", "-", "--", basename_of(src)}; }
-
-Argv tar_consumer(const std::string& src, const std::string& dst) {
-    std::string tmp = join_path(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.tar");
-    return {"sh", "-c", kTarReceive, "sh", tmp, dst, basename_of(src)};
+Argv tar_producer(const std::string& src) {
+    return {"tar", "-C", dirname_of(src), "--exclude=*.onestor-tmp.*", "-cSf", "-", "--", basename_of(src)};
 }
+
+// Names, types and sizes of a tree (or a file), NUL-separated and sorted: what the tar
+// fallback compares before it lets a copy take its final name.
+std::vector<std::string> manifest(Host& h, const std::string& path) {
+    Argv a = {"find", path, "-name", "*.onestor-tmp.*", "-prune", "-o", "-type", "f", "-printf", "f %s %P\\0",
+              "-o", "-type", "l", "-printf", "l %P -> %l\\0", "-o", "-printf", "%y %P\\0"};
+    Result r = h.run(a, {.what = "cannot list " + quoted(h.label(path))});
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t i = 0; i < r.out.size(); ++i)
+        if (r.out[i] == '\0') {
+            out.push_back(r.out.substr(start, i - start));
+            start = i + 1;
+        }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string first_difference(const std::vector<std::string>& want, const std::vector<std::string>& got) {
+    for (const auto& w : want)
+        if (!std::binary_search(got.begin(), got.end(), w)) return "missing or different: " + w;
+    for (const auto& g : got)
+        if (!std::binary_search(want.begin(), want.end(), g)) return "unexpected: " + g;
+    return "the listings differ";
+}
+
+// Removes a (remote) temporary tree unless kept; errors are ignored (the host may be gone).
+struct TreeGuard {
+    Host& host;
+    std::string path;
+    bool kept = false;
+    ~TreeGuard() {
+        if (kept) return;
+        try {
+            host.run({"rm", "-rf", "--", path}, {.timeout_s = 60, .check = false, .cleanup = true});
+        } catch (...) {
+        }
+    }
+};
 
 // Runs producer on `from` into consumer on `to`.
 void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, const RunOptions& o) {
@@ -35,11 +97,40 @@ void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, cons
     } else if (!from.local() && !to.local() && config().get("HOST_TO_HOST") == "direct") {
         // The source host pushes straight to the destination: the bytes cross the network
         // once, and the front-end needs no connection to the destination at all.
-        Argv push = config().get_words("HOST_SSH");
+        log::info("streaming from " + from.name() + " to " + to.name() + " directly");
+        Argv push = {"sh", "-c", kPush, "sh", to.name()};
+        for (const auto& w : config().get_words("HOST_SSH")) push.push_back(w);
         push.insert(push.end(), {"-o", "BatchMode=yes", to.name(), "--", shell_join(consumer)});
         from.run_pipe(producer, push, o);
     } else {
+        if (!from.local() && !to.local()) log::info("relaying from " + from.name() + " to " + to.name() + " through the front-end");
         run_pipe(from.command(producer), to.command(consumer), o);
+    }
+}
+
+void tar_copy(Host& from, const std::string& src, Host& to, const std::string& dst, const RunOptions& o) {
+    std::string tmp = io::temp_name_for(dst);  // unique, so no leftover of a crash blocks a retry
+    std::string name = basename_of(src);
+    TreeGuard guard{to, tmp};
+    pipe(from, tar_producer(src), to, {"sh", "-c", kTarReceive, "sh", tmp, dst}, o);
+    auto want = manifest(from, src);
+    auto got = manifest(to, join_path(tmp, name));
+    if (want != got)
+        throw DriverError(o.what + ": the copy is incomplete (" + first_difference(want, got) + ")");
+    to.run({"sh", "-c", kTarCommit, "sh", tmp, name, dst}, {.what = o.what});
+    guard.kept = true;
+}
+
+// After a failed transfer: when one of the hosts cannot be reached (any more), that is the
+// reason to give, rather than whatever the broken pipe left on stderr ("exit code 255").
+void explain_unreachable(Host& from, Host& to, const std::string& what) {
+    for (Host* h : {&to, &from}) {
+        if (h->local()) continue;
+        try {
+            h->run({"true"}, {.timeout_s = 60, .check = false, .cleanup = true});
+        } catch (const DriverError& e) {
+            throw DriverError(what + ": " + e.what(), e.detail());
+        }
     }
 }
 
@@ -49,21 +140,28 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst) 
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
     RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
     log::info("transferring " + quoted(from.label(src)) + " to " + quoted(to.label(dst)));
-    if (from.has_onestor()) {
-        // onestor travels with the remotes tree to every host: assume it is on the
-        // destination too, and only when that fails ask (the question costs a connection).
-        Argv producer = from.onestor({"send", src});
-        if (std::string rate = config().get("LIMIT_TRANSFER_BW"); !rate.empty()) producer.push_back(rate);
-        try {
-            pipe(from, producer, to, to.onestor({"receive", dst}), o);
-            return;
-        } catch (const DriverError&) {
-            if (to.has_onestor()) throw;
+    try {
+        if (from.has_onestor()) {
+            // onestor travels with the remotes tree to every host: assume it is on the
+            // destination too, and only when that fails ask (the question costs a connection).
+            Argv producer = from.onestor({"send", src});
+            if (std::string rate = config().get("LIMIT_TRANSFER_BW"); !rate.empty()) producer.push_back(rate);
+            try {
+                pipe(from, producer, to, to.onestor({"receive", dst}), o);
+                return;
+            } catch (const DriverError&) {
+                if (to.has_onestor()) throw;
+            }
         }
+        log::info("onestor is not installed on " + (from.has_onestor() ? to.name() : from.name()) +
+                  ": falling back to tar -S (no end-to-end checksum)");
+        tar_copy(from, src, to, dst, o);
+    } catch (const DriverError& e) {
+        if (interrupted()) throw;
+        if (std::string(e.what()).rfind(what, 0) != 0) throw DriverError(what + ": " + e.what(), e.detail());
+        explain_unreachable(from, to, what);
+        throw;
     }
-    log::info("onestor is not installed on " + (from.has_onestor() ? to.name() : from.name()) +
-              ": falling back to tar -S (no end-to-end checksum)");
-    pipe(from, tar_producer(src), to, tar_consumer(src, dst), o);
 }
 
 }  // namespace onestor::transfer

@@ -1,120 +1,223 @@
 #!/usr/bin/env bash
-# The example VM on TM_MAD=ssh: every host has its own local system datastore, so CREATE,
-# STOP, RESUME, MIGRATE host01 -> host02 and SHUTDOWN really move bytes. Run in three
-# transfer modes (onestor stream direct host-to-host, onestor stream relayed through the
-# front-end, tar -S fallback). After each step the files exist only where they should,
-# with the same checksums, and stay sparse; the VM's writes reach the persistent image.
+# The example VM of the storage-driver guide on TM_MAD=ssh: every host has its own local
+# system datastore, so CREATE, STOP, RESUME, MIGRATE host01 -> host02 and SHUTDOWN really
+# move bytes. VM 42, system DS 0, image DS 1; disk.0 non-persistent (clone) of a 1 GiB
+# sparse image, disk.1 persistent (ln) with a snapshot of its own. The whole oned sequence
+# (per-disk mv, then the directory's) runs in four transfer modes: the onestor stream and
+# the tar -S fallback (REMOTE_ONESTOR=/nonexistent), each host-to-host direct and relayed
+# through the front-end. After each step every file exists only where it should (front-end,
+# host01, host02), with the same bytes, still sparse; the VM's writes reach the persistent
+# image by rename. Then cpds, snapshots, monitor_ds, context, mkimage and mkswap on a host.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@" ssh
+ssh_mux
 
 SRC=$(mktemp -d /var/tmp/onestor-ssh.XXXXXX)
 trap 'rm -rf "$SRC"; e2e_cleanup' EXIT
 V=$DS/0/42
-make_sparse "$SRC/os.img" 1024
-head -c 3M /dev/urandom > "$SRC/data.img"
-IMG0=$("$R/datastore/fs/cp" "$(ds_dump PATH="$SRC/os.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 0 2>/dev/null)
-IMG1=$("$R/datastore/fs/cp" "$(ds_dump PATH="$SRC/data.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 1 2>/dev/null)
-SUM0=$(sum "$IMG0")
 BASE=$(cat "$ONESTOR_CONF")
 
-# only_on PATH MACHINE...: PATH exists on exactly these machines (frontend, host01, host02)
+# Where each machine keeps $DS: the front-end's own view, and the directory each host's
+# sshd bind-mounted over its $DS when it started (so checks need no ssh round trip).
+at() {  # at MACHINE PATH: PATH (under $DS) as it lies on MACHINE, seen from here
+    case $1 in frontend) printf '%s' "$2" ;; *) printf '%s' "$T/hosts/$1${2#"$DS"}" ;; esac
+}
+# only_on PATH MACHINE...: PATH exists on exactly these machines
 only_on() {
-    local p=$1; shift
-    local m have want=" $* "
+    local p=$1 m want=" ${*:2} "
     for m in frontend host01 host02; do
-        if [ "$m" = frontend ]; then test -e "$p" && have=1 || have=0; else on "$m" test -e "$p" && have=1 || have=0; fi
-        if [[ "$want" == *" $m "* ]]; then [ "$have" = 1 ] || return 1; else [ "$have" = 0 ] || return 1; fi
+        if [[ "$want" == *" $m "* ]]; then [ -e "$(at "$m" "$p")" ] || { echo "# $p missing on $m"; return 1; }
+        else [ ! -e "$(at "$m" "$p")" ] && [ ! -L "$(at "$m" "$p")" ] || { echo "# $p present on $m"; return 1; }; fi
     done
 }
-sum_at() { if [ "$1" = frontend ]; then sum "$2"; else sum_on "$1" "$2"; fi; }
-kib_at() { if [ "$1" = frontend ]; then du -k "$2" | cut -f1; else on "$1" du -k "$2" | cut -f1; fi; }
-
-lifecycle() {
-    local mode=$1
-    echo "# transfer mode: $mode"
-    vm_xml 42 host01 ssh "0:YES:$IMG0:1024:1024:raw:ssh" "1:NO:$IMG1:3:3:raw:ssh"
-    local p1
-    p1=$(mktemp -p "$DS/1" persistent.XXXX) && cp "$IMG1" "$p1"
-    # CREATE
-    expect_ok "$mode: clone" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
-    expect_ok "$mode: ln (a copy for ssh)" "$R/tm/ssh/ln" "frontend:$p1" "host01:$V/disk.1" 42 1
-    expect_ok "$mode: mkswap" "$R/tm/ssh/mkswap" 8 "host01:$V/disk.3" 42 0
-    check "$mode: CREATE: disk.0 only on host01" only_on "$V/disk.0" host01
-    check "$mode: CREATE: same bytes" test "$(sum_on host01 "$V/disk.0")" = "$SUM0"
-    check "$mode: CREATE: still sparse" test "$(kib_at host01 "$V/disk.0")" -lt 4096
-    on host01 mkdir -p "$V/disk.0.snap" && on host01 cp "$V/disk.3" "$V/disk.0.snap/0"
-    local s3; s3=$(sum_on host01 "$V/disk.3")
-    # STOP
-    for d in 0 1; do expect_ok "$mode: STOP mv disk.$d" "$R/tm/ssh/mv" "host01:$V/disk.$d" "frontend:$V/disk.$d" 42 1; done
-    expect_ok "$mode: STOP mv dir" "$R/tm/ssh/mv" "host01:$V" "frontend:$V" 42 0
-    check "$mode: STOP: the VM dir only on the front-end" only_on "$V" frontend
-    check "$mode: STOP: same bytes, sparse" test "$(sum "$V/disk.0")" = "$SUM0" -a "$(kib_at frontend "$V/disk.0")" -lt 4096
-    check "$mode: STOP: disk.0.snap/ travelled" test "$(sum "$V/disk.0.snap/0")" = "$s3"
-    # RESUME
-    expect_ok "$mode: RESUME mv dir" "$R/tm/ssh/mv" "frontend:$V" "host01:$V" 42 0
-    check "$mode: RESUME: only on host01" only_on "$V" host01
-    check "$mode: RESUME: same bytes" test "$(sum_on host01 "$V/disk.0")" = "$SUM0"
-    # MIGRATE
-    expect_ok "$mode: MIGRATE mv dir" "$R/tm/ssh/mv" "host01:$V" "host02:$V" 42 0
-    check "$mode: MIGRATE: only on host02" only_on "$V" host02
-    check "$mode: MIGRATE: same bytes, sparse" test "$(sum_on host02 "$V/disk.0")" = "$SUM0" -a "$(kib_at host02 "$V/disk.0")" -lt 4096
-    check "$mode: MIGRATE: swap disk too" test "$(sum_on host02 "$V/disk.3")" = "$s3"
-    printf 'written on host02 (%s)' "$mode" | on host02 dd of="$V/disk.1" bs=1k seek=100 conv=notrunc status=none
-    local ino; ino=$(stat -c %i "$p1")
-    # SHUTDOWN
-    expect_ok "$mode: delete disk.0" "$R/tm/ssh/delete" "host02:$V/disk.0" 42 1
-    expect_ok "$mode: mvds disk.1" "$R/tm/ssh/mvds" "host02:$V/disk.1" "$p1" 42 1
-    expect_ok "$mode: delete dir" "$R/tm/ssh/delete" "host02:$V" 42 0
-    check "$mode: SHUTDOWN: the VM is gone everywhere" only_on "$V"
-    local want; want=$(printf 'written on host02 (%s)' "$mode")
-    check "$mode: the VM's write reached the persistent image" \
-        test "$(dd if="$p1" bs=1k skip=100 count=1 status=none | head -c ${#want})" = "$want"
-    check "$mode: mvds replaced the image by rename, not in place" test "$(stat -c %i "$p1")" != "$ino"
-    check "$mode: the non-persistent image is unchanged" test "$(sum "$IMG0")" = "$SUM0"
-    check "$mode: no temporary files anywhere" \
-        test -z "$(find "$DS" "$T/hosts/host01" "$T/hosts/host02" -name '*onestor-tmp*' 2>/dev/null)"
-    rm -f "$p1"
+ssum() { sparse_sum "$(at "$1" "$2")"; }
+kib() { du -k "$(at "$1" "$2")" | cut -f1; }
+no_temps() { [ -z "$(find "$T/frontend" "$T/hosts/host01" "$T/hosts/host02" -name '*onestor-tmp*' 2>/dev/null)" ]; }
+mode_conf() {  # mode_conf stream|tar direct|relay
+    local r=$R/onestor
+    [ "$1" = tar ] && r=/nonexistent/onestor
+    printf '%s\nREMOTE_ONESTOR=%s\nHOST_TO_HOST=%s\nHOST_SSH=ssh -F %s\n' "$BASE" "$r" "$2" "$T/hosts/ssh_config" > "$ONESTOR_CONF"
 }
 
-printf '%s\nREMOTE_ONESTOR=%s\nHOST_SSH=ssh -F %s\nHOST_TO_HOST=direct\n' "$BASE" "$R/onestor" "$T/hosts/ssh_config" > "$ONESTOR_CONF"
-lifecycle "stream direct"
-printf '%s\nREMOTE_ONESTOR=%s\nHOST_TO_HOST=relay\n' "$BASE" "$R/onestor" > "$ONESTOR_CONF"
-lifecycle "stream relay"
-printf '%s\nREMOTE_ONESTOR=/nonexistent/onestor\nHOST_SSH=ssh -F %s\n' "$BASE" "$T/hosts/ssh_config" > "$ONESTOR_CONF"
-lifecycle "tar fallback"
+# ---- the images: a 1 GiB sparse OS image, a persistent 64 MiB sparse data image ------------
+make_sparse "$SRC/os.img" 1024
+make_sparse "$SRC/data.img" 64
+IMG0=$("$R/datastore/fs/cp" "$(ds_dump PATH="$SRC/os.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 0 2>/dev/null)
+IMG1=$("$R/datastore/fs/cp" "$(ds_dump PATH="$SRC/data.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 1 2>/dev/null)
+check "two images registered on the front-end" test -f "$IMG0" -a -f "$IMG1"
+SUM0=$(sparse_sum "$IMG0")
+check "the 1 GiB image is sparse (a few MiB of data)" test "$(du -k "$IMG0" | cut -f1)" -lt 4096
+# The checksum helper itself: blind to allocation, not to bytes.
+cp --sparse=never "$IMG0" "$SRC/full.img" && cp "$IMG0" "$SRC/poked.img"
+printf 'x' | dd of="$SRC/poked.img" bs=1 seek=$((700 << 20)) conv=notrunc status=none
+check "sparse_sum: same for a fully allocated copy" test "$(sparse_sum "$SRC/full.img")" = "$SUM0"
+check "sparse_sum: one byte in a hole changes it" test "$(sparse_sum "$SRC/poked.img")" != "$SUM0"
+check "sparse_sum: agrees with the host's view" test "$(sparse_sum_on host01 "$SRC/os.img")" = "$(sparse_sum "$SRC/os.img")"
+rm -f "$SRC/full.img" "$SRC/poked.img"
 
-# ---- the other ssh actions (stream mode) ---------------------------------------------------
-printf '%s\nREMOTE_ONESTOR=%s\nHOST_SSH=ssh -F %s\n' "$BASE" "$R/onestor" "$T/hosts/ssh_config" > "$ONESTOR_CONF"
+lifecycle() {
+    local xfer=$1 h2h=$2 m="$1 $2"
+    echo "# transfer mode: $m"
+    mode_conf "$xfer" "$h2h"
+    local P1; P1=$(mktemp -p "$DS/1" "persistent-$xfer-$h2h.XXXX") && cp --sparse=always "$IMG1" "$P1"
+    local sum1; sum1=$(sparse_sum "$P1")
+    vm_xml 42 host01 ssh "0:YES:$IMG0:1024:1024:raw:ssh" "1:NO:$P1:64:64:raw:ssh"
+    local step f s
+
+    # CREATE
+    expect_ok "$m: clone frontend -> host01 disk.0" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
+    check "$m: clone printed nothing" test -z "$OUT"
+    expect_ok "$m: ln frontend -> host01 disk.1 (a copy on ssh)" "$R/tm/ssh/ln" "frontend:$P1" "host01:$V/disk.1" 42 1
+    expect_ok "$m: snapshot 0 of disk.1 on host01" "$R/tm/ssh/snap_create" "host01:$V/disk.1" 0 42 1
+    check "$m: CREATE: the VM dir only on host01" only_on "$V" host01
+    check "$m: CREATE: disk.0 has the image's bytes" test "$(ssum host01 "$V/disk.0")" = "$SUM0"
+    check "$m: CREATE: disk.0 is 1 GiB but sparse" test "$(stat -c %s "$(at host01 "$V/disk.0")")" = $((1 << 30)) -a "$(kib host01 "$V/disk.0")" -lt 4096
+    check "$m: CREATE: host01 sees the same disk.0" test "$(sparse_sum_on host01 "$V/disk.0")" = "$SUM0"
+    check "$m: CREATE: disk.1 is a copy of the persistent image, not a link" \
+        test ! -L "$(at host01 "$V/disk.1")" -a "$(ssum host01 "$V/disk.1")" = "$sum1"
+    check "$m: CREATE: disk.1.snap/0 is a full copy" test "$(ssum host01 "$V/disk.1.snap/0")" = "$sum1"
+    check "$m: CREATE: the images are untouched" test "$(sparse_sum "$IMG0")" = "$SUM0" -a "$(sparse_sum "$P1")" = "$sum1"
+
+    # STOP, RESUME, MIGRATE: per-disk mv (nothing moves), then the directory's mv
+    for step in "STOP host01 frontend" "RESUME frontend host01" "MIGRATE host01 host02"; do
+        set -- $step
+        for d in 0 1; do
+            expect_ok "$m: $1 mv disk.$d $2 -> $3" "$R/tm/ssh/mv" "$2:$V/disk.$d" "$3:$V/disk.$d" 42 1
+        done
+        check "$m: $1: per-disk mv left everything on $2" only_on "$V/disk.0" "$2"
+        expect_ok "$m: $1 mv dir $2 -> $3" "$R/tm/ssh/mv" "$2:$V" "$3:$V" 42 0
+        if [ "$xfer" = tar ]; then
+            check "$m: $1 went by tar -S" grep -q 'falling back to tar -S' <<<"$ERR"
+        else
+            check "$m: $1 went by the onestor stream" test -z "$(grep 'falling back' <<<"$ERR")"
+        fi
+        check "$m: $1: the VM dir only on $3" only_on "$V" "$3"
+        check "$m: $1: disk.0 same bytes" test "$(ssum "$3" "$V/disk.0")" = "$SUM0"
+        check "$m: $1: disk.0 still 1 GiB and sparse" test "$(stat -c %s "$(at "$3" "$V/disk.0")")" = $((1 << 30)) -a "$(kib "$3" "$V/disk.0")" -lt 4096
+        check "$m: $1: disk.1 same bytes" test "$(ssum "$3" "$V/disk.1")" = "$sum1"
+        check "$m: $1: disk.1.snap/ travelled" test "$(ssum "$3" "$V/disk.1.snap/0")" = "$sum1"
+        check "$m: $1: nothing left under $2's datastore 0" test -z "$(ls -A "$(at "$2" "$DS/0")")"
+    done
+    check "$m: MIGRATE: host02 sees its copy" test "$(sparse_sum_on host02 "$V/disk.0")" = "$SUM0"
+    if [ "$h2h" = direct ]; then
+        check "$m: MIGRATE went host to host" grep -q 'streaming from host01 to host02 directly' <<<"$ERR"
+    else
+        check "$m: MIGRATE went through the front-end" grep -q 'relaying from host01 to host02 through the front-end' <<<"$ERR"
+    fi
+
+    # the VM writes to its persistent disk on host02
+    printf 'written on host02 (%s)' "$m" | on host02 dd of="$V/disk.1" bs=1k seek=2000 conv=notrunc status=none
+    cp --sparse=always "$P1" "$SRC/expect"
+    printf 'written on host02 (%s)' "$m" | dd of="$SRC/expect" bs=1k seek=2000 conv=notrunc status=none
+    local ino; ino=$(stat -c %i "$P1")
+
+    # SHUTDOWN
+    expect_ok "$m: delete disk.0 on host02" "$R/tm/ssh/delete" "host02:$V/disk.0" 42 1
+    check "$m: disk.0 gone, disk.1 kept" test ! -e "$(at host02 "$V/disk.0")" -a -f "$(at host02 "$V/disk.1")"
+    expect_ok "$m: mvds disk.1 -> the persistent image" "$R/tm/ssh/mvds" "host02:$V/disk.1" "$P1" 42 1
+    check "$m: the persistent image holds the VM's write" test "$(sparse_sum "$P1")" = "$(sparse_sum "$SRC/expect")"
+    check "$m: the persistent image stayed sparse" test "$(du -k "$P1" | cut -f1)" -lt 2048
+    check "$m: mvds replaced the image by rename (new inode)" test "$(stat -c %i "$P1")" != "$ino"
+    check "$m: mvds brought disk.1.snap/ beside the image" test "$(sparse_sum "$P1.snap/0")" = "$sum1"
+    check "$m: mvds removed the host's copy" test ! -e "$(at host02 "$V/disk.1")" -a ! -e "$(at host02 "$V/disk.1.snap")"
+    expect_ok "$m: delete the VM dir on host02" "$R/tm/ssh/delete" "host02:$V" 42 0
+    check "$m: SHUTDOWN: the VM dir is gone everywhere" only_on "$V"
+    check "$m: the non-persistent image is unchanged" test "$(sparse_sum "$IMG0")" = "$SUM0"
+    check "$m: no temporary files anywhere" no_temps
+    rm -rf "$P1" "$P1.snap" "$SRC/expect"
+}
+
+lifecycle stream direct
+lifecycle stream relay
+lifecycle tar direct
+lifecycle tar relay
+
+# ---- the other ssh actions (stream, direct) ------------------------------------------------
+mode_conf stream direct
 vm_xml 44 host01 ssh "0:YES:$IMG0:1024:1024:raw:ssh"
 W=$DS/0/44
-expect_ok "clone" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$W/disk.0" 44 1
+expect_ok "clone for VM 44" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$W/disk.0" 44 1
 expect_ok "snap_create 0" "$R/tm/ssh/snap_create" "host01:$W/disk.0" 0 44 1
-printf 'changed' | on host01 dd of="$W/disk.0" conv=notrunc status=none
-expect_ok "cpds of the current state" "$R/tm/ssh/cpds" "host01:$W/disk.0" "$DS/1/saved-now" -1 44 1
-check "cpds brought the changed disk to the front-end" test "$(sum "$DS/1/saved-now")" = "$(sum_on host01 "$W/disk.0")"
+S0=$(at host01 "$W/disk.0.snap/0")
+check "snapshot 0: a full copy (own inode), same bytes" \
+    test -f "$S0" -a ! -L "$S0" -a "$(stat -c %i "$S0")" != "$(stat -c %i "$(at host01 "$W/disk.0")")" -a "$(sparse_sum "$S0")" = "$SUM0"
+check "snapshot 0: sparse" test "$(du -k "$S0" | cut -f1)" -lt 4096
+expect_error "snap_create of an existing id" "already exists" "$R/tm/ssh/snap_create" "host01:$W/disk.0" 0 44 1
+printf 'changed by the VM' | on host01 dd of="$W/disk.0" bs=1M seek=512 conv=notrunc status=none
+CHANGED=$(ssum host01 "$W/disk.0")
+check "the disk changed" test "$CHANGED" != "$SUM0"
+expect_ok "snap_create 1" "$R/tm/ssh/snap_create" "host01:$W/disk.0" 1 44 1
+check "snapshot 1 holds the changed bytes, snapshot 0 the old ones" \
+    test "$(ssum host01 "$W/disk.0.snap/1")" = "$CHANGED" -a "$(sparse_sum "$S0")" = "$SUM0"
+expect_ok "cpds -1 (the current disk) to a new SOURCE" "$R/tm/ssh/cpds" "host01:$W/disk.0" "$DS/1/saved-now" -1 44 1
+check "cpds -1: the new image has the current bytes" test "$(sparse_sum "$DS/1/saved-now")" = "$CHANGED"
+check "cpds -1: sparse on the front-end" test "$(du -k "$DS/1/saved-now" | cut -f1)" -lt 4096
+check "cpds -1: the disk itself is untouched" test "$(ssum host01 "$W/disk.0")" = "$CHANGED"
 expect_ok "cpds of snapshot 0" "$R/tm/ssh/cpds" "host01:$W/disk.0" "$DS/1/saved-0" 0 44 1
-check "cpds of a snapshot brings its bytes" test "$(sum "$DS/1/saved-0")" = "$SUM0"
+check "cpds 0: the snapshot's bytes, not the disk's" test "$(sparse_sum "$DS/1/saved-0")" = "$SUM0"
+expect_error "cpds of a missing snapshot" "does not exist" "$R/tm/ssh/cpds" "host01:$W/disk.0" "$DS/1/saved-7" 7 44 1
+check "cpds of a missing snapshot made no file" test ! -e "$DS/1/saved-7"
 expect_ok "snap_revert 0" "$R/tm/ssh/snap_revert" "host01:$W/disk.0" 0 44 1
-check "revert restored the snapshot" test "$(sum_on host01 "$W/disk.0")" = "$SUM0"
-expect_ok "snap_delete 0" "$R/tm/ssh/snap_delete" "host01:$W/disk.0" 0 44 1
-check "snapshot gone" test -z "$(on host01 ls "$W/disk.0.snap")"
-expect_error "snap_create_live" "ssh: snap_create_live is not supported" "$R/tm/ssh/snap_create_live" "host01:$W/disk.0" 1 44 1
-echo ctx > "$SRC/ctx.sh"
-expect_ok "context on host01" "$R/tm/ssh/context" "$SRC/ctx.sh" "host01:$W/disk.1" 44 0
-check "the context ISO is labelled CONTEXT" on host01 sh -c "isoinfo -d -i $W/disk.1 | grep -q 'Volume id: CONTEXT'"
-expect_ok "mkimage" "$R/tm/ssh/mkimage" 16 raw "host01:$W/disk.2" 44 0
-check "mkimage size" test "$(on host01 stat -c %s "$W/disk.2")" = $((16 << 20))
-OUT=$(on host01 "$R/onestor" tm ssh monitor_ds "$DS/0")
-check "monitor_ds: usage lines" grep -qE '^FREE_MB=[0-9]+$' <<<"$OUT"
-line=$(grep '^VM = \[ ID = 44, MONITOR = "' <<<"$OUT" | sed -E 's/.*MONITOR = "([^"]*)".*/\1/')
-check "monitor_ds: VM 44's disk sizes" grep -q 'DISK_SIZE=\[ID=0,SIZE=' <<<"$(base64 -d <<<"$line")"
+check "revert restored snapshot 0's bytes" test "$(ssum host01 "$W/disk.0")" = "$SUM0"
+check "revert kept both snapshots" test "$(sparse_sum "$S0")" = "$SUM0" -a "$(ssum host01 "$W/disk.0.snap/1")" = "$CHANGED"
+expect_ok "snap_revert 1" "$R/tm/ssh/snap_revert" "host01:$W/disk.0" 1 44 1
+check "revert to 1 brought the change back" test "$(ssum host01 "$W/disk.0")" = "$CHANGED"
+expect_error "snap_revert of a missing snapshot" "does not exist" "$R/tm/ssh/snap_revert" "host01:$W/disk.0" 5 44 1
+expect_ok "snap_delete 1" "$R/tm/ssh/snap_delete" "host01:$W/disk.0" 1 44 1
+check "snapshot 1 gone, 0 kept" test "$(ls "$(at host01 "$W/disk.0.snap")")" = 0
+expect_error "snap_delete of a missing snapshot" "does not exist" "$R/tm/ssh/snap_delete" "host01:$W/disk.0" 1 44 1
+expect_error "snap_create_live" "ssh: snap_create_live is not supported" "$R/tm/ssh/snap_create_live" "host01:$W/disk.0" 2 44 1
+
+# context, mkimage, mkswap on host01
+echo "ONE=1" > "$SRC/context.sh"
+printf '#!/bin/sh\necho hi\n' > "$SRC/init.sh"
+expect_ok "context on host01" "$R/tm/ssh/context" "$SRC/context.sh" "$SRC/init.sh:'start me.sh'" "host01:$W/disk.1" 44 0
+check "context: an ISO labelled CONTEXT on host01" sh -c "isoinfo -d -i '$(at host01 "$W/disk.1")' | grep -q '^Volume id: CONTEXT$'"
+check "context: context.sh inside with its bytes" test "$(on host01 isoinfo -R -i "$W/disk.1" -x /context.sh)" = "ONE=1"
+check "context: a path:'name' file under its name" test "$(isoinfo -R -i "$(at host01 "$W/disk.1")" -x "/start me.sh" | tail -n1)" = "echo hi"
+check "context: only on host01" only_on "$W/disk.1" host01
+expect_ok "mkimage raw 16 MiB" "$R/tm/ssh/mkimage" 16 raw "host01:$W/disk.2" 44 0
+check "mkimage raw: 16 MiB on host01, sparse" test "$(on host01 stat -c %s "$W/disk.2")" = $((16 << 20)) -a "$(kib host01 "$W/disk.2")" -lt 1024
+expect_ok "mkimage qcow2 32 MiB" "$R/tm/ssh/mkimage" 32 qcow2 "host01:$W/disk.3" 44 0
+check "mkimage qcow2: a qcow2 of 32 MiB" sh -c "qemu-img info --output=json '$(at host01 "$W/disk.3")' | tr -d ' \n' | grep -q '\"virtual-size\":$((32 << 20)),.*\"format\":\"qcow2\"'"
+expect_ok "mkswap 8 MiB" "$R/tm/ssh/mkswap" 8 "host01:$W/disk.4" 44 0
+check "mkswap: a swap signature" test "$(dd if="$(at host01 "$W/disk.4")" bs=1 skip=4086 count=10 status=none)" = SWAPSPACE2
+check "volatile disks only on host01" only_on "$W/disk.4" host01
+
+# monitor_ds on the host itself
+OUT=$(on host01 "$R/onestor" tm ssh monitor_ds "$DS/0"); RC=$?
+check "monitor_ds exits 0" test "$RC" = 0
+for k in USED_MB TOTAL_MB FREE_MB; do check "monitor_ds prints $k" grep -qE "^$k=[0-9]+\$" <<<"$OUT"; done
+TOTAL=$(sed -n 's/^TOTAL_MB=//p' <<<"$OUT")
+DF=$(on host01 df -m --output=size "$DS/0" | tail -n1 | tr -d ' ')
+check "monitor_ds: TOTAL_MB is the host filesystem's size ($TOTAL ~ $DF)" test "$TOTAL" -ge $((DF - 1)) -a "$TOTAL" -le $((DF + 1))
+check "monitor_ds: one VM line, for VM 44" test "$(grep -c '^VM = ' <<<"$OUT")" = 1
+B64=$(sed -nE 's/^VM = \[ ID = 44, MONITOR = "([A-Za-z0-9+\/=]+)" \]$/\1/p' <<<"$OUT")
+POLL=$(base64 -d <<<"$B64" 2>/dev/null)
+echo "# VM 44 MONITOR: $POLL"
+MB0=$(( ($(stat -c %b "$(at host01 "$W/disk.0")") * 512 + 1048575) / 1048576 ))
+check "monitor_ds: DISK_SIZE of disk.0 is its allocated MiB ($MB0)" grep -q "DISK_SIZE=\[ID=0,SIZE=$MB0\]" <<<"$POLL"
+check "monitor_ds: DISK_SIZE of the volatile disks" grep -q 'DISK_SIZE=\[ID=4,SIZE=[0-9]*\]' <<<"$POLL"
+check "monitor_ds: SNAPSHOT_SIZE of snapshot 0" grep -q 'SNAPSHOT_SIZE=\[ID=0,DISK_ID=0,SIZE=[0-9]*\]' <<<"$POLL"
+expect_ok "delete VM 44" "$R/tm/ssh/delete" "host01:$W" 44 0
+check "VM 44 gone from host01" only_on "$W"
+
+# clone with DISK/SIZE above ORIGINAL_SIZE: grown on the host, data kept, still sparse
+vm_xml 46 host02 ssh "0:YES:$IMG0:2048:1024:raw:ssh"
+expect_ok "clone with a bigger SIZE" "$R/tm/ssh/clone" "frontend:$IMG0" "host02:$DS/0/46/disk.0" 46 1
+check "clone: grown to 2 GiB on host02" test "$(stat -c %s "$(at host02 "$DS/0/46/disk.0")")" = $((2 << 30))
+check "clone: the image's bytes in the first GiB" test "$(head -c 1G "$(at host02 "$DS/0/46/disk.0")" | md5sum)" = "$(md5sum < "$IMG0")"
+check "clone: still sparse" test "$(kib host02 "$DS/0/46/disk.0")" -lt 4096
+expect_ok "delete VM 46" "$R/tm/ssh/delete" "host02:$DS/0/46" 46 0
+
 # shared image datastore + ssh system datastore: ln.ssh copies, mvds.ssh brings it back
-vm_xml 45 host02 ssh "1:NO:$IMG1:3:3:raw:shared"
+vm_xml 45 host02 ssh "1:NO:$IMG1:64:64:raw:shared"
 p2=$DS/1/persistent-45 && cp "$IMG1" "$p2"
 expect_ok "shared ln.ssh" "$R/tm/shared/ln.ssh" "frontend:$p2" "host02:$DS/0/45/disk.1" 45 1
-check "ln.ssh made a local copy on host02" test "$(sum_on host02 "$DS/0/45/disk.1")" = "$(sum "$p2")"
+check "ln.ssh made a local copy on host02" test "$(ssum host02 "$DS/0/45/disk.1")" = "$(sparse_sum "$p2")"
 printf 'host02 wrote' | on host02 dd of="$DS/0/45/disk.1" conv=notrunc status=none
 expect_ok "shared mvds.ssh" "$R/tm/shared/mvds.ssh" "host02:$DS/0/45/disk.1" "$p2" 45 1
 check "mvds.ssh brought the writes back" test "$(head -c 12 "$p2")" = "host02 wrote"
 check "mvds.ssh removed the host's copy" only_on "$DS/0/45/disk.1"
+check "no temporary files anywhere at the end" no_temps
 e2e_finish
