@@ -14,7 +14,8 @@
 
 namespace onestor {
 
-[[noreturn]] void unsupported(const std::string& driver, const std::string& action);
+// `why`, when given, says what would make it supported ("it needs thin volumes").
+[[noreturn]] void unsupported(const std::string& driver, const std::string& action, const std::string& why = "");
 
 // ---- datastore (DS) drivers -----------------------------------------------------------
 

@@ -177,6 +177,21 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 
+std::string CommonTm::image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image) {
+    std::string f = d.get("FORMAT");
+    if (f.empty() && runs_on_image) f = d.get("DRIVER");
+    if (f.empty()) f = qemu::info(h, image).format;
+    if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
+    return f;
+}
+
+bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {
+    std::string v = d.get(key);
+    if (v.empty()) v = config().get(key);
+    for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return v == "YES" || v == "TRUE" || v == "1";
+}
+
 std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const std::string& path) {
     auto numeric = [](const std::string& n) {
         return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;

@@ -31,6 +31,14 @@ protected:
     // "<root>/<sysds>/<vmid>" itself, or a disk inside it.
     static bool is_vm_dir(const HostPath& p, long vmid);
     static std::string disk_format(const VmDisk& d);  // FORMAT, DRIVER, or raw
+    // The image's format as oned declares it: DISK/FORMAT (6.x). Without it (5.x), DRIVER
+    // is the hypervisor's driver for disk.N: for a disk that runs on the image itself
+    // (`runs_on_image`: a qcow2 persistent disk) that is the image's format; otherwise it
+    // is the overlay's or the LV's, so the image is probed as upstream does (and then
+    // validated as that format). Only raw and qcow2 are accepted.
+    static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
+    // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
+    static bool disk_flag(const VmDisk& d, const std::string& key);
     // Per VM directory under a system datastore dir: (vm id, "DISK_SIZE=[ID=d,SIZE=mb]
     // SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] ..."), sizes from st_blocks, links followed.
     static std::vector<std::pair<std::string, std::string>> vm_disk_usage(const std::string& ds_dir);

@@ -497,24 +497,7 @@ private:
         return best;
     }
 
-    // The image's format as oned declares it: DISK/FORMAT (6.x). Without it (5.x), DRIVER
-    // is the hypervisor's driver for disk.N: for a persistent disk that is the image itself,
-    // for a clone it is the overlay (TM_MAD_CONF gives qcow2 whatever the image), so a
-    // clone's image is probed as upstream does (and then validated as that format).
-    static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool persistent) {
-        std::string f = d.get("FORMAT");
-        if (f.empty() && persistent) f = d.get("DRIVER");
-        if (f.empty()) f = qemu::info(h, image).format;
-        if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
-        return f;
-    }
-
-    static bool standalone(const VmDisk& d) {
-        std::string v = d.get("QCOW2_STANDALONE");
-        if (v.empty()) v = config().get("QCOW2_STANDALONE");
-        for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        return v == "YES" || v == "TRUE" || v == "1";
-    }
+    static bool standalone(const VmDisk& d) { return disk_flag(d, "QCOW2_STANDALONE"); }
 };
 
 }  // namespace

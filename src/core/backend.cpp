@@ -19,8 +19,8 @@ MonitorResult filesystem_usage(const std::string& path) {
     return m;
 }
 
-void unsupported(const std::string& driver, const std::string& action) {
-    throw DriverError(driver + ": " + action + " is not supported");
+void unsupported(const std::string& driver, const std::string& action, const std::string& why) {
+    throw DriverError(driver + ": " + action + " is not supported" + (why.empty() ? "" : ": " + why));
 }
 
 // Defaults: every primitive a backend does not override is "not supported", from here.

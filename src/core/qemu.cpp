@@ -82,6 +82,8 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
         const std::string open = "qemu-img: Could not open '";
         if (auto e = why.rfind("': "); why.rfind(open, 0) == 0 && e != std::string::npos && e >= open.size())
             why = why.substr(e + 3);
+        if (why.find("No such file or directory") != std::string::npos)
+            throw DriverError("image " + quoted(h.label(path)) + " is missing");
         throw DriverError("image " + quoted(h.label(path)) + " is not a valid " + declared + " image: " + why);
     }
     ImageInfo i = parse_info(r.out);
