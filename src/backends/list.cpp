@@ -8,6 +8,7 @@ DsBackend& fs_backend();
 TmBackend& shared_backend();
 TmBackend& ssh_backend();
 TmBackend& qcow2_backend();
+TmBackend& fs_lvm_backend();
 }  // namespace backends
 
 const std::vector<DsBackend*>& ds_backends() {
@@ -16,7 +17,8 @@ const std::vector<DsBackend*>& ds_backends() {
 }
 
 const std::vector<TmBackend*>& tm_backends() {
-    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend(), &backends::qcow2_backend()};
+    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend(), &backends::qcow2_backend(),
+                                                  &backends::fs_lvm_backend()};
     return all;
 }
 

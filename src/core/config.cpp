@@ -20,8 +20,12 @@ const std::map<std::string, std::string>& defaults() {
         {"HOST_SSH", "ssh"},                        // how a host reaches another host (direct mode)
         {"LIMIT_TRANSFER_BW", ""},                  // e.g. 50M: cap of each transfer stream, bytes/s
         {"QEMU_IMG", "qemu-img"},
-        {"QCOW2_OPTIONS", ""},
-        {"QCOW2_STANDALONE", "no"},                 // qcow2 clone: full copy instead of an overlay                      // extra qemu-img create options for overlays
+        {"QCOW2_OPTIONS", ""},                      // extra qemu-img create options for overlays
+        {"QCOW2_STANDALONE", "no"},                 // qcow2 clone: full copy instead of an overlay
+        {"LVM_SUDO", "sudo -n"},                    // fs_lvm: prefix of LVM commands on the hosts ("" as root)
+        {"LVM_THIN_ENABLE", "no"},                  // fs_lvm: thin volumes (snapshots) unless DISK/LVM_THIN_ENABLE says
+        {"ZERO_LVM_ON_CREATE", "yes"},              // fs_lvm: zero what the image does not cover (linear LVs)
+        {"ZERO_LVM_ON_DELETE", "yes"},              // fs_lvm: zero a linear LV before removing it
         {"VIRSH", "virsh"},
         {"LIBVIRT_URI", "qemu:///system"},
         {"MKSWAP", "mkswap"},

@@ -1,0 +1,182 @@
+#include "onestor/lvm.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/lock.hpp"
+#include "onestor/log.hpp"
+
+#include <sstream>
+
+namespace onestor::lvm {
+namespace {
+
+// Metadata changes to one group, serialised across this front-end's actions.
+Lock metadata_lock(const std::string& vg) { return Lock("lvm-" + vg); }
+
+std::string mb(unsigned long long n) { return std::to_string(n) + "m"; }
+
+bool all_digits(const std::string& s) {
+    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+        if (c == sep) {
+            out.push_back(cur);
+            cur.clear();
+        } else if (c != ' ' || !cur.empty()) {
+            cur += c;
+        }
+    }
+    out.push_back(cur);
+    return out;
+}
+
+void run_lvm(Host& h, std::initializer_list<std::string> words, const std::string& what) {
+    h.run(command(words), {.timeout_s = 300, .what = what});
+}
+
+}  // namespace
+
+Argv command(std::initializer_list<std::string> words) {
+    Argv a = config().get_words_or_empty("LVM_SUDO");
+    a.insert(a.end(), words);
+    return a;
+}
+
+std::string vg_of(long ds) { return "vg-one-" + std::to_string(ds); }
+Lv disk_lv(long ds, long vmid, int disk) { return {vg_of(ds), "lv-one-" + std::to_string(vmid) + "-" + std::to_string(disk)}; }
+Lv pool_lv(const std::string& vg, long vmid) { return {vg, "lv-one-" + std::to_string(vmid) + "-pool"}; }
+Lv snapshot_lv(const Lv& disk, long snap) { return {disk.vg, disk.name + "_s" + std::to_string(snap)}; }
+
+std::optional<DiskRef> parse_disk_device(const std::string& dev) {
+    // /dev/vg-one-<ds>/lv-one-<vm>-<disk>, exactly
+    const std::string p1 = "/dev/vg-one-", p2 = "/lv-one-";
+    if (dev.rfind(p1, 0) != 0) return std::nullopt;
+    auto slash = dev.find('/', p1.size());
+    if (slash == std::string::npos || dev.compare(slash, p2.size(), p2) != 0) return std::nullopt;
+    std::string ds = dev.substr(p1.size(), slash - p1.size());
+    std::string rest = dev.substr(slash + p2.size());
+    auto dash = rest.find('-');
+    if (dash == std::string::npos) return std::nullopt;
+    std::string vm = rest.substr(0, dash), disk = rest.substr(dash + 1);
+    if (!all_digits(ds) || !all_digits(vm) || !all_digits(disk)) return std::nullopt;
+    return DiskRef{std::stol(ds), std::stol(vm), std::stoi(disk)};
+}
+
+std::map<std::string, LvState> list(Host& h, const std::string& vg) {
+    Result r = h.run(command({"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
+                              "lv_name,lv_size,lv_attr,pool_lv", vg}),
+                     {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name()});
+    std::map<std::string, LvState> out;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto f = split(line, '|');
+        if (f.size() < 4 || f[0].empty()) continue;
+        LvState s;
+        s.bytes = std::stoull(f[1]);
+        s.active = f[2].size() > 4 && f[2][4] == 'a';
+        s.is_pool = !f[2].empty() && f[2][0] == 't';
+        s.pool = f[3];
+        out[f[0]] = s;
+    }
+    return out;
+}
+
+std::optional<LvState> find(Host& h, const Lv& lv) {
+    auto all = list(h, lv.vg);
+    auto it = all.find(lv.name);
+    if (it == all.end()) return std::nullopt;
+    return it->second;
+}
+
+VgUsage usage(Host& h, const std::string& vg) {
+    Result r = h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o",
+                              "vg_size,vg_free", vg}),
+                     {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name()});
+    auto f = split(r.out.substr(0, r.out.find('\n')), '|');
+    if (f.size() < 2) throw DriverError("unexpected vgs output for " + quoted(vg) + ": " + quoted(r.out));
+    return {static_cast<unsigned long long>(std::stod(f[0])), static_cast<unsigned long long>(std::stod(f[1]))};
+}
+
+void create_linear(Host& h, const Lv& lv, unsigned long long size_mb) {
+    auto lock = metadata_lock(lv.vg);
+    run_lvm(h, {"lvcreate", "-q", "-y", "-L", mb(size_mb), "-n", lv.name, lv.vg},
+            "cannot create logical volume " + quoted(lv.spec()) + " of " + std::to_string(size_mb) + " MiB");
+    log::info("created " + quoted(lv.spec()) + " (" + std::to_string(size_mb) + " MiB)");
+}
+
+void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long size_mb) {
+    auto lock = metadata_lock(lv.vg);
+    if (!find(h, pool)) {
+        // -Zy: the pool zeroes each block it hands out, so no VM reads another's old data.
+        run_lvm(h, {"lvcreate", "-q", "-y", "--type", "thin-pool", "-Zy", "-L", mb(size_mb), "-n", pool.name, pool.vg},
+                "cannot create thin pool " + quoted(pool.spec()));
+        log::info("created thin pool " + quoted(pool.spec()));
+    } else {
+        run_lvm(h, {"lvextend", "-q", "-L", "+" + mb(size_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
+    }
+    run_lvm(h, {"lvcreate", "-q", "-y", "-V", mb(size_mb), "-T", pool.spec(), "-n", lv.name},
+            "cannot create thin volume " + quoted(lv.spec()));
+    log::info("created thin volume " + quoted(lv.spec()) + " (" + std::to_string(size_mb) + " MiB)");
+}
+
+void snapshot(Host& h, const Lv& origin, const Lv& snap, bool activate) {
+    auto lock = metadata_lock(origin.vg);
+    if (activate)
+        run_lvm(h, {"lvcreate", "-q", "-y", "-s", "-kn", "-ay", "-n", snap.name, origin.spec()},
+                "cannot snapshot " + quoted(origin.spec()));
+    else
+        run_lvm(h, {"lvcreate", "-q", "-y", "-s", "-n", snap.name, origin.spec()}, "cannot snapshot " + quoted(origin.spec()));
+}
+
+void extend(Host& h, const Lv& lv, unsigned long long size_mb) {
+    auto lock = metadata_lock(lv.vg);
+    run_lvm(h, {"lvextend", "-q", "-L", mb(size_mb), lv.spec()},
+            "cannot grow " + quoted(lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
+}
+
+void extend_pool(Host& h, const Lv& pool, unsigned long long by_mb) {
+    auto lock = metadata_lock(pool.vg);
+    run_lvm(h, {"lvextend", "-q", "-L", "+" + mb(by_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
+}
+
+void rename(Host& h, const Lv& from, const std::string& to) {
+    auto lock = metadata_lock(from.vg);
+    run_lvm(h, {"lvrename", "-q", from.vg, from.name, to}, "cannot rename " + quoted(from.spec()) + " to " + quoted(to));
+}
+
+void remove(Host& h, const Lv& lv) {
+    auto lock = metadata_lock(lv.vg);
+    if (!find(h, lv)) return;
+    run_lvm(h, {"lvremove", "-q", "-f", lv.spec()}, "cannot remove " + quoted(lv.spec()));
+    log::info("removed " + quoted(lv.spec()));
+}
+
+void activate(Host& h, const Lv& lv) {
+    // -K: a thin snapshot carries the skip-activation flag
+    run_lvm(h, {"lvchange", "-q", "-ay", "-K", lv.spec()}, "cannot activate " + quoted(lv.spec()) + " on " + h.name());
+}
+
+void deactivate(Host& h, const Lv& lv) {
+    auto st = find(h, lv);
+    if (!st) return;
+    if (st->active)
+        run_lvm(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name());
+    if (st->pool.empty()) return;
+    for (const auto& [name, s] : list(h, lv.vg))
+        if (s.pool == st->pool && s.active) return;  // the pool still serves this host
+    Lv pool{lv.vg, st->pool};
+    run_lvm(h, {"lvchange", "-q", "-an", pool.spec()}, "cannot deactivate thin pool " + quoted(pool.spec()) + " on " + h.name());
+}
+
+void zero(Host& h, const std::string& device, unsigned long long offset, unsigned long long len) {
+    if (len == 0) return;
+    h.run({"blkdiscard", "-z", "-o", std::to_string(offset), "-l", std::to_string(len), device},
+          {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot zero " + quoted(h.label(device))});
+}
+
+}  // namespace onestor::lvm
