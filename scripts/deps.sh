@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
       nlohmann-json3-dev libxxhash-dev qemu-utils genisoimage xorriso openssh-server openssh-client
       e2fsprogs xfsprogs util-linux coreutils procps bc
-      libvirt-daemon-system libvirt-clients qemu-system-x86)
+      libvirt-daemon-system libvirt-clients qemu-system-x86
+      user-mode-linux kmod lvm2 thin-provisioning-tools iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,14 +19,17 @@ e2e_init() {
     local layout=${!#}
     if [ -z "${E2E_IN_NS:-}" ]; then
         # Re-run this suite in a private mount namespace (its own view of $DS).
-        E2E_IN_NS=1 exec unshare -m --propagation private bash "$0" "${@:1:$#-1}"
+        # The lvm layout's hosts are UML kernels on a bridge: a network namespace of its own.
+        local net=()
+        [ "$layout" = lvm ] && net=(-n)
+        E2E_IN_NS=1 exec unshare -m "${net[@]}" --propagation private bash "$0" "${@:1:$#-1}"
     fi
     [ -x "$ONESTOR_BIN" ] || { echo "no onestor binary at $ONESTOR_BIN" >&2; exit 1; }
     T=$(mktemp -d /tmp/onestor-e2e.XXXXXX)
     trap e2e_cleanup EXIT
     mkdir -p "$T/bin" "$T/vms" "$T/dss" "$T/lock" "$T/src" "$DS"
     case "$layout" in
-        shared) mkdir -p "$T/hosts/shared"; mount --bind "$T/hosts/shared" "$DS" ;;
+        shared | lvm) mkdir -p "$T/hosts/shared"; mount --bind "$T/hosts/shared" "$DS" ;;
         *) mkdir -p "$T/frontend"; mount --bind "$T/frontend" "$DS" ;;
     esac
     # The hosts' shell would source root's ~/.bashrc for every remote command (on some
@@ -35,9 +38,11 @@ e2e_init() {
     # A suite may define e2e_before_hosts: it runs here, inside the namespace and with $T
     # made, before the test hosts start (so they inherit the mounts it makes).
     if declare -F e2e_before_hosts >/dev/null; then e2e_before_hosts; fi
-    if [ "$layout" != none ]; then
-        "$ONESTOR_SRC/scripts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; }
-    fi
+    case "$layout" in
+        none) ;;
+        lvm) "$ONESTOR_SRC/scripts/lvmhosts.sh" start "$T/hosts" || { echo "LVM test hosts failed" >&2; exit 1; } ;;
+        *) "$ONESTOR_SRC/scripts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; } ;;
+    esac
     R=$T/remotes
     "$ONESTOR_BIN" install-remotes "$R" >/dev/null
     # Tests provide oned's commands: `onevm show -x ID` prints $T/vms/ID.xml.
@@ -61,6 +66,7 @@ FRONTEND=frontend
 LOCK_DIR=$T/lock
 LOCK_TIMEOUT=20
 REMOTES_DIR=$R
+LVM_SUDO=
 CFG
     export ONESTOR_CONF=$T/onestor.conf
     SSHH=(ssh -F "$T/hosts/ssh_config")
@@ -69,6 +75,7 @@ CFG
 e2e_cleanup() {
     [ -n "${T:-}" ] || return 0
     "$ONESTOR_SRC/scripts/testhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true
+    [ -f "$T/hosts/lvm.conf" ] && { "$ONESTOR_SRC/scripts/lvmhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true; }
     umount "$DS" 2>/dev/null || true
     rm -rf "$T"
     local d
@@ -141,11 +148,11 @@ make_sparse() {
 # ds_dump [KEY=VALUE...]: a base64 DS_DRIVER_ACTION_DATA document. Keys: IMAGE_ID SOURCE
 # PATH FSTYPE FORMAT FS SIZE TYPE PERSISTENT TARGET_SNAPSHOT DS_ID BASE_PATH DS_MAD TM_MAD
 # DS_TYPE SAFE_DIRS RESTRICTED_DIRS DRIVER CONVERT MD5 NO_IMAGE=1 DATASTORE_LOCATION
-# MONITOR_VM_DISKS
+# MONITOR_VM_DISKS BRIDGE_LIST
 ds_dump() {
     local IMAGE_ID=7 SOURCE="" PATH_="" FSTYPE="" FORMAT="" FS="" SIZE=0 TYPE=0 PERSISTENT=0 TARGET_SNAPSHOT=-1
     local DS_ID=1 BASE_PATH="" DS_MAD=fs TM_MAD=shared DS_TYPE=0 SAFE_DIRS="" RESTRICTED_DIRS="" DRIVER="" CONVERT=""
-    local MD5="" NO_IMAGE="" DATASTORE_LOCATION="" MONITOR_VM_DISKS=""
+    local MD5="" NO_IMAGE="" DATASTORE_LOCATION="" MONITOR_VM_DISKS="" BRIDGE_LIST=""
     local kv
     for kv in "$@"; do
         case "$kv" in
@@ -175,6 +182,7 @@ ds_dump() {
         echo "<SAFE_DIRS>$(x "$SAFE_DIRS")</SAFE_DIRS><RESTRICTED_DIRS>$(x "$RESTRICTED_DIRS")</RESTRICTED_DIRS>"
         [ -n "$DRIVER" ] && echo "<DRIVER>$DRIVER</DRIVER>"
         [ -n "$CONVERT" ] && echo "<CONVERT>$CONVERT</CONVERT>"
+        [ -n "$BRIDGE_LIST" ] && echo "<BRIDGE_LIST>$(x "$BRIDGE_LIST")</BRIDGE_LIST>"
         echo "</TEMPLATE></DATASTORE>"
         [ -n "$DATASTORE_LOCATION" ] && echo "<DATASTORE_LOCATION>$(x "$DATASTORE_LOCATION")</DATASTORE_LOCATION>"
         [ -n "$MONITOR_VM_DISKS" ] && echo "<MONITOR_VM_DISKS>$MONITOR_VM_DISKS</MONITOR_VM_DISKS>"
@@ -184,7 +192,8 @@ ds_dump() {
 
 # vm_xml VMID HOSTNAME SYSTEM_TM DISK_SPEC...: writes $T/vms/VMID.xml (what `onevm show -x`
 # prints). DISK_SPEC: "ID:CLONE:SOURCE:SIZE:ORIGINAL_SIZE:FORMAT:TM_MAD[:TARGET]" (TARGET
-# defaults to vd<ID>). VM_LCM_STATE in the environment sets LCM_STATE (default 3, RUNNING).
+# defaults to vd<ID>). VM_LCM_STATE in the environment sets LCM_STATE (default 3, RUNNING);
+# VM_DISK_EXTRA is XML added to every DISK (e.g. <LVM_THIN_ENABLE>YES</LVM_THIN_ENABLE>).
 vm_xml() {
     local vmid=$1 host=$2 systm=$3; shift 3
     {
@@ -193,7 +202,7 @@ vm_xml() {
         for d in "$@"; do
             IFS=: read -r id clone src size osize fmt tm target <<<"$d"
             echo "<DISK><DISK_ID>$id</DISK_ID><CLONE>$clone</CLONE><SOURCE>$src</SOURCE><SIZE>$size</SIZE>"
-            echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>${target:-vd$id}</TARGET></DISK>"
+            echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>${target:-vd$id}</TARGET>${VM_DISK_EXTRA:-}</DISK>"
         done
         echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>$vmid</OID><SEQ>0</SEQ><HOSTNAME>$host</HOSTNAME>"
         echo "<TM_MAD>$systm</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
