@@ -8,6 +8,7 @@
 #pragma once
 #include "onestor/host.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,7 +52,8 @@ VgUsage usage(Host& h, const std::string& vg);
 void create_linear(Host& h, const Lv& lv, unsigned long long mb);
 // A thin volume of `mb` in the pool (made when missing, and grown by `mb`: a pool never
 // overcommits, so a full pool cannot stop a VM).
-void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long mb);
+// `pool_made` is called as soon as the pool had to be made (so a caller can undo it).
+void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long mb, const std::function<void()>& pool_made);
 void snapshot(Host& h, const Lv& origin, const Lv& snap, bool activate);
 void extend(Host& h, const Lv& lv, unsigned long long mb);
 void extend_pool(Host& h, const Lv& pool, unsigned long long by_mb);
@@ -63,9 +65,9 @@ void remove(Host& h, const Lv& lv);  // missing is fine
 void activate(Host& h, const Lv& lv);
 void deactivate(Host& h, const Lv& lv);
 
-// Zeroes [offset, offset+len) of a device with BLKZEROOUT (blkdiscard -z): the storage does
+// Zeroes a device from `offset` to its end with BLKZEROOUT (blkdiscard -z): the storage does
 // it (WRITE SAME / unmap) where it can, and no zero buffer crosses user space.
-void zero(Host& h, const std::string& device, unsigned long long offset, unsigned long long len);
+void zero(Host& h, const std::string& device, unsigned long long offset);
 
 // The one place "LVM" commands are spelled: LVM_SUDO then the words.
 Argv command(std::initializer_list<std::string> words);

@@ -145,11 +145,10 @@ public:
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
         bool thin = vd && disk_flag(*vd, "LVM_THIN_ENABLE");
         h.mkdir_p(dirname_of(dst.path));
-        refuse_existing(h, lv);
-        Created made(h, lv);  // from here on the volume is this action's: removed on failure
+        Created made(h, lv);  // what lvcreate makes is this action's: removed on failure
         create(made, c.vmid, static_cast<unsigned long long>(size_mb), thin);
         // An LV is always raw: a qcow2 volatile disk is a raw one here, as upstream.
-        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), 0, made.bytes);
+        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), 0);
         if (format == "swap") {
             Argv a = config().get_words("MKSWAP");
             a.push_back(lv.device());
@@ -177,9 +176,9 @@ public:
         if (!st->pool.empty()) lvm::extend_pool(h, {d.lv.vg, st->pool}, grow_mb);
         lvm::extend(h, d.lv, static_cast<unsigned long long>(size_mb));
         if (st->pool.empty() && config().get_bool("ZERO_LVM_ON_CREATE")) {
-            auto now = lvm::find(h, d.lv);
-            lvm::activate(h, d.lv);
-            lvm::zero(h, d.lv.device(), st->bytes, now->bytes - st->bytes);
+            if (!st->active) lvm::activate(h, d.lv);
+            lvm::zero(h, d.lv.device(), st->bytes);
+            if (!st->active) lvm::deactivate(h, d.lv);
         }
         log::info("grew " + quoted(d.lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
     }
@@ -264,20 +263,25 @@ private:
         lvm::Lv lv;
     };
 
-    // An LV made by this action: removed again (with the pool it may have made) unless kept.
+    // What lvcreate made for this action (the volume, and the VM's thin pool when it had to
+    // be made): removed again unless kept. Nothing is armed before lvcreate succeeds, so a
+    // volume that already existed (lvcreate refuses it) is never removed by us.
     struct Created {
         Host* h;
         lvm::Lv lv;
-        unsigned long long bytes = 0;
-        bool kept = false;
+        bool lv_made = false, pool_made = false, kept = false;
+        std::string pool;
         void keep() { kept = true; }
         Created(Host& host, lvm::Lv l) : h(&host), lv(std::move(l)) {}
         Created(Created&&) = delete;
         ~Created() {
-            if (kept) return;
+            if (kept || (!lv_made && !pool_made)) return;
             try {
-                log::info("removing " + quoted(lv.spec()) + ", made by this failed action");
-                destroy(*h, lv, false);
+                log::info("removing " + quoted(lv_made ? lv.spec() : lv.vg + "/" + pool) + ", made by this failed action");
+                if (lv_made)
+                    destroy(*h, lv, false);  // and the pool, when it holds nothing else
+                else
+                    remove_pool_if_unused(*h, {lv.vg, pool});
             } catch (const std::exception& e) {
                 log::error(std::string("could not remove ") + quoted(lv.spec()) + ": " + e.what());
             }
@@ -329,21 +333,16 @@ private:
         return {&h, d, *st};
     }
 
-    static void refuse_existing(Host& h, const lvm::Lv& lv) {
-        if (lvm::find(h, lv))
-            throw DriverError(quoted(lv.spec()) + " already exists; it is left as it is (remove it if it is a leftover)");
-    }
-
-    // Makes the volume `made` guards (linear, or thin in the VM's pool) and notes its size.
+    // Makes the volume `made` guards: linear, or thin in the VM's pool (made when missing).
     static void create(Created& made, long vmid, unsigned long long mb, bool thin) {
-        const lvm::Lv& lv = made.lv;
-        if (thin)
-            lvm::create_thin(*made.h, lv, lvm::pool_lv(lv.vg, vmid), mb);
-        else
-            lvm::create_linear(*made.h, lv, mb);
-        auto st = lvm::find(*made.h, lv);
-        if (!st) throw DriverError(quoted(lv.spec()) + " is missing right after lvcreate");
-        made.bytes = st->bytes;
+        if (thin) {
+            lvm::Lv pool = lvm::pool_lv(made.lv.vg, vmid);
+            made.pool = pool.name;
+            lvm::create_thin(*made.h, made.lv, pool, mb, [&] { made.pool_made = true; });
+        } else {
+            lvm::create_linear(*made.h, made.lv, mb);
+        }
+        made.lv_made = true;
     }
 
     void deploy(const TmContext& c, const HostPath& src, const HostPath& dst) {
@@ -362,15 +361,11 @@ private:
         bool thin = disk_flag(vd, "LVM_THIN_ENABLE");
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
         h.mkdir_p(dirname_of(dst.path));
-        refuse_existing(h, lv);
-        Created made(h, lv);  // from here on the volume is this action's: removed on failure
+        Created made(h, lv);  // what lvcreate makes is this action's: removed on failure
         create(made, c.vmid, mb, thin);
         log::info("writing " + quoted(image) + " (" + format + ") into " + quoted(lv.spec()));
-        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) {
-            // Only the part the image does not cover: the copy writes (or zeroes) the rest.
-            unsigned long long from = info.virtual_size & ~4095ull;
-            lvm::zero(h, lv.device(), from, made.bytes - from);
-        }
+        // Only the part the image does not cover (the copy writes or zeroes the rest).
+        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), info.virtual_size & ~4095ull);
         write_volume(h, image, format, lv.device(), thin);
         place(h, lv, dst);
         made.keep();
@@ -392,7 +387,6 @@ private:
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
         bool thin = !st->pool.empty();
-        refuse_existing(h, to);
         Created made(h, to);
         create(made, c.vmid, (st->bytes + kMiB - 1) / kMiB, thin);
         lvm::activate(h, d.lv);
@@ -434,14 +428,17 @@ private:
             if (n.rfind(lv.name + "_s", 0) == 0 && n.find_first_not_of("0123456789", lv.name.size() + 2) == std::string::npos)
                 lvm::remove(h, {lv.vg, n});
         if (pool.empty() && zero && config().get_bool("ZERO_LVM_ON_DELETE")) {
-            lvm::activate(h, lv);
-            lvm::zero(h, lv.device(), 0, it->second.bytes);
+            if (!it->second.active) lvm::activate(h, lv);
+            lvm::zero(h, lv.device(), 0);
         }
         lvm::remove(h, lv);
-        if (pool.empty()) return;
-        for (const auto& [n, s] : lvm::list(h, lv.vg))
-            if (s.pool == pool) return;
-        lvm::remove(h, {lv.vg, pool});
+        if (!pool.empty()) remove_pool_if_unused(h, {lv.vg, pool});
+    }
+
+    static void remove_pool_if_unused(Host& h, const lvm::Lv& pool) {
+        for (const auto& [n, s] : lvm::list(h, pool.vg))
+            if (s.pool == pool.name) return;
+        lvm::remove(h, pool);
     }
 
     // disk.N -> the device, and the host that owns the VM (read at boot by upstream's activate).

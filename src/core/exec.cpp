@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -32,12 +33,19 @@ struct Fd {
     }
 };
 
+// The last line that says something: tools print warnings after the error (LVM's "WARNING:
+// This metadata update is NOT backed up" follows "insufficient free space"), so a warning
+// is the reason only when nothing else was said.
 std::string last_line_of(const std::string& text) {
-    auto end = text.find_last_not_of(" \n\r\t");
-    if (end == std::string::npos) return {};
-    auto start = text.rfind('\n', end);
-    start = start == std::string::npos ? 0 : start + 1;
-    return text.substr(start, end - start + 1);
+    std::istringstream in(text);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) {
+        auto b = l.find_first_not_of(" \r\t"), e = l.find_last_not_of(" \r\t");
+        if (b != std::string::npos) lines.push_back(l.substr(b, e - b + 1));
+    }
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+        if (it->rfind("WARNING:", 0) != 0) return *it;
+    return lines.empty() ? std::string() : lines.back();
 }
 
 std::string last_line(const std::string& text) { return failure_reason(text); }

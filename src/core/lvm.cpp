@@ -109,12 +109,13 @@ void create_linear(Host& h, const Lv& lv, unsigned long long size_mb) {
     log::info("created " + quoted(lv.spec()) + " (" + std::to_string(size_mb) + " MiB)");
 }
 
-void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long size_mb) {
+void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long size_mb, const std::function<void()>& pool_made) {
     auto lock = metadata_lock(lv.vg);
     if (!find(h, pool)) {
         // -Zy: the pool zeroes each block it hands out, so no VM reads another's old data.
         run_lvm(h, {"lvcreate", "-q", "-y", "--type", "thin-pool", "-Zy", "-L", mb(size_mb), "-n", pool.name, pool.vg},
                 "cannot create thin pool " + quoted(pool.spec()));
+        pool_made();
         log::info("created thin pool " + quoted(pool.spec()));
     } else {
         run_lvm(h, {"lvextend", "-q", "-L", "+" + mb(size_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
@@ -173,9 +174,8 @@ void deactivate(Host& h, const Lv& lv) {
     run_lvm(h, {"lvchange", "-q", "-an", pool.spec()}, "cannot deactivate thin pool " + quoted(pool.spec()) + " on " + h.name());
 }
 
-void zero(Host& h, const std::string& device, unsigned long long offset, unsigned long long len) {
-    if (len == 0) return;
-    h.run({"blkdiscard", "-z", "-o", std::to_string(offset), "-l", std::to_string(len), device},
+void zero(Host& h, const std::string& device, unsigned long long offset) {
+    h.run({"blkdiscard", "-z", "-o", std::to_string(offset), device},
           {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot zero " + quoted(h.label(device))});
 }
 

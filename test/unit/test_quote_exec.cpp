@@ -75,6 +75,10 @@ TEST_CASE("run: output, status, failures with a reason") {
     // The reason inside a remote onestor's error block is the one that counts.
     CHECK(failure_reason("INFO: x\nERROR MESSAGE --8<------\ndisk full\nERROR MESSAGE ------>8--\n") == "disk full");
     CHECK(failure_reason("a\nlast line\n\n") == "last line");
+    // a trailing warning does not hide the error before it
+    CHECK(failure_reason("  Volume group \"vg\" has insufficient free space\n  WARNING: not backed up.\n") ==
+          "Volume group \"vg\" has insufficient free space");
+    CHECK(failure_reason("  WARNING: only a warning\n") == "WARNING: only a warning");
 }
 
 TEST_CASE("run_pipe: producer | consumer, and the producer's failure is named") {
