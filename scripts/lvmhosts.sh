@@ -51,7 +51,9 @@ CFG
         init_script "$dir" "$name" "$ip" "$i" > "$dir/$name.init"
         chmod +x "$dir/$name.init"
         rm -f "$dir/$name.halt" "$dir/$name.ready"
-        linux.uml mem=384M root=/dev/root rootfstype=hostfs rootflags=/ rw \
+        # A session of its own: the kernel's helper processes share its process group,
+        # which stop() ends whole.
+        setsid linux.uml mem=384M root=/dev/root rootfstype=hostfs rootflags=/ rw \
             init="$dir/$name.init" "ubd0c=$dir/san0.img" "ubd1c=$dir/san1.img" \
             "eth0=tuntap,onetap$i" con=null con0=null,fd:1 </dev/null >"$dir/$name.console" 2>&1 &
         echo $! > "$dir/$name.pid"
@@ -92,6 +94,11 @@ Host ${h%%:*}
     StrictHostKeyChecking no
     UserKnownHostsFile /dev/null
     LogLevel ERROR
+    # The suite's own checks reuse one connection per host (a handshake costs ~0.7 s in a
+    # UML); onestor's ssh overrides these with its own ControlPath.
+    ControlMaster auto
+    ControlPath $dir/cm-%h
+    ControlPersist 900
 CFG
     done
 }
@@ -114,7 +121,7 @@ ip link set lo up; ip addr add $ip/24 dev eth0; ip link set eth0 up
 /usr/sbin/sshd -f '$dir/sshd_config' -o ListenAddress=$ip -o PidFile=none -E '$dir/$name.sshd.log'
 : > '$dir/$name.ready'
 while [ ! -e '$dir/$name.halt' ]; do sleep 0.3; done
-vgchange -an >/dev/null 2>&1; sync
+sync
 poweroff -f
 INIT
 }
@@ -128,16 +135,18 @@ wait_up() {
     [ -n "$ok" ] || { echo "lvmhosts: $name did not come up:" >&2; cat "$dir/$name.console" >&2; stop "$dir"; exit 1; }
 }
 
-stop() {
+stop() {  # the test data on the SAN files is thrown away, so a halt need not be graceful
     local dir=$1 h name pid
-    for h in "${HOSTS[@]}"; do : > "$dir/${h%%:*}.halt"; done
+    for h in "${HOSTS[@]}"; do
+        ssh -F "$dir/ssh_config" -O exit "${h%%:*}" >/dev/null 2>&1 || true
+        : > "$dir/${h%%:*}.halt"
+    done
     for h in "${HOSTS[@]}"; do
         name=${h%%:*}
         [ -f "$dir/$name.pid" ] || continue
         pid=$(cat "$dir/$name.pid")
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        # linux.uml runs as a process group of its own threads/processes: end them all.
-        if kill -0 "$pid" 2>/dev/null; then pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; fi
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
         rm -f "$dir/$name.pid"
     done
     return 0

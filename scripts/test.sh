@@ -12,7 +12,7 @@ run_suite() {  # run_suite BUILD_DIR "CTEST_ARGS" CMAKE_OPTIONS...
     cmake -S . -B "$dir" -DONESTOR_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)" >/dev/null
     # shellcheck disable=SC2086
-    ( cd "$dir" && ctest --output-on-failure $args ) | tee "$dir/ctest.log"
+    ( cd "$dir" && ctest -j"$(nproc)" --output-on-failure $args ) | tee "$dir/ctest.log"
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
