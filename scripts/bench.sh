@@ -2,6 +2,8 @@
 # Benchmarks, each side by side with the obvious alternative, on real test hosts:
 #   bench.sh ssh     ssh driver: host01 -> host02 moves (onestor | tar -S over ssh | the ssh floor)
 #   bench.sh qcow2   qcow2 driver: deploy by overlay vs a full cp; snapshot cost at chain depth 1/10/50
+#   bench.sh lvm     fs_lvm driver (inside user-mode-linux hosts): deploy into an LV vs qemu-img by
+#                    hand; zero-on-delete vs dd
 #   bench.sh         all of them
 # Needs root and builds build/onestor. Sizes scale with BENCH_* variables (see each section).
 set -euo pipefail
@@ -11,14 +13,18 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
     if [ "$SECTION" = all ]; then
-        for s in ssh qcow2; do bash "$0" "$s"; echo; done
+        for s in ssh qcow2 lvm; do bash "$0" "$s"; echo; done
         exit 0
     fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
 set +eu
 source test/e2e/lib.sh
-case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; *) echo "unknown section $SECTION" >&2; exit 2 ;; esac
+case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;;
+    lvm)
+        export LVMHOSTS_SAN_MB=$(( ${BENCH_LV_GIB:-4} * 3072 + 1024 ))
+        e2e_init "$@" lvm ;;
+    *) echo "unknown section $SECTION" >&2; exit 2 ;; esac
 set -e
 SPARSE_GIB=${BENCH_SPARSE_GIB:-8}
 DATA_MIB=${BENCH_DATA_MIB:-512}
@@ -128,7 +134,58 @@ bench_qcow2() {
     rm -rf "$DS/0/42" "$img"
 }
 
+bench_lvm() {
+    local gib=${BENCH_LV_GIB:-4} data=${BENCH_LV_DATA_MIB:-256} i r dev=/dev/vg-one-0
+    # An operator's command line: its own ssh connection (a handshake, as each action has).
+    by_hand() { "${SSHH[@]}" -o ControlMaster=no -o ControlPath=none host01 -- "$1"; }
+    # Each contender starts with cold caches in the UML kernel (the image is read through hostfs).
+    timed() { local a b; on host01 sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'; a=$(now); "$@" >/dev/null 2>"$T/err" || { cat "$T/err"; exit 1; }; b=$(now); echo "$b - $a" | bc; }
+    declare -A secs
+    mkdir -p "$DS/1" "$DS/0"
+    local img=$DS/1/bench.img
+    truncate -s "${gib}G" "$img"
+    for i in $(seq 0 $((data / 16 - 1))); do
+        head -c 16M /dev/urandom | dd of="$img" bs=1M seek=$((i * gib * 1024 / (data / 16))) conv=notrunc status=none
+    done
+    sync
+    local sum_img; sum_img=$(sha256sum "$img" | cut -d' ' -f1)
+    # Three rounds; who goes first alternates, so each contender meets both LV placements
+    # (LVM takes the lowest free extents) in the SAN file, whose regions cost differently on
+    # this machine's disk depending on what was last written there. Rows: each round, median.
+    ours() {
+        vm_xml 42 host01 fs_lvm "0:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:fs_lvm"
+        secs[clone$r]=$(timed "$R/tm/fs_lvm/clone" "frontend:$img" "host01:$DS/0/42/disk.0" 42 0)
+        [ "$(on host01 sha256sum "$dev/lv-one-42-0" | cut -d' ' -f1)" = "$sum_img" ] || echo "  (the LV differs from the image!)"
+    }
+    hand() { secs[hand$r]=$(timed by_hand "lvcreate -q -y -L ${gib}g -n hand vg-one-0 && qemu-img convert -O raw $img $dev/hand && sync"); }
+    for r in 1 2 3; do
+        if [ $((r % 2)) = 1 ]; then ours; hand; else hand; ours; fi
+        secs[del$r]=$(timed "$R/tm/fs_lvm/delete" "host01:$DS/0/42" 42 0)
+        secs[dd$r]=$(timed by_hand "dd if=/dev/zero of=$dev/hand bs=64k conv=fsync status=none; lvremove -q -f vg-one-0/hand")
+    done
+    VM_DISK_EXTRA='<LVM_THIN_ENABLE>YES</LVM_THIN_ENABLE>' vm_xml 43 host01 fs_lvm "0:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:fs_lvm"
+    secs[thin]=$(timed "$R/tm/fs_lvm/clone" "frontend:$img" "host01:$DS/0/43/disk.0" 43 0)
+    secs[thindel]=$(timed "$R/tm/fs_lvm/delete" "host01:$DS/0/43" 43 0)
+    row3() {  # row3 NAME KEY: the three rounds and their median
+        printf '  %-48s %7.2f %7.2f %7.2f   %7.2f s\n' "$1" "${secs[${2}1]}" "${secs[${2}2]}" "${secs[${2}3]}" \
+            "$(printf '%s\n' "${secs[${2}1]}" "${secs[${2}2]}" "${secs[${2}3]}" | sort -g | sed -n 2p)"
+    }
+    row1() { printf '  %-48s %31.2f s\n' "$1" "$2"; }
+    echo "== fs_lvm: deploy of a ${gib} GiB raw image holding ${data} MiB into a new LV on host01 (a UML kernel)"
+    printf '  %-48s %7s %7s %7s   %7s\n' "seconds" "round 1" "round 2" "round 3" "median"
+    row3 "onestor fs_lvm clone (linear LV)" clone
+    row3 "lvcreate + qemu-img convert -O raw, by hand" hand
+    row1 "onestor fs_lvm clone (thin LV, holes skipped)" "${secs[thin]}"
+    echo "== fs_lvm: removal of a ${gib} GiB LV with ZERO_LVM_ON_DELETE"
+    row3 "onestor fs_lvm delete (BLKZEROOUT, linear)" del
+    row3 "dd if=/dev/zero bs=64k conv=fsync + lvremove" dd
+    row1 "onestor fs_lvm delete (thin: no zeroing)" "${secs[thindel]}"
+    echo "  (every row includes one ssh handshake to host01: about $(timed by_hand true) s here)"
+    rm -f "$img"
+}
+
 case "$SECTION" in
+    lvm) bench_lvm ;;
     ssh)
         echo "== ssh transfer, host01 -> host02 (wall time includes each method's ssh handshakes)"
         bench sparse
