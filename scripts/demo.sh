@@ -4,7 +4,8 @@
 # (this machine, in a private mount namespace), and runs the example VM of OpenNebula's
 # storage-driver guide -- CREATE, STOP, RESUME, MIGRATE, SHUTDOWN -- through the installed
 # symlinks exactly as oned would, printing each call and its result. Needs root.
-#   demo.sh [shared|ssh|qcow2]   one driver's part; no argument: all three in turn
+# fs_lvm's hosts are two user-mode-linux kernels (real device-mapper) sharing one SAN file.
+#   demo.sh [shared|ssh|qcow2|fs_lvm]   one driver's part; no argument: all four in turn
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PART=${1:-all}
@@ -13,14 +14,14 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build -DONESTOR_TESTS=OFF >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
     if [ "$PART" = all ]; then
-        for p in shared ssh qcow2; do bash "$0" "$p"; echo; done
+        for p in shared ssh qcow2 fs_lvm; do bash "$0" "$p"; echo; done
         exit 0
     fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
 set +e
 source test/e2e/lib.sh
-if [ "$PART" = ssh ]; then e2e_init "$@" ssh; else e2e_init "$@" shared; fi
+case "$PART" in ssh) e2e_init "$@" ssh ;; fs_lvm) e2e_init "$@" lvm ;; *) e2e_init "$@" shared ;; esac
 TM=$PART
 cat >> "$ONESTOR_CONF" <<CFG
 REMOTE_ONESTOR=$R/onestor
@@ -47,6 +48,9 @@ trap 'rm -rf "$SRC"; e2e_cleanup' EXIT
 echo "######## TM_MAD=$TM: the example VM of the storage-driver guide ########"
 if [ "$TM" = ssh ]; then
     echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd), each with its own local system datastore"
+elif [ "$TM" = fs_lvm ]; then
+    echo "== sandbox: front-end = this machine; host01 = 10.77.0.2, host02 = 10.77.0.3: two user-mode-linux kernels (real sshd, real"
+    echo "   device-mapper) sharing one SAN block device with volume group vg-one-0, and the datastore tree"
 else
     echo "== sandbox: front-end = this machine; host01 = 127.0.0.2, host02 = 127.0.0.3 (real sshd), one shared datastore tree"
 fi
@@ -68,6 +72,14 @@ where() {  # where PATH: which machines hold PATH (front-end and both hosts)
     for h in host01 host02; do on "$h" test -e "$1" && w="$w $h"; done
     w=${w# }
     echo "    $1 is on: ${w:-nowhere}"
+    if [ "$TM" = fs_lvm ] && [ -L "$1" ]; then  # the disk is a logical volume: where is it active?
+        local lv; lv=$(readlink "$1"); w=""
+        for h in host01 host02; do
+            [ "$(on "$h" lvs --noheadings -o lv_active "$lv" 2>/dev/null | tr -d ' ')" = active ] && w="$w $h"
+        done
+        w=${w# }
+        echo "    -> $lv, active on: ${w:-no host}"
+    fi
 }
 V=$DS/0/42
 echo; echo "== CREATE on host01"
@@ -88,16 +100,19 @@ if [ "$TM" = qcow2 ]; then
 fi
 
 echo; echo "== STOP"
+set_lcm 42 10  # EPILOG_STOP: the LCM state oned reports during each step
 call "$R/tm/$TM/mv" "host01:$V/disk.0" "frontend:$V/disk.0" 42 1
 call "$R/tm/$TM/mv" "host01:$V/disk.1" "frontend:$V/disk.1" 42 1
 call "$R/tm/$TM/mv" "host01:$V" "frontend:$V" 42 0
 where "$V/disk.0"
 echo; echo "== RESUME"
+set_lcm 42 9   # PROLOG_RESUME
 call "$R/tm/$TM/mv" "frontend:$V/disk.0" "host01:$V/disk.0" 42 1
 call "$R/tm/$TM/mv" "frontend:$V/disk.1" "host01:$V/disk.1" 42 1
 call "$R/tm/$TM/mv" "frontend:$V" "host01:$V" 42 0
 where "$V/disk.0"
 echo; echo "== MIGRATE host01 -> host02"
+set_lcm 42 8   # PROLOG_MIGRATE
 call "$R/tm/$TM/mv" "host01:$V/disk.0" "host02:$V/disk.0" 42 1
 call "$R/tm/$TM/mv" "host01:$V/disk.1" "host02:$V/disk.1" 42 1
 call "$R/tm/$TM/mv" "host01:$V" "host02:$V" 42 0
@@ -108,6 +123,7 @@ echo; echo "== the VM writes to its persistent disk on host02"
 printf 'written by vm 42 on host02' | on host02 dd of="$V/disk.1" bs=1M seek=10 conv=notrunc status=none
 
 echo; echo "== SHUTDOWN"
+set_lcm 42 11  # EPILOG
 call "$R/tm/$TM/delete" "host02:$V/disk.0" 42 1
 call "$R/tm/$TM/mvds" "host02:$V/disk.1" "$IMG1" 42 1
 call "$R/tm/$TM/delete" "host02:$V" 42 0
@@ -116,4 +132,5 @@ echo; echo "== results"
 echo "persistent image holds the VM's write: $(dd if="$IMG1" bs=1M skip=10 count=1 status=none | head -c 26)"
 echo "non-persistent image unchanged: $([ "$(sum "$IMG0")" = "$(sum "$SRC/ttylinux.img")" ] && echo yes || echo NO)"
 echo "VM directory gone from every host: $([ ! -e "$V" ] && ! on host01 test -e "$V" && ! on host02 test -e "$V" && echo yes || echo NO)"
+[ "$TM" = fs_lvm ] && echo "logical volumes left in vg-one-0: $(on host01 lvs --noheadings -o lv_name vg-one-0 | wc -l)"
 echo; echo "demo ($TM) finished: $CALLS driver calls, all succeeded"

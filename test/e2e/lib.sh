@@ -209,6 +209,9 @@ vm_xml() {
     } > "$T/vms/$vmid.xml"
 }
 
+# set_lcm VMID STATE: the LCM_STATE `onevm show` reports for the VM from now on
+set_lcm() { sed -i "s|<LCM_STATE>[0-9]*</LCM_STATE>|<LCM_STATE>$2</LCM_STATE>|" "$T/vms/$1.xml"; }
+
 # sparse_sum PATH / sparse_sum_on HOST PATH: MD5 of a file's size and contents that never
 # reads holes (SEEK_DATA/SEEK_HOLE) and skips all-zero 64 KiB blocks, so a 1 GiB sparse image
 # sums in milliseconds. Equal for equal contents however the file is allocated (holes,

@@ -19,8 +19,6 @@ qemu-img create -q -f qcow2 "$I/q" 48M
 qemu-io -f qcow2 -c 'write -P 0x44 8M 1M' "$I/q" >/dev/null
 IMGSUM=$(sum "$I/img") PERSSUM=$(sum "$I/pers") QSUM=$(sum "$I/q")
 MiB=1048576
-# set_lcm VMID STATE: the VM's LCM_STATE as `onevm show` will report it
-set_lcm() { sed -i "s|<LCM_STATE>[0-9]*</LCM_STATE>|<LCM_STATE>$2</LCM_STATE>|" "$T/vms/$1.xml"; }
 
 lvs_on() { on "$1" lvs --noheadings -o lv_name,lv_attr,lv_size --units m --nosuffix vg-one-0 vg-one-100 2>/dev/null; }
 has_lv() { lvs_on "$1" | awk '{print $1}' | grep -qx "$2"; }
