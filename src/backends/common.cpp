@@ -4,6 +4,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
 
@@ -60,26 +61,14 @@ void CommonTm::del(const TmContext& c, const HostPath& dst) {
 
 void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
     check_disk_path(dst, c.vmid);
-    std::string fs;  // a filesystem volatile disk (6.x DISK/FS, or FORMAT naming one)
-    std::string fmt = format;
-    if (fmt != "raw" && fmt != "qcow2" && fmt != "swap") {
-        std::istringstream in(config().get("SUPPORTED_FS"));
-        std::string w;
-        while (std::getline(in, w, ','))
-            if (w == fmt) fs = fmt;
-        if (fs.empty()) throw DriverError("unsupported volatile disk format " + quoted(format));
-        fmt = "raw";
-    }
+    const VmDisk* d = disk_id_of(dst.path) >= 0 ? c.vm().disk(disk_id_of(dst.path)) : nullptr;
+    mkfs::Request want = mkfs::volatile_disk(format, d ? d->get("FS") : "");
     Host& h = Host::get(dst.host);
     h.mkdir_p(dirname_of(dst.path));
     RemoteTemp tmp(h, io::temp_name_for(dst.path));
-    qemu::create(h, fmt == "qcow2" ? "qcow2" : "raw", tmp.path(), static_cast<unsigned long long>(size_mb));
-    if (fmt == "swap")
-        h.run({config().get("MKSWAP"), "-L", "swap", tmp.path()}, {.what = "cannot make swap " + quoted(dst.str())});
-    if (!fs.empty()) {
-        Argv a = {"mkfs." + fs, fs == "xfs" ? "-f" : "-F", "-q", tmp.path()};
-        h.run(a, {.timeout_s = 600, .what = "cannot make a " + fs + " filesystem on " + quoted(dst.str())});
-    }
+    qemu::create(h, want.format == "qcow2" ? "qcow2" : "raw", tmp.path(), static_cast<unsigned long long>(size_mb));
+    if (want.format == "swap") mkfs::swap(h, tmp.path());
+    if (!want.fs.empty()) mkfs::filesystem(h, want.fs, tmp.path());
     h.sync(tmp.path());
     h.commit(tmp, dst.path, true);
     log::info("created " + std::to_string(size_mb) + " MiB " + format + " disk " + quoted(dst.str()));

@@ -10,6 +10,7 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 
 #include <climits>
@@ -85,13 +86,13 @@ public:
         if (format.empty()) format = (fstype == "qcow2") ? "qcow2" : "raw";
         if (fs.empty() && fstype != "raw" && fstype != "qcow2" && fstype != "swap" && !fstype.empty()) fs = fstype;
         if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + onestor::quoted(format));
-        if (!fs.empty()) check_fs(fs);
+        if (!fs.empty()) mkfs::check(fs);
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
         return store(d, base, image_id, Origin::Created, [&](int fd, const std::string& tmp) {
             Host& h = Host::local_host();
             if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
-            if (fstype == "swap") h.run({config().get("MKSWAP"), "-L", "swap", tmp}, {.what = "cannot make swap"});
-            if (!fs.empty()) make_filesystem(h, fs, tmp);
+            if (fstype == "swap") mkfs::swap(h, tmp);
+            if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
             if (format == "qcow2") {
                 // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed back.
                 std::string q = tmp + ".qcow2";
@@ -360,28 +361,6 @@ private:
                         throw DriverError(refused + "it names another extent file (" + onestor::quoted(f) + ")");
         }
         return fmt;
-    }
-
-    static void check_fs(const std::string& fs) {
-        std::string list = config().get("SUPPORTED_FS");
-        std::istringstream in(list);
-        std::string w;
-        while (std::getline(in, w, ','))
-            if (w == fs) return;
-        throw DriverError("filesystem " + onestor::quoted(fs) + " is not in SUPPORTED_FS (" + list + ")");
-    }
-
-    static void make_filesystem(Host& h, const std::string& fs, const std::string& path) {
-        Argv a = {"mkfs." + fs};
-        if (fs == "xfs")
-            a.insert(a.end(), {"-f", "-q"});
-        else if (fs.rfind("ext", 0) == 0)
-            a.insert(a.end(), {"-F", "-q"});
-        std::istringstream opts(config().get("FS_OPTS_" + fs));
-        std::string o;
-        while (opts >> o) a.push_back(o);
-        a.push_back(path);
-        h.run(a, {.timeout_s = 600, .what = "cannot make a " + fs + " filesystem"});
     }
 
     // IMAGE/SOURCE, refused unless strictly inside BASE_PATH (by components, and by the

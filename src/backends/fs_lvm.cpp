@@ -15,6 +15,7 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/lvm.hpp"
+#include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 
 #include <algorithm>
@@ -138,9 +139,8 @@ public:
         int id = disk_id_of(dst.path);
         if (id < 0) throw DriverError(quoted(dst.str()) + " is not a disk.N path");
         if (size_mb <= 0) throw DriverError("cannot make a volatile disk of " + std::to_string(size_mb) + " MiB");
-        if (format != "raw" && format != "qcow2" && format != "swap")
-            throw DriverError("unsupported volatile disk format " + quoted(format));
         const VmDisk* vd = c.vm().disk(id);
+        mkfs::Request want = mkfs::volatile_disk(format, vd ? vd->get("FS") : "");
         Host& h = Host::get(dst.host);
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
         bool thin = vd && disk_flag(*vd, "LVM_THIN_ENABLE");
@@ -149,16 +149,8 @@ public:
         create(made, c.vmid, static_cast<unsigned long long>(size_mb), thin);
         // An LV is always raw: a qcow2 volatile disk is a raw one here, as upstream.
         if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), 0);
-        if (format == "swap") {
-            Argv a = config().get_words("MKSWAP");
-            a.push_back(lv.device());
-            h.run(a, {.timeout_s = 300, .what = "cannot make swap on " + quoted(lv.spec())});
-        } else if (std::string fs = vd ? vd->get("FS") : ""; !fs.empty()) {
-            const std::string supported = "," + config().get("SUPPORTED_FS") + ",";
-            if (supported.find("," + fs + ",") == std::string::npos)
-                throw DriverError("file system " + quoted(fs) + " is not in SUPPORTED_FS");
-            h.run({"mkfs", "-t", fs, "-q", lv.device()}, {.timeout_s = 600, .what = "cannot make a " + fs + " file system"});
-        }
+        if (want.format == "swap") mkfs::swap(h, lv.device());
+        if (!want.fs.empty()) mkfs::filesystem(h, want.fs, lv.device());
         place(h, lv, dst);
         made.keep();
     }

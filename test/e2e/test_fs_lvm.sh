@@ -138,6 +138,15 @@ check "TOTAL_MB is the group's size" grep -qx "TOTAL_MB=${vsize%.*}" <<<"$OUT"
 check "FREE_MB is the group's free space" grep -qx "FREE_MB=${vfree%.*}" <<<"$OUT"
 check "VM 47's disk is reported" grep -q 'VM=\[ID=47,POLL="DISK_SIZE=\[ID=0,SIZE=48\]' <<<"$OUT"
 
+# ---- a volatile disk with a filesystem (6.x DISK/FS) --------------------------------------
+VM_DISK_EXTRA='<FS>ext4</FS>' vm_xml 49 host01 fs_lvm "0:YES::32:32:raw:fs_lvm"
+expect_ok "mkimage 32 MiB with FS=ext4" "$R/tm/fs_lvm/mkimage" 32 raw "host01:$DS/0/49/disk.0" 49 0
+check "the LV holds an ext4 filesystem" test "$(on host01 blkid -p -o value -s TYPE /dev/vg-one-0/lv-one-49-0)" = ext4
+expect_ok "delete it" "$R/tm/fs_lvm/delete" "host01:$DS/0/49" 49 0
+VM_DISK_EXTRA='<FS>ntfs</FS>' vm_xml 49 host01 fs_lvm "0:YES::32:32:raw:fs_lvm"
+expect_error "a filesystem outside SUPPORTED_FS" "is not in SUPPORTED_FS" "$R/tm/fs_lvm/mkimage" 32 raw "host01:$DS/0/49/disk.0" 49 0
+check "refused before any LV was made" test -z "$(ours 49)"
+
 # ---- moving to another system datastore copies into its group ---------------------------
 W=$DS/100/47
 set_lcm 47 8
