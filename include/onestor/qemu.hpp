@@ -42,7 +42,6 @@ void create_overlay(Host& h, const std::string& backing, const std::string& back
                     const std::string& path);
 Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path);
 // Safe rebase (copies whatever the new backing lacks): the image keeps its content.
-void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 // Only the backing file name changes (the data already matches): qemu-img rebase -u.
 Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,

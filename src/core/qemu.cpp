@@ -127,10 +127,6 @@ Step rebase_step(Host& h, const std::string& path, const std::string& new_backin
                       "cannot rebase " + quoted(h.label(path)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
 }
 
-void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
-    h.batch({rebase_step(h, path, new_backing, backing_format)});
-}
-
 Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
                         const std::string& backing_format) {
     return h.run_step(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
