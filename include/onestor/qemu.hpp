@@ -40,7 +40,10 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
 // qcow2 overlay at `path` on `backing` (whose format is given explicitly).
 void create_overlay(Host& h, const std::string& backing, const std::string& backing_format,
                     const std::string& path);
-Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path);
+// With `size` (bytes: the backing's virtual size, from a chain just read and checked) the
+// backing chain is not opened once more.
+Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path,
+                  unsigned long long size = 0);
 // Safe rebase (copies whatever the new backing lacks): the image keeps its content.
 Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 // Only the backing file name changes (the data already matches): qemu-img rebase -u.

@@ -211,7 +211,8 @@ public:
         RemoteTemp tmp(h, io::temp_name_for(next));
         std::vector<Step> steps;
         if (alias) steps.push_back(h.run_step({"ln", "--", top, frozen}, "cannot link layer " + quoted(h.label(top))));
-        steps.push_back(qemu::overlay_step(h, l.active_name(base), l.format(base), tmp.path()));
+        // (the chain was walked just now, under the lock: its size is known)
+        steps.push_back(qemu::overlay_step(h, l.active_name(base), l.format(base), tmp.path(), a.chain.front().virtual_size));
         steps.push_back(h.sync_step(tmp.path()));
         steps.push_back(h.rename_step(tmp.path(), next, false));
         steps.push_back(h.symlink_step(l.active_name(snap + 1), disk.path));  // the atomic swap: disk.N -> new layer

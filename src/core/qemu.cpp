@@ -111,10 +111,13 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
     return i;
 }
 
-Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path) {
+Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path,
+                  unsigned long long size) {
     Argv a = qemu_img({"create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing});
+    if (size > 0) a.push_back("-u");  // the size is known: the backing chain is not opened again
     for (const auto& o : config().get_words_or_empty("QCOW2_OPTIONS")) a.push_back(o);
     a.push_back(path);
+    if (size > 0) a.push_back(std::to_string(size));
     return h.run_step(a, "cannot create an overlay on " + quoted(h.label(backing)), 120);
 }
 

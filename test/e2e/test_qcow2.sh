@@ -98,6 +98,8 @@ w "$V/disk.0" 0xa2 1; w "$V/disk.0" 0xa2 4; capture s2 "$V/disk.0"
 act "snap_create 2" snap_create "$V/disk.0" 2
 w "$V/disk.0" 0xa3 1; w "$V/disk.0" 0xa3 5
 check "disk.0 -> layer 3" link_is "$V/disk.0" disk.0.snap/3
+check "every new layer has the disk's size (128 MiB, grown at clone)" \
+    test "$(vsize "$V/disk.0.snap/3")|$(vsize "$V/disk.0.snap/2")|$(vsize "$V/disk.0.snap/1")" = "134217728|134217728|134217728"
 check "the active layer backs onto the previous as disk.0.snap/2, frozen ones by bare number" \
     test "$(backing "$V/disk.0.snap/3")|$(backing "$V/disk.0.snap/2")|$(backing "$V/disk.0.snap/1")" = \
     "disk.0.snap/2|1|0"
