@@ -12,6 +12,9 @@
 // chain 40 snapshots deep would not open.) Relative names let the VM directory move.
 // A persistent image keeps its snapshots beside it: <SOURCE>.snap/0 -> <SOURCE>, overlays
 // with absolute names, disk.N -> <SOURCE>.snap/<active>, disk.N.snap -> <SOURCE>.snap.
+// On a host's own (ssh) system datastore (the .ssh actions) every disk is a chain of its own
+// in disk.N.snap/: a standalone copy of the image (clone.ssh), or copies of the persistent
+// image and its snapshots (ln.ssh), which mvds.ssh brings back beside the image.
 // Snapshot k is always file k; the active layer's number is the next snapshot id. Every
 // change builds the new overlay completely under a temporary name, then renames it (or the
 // disk.N link) into place, and the chain is validated before and after. The steps of an
@@ -28,7 +31,10 @@
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
+#include "onestor/registry.hpp"
+#include "onestor/transfer.hpp"
 
+#include <map>
 #include <unistd.h>
 
 namespace onestor::backends {
@@ -46,6 +52,12 @@ public:
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
                 "monitor",     "snap_create_live", "resize"};
     }
+    // A qcow2 image datastore feeding hosts' own (ssh) system datastores: oned calls these.
+    std::set<std::string> variants() const override {
+        return {"clone.ssh",       "ln.ssh",          "mvds.ssh",             "cpds.ssh",   "mv.ssh",
+                "snap_create.ssh", "snap_delete.ssh", "snap_create_live.ssh", "resize.ssh", "snap_revert.ssh"};
+    }
+
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
@@ -59,7 +71,9 @@ public:
         }
         std::string format = image_format(h, image, *d, false);
         qemu::validate(h, image, format, image + ".snap");  // before anything is created
-        bool copy = standalone(*d);
+        // A host's own datastore holds a copy of the image (the image datastore may be away
+        // when the VM runs), as QCOW2_STANDALONE asks for anywhere.
+        bool copy = standalone(*d) || local_system(c);
         if (copy) log::info("standalone copy of " + quoted(image));
         std::string dir = dst.path + ".snap", leaf = leaf_of(id);
         // The whole snapshot directory is built under a temporary name, then renamed in.
@@ -91,6 +105,7 @@ public:
             h.symlink(image, dst.path);
             return;
         }
+        if (local_system(c)) return copy_in(c, src, dst, *d);
         std::string format = image_format(h, image, *d, true);
         Layout home = image_dir_layout(image, format);
         qemu::validate(h, image, format, home.dir);  // before anything is created
@@ -116,7 +131,8 @@ public:
         log::info("persistent disk " + quoted(dst.str()) + " runs on " + quoted(home.file(active)));
     }
 
-    void mvds(const TmContext&, const HostPath& src, const HostPath&) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        if (local_system(c)) return copy_back(c, src, dst);
         log::info(quoted(src.str()) + " lives in its image's snapshot directory: nothing to move");
     }
 
@@ -174,6 +190,8 @@ public:
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+        // Between hosts' own (ssh) system datastores a disk moves as the ssh driver moves it.
+        if (local_system(c)) return find_tm_backend("ssh")->mv(c, src, dst);
         if (src.path == dst.path || disk_id_of(src.path) >= 0) return;  // shared storage
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
             throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
@@ -377,6 +395,111 @@ private:
     static constexpr int kHotplugSaveas = 26;  // LCM state of a save-as of a running VM
     static constexpr int kDiskResize = 62;     // LCM state of a resize of a running VM's disk
 
+    // ln.ssh: a persistent image runs from copies on the host's own datastore. Its layers
+    // (the image as layer 0, its snapshots <SOURCE>.snap/k) are checked where they lie,
+    // copied into a temporary disk.N.snap/ on the host, renamed as their new home names
+    // them (relative), checked again there, and only then renamed in. The image is only read.
+    void copy_in(const TmContext&, const HostPath& src, const HostPath& dst, const VmDisk& d) {
+        Host& fe = Host::get(src.host);
+        Host& h = Host::get(dst.host);
+        std::string image = src.path;
+        int id = disk_id_of(dst.path);
+        Layout home = image_dir_layout(image, image_format(fe, image, d, true));
+        Lock lock("image-" + basename_of(image));
+        if (!fe.readlink(image).empty()) throw DriverError("image " + quoted(fe.label(image)) + " is a symlink");
+        auto names = fe.list(home.dir);
+        auto layers = checked_layers(fe, home, names, image);
+        long active = layers.rbegin()->first;
+        check_loops(qemu::chain(fe, active > 0 ? home.file(active) : image, home.format(active)), quoted(fe.label(image)));
+        std::string dir = dst.path + ".snap";
+        RemoteTemp stage(h, io::temp_name_for(dir));
+        Layout l = home;  // the same layers, in the host's disk.N.snap/ with relative names
+        l.dir = stage.path();
+        l.leaf = leaf_of(id);
+        l.absolute = false;
+        log::info("copying " + std::to_string(layers.size()) + " layer(s) of " + quoted(fe.label(image)) + " to " +
+                  quoted(dst.str()));
+        if (active > 0) transfer::copy(fe, home.dir, h, l.dir);
+        transfer::copy(fe, image, h, l.file(0));  // over the link to the image that came with the directory
+        std::vector<Step> fix;
+        if (active > 0)
+            for (const auto& n : names)
+                if (!numeric(n)) fix.push_back(h.remove_step(join_path(l.dir, n)));  // the image's self link, strays
+        fix.push_back(h.symlink_step(".", join_path(l.dir, l.leaf)));
+        for (const auto& [k, i] : layers) {
+            if (k == 0) continue;
+            long below = home.layer_of(i);
+            fix.push_back(qemu::rebase_unsafe_step(h, l.file(k), k == active ? l.active_name(below) : l.frozen_name(below),
+                                                   i.backing_format));
+            fix.push_back(h.sync_step(l.file(k)));
+        }
+        h.batch(fix);
+        std::vector<std::string> copied;
+        for (const auto& [k, i] : layers) copied.push_back(std::to_string(k));
+        checked_layers(h, l, copied, "");
+        check_loops(qemu::chain(h, l.file(active), l.format(active)), quoted(dst.str()));
+        h.batch({h.sync_step(l.dir), h.remove_step(dir),  // a leftover of an earlier, failed deploy
+                 h.rename_step(l.dir, dir, false), h.symlink_step(l.leaf + "/" + std::to_string(active), dst.path),
+                 h.sync_step(dirname_of(dst.path))});
+        stage.keep();
+        log::info("persistent disk " + quoted(dst.str()) + " runs on a copy of " + quoted(fe.label(image)) + ", layer " +
+                  std::to_string(active));
+    }
+
+    // mvds.ssh: the host's chain goes back beside the image. It is copied into a temporary
+    // directory beside <SOURCE>.snap, checked there, renamed as the image datastore names
+    // it (absolute names; layer 0 becomes <SOURCE> itself), checked again; then the image
+    // and the directory are renamed into place, the result is checked once more, and only
+    // then is the host's copy removed. A failure before that leaves the host's chain as it
+    // was, for oned to retry.
+    void copy_back(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        check_disk_path(src, c.vmid);
+        Host& h = Host::get(src.host);
+        Host& fe = Host::get(dst.host);
+        Layout l = layout(h, c, src);
+        if (!l.persistent) throw DriverError("disk " + quoted(src.str()) + " is not a persistent image: nothing to save back");
+        Active a = validated_active(h, src, l);
+        Layout home = image_dir_layout(dst.path, l.base_format);
+        std::string image = dst.path;
+        Lock lock("image-" + basename_of(image));
+        RemoteTemp stage(fe, io::temp_name_for(home.dir));
+        transfer::copy(h, l.dir, fe, stage.path());
+        Layout staged = l;
+        staged.dir = stage.path();
+        // What arrived is checked where it lies: our self link, numbered layers, nothing else.
+        auto names = fe.list(staged.dir);
+        for (const auto& n : names)
+            if (!numeric(n) && n != l.leaf)
+                throw DriverError("the snapshot directory of " + quoted(src.str()) + " holds " + quoted(n) + ", not a layer");
+        if (fe.readlink(join_path(staged.dir, l.leaf)) != ".")
+            throw DriverError("the snapshot directory of " + quoted(src.str()) + " has no self link " + quoted(l.leaf + " -> ."));
+        auto layers = checked_layers(fe, staged, names, "");
+        check_loops(qemu::chain(fe, staged.file(a.id), staged.format(a.id)), quoted(src.str()));
+        RemoteTemp base(fe, io::temp_name_for(image));
+        std::vector<Step> rename = {fe.remove_step(join_path(staged.dir, l.leaf))};
+        for (const auto& [k, i] : layers) {
+            if (k == 0) continue;
+            rename.push_back(qemu::rebase_unsafe_step(fe, staged.file(k), home.active_name(staged.layer_of(i)), i.backing_format));
+            rename.push_back(fe.sync_step(staged.file(k)));
+        }
+        rename.push_back(fe.rename_step(staged.file(0), base.path(), false));
+        rename.push_back(fe.symlink_step(image, staged.file(0)));
+        rename.push_back(fe.symlink_step(home.dir, join_path(staged.dir, home.leaf)));
+        rename.push_back(fe.sync_step(staged.dir));
+        fe.batch(rename);
+        for (const auto& [k, i] : layers)  // the names they carry now, before they are used
+            if (k > 0) qemu::validate(fe, staged.file(k), "qcow2", home.dir);
+        fe.batch({fe.sync_step(base.path()), fe.rename_step(base.path(), image, true)});
+        base.keep();
+        fe.replace_dir(staged.dir, home.dir);
+        stage.keep();
+        fe.sync(dirname_of(image));
+        check_loops(qemu::chain(fe, home.file(a.id), home.format(a.id)), quoted(fe.label(image)));
+        h.batch({h.remove_step(l.dir), h.remove_step(src.path)});
+        log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(fe.label(image)) + " with " +
+                  std::to_string(layers.size() - 1) + " snapshot layer(s)");
+    }
+
     static Argv virsh(std::initializer_list<std::string> args) {
         Argv a = config().get_words("VIRSH");
         a.insert(a.end(), {"-c", config().get("LIBVIRT_URI")});
@@ -496,6 +619,8 @@ private:
     }
 
     static std::string leaf_of(int id) { return "disk." + std::to_string(id) + ".snap"; }
+    // oned says "the system datastore is the host's own" by the .ssh suffix.
+    static bool local_system(const TmContext& c) { return c.suffix == "ssh"; }
 
     static Layout layout(Host& h, const TmContext& c, const HostPath& disk) {
         check_disk_path(disk, c.vmid);
@@ -509,7 +634,11 @@ private:
             std::string image = host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), disk.path);
             std::string format = image_format(h, image, d, true);
             if (d.get("FORMAT").empty() && d.get("DRIVER").empty()) qemu::validate(h, image, format, image + ".snap");
-            return image_dir_layout(image, format);  // the disk runs on the image, its snapshots beside it
+            // On a shared system datastore the disk runs on the image, its snapshots beside
+            // it; on a host's own (ssh) one it runs on copies in disk.N.snap/.
+            if (!local_system(c)) return image_dir_layout(image, format);
+            l.persistent = true;
+            l.base_format = format;
         }
         return l;
     }
@@ -587,6 +716,34 @@ private:
             id = below;
         }
         return steps;
+    }
+
+    // The numbered layers among `names` (entries of l.dir) checked where they lie, before
+    // anything uses them: each a file, not a symlink, opened with its format (layer 0:
+    // l.base_format, standing alone; any other: a qcow2 that names another layer of l.dir
+    // and its format). With `image`, layer 0 is a link to that image, which is checked
+    // instead. Returns layer -> header; layer 0 is always there.
+    static std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const std::vector<std::string>& names,
+                                                          const std::string& image) {
+        std::map<long, qemu::ImageInfo> layers;
+        if (!image.empty()) layers[0] = qemu::validate(h, image, l.base_format, "");
+        for (const auto& n : names) {
+            if (!numeric(n)) continue;
+            long k = std::stol(n);
+            std::string f = l.file(k);
+            if (k == 0 && !image.empty()) {
+                if (h.realpath(f) != h.realpath(image))
+                    throw DriverError("layer 0 of " + quoted(h.label(image)) + " is not the image itself");
+                continue;
+            }
+            if (!h.readlink(f).empty()) throw DriverError("layer " + quoted(h.label(f)) + " is a symlink");
+            qemu::ImageInfo i = qemu::validate(h, f, l.format(k), k == 0 ? "" : l.dir);
+            if (k > 0 && (l.layer_of(i) < 0 || i.backing_format.empty()))
+                throw DriverError("layer " + quoted(h.label(f)) + " does not name a layer of its directory and its format");
+            layers[k] = i;
+        }
+        if (!layers.count(0)) throw DriverError("snapshot directory " + quoted(h.label(l.dir)) + " has no layer 0");
+        return layers;
     }
 
     static bool standalone(const VmDisk& d) { return disk_flag(d, "QCOW2_STANDALONE"); }
