@@ -181,7 +181,7 @@ Result Host::run(const Argv& argv, RunOptions opts) {
 
 std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
     std::vector<std::string> outs;
-    if (local_) {
+    if (local_ || steps.empty()) {  // (an empty command would open a login shell there)
         for (const auto& s : steps) outs.push_back(s.here());
         return outs;
     }

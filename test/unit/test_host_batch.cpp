@@ -55,6 +55,7 @@ TEST_CASE("batch: one command for every step; outputs apart; hostile names stay 
         CHECK(fs::is_symlink(odd + "/link"));
         CHECK_FALSE(fs::exists(s.path("PWNED")));
         CHECK_FALSE(fs::exists(fs::current_path() / "PWNED"));
+        CHECK(h->batch({}).empty());
     }
 }
 
