@@ -129,8 +129,11 @@ bench_qcow2() {
         unset ONESTOR_SSH_CONTROL_PERSIST
         BOTH="$fresh $kept"
     }
-    row() { printf '  %-34s %8s s %8s s %12s KiB\n' "$1" "$2" "$3" "$4"; }
-    printf '  %-34s %10s %10s %16s\n' "" "new conn." "kept conn." "written"
+    row() { printf '  %-34s %8s s %8s s %12s KiB %9s\n' "$1" "$2" "$3" "$4" "$5"; }
+    printf '  %-34s %10s %10s %16s %9s\n' "" "new conn." "kept conn." "written" "ssh cmds"
+    # cmds COMMAND...: runs it once (untimed) and prints how many commands it sent over ssh
+    # (round trips, besides opening and closing the connection): what the load cannot blur
+    cmds() { ONESTOR_DEBUG=yes "$@" 2>&1 >/dev/null | grep -c ': run: ssh .* -- '; }
     clones() {
         for i in $(seq "$runs"); do
             "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
@@ -138,12 +141,14 @@ bench_qcow2() {
         done
     }
     both clones
-    row "onestor qcow2 clone (deploy)" $BOTH "$(du -k "$V/disk.0.snap/0" | cut -f1)"
+    "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+    local n; n=$(cmds "$R/tm/qcow2/clone" "frontend:$img" "host01:$V/disk.0" 42 1)
+    row "onestor qcow2 clone (deploy)" $BOTH "$(du -k "$V/disk.0.snap/0" | cut -f1)" "$n"
     # host_copies FILE COMMAND: COMMAND (a shell line on host01 that writes FILE) $runs times, timed
     host_copies() { for i in $(seq "$runs"); do rm -f "$1"; sync; timed on host01 sh -c "$2"; done; }
     cps() { host_copies "$V/copy" "cp '$img' '$V/copy' && sync '$V/copy'"; }
     median cps > "$T/m"
-    row "cp (GNU, sparse-aware) + sync" "$(cat "$T/m")" "-" "$(du -k "$V/copy" | cut -f1)"
+    row "cp (GNU, sparse-aware) + sync" "$(cat "$T/m")" "-" "$(du -k "$V/copy" | cut -f1)" 1
     rm -f "$V/copy"
     "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
     "$R/tm/qcow2/clone" "frontend:$img" "host01:$V/disk.0" 42 1 2>/dev/null
@@ -159,13 +164,15 @@ bench_qcow2() {
         # (both runs snaps twice: the chain grows by 2 x runs layers meanwhile)
         local start=$((depth + 1))
         both snaps
-        row "snap_create, chain depth $start-$depth" $BOTH "$(du -k "$V/disk.0.snap/$depth" | cut -f1)"
+        n=$(cmds "$R/tm/qcow2/snap_create" "host01:$V/disk.0" "$depth" 42 1)
+        depth=$((depth + 1))
+        row "snap_create, chain depth $start-$depth" $BOTH "$(du -k "$V/disk.0.snap/$depth" | cut -f1)" "$n"
         check_depth=$(qemu-img info -U --backing-chain --output=json "$V/disk.0" | grep -c '"filename"')
         [ "$check_depth" -eq $((depth + 2)) ] || { echo "the chain is $check_depth files, not $((depth + 2))"; exit 1; }
     done
     fulls() { host_copies "$V/full" "qemu-img convert -U -f qcow2 -O qcow2 '$V/disk.0' '$V/full' && sync '$V/full'"; }
     median fulls > "$T/m"
-    row "a full copy of the disk + sync" "$(cat "$T/m")" "-" "$(du -k "$V/full" | cut -f1)"
+    row "a full copy of the disk + sync" "$(cat "$T/m")" "-" "$(du -k "$V/full" | cut -f1)" 1
     rts() { for i in $(seq "$runs"); do timed on host01 true; done; }
     median rts > "$T/m"; local fresh_rt; fresh_rt=$(cat "$T/m")
     ssh_mux
