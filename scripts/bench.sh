@@ -5,7 +5,8 @@
 #   bench.sh lvm     fs_lvm driver (inside user-mode-linux hosts): deploy into an LV vs qemu-img by
 #                    hand; zero-on-delete vs dd
 #   bench.sh         all of them
-# Needs root and builds build/onestor. Sizes scale with BENCH_* variables (see each section).
+# Needs root and builds build/onestor (BENCH_BIN: time another onestor binary instead, e.g. an older
+# build). Sizes scale with BENCH_* variables (see each section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECTION=${1:-all}
@@ -17,7 +18,7 @@ if [ -z "${E2E_IN_NS:-}" ]; then
         exit 0
     fi
 fi
-export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
+export ONESTOR_SRC=$PWD ONESTOR_BIN=${BENCH_BIN:-$PWD/build/onestor}
 set +eu
 source test/e2e/lib.sh
 case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;;
@@ -102,36 +103,91 @@ bench() {
 echo_legend() { echo "  (onestor*: SSH_CONTROL_PERSIST=60, front-end connections kept from an earlier action)"; }
 
 bench_qcow2() {
-    local gib=${BENCH_IMAGE_GIB:-10} data=${BENCH_IMAGE_DATA_MIB:-1024} t0 t1 i
-    echo "== qcow2: deploy of a ${gib} GiB raw image holding ${data} MiB of data, on host01"
-    mkdir -p "$DS/1" "$DS/0/42"
-    local img=$DS/1/bench.img
+    local gib=${BENCH_IMAGE_GIB:-10} data=${BENCH_IMAGE_DATA_MIB:-1024} runs=${BENCH_RUNS:-5} i
+    local V=$DS/0/42 img=$DS/1/bench.img
+    echo "== qcow2 on host01: a ${gib} GiB raw image holding ${data} MiB of data; each figure the median of $runs runs"
+    mkdir -p "$DS/1" "$V"
     truncate -s "${gib}G" "$img"
     for i in $(seq 0 $((data / 64 - 1))); do
         head -c 64M /dev/urandom | dd of="$img" bs=1M seek=$((i * gib * 1024 / (data / 64))) conv=notrunc status=none
     done
     sync
-    vm_xml 42 host01 shared "0:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:qcow2" "1:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:qcow2"
-    t0=$(now); "$R/tm/qcow2/clone" "frontend:$img" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null; t1=$(now)
-    printf '  %-28s %8.3f s %10s KiB written\n' "onestor qcow2 clone" "$(echo "$t1 - $t0" | bc)" "$(du -k "$DS/0/42/disk.0.snap/0" | cut -f1)"
-    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-    t0=$(now); on host01 cp "$img" "$DS/0/42/disk.1"; on host01 sync; t1=$(now)
-    printf '  %-28s %8.3f s %10s KiB written\n' "cp (GNU, sparse-aware)" "$(echo "$t1 - $t0" | bc)" "$(du -k "$DS/0/42/disk.1" | cut -f1)"
-    echo "== qcow2: one snap_create at chain depth 1, 10, 50 (the same ${gib} GiB disk)"
+    vm_xml 42 host01 shared "0:YES:$img:$((gib * 1024)):$((gib * 1024)):raw:qcow2"
+    # timed COMMAND...: adds its wall time to $T/times; a failure stops the benchmark, loudly
+    timed() {
+        local t0 t1
+        t0=$(now); "$@" >/dev/null 2>"$T/err" || { echo "FAILED: $*" >&2; cat "$T/err" >&2; exit 1; }; t1=$(now)
+        echo "$t1 - $t0" | bc >> "$T/times"
+    }
+    # median FUNCTION: runs it (in this shell: it may move counters on), prints the median time
+    median() {
+        : > "$T/times"; "$1"
+        sort -n "$T/times" | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'
+    }
+    # both FUNCTION: sets BOTH to the medians with a new ssh connection per action (the
+    # default) and with one kept across actions (SSH_CONTROL_PERSIST=60, warmed up first)
+    both() {
+        local fresh kept
+        median "$1" > "$T/m"; fresh=$(cat "$T/m")
+        export ONESTOR_SSH_CONTROL_PERSIST=60
+        "$R/tm/qcow2/delete" "host01:$DS/0/99" 99 0 2>/dev/null
+        median "$1" > "$T/m"; kept=$(cat "$T/m")
+        unset ONESTOR_SSH_CONTROL_PERSIST
+        BOTH="$fresh $kept"
+    }
+    row() { printf '  %-34s %8s s %8s s %12s KiB %9s\n' "$1" "$2" "$3" "$4" "$5"; }
+    printf '  %-34s %10s %10s %16s %9s\n' "" "new conn." "kept conn." "written" "ssh cmds"
+    # cmds COMMAND...: runs it once (untimed) and prints how many commands it sent over ssh
+    # (round trips, besides opening and closing the connection): what the load cannot blur
+    cmds() { ONESTOR_DEBUG=yes "$@" 2>&1 >/dev/null | grep -c ': run: ssh .* -- '; }
+    clones() {
+        for i in $(seq "$runs"); do
+            "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+            timed "$R/tm/qcow2/clone" "frontend:$img" "host01:$V/disk.0" 42 1
+        done
+    }
+    both clones
+    "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+    local n; n=$(cmds "$R/tm/qcow2/clone" "frontend:$img" "host01:$V/disk.0" 42 1)
+    row "onestor qcow2 clone (deploy)" $BOTH "$(du -k "$V/disk.0.snap/0" | cut -f1)" "$n"
+    # host_copies FILE COMMAND: COMMAND (a shell line on host01 that writes FILE) $runs times, timed
+    host_copies() { for i in $(seq "$runs"); do rm -f "$1"; sync; timed on host01 sh -c "$2"; done; }
+    cps() { host_copies "$V/copy" "cp '$img' '$V/copy' && sync '$V/copy'"; }
+    median cps > "$T/m"
+    row "cp (GNU, sparse-aware) + sync" "$(cat "$T/m")" "-" "$(du -k "$V/copy" | cut -f1)" 1
+    rm -f "$V/copy"
+    "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+    "$R/tm/qcow2/clone" "frontend:$img" "host01:$V/disk.0" 42 1 2>/dev/null
     local depth=0 want
+    snaps() {  # the next $runs snapshots, timed
+        for i in $(seq "$runs"); do timed "$R/tm/qcow2/snap_create" "host01:$V/disk.0" "$depth" 42 1; depth=$((depth + 1)); done
+    }
     for want in 1 10 50; do
         while [ "$depth" -lt $((want - 1)) ]; do
-            "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; depth=$((depth + 1))
+            "$R/tm/qcow2/snap_create" "host01:$V/disk.0" "$depth" 42 1 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
+            depth=$((depth + 1))
         done
-        t0=$(now); "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; t1=$(now)
+        # (both runs snaps twice: the chain grows by 2 x runs layers meanwhile)
+        local start=$((depth + 1))
+        both snaps
+        n=$(cmds "$R/tm/qcow2/snap_create" "host01:$V/disk.0" "$depth" 42 1)
         depth=$((depth + 1))
-        printf '  %-28s %8.3f s %10s KiB new layer\n' "snap_create at depth $want" "$(echo "$t1 - $t0" | bc)" \
-            "$(du -k "$DS/0/42/disk.0.snap/$depth" | cut -f1)"
+        row "snap_create, chain depth $start-$depth" $BOTH "$(du -k "$V/disk.0.snap/$depth" | cut -f1)" "$n"
+        check_depth=$(qemu-img info -U --backing-chain --output=json "$V/disk.0" | grep -c '"filename"')
+        [ "$check_depth" -eq $((depth + 2)) ] || { echo "the chain is $check_depth files, not $((depth + 2))"; exit 1; }
     done
-    t0=$(now); "$R/tm/qcow2/snap_create" "host01:$DS/0/42/disk.0" "$depth" 42 1 2>/dev/null; t1=$(now)
-    echo "  (each action includes one ssh connection to host01: an empty action costs about $(
-        t0=$(now); on host01 true; t1=$(now); echo "$t1 - $t0" | bc) s here)"
-    rm -rf "$DS/0/42" "$img"
+    fulls() { host_copies "$V/full" "qemu-img convert -U -f qcow2 -O qcow2 '$V/disk.0' '$V/full' && sync '$V/full'"; }
+    median fulls > "$T/m"
+    row "a full copy of the disk + sync" "$(cat "$T/m")" "-" "$(du -k "$V/full" | cut -f1)" 1
+    rts() { for i in $(seq "$runs"); do timed on host01 true; done; }
+    median rts > "$T/m"; local fresh_rt; fresh_rt=$(cat "$T/m")
+    ssh_mux
+    on host01 true
+    median rts > "$T/m"
+    echo "  (one ssh command to host01: $fresh_rt s on a new connection, $(cat "$T/m") s on a kept one;"
+    echo "   kept conn.: SSH_CONTROL_PERSIST=60, the connection of an earlier action reused; the image is"
+    echo "   in the page cache for cp and the full copy: their best case)"
+    rm -rf "$V" "$img"
 }
 
 bench_lvm() {

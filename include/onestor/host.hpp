@@ -6,11 +6,23 @@
 #pragma once
 #include "onestor/exec.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace onestor {
+
+// One step of Host::batch: what it does on the front-end (syscalls or a local program; it
+// returns its output), what it runs on a remote host (commands in order, each with the
+// reason given should it fail), what undoes a partial step there (a temp name made), and
+// its time limit (0: COMMAND_TIMEOUT).
+struct Step {
+    std::function<std::string()> here;
+    std::vector<std::pair<Argv, std::string>> there;
+    Argv undo;
+    int timeout_s = 0;
+};
 
 class Host {
 public:
@@ -27,6 +39,28 @@ public:
     // Runs argv here or on the host. On a remote host the ssh client's own failures
     // ("connection refused") come back as a DriverError naming the host.
     Result run(const Argv& argv, RunOptions opts = {});
+
+    // Runs the steps in order, stopping at the first that fails (a DriverError with that
+    // command's reason and its complaint). On a remote host the whole batch is one ssh
+    // command, so one round trip: a fixed script around the quoted words. Returns each
+    // step's stdout; steps never print NUL bytes (they frame the outputs). The batch may
+    // take as long as its steps together (no limit when one of them has none).
+    std::vector<std::string> batch(const std::vector<Step>& steps);
+    // The primitives below as steps, to be batched with others.
+    Step run_step(const Argv& argv, const std::string& what, int timeout_s = 0);
+    Step mkdir_step(const std::string& dir);
+    Step sync_step(const std::string& path);
+    Step remove_step(const std::string& path);
+    Step rename_step(const std::string& from, const std::string& to, bool replace);
+    Step symlink_step(const std::string& target, const std::string& link);
+    // Fails with `what` when the path exists / is missing (a symlink counts as existing).
+    Step absent_step(const std::string& path, const std::string& what);
+    Step present_step(const std::string& path, const std::string& what);
+    // The target of a symlink (fails with `what` when it is none); the names in a
+    // directory, each followed by '/' (fails when it cannot be read).
+    Step readlink_step(const std::string& path, const std::string& what);
+    Step list_step(const std::string& dir);
+    static std::vector<std::string> parse_list(const std::string& out);
 
     // The local argv that runs argv on this host (itself, or ssh ... -- 'quoted' 'words').
     Argv command(const Argv& argv);
@@ -55,6 +89,9 @@ public:
     // Atomic symlink: made under a temp name, then renamed over `link`.
     void symlink(const std::string& target, const std::string& link);
     void rename(const std::string& from, const std::string& to, bool replace);
+    // The directory `from` takes the place of the directory `to` (io::replace_dir; on a
+    // remote host the old one is moved aside, back should the second rename fail).
+    void replace_dir(const std::string& from, const std::string& to);
     // Streams a front-end file to `dst` on this host: temp name, fsync, rename.
     void put_file(const std::string& local_path, const std::string& dst);
 
@@ -71,7 +108,7 @@ private:
     int has_onestor_ = -1;
 };
 
-// Removes a remote (or local) temporary path when it goes out of scope uncommitted.
+// Removes a remote (or local) temporary file or tree when it goes out of scope uncommitted.
 class RemoteTemp {
 public:
     RemoteTemp(Host& h, std::string path) : host_(h), path_(std::move(path)) {}

@@ -61,6 +61,10 @@ std::string temp_name_for(const std::string& target);
 
 // rename(2), optionally refusing to replace an existing target (RENAME_NOREPLACE).
 void rename_path(const std::string& from, const std::string& to, bool replace);
+// Puts the tree `from` where the directory `to` is (or is not yet), atomically where the
+// filesystem can swap two names (RENAME_EXCHANGE), then removes the old tree: `to` is never
+// missing, never half-replaced.
+void replace_dir(const std::string& from, const std::string& to);
 void fsync_dir(const std::string& dir);
 void mkdir_p(const std::string& dir, mode_t mode = 0755);
 // Removes a file, a symlink or a whole tree (never following symlinks); missing is fine.

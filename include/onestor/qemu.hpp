@@ -1,4 +1,6 @@
-// Typed wrappers over qemu-img, run on a Host from argv vectors.
+// Typed wrappers over qemu-img, run on a Host from argv vectors. The *_step forms are the
+// same commands as steps of a Host::batch (several in one round trip); their output is
+// parsed with parse_info / parse_chain.
 #pragma once
 #include "onestor/host.hpp"
 
@@ -25,6 +27,8 @@ ImageInfo parse_info(const std::string& json);
 // (a raw disk) must never be probed, or the guest chooses how it is read.
 std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format = "");
 std::vector<ImageInfo> parse_chain(const std::string& json);
+Step chain_step(Host& h, const std::string& path, const std::string& format);
+Step info_step(Host& h, const std::string& path, const std::string& format);
 
 // An untrusted image, opened with its declared format: refused when the format does not
 // match, or when its backing file or external data file lies outside `allowed_dir`
@@ -36,17 +40,23 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
 // qcow2 overlay at `path` on `backing` (whose format is given explicitly).
 void create_overlay(Host& h, const std::string& backing, const std::string& backing_format,
                     const std::string& path);
+// With `size` (bytes: the backing's virtual size, from a chain just read and checked) the
+// backing chain is not opened once more.
+Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path,
+                  unsigned long long size = 0);
 // Safe rebase (copies whatever the new backing lacks): the image keeps its content.
-void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
+Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 // Only the backing file name changes (the data already matches): qemu-img rebase -u.
-void rebase_unsafe(Host& h, const std::string& path, const std::string& new_backing,
-                   const std::string& backing_format);
-void check(Host& h, const std::string& path);
+Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
+                        const std::string& backing_format);
 
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
+Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
              const std::string& out);
+Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
+                  const std::string& out);
 
 }  // namespace onestor::qemu

@@ -11,12 +11,15 @@
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
+#include "onestor/paths.hpp"
 #include "onestor/qemu.hpp"
 
 #include <climits>
 #include <dirent.h>
 #include <nlohmann/json.hpp>  // brings std::quoted (<iomanip>): calls below say onestor::quoted
 #include <fcntl.h>
+#include <map>
+#include <set>
 #include <sstream>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -43,6 +46,10 @@ std::string canonical(const std::string& p) {
     char buf[PATH_MAX];
     if (!::realpath(p.c_str(), buf)) throw_errno("cannot access", p);
     return buf;
+}
+
+bool numeric(const std::string& n) {  // a snapshot's file name
+    return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
 }
 
 std::string fd_path(int fd) {
@@ -166,8 +173,12 @@ public:
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
-        io::remove_tree(s.file);
-        io::fsync_dir(s.dir);
+        if (d.datastore.tm_mad == "qcow2") {
+            delete_layer(s);
+        } else {  // full copies: nothing is built on a snapshot
+            io::remove_tree(s.file);
+            io::fsync_dir(s.dir);
+        }
         log::info("deleted snapshot " + onestor::quoted(s.file));
     }
 
@@ -389,6 +400,60 @@ private:
         return s;
     }
 
+    // A qcow2 image's snapshot k is layer k of <SOURCE>.snap (the TM's layout: 0 -> SOURCE,
+    // overlays naming their backing by absolute path, the highest the image's active layer),
+    // and other layers may be built on it. Each of those is rebased first (safe mode: the
+    // data it read through k is copied into it) onto k's own backing file, so no chain ever
+    // breaks; only then does k go. Every layer's header is checked before anything is
+    // touched (a qcow2 whose backing file is a layer of this directory, its format named:
+    // never probed), and the chains are walked before and after.
+    static void delete_layer(const Snapshot& s) {
+        Host& h = Host::local_host();
+        std::string what = "snapshot " + std::to_string(s.id) + " of " + onestor::quoted(s.source);
+        long active = highest_snapshot(s.dir);
+        if (s.id == active) throw DriverError(what + " is the image's active layer; it cannot be deleted");
+        if (s.id == 0)
+            throw DriverError(what + " is the image itself, the base of its chain; it cannot be deleted (flatten the image instead)");
+        // layer -> the layer it is built on (-1: not a layer of this directory)
+        std::map<long, qemu::ImageInfo> layers;
+        auto below = [&](const qemu::ImageInfo& i) {
+            std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
+            std::string n = basename_of(b);
+            bool layer = !b.empty() && b[0] == '/' && numeric(n) &&
+                         (dirname_of(b) == s.dir || dirname_of(b) == join_path(s.dir, basename_of(s.dir)));
+            return layer ? std::stol(n) : -1L;
+        };
+        for (const auto& n : h.list(s.dir)) {
+            if (!numeric(n) || n == "0") continue;
+            std::string f = join_path(s.dir, n);
+            qemu::ImageInfo i = qemu::validate(h, f, "qcow2", s.dir);
+            if (i.backing_format.empty() || below(i) < 0)
+                throw DriverError("layer " + onestor::quoted(f) + " does not name a layer of its directory and its format");
+            layers[std::stol(n)] = i;
+        }
+        std::vector<long> children;
+        for (const auto& [k, i] : layers)
+            if (below(i) == s.id) children.push_back(k);
+        auto walk = [&](long k) {  // qemu-img walks the chain from layer k to its base, no loop
+            std::set<std::string> seen;
+            for (const auto& i : qemu::chain(h, join_path(s.dir, std::to_string(k)), "qcow2"))
+                if (!seen.insert(i.filename).second)
+                    throw DriverError("the chain of " + onestor::quoted(s.source) + " loops at " + onestor::quoted(i.filename));
+        };
+        walk(active);
+        for (long k : children) walk(k);
+        const qemu::ImageInfo& victim = layers.at(s.id);
+        for (long k : children) {
+            std::string f = join_path(s.dir, std::to_string(k));
+            log::info("rebasing layer " + std::to_string(k) + " off snapshot " + std::to_string(s.id));
+            h.batch({qemu::rebase_step(h, f, victim.backing_file, victim.backing_format), h.sync_step(f)});
+        }
+        io::remove_tree(s.file);
+        io::fsync_dir(s.dir);
+        walk(active);
+        for (long k : children) walk(k);
+    }
+
     static void require(const std::string& file) {
         if (!io::exists(file)) throw DriverError("snapshot " + onestor::quoted(file) + " does not exist");
     }
@@ -398,8 +463,7 @@ private:
         if (DIR* dp = ::opendir(dir.c_str())) {
             while (auto* e = ::readdir(dp)) {
                 std::string n = e->d_name;
-                if (!n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos)
-                    best = std::max(best, std::stol(n));
+                if (numeric(n)) best = std::max(best, std::stol(n));
             }
             ::closedir(dp);
         }

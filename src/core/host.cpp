@@ -179,10 +179,181 @@ Result Host::run(const Argv& argv, RunOptions opts) {
     return r;
 }
 
-void Host::mkdir_p(const std::string& dir) {
-    if (local_) return io::mkdir_p(dir);
-    run({"mkdir", "-p", "--", dir}, {.what = "cannot create directory " + quoted(label(dir))});
+std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
+    std::vector<std::string> outs;
+    if (local_ || steps.empty()) {  // (an empty command would open a login shell there)
+        for (const auto& s : steps) outs.push_back(s.here());
+        return outs;
+    }
+    // Every command is followed by its own failure branch (the step's undo, then the
+    // command's number on stderr); a NUL closes each step's output. The script is fixed
+    // text around the words, each quoted once.
+    std::vector<const std::string*> reasons;
+    std::string script;
+    for (const auto& s : steps) {
+        for (const auto& [argv, what] : s.there) {
+            script += shell_join(argv) + " || { ";
+            if (!s.undo.empty()) script += shell_join(s.undo) + "; ";
+            script += "echo 'onestor: failed command " + std::to_string(reasons.size()) + "' >&2; exit 1; }; ";
+            reasons.push_back(&what);
+        }
+        script += "printf '\\0'; ";
+    }
+    int timeout_s = 0;
+    for (const auto& s : steps) {
+        int t = s.timeout_s > 0 ? s.timeout_s : static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
+        if (t <= 0) {
+            timeout_s = 0;
+            break;
+        }
+        timeout_s += t;
+    }
+    ensure_connection();
+    Argv a = ssh_base();
+    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", script});
+    Result r = onestor::run(a, {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)});
+    if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
+    if (r.status != 0) {
+        const std::string mark = "onestor: failed command ";
+        size_t m = r.err.rfind(mark);
+        size_t i = reasons.size();
+        if (m != std::string::npos) i = std::strtoul(r.err.c_str() + m + mark.size(), nullptr, 10);
+        std::string why = failure_reason(r.err.substr(0, m));  // the failing command's own complaint
+        std::string what = i < reasons.size() ? *reasons[i] : "commands failed on host " + quoted(name_);
+        if (why.empty() && m == std::string::npos) why = "exit code " + std::to_string(r.status);
+        throw DriverError(why.empty() ? what : what + ": " + why, r.err);
+    }
+    size_t start = 0;
+    for (size_t i = 0; i < r.out.size(); ++i)
+        if (r.out[i] == '\0') {
+            outs.push_back(r.out.substr(start, i - start));
+            start = i + 1;
+        }
+    if (outs.size() != steps.size()) throw DriverError("commands on host " + quoted(name_) + " ended early", r.err);
+    return outs;
 }
+
+Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s) {
+    return {[argv, what, timeout_s] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what}).out; },
+            {{argv, what}},
+            {},
+            timeout_s};
+}
+
+Step Host::mkdir_step(const std::string& dir) {
+    return {[dir] { io::mkdir_p(dir); return std::string(); },
+            {{{"mkdir", "-p", "--", dir}, "cannot create directory " + quoted(label(dir))}},
+            {}};
+}
+
+Step Host::sync_step(const std::string& path) {
+    return {[path] {
+                int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || ::fsync(fd) != 0) {
+                    if (fd >= 0) ::close(fd);
+                    throw_errno("cannot sync", path);
+                }
+                ::close(fd);
+                return std::string();
+            },
+            {{{"sync", "--", path}, "cannot sync " + quoted(label(path))}},
+            {}};
+}
+
+Step Host::remove_step(const std::string& path) {
+    return {[path] { io::remove_tree(path); return std::string(); },
+            {{{"rm", "-rf", "--", path}, "cannot remove " + quoted(label(path))}},
+            {}};
+}
+
+Step Host::rename_step(const std::string& from, const std::string& to, bool replace) {
+    Step s{[from, to, replace] { io::rename_path(from, to, replace); return std::string(); }, {}, {}};
+    Argv a = {"mv", "-T"};
+    if (!replace) a.push_back("--no-clobber");
+    a.insert(a.end(), {"--", from, to});
+    s.there.push_back({a, "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
+    // mv --no-clobber gives up silently when `to` exists: then `from` is still there.
+    if (!replace) s.there.push_back({{"test", "!", "-e", from, "-a", "!", "-L", from}, quoted(label(to)) + " already exists"});
+    return s;
+}
+
+Step Host::symlink_step(const std::string& target, const std::string& link) {
+    std::string tmp = io::temp_name_for(link);
+    std::string what = "cannot create symlink " + quoted(label(link));
+    return {[target, link, tmp] {
+                if (::symlink(target.c_str(), tmp.c_str()) != 0) throw_errno("cannot create symlink", tmp);
+                try {
+                    io::rename_path(tmp, link, true);
+                } catch (...) {
+                    ::unlink(tmp.c_str());
+                    throw;
+                }
+                return std::string();
+            },
+            {{{"ln", "-s", "--", target, tmp}, what}, {{"mv", "-T", "--", tmp, link}, what}},
+            {"rm", "-f", "--", tmp}};
+}
+
+Step Host::absent_step(const std::string& path, const std::string& what) {
+    return {[path, what] {
+                if (io::exists(path)) throw DriverError(what);
+                return std::string();
+            },
+            {{{"test", "!", "-e", path, "-a", "!", "-L", path}, what}},
+            {}};
+}
+
+Step Host::present_step(const std::string& path, const std::string& what) {
+    return {[path, what] {
+                if (!io::exists(path)) throw DriverError(what);
+                return std::string();
+            },
+            {{{"test", "-e", path, "-o", "-L", path}, what}},
+            {}};
+}
+
+Step Host::readlink_step(const std::string& path, const std::string& what) {
+    return {[path, what] {
+                char buf[PATH_MAX];
+                ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+                if (n < 0) throw DriverError(what);
+                return std::string(buf, static_cast<size_t>(n));
+            },
+            {{{"readlink", "-n", "--", path}, what}},
+            {}};
+}
+
+Step Host::list_step(const std::string& dir) {
+    std::string what = "cannot list " + quoted(label(dir));
+    return {[dir, what] {
+                std::string out;
+                DIR* d = ::opendir(dir.c_str());
+                if (!d) throw_errno("cannot list", dir);
+                while (auto* e = ::readdir(d)) {
+                    std::string n = e->d_name;
+                    if (n != "." && n != "..") out += n + "/";
+                }
+                ::closedir(d);
+                return out;
+            },
+            // '/' is the one byte no name holds: it ends each name, whatever else the name holds.
+            {{{"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f/"}, what}},
+            {}};
+}
+
+std::vector<std::string> Host::parse_list(const std::string& out) {
+    std::vector<std::string> names;
+    size_t start = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+        if (out[i] == '/') {
+            names.push_back(out.substr(start, i - start));
+            start = i + 1;
+        }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+void Host::mkdir_p(const std::string& dir) { batch({mkdir_step(dir)}); }
 
 bool Host::exists(const std::string& path) {
     if (local_) return io::exists(path);
@@ -221,34 +392,19 @@ std::string Host::realpath(const std::string& path) {
 }
 
 std::vector<std::string> Host::list(const std::string& dir) {
-    std::vector<std::string> names;
+    Step s = list_step(dir);
     if (local_) {
-        if (DIR* d = ::opendir(dir.c_str())) {
-            while (auto* e = ::readdir(d)) {
-                std::string n = e->d_name;
-                if (n != "." && n != "..") names.push_back(n);
-            }
-            ::closedir(d);
+        try {
+            return parse_list(s.here());
+        } catch (const DriverError&) {
+            return {};
         }
-    } else {
-        // NUL-separated: any byte a name may hold comes back intact.
-        Result r = run({"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"}, {.check = false});
-        if (r.status != 0) return names;
-        size_t start = 0;
-        for (size_t i = 0; i < r.out.size(); ++i)
-            if (r.out[i] == '\0') {
-                names.push_back(r.out.substr(start, i - start));
-                start = i + 1;
-            }
     }
-    std::sort(names.begin(), names.end());
-    return names;
+    Result r = run(s.there.front().first, {.check = false});
+    return r.status == 0 ? parse_list(r.out) : std::vector<std::string>{};
 }
 
-void Host::remove(const std::string& path) {
-    if (local_) return io::remove_tree(path);
-    run({"rm", "-rf", "--", path}, {.what = "cannot remove " + quoted(label(path))});
-}
+void Host::remove(const std::string& path) { batch({remove_step(path)}); }
 
 void Host::copy_file(const std::string& src, const std::string& dst, bool replace) {
     auto tmp = copy_to_temp(src, dst);
@@ -267,25 +423,14 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
         if (::fsync(out.fd()) != 0) throw_errno("cannot sync", tmp->path());
         return tmp;
     }
-    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    run({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, o);
-    sync(tmp->path());
+    batch({run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
+                    static_cast<int>(config().get_int("COPY_TIMEOUT"))),
+           sync_step(tmp->path())});
     return tmp;
 }
 
-void Host::sync(const std::string& path) {
-    if (local_) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || ::fsync(fd) != 0) {
-            if (fd >= 0) ::close(fd);
-            throw_errno("cannot sync", path);
-        }
-        ::close(fd);
-        return;
-    }
-    run({"sync", "--", path}, {.what = "cannot sync " + quoted(label(path))});
-}
+void Host::sync(const std::string& path) { batch({sync_step(path)}); }
 
 void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
     rename(tmp.path(), dst, replace);
@@ -293,31 +438,17 @@ void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
     if (local_) io::fsync_dir(dirname_of(dst));
 }
 
-void Host::symlink(const std::string& target, const std::string& link) {
-    std::string tmp = io::temp_name_for(link);
-    if (local_) {
-        if (::symlink(target.c_str(), tmp.c_str()) != 0) throw_errno("cannot create symlink", tmp);
-        try {
-            io::rename_path(tmp, link, true);
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
-        return;
-    }
-    RemoteTemp t(*this, tmp);
-    run({"ln", "-s", "--", target, tmp}, {.what = "cannot create symlink " + quoted(label(link))});
-    rename(tmp, link, true);
-    t.keep();
-}
+void Host::symlink(const std::string& target, const std::string& link) { batch({symlink_step(target, link)}); }
 
-void Host::rename(const std::string& from, const std::string& to, bool replace) {
-    if (local_) return io::rename_path(from, to, replace);
-    Argv a = {"mv", "-T"};
-    if (!replace) a.push_back("--no-clobber");
-    a.insert(a.end(), {"--", from, to});
-    run(a, {.what = "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
-    if (!replace && exists(from)) throw DriverError(quoted(label(to)) + " already exists");
+void Host::rename(const std::string& from, const std::string& to, bool replace) { batch({rename_step(from, to, replace)}); }
+
+void Host::replace_dir(const std::string& from, const std::string& to) {
+    if (local_) return io::replace_dir(from, to);
+    if (!is_dir(to)) return rename(from, to, false);
+    std::string old = io::temp_name_for(to);
+    Step in = rename_step(from, to, false);
+    in.undo = {"mv", "-T", "--", old, to};
+    batch({rename_step(to, old, false), in, remove_step(old)});
 }
 
 void Host::put_file(const std::string& local_path, const std::string& dst) {
@@ -334,12 +465,12 @@ void Host::put_file(const std::string& local_path, const std::string& dst) {
 
 RemoteTemp::~RemoteTemp() {
     if (kept_) return;
-    if (host_.local()) {
-        ::unlink(path_.c_str());
-        return;
-    }
     try {
-        host_.run({"rm", "-f", "--", path_}, {.check = false, .cleanup = true});
+        if (host_.local()) {
+            io::remove_tree(path_);
+            return;
+        }
+        host_.run({"rm", "-rf", "--", path_}, {.check = false, .cleanup = true});
     } catch (...) {
     }
 }

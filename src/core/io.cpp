@@ -157,6 +157,37 @@ void rename_path(const std::string& from, const std::string& to, bool replace) {
     }
 }
 
+void replace_dir(const std::string& from, const std::string& to) {
+    // The tree replaced: its removal failing must not fail the replacement.
+    auto remove_old = [](const std::string& path) {
+        try {
+            remove_tree(path);
+        } catch (const DriverError& e) {
+            log::info(std::string("the replaced copy was not removed: ") + e.what());
+        }
+    };
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
+        fsync_dir(dirname_of(to));
+        remove_old(from);  // the old tree, which now has from's name
+        return;
+    }
+    int e = errno;
+    if (e == ENOENT && !exists(to) && exists(from)) return rename_path(from, to, false);
+    errno = e;
+    if (e != EINVAL && e != ENOSYS && e != ENOTSUP) throw_errno("cannot replace " + quoted(to) + " with", from);
+    // No RENAME_EXCHANGE on this filesystem: move the old tree aside first, and back again
+    // should the second rename fail.
+    std::string old = temp_name_for(to);
+    rename_path(to, old, false);
+    try {
+        rename_path(from, to, false);
+    } catch (...) {
+        ::renameat2(AT_FDCWD, old.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+        throw;
+    }
+    remove_old(old);
+}
+
 void fsync_dir(const std::string& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;

@@ -49,12 +49,15 @@ std::vector<ImageInfo> parse_chain(const std::string& text) {
     return out;
 }
 
-std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format) {
+Step chain_step(Host& h, const std::string& path, const std::string& format) {
     Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U"});
     if (!format.empty()) a.insert(a.end(), {"-f", format});
     a.push_back(path);
-    return parse_chain(
-        h.run(a, {.timeout_s = 120, .what = "cannot read the backing chain of " + quoted(h.label(path))}).out);
+    return h.run_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120);
+}
+
+std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format) {
+    return parse_chain(h.batch({chain_step(h, path, format)}).front());
 }
 
 ImageInfo validate(Host& h, const std::string& path, const std::string& declared, const std::string& allowed_dir) {
@@ -108,26 +111,29 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
     return i;
 }
 
-void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path) {
+Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path,
+                  unsigned long long size) {
     Argv a = qemu_img({"create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing});
+    if (size > 0) a.push_back("-u");  // the size is known: the backing chain is not opened again
     for (const auto& o : config().get_words_or_empty("QCOW2_OPTIONS")) a.push_back(o);
     a.push_back(path);
-    h.run(a, {.timeout_s = 120, .what = "cannot create an overlay on " + quoted(h.label(backing))});
+    if (size > 0) a.push_back(std::to_string(size));
+    return h.run_step(a, "cannot create an overlay on " + quoted(h.label(backing)), 120);
 }
 
-void rebase(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
-    h.run(qemu_img({"rebase", "-q", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
-          {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-           .what = "cannot rebase " + quoted(h.label(path))});
+void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path) {
+    h.batch({overlay_step(h, backing, backing_format, path)});
 }
 
-void rebase_unsafe(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
-    h.run(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
-          {.timeout_s = 120, .what = "cannot rebase " + quoted(h.label(path))});
+Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
+    return h.run_step(qemu_img({"rebase", "-q", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
+                      "cannot rebase " + quoted(h.label(path)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
 }
 
-void check(Host& h, const std::string& path) {
-    h.run(qemu_img({"check", "-q", "-U", path}), {.timeout_s = 600, .what = "image " + quoted(h.label(path)) + " is damaged"});
+Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
+                        const std::string& backing_format) {
+    return h.run_step(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
+                      "cannot rebase " + quoted(h.label(path)), 120);
 }
 
 ImageInfo parse_info(const std::string& text) {
@@ -141,32 +147,40 @@ ImageInfo parse_info(const std::string& text) {
     return i;
 }
 
-ImageInfo info(Host& h, const std::string& path, const std::string& format) {
-    Argv a = config().get_words("QEMU_IMG");
-    a.insert(a.end(), {"info", "--output=json", "-U"});
+Step info_step(Host& h, const std::string& path, const std::string& format) {
+    Argv a = qemu_img({"info", "--output=json", "-U"});
     if (!format.empty()) a.insert(a.end(), {"-f", format});
     a.push_back(path);  // absolute (clean_path), so never taken for an option or a protocol
-    return parse_info(h.run(a, {.timeout_s = 120, .what = "cannot read image " + quoted(h.label(path))}).out);
+    return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120);
+}
+
+ImageInfo info(Host& h, const std::string& path, const std::string& format) {
+    return parse_info(h.batch({info_step(h, path, format)}).front());
 }
 
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
-    Argv a = config().get_words("QEMU_IMG");
-    a.insert(a.end(), {"create", "-q", "-f", format, path, std::to_string(size_mb) + "M"});
-    h.run(a, {.timeout_s = 300, .what = "cannot create image " + quoted(h.label(path))});
+    h.run(qemu_img({"create", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
+          {.timeout_s = 300, .what = "cannot create image " + quoted(h.label(path))});
+}
+
+Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
+    return h.run_step(qemu_img({"resize", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
+                      "cannot resize image " + quoted(h.label(path)), 300);
 }
 
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
-    Argv a = config().get_words("QEMU_IMG");
-    a.insert(a.end(), {"resize", "-q", "-f", format, path, std::to_string(size_mb) + "M"});
-    h.run(a, {.timeout_s = 300, .what = "cannot resize image " + quoted(h.label(path))});
+    h.batch({resize_step(h, format, path, size_mb)});
+}
+
+Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
+                  const std::string& out) {
+    return h.run_step(qemu_img({"convert", "-q", "-f", in_format, "-O", out_format, in, out}),
+                      "cannot convert image " + quoted(h.label(in)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
 }
 
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
              const std::string& out) {
-    Argv a = config().get_words("QEMU_IMG");
-    a.insert(a.end(), {"convert", "-q", "-f", in_format, "-O", out_format, in, out});
-    h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-              .what = "cannot convert image " + quoted(h.label(in))});
+    h.batch({convert_step(h, in_format, in, out_format, out)});
 }
 
 }  // namespace onestor::qemu

@@ -234,15 +234,6 @@ std::string safe_rel(const std::string& rel) {
     return rel;
 }
 
-// The tree a complete copy replaced: its removal failing must not fail the copy.
-void remove_old(const std::string& path) {
-    try {
-        io::remove_tree(path);
-    } catch (const DriverError& e) {
-        log::info(std::string("the replaced copy was not removed: ") + e.what());
-    }
-}
-
 }  // namespace
 
 Stats send(const std::string& path, int fd, uint64_t limit_bps) {
@@ -339,30 +330,10 @@ Stats receive(int fd, const std::string& dst) {
         for (auto it = synced_dirs.rbegin(); it != synced_dirs.rend(); ++it) io::fsync_dir(*it);
         // Complete and synced: now it may carry the final name.
         struct stat st {};
-        if (is_dir && ::lstat(dst.c_str(), &st) == 0) {
-            // A directory cannot be renamed over a non-empty one: swap the two atomically
-            // (so dst is never missing), then remove the old tree, which now has tmp's name.
-            if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_EXCHANGE) == 0) {
-                io::fsync_dir(dirname_of(dst));
-                remove_old(tmp);
-            } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
-                // No RENAME_EXCHANGE on this filesystem: move the old tree aside first, and
-                // back again should the second rename fail.
-                std::string old = io::temp_name_for(dst);
-                io::rename_path(dst, old, false);
-                try {
-                    io::rename_path(tmp, dst, false);
-                } catch (...) {
-                    ::renameat2(AT_FDCWD, old.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE);
-                    throw;
-                }
-                remove_old(old);
-            } else {
-                throw_errno("cannot replace " + quoted(dst) + " with", tmp);
-            }
-        } else {
+        if (is_dir && ::lstat(dst.c_str(), &st) == 0)
+            io::replace_dir(tmp, dst);
+        else
             io::rename_path(tmp, dst, true);
-        }
         io::fsync_dir(dirname_of(dst));
     } catch (...) {
         try {

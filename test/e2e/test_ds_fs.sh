@@ -204,6 +204,52 @@ expect_ok "snap_flatten (qcow2): to snapshot 1" timeout 60 "$FSD/snap_flatten" "
 check "snap_flatten (qcow2): SOURCE is a qcow2 with no backing file" eval '[ "$(qfield "$Q" "file format")" = qcow2 ] && [ -z "$(qfield "$Q" "backing file")" ]'
 check "snap_flatten (qcow2): SOURCE holds snapshot 1's data" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q" && qio -r -c "read -P 0xcc 64k 64k" "$Q"'
 check "snap_flatten (qcow2): qemu-img check is clean, SOURCE.snap gone" eval 'qcheck "$Q" && [ ! -e "$Q.snap" ]'
+
+echo "# snap_delete (qcow2) of a snapshot other layers are built on"
+# The TM's layout beside a persistent image: 0 -> SOURCE, overlays with absolute names and
+# explicit formats, the highest the active layer. Here 2 (a snapshot) and 3 (the active
+# layer, after a revert to 1) are both built on 1.
+C=$BASE/chain
+qemu-img create -q -f raw "$C" 16M && qio -f raw -c 'write -P 0x11 0 64k' "$C"
+mkdir -p "$C.snap" && ln -s "$C" "$C.snap/0" && ln -s "$C.snap" "$C.snap/chain.snap"
+qemu-img create -q -f qcow2 -F raw -b "$C.snap/0" "$C.snap/1" && qio -c 'write -P 0xa1 64k 64k' "$C.snap/1"
+qemu-img create -q -f qcow2 -F qcow2 -b "$C.snap/1" "$C.snap/2" && qio -c 'write -P 0xa2 128k 64k' "$C.snap/2"
+qemu-img create -q -f qcow2 -F qcow2 -b "$C.snap/1" "$C.snap/3" && qio -c 'write -P 0xa3 192k 64k' "$C.snap/3"
+for k in 1 2 3; do qemu-img convert -U -f qcow2 -O raw "$C.snap/$k" "$T/layer$k.raw"; done
+CSUM=$(sum "$C")
+reads_as() { timeout 20 qemu-img compare -q -U -f qcow2 -F raw "$1" "$2"; }  # reads_as LAYER RAW
+refused "snap_delete (qcow2): the active layer" "active layer" "$FSD/snap_delete" "$(dump SOURCE="$C" TM_MAD=qcow2 TARGET_SNAPSHOT=3)" 7
+refused "snap_delete (qcow2): snapshot 0, the image itself" "the image itself" "$FSD/snap_delete" "$(dump SOURCE="$C" TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
+qemu-img create -q -f qcow2 -F raw -b /etc/shadow "$C.snap/9"
+refused "snap_delete (qcow2): with a layer that leads outside the directory" "backing file outside its snapshot directory: '/etc/shadow'" \
+    "$FSD/snap_delete" "$(dump SOURCE="$C" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+rm "$C.snap/9"
+# no_backing_format FILE: drops the backing-format header extension (the list ends there),
+# as an image written by an older tool may lack it; qemu would then probe the backing file.
+no_backing_format() {
+    perl -e 'open(my $f, "+<:raw", $ARGV[0]) or die "$!\n"; sysread($f, my $h, 104); my $o = unpack("N", substr($h, 100, 4));
+      for (;;) { sysseek($f, $o, 0); sysread($f, my $e, 8); my ($t, $l) = unpack("NN", $e); die "no backing format\n" unless $t;
+        if ($t == 0xE2792ACA) { sysseek($f, $o, 0); syswrite($f, pack("NN", 0, 0)); last } $o += 8 + (($l + 7) & ~7) }' "$1"
+}
+cp "$C.snap/2" "$T/layer2.qcow2"
+no_backing_format "$C.snap/2"
+check "snap_delete (qcow2): (layer 2 names its backing file but not its format)" \
+    test "$(qfield "$C.snap/2" 'backing file')|$(qfield "$C.snap/2" 'backing file format')" = "$C.snap/1|"
+refused "snap_delete (qcow2): with a layer that names no backing format" "and its format" \
+    "$FSD/snap_delete" "$(dump SOURCE="$C" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+cp "$T/layer2.qcow2" "$C.snap/2"
+check "snap_delete (qcow2): (the refusals changed no layer)" eval 'reads_as "$C.snap/2" "$T/layer2.raw" && reads_as "$C.snap/3" "$T/layer3.raw"'
+expect_ok "snap_delete (qcow2): snapshot 1 (layers 2 and 3 are built on it)" timeout 60 "$FSD/snap_delete" "$(dump SOURCE="$C" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+check "snap_delete (qcow2): layer 1 is gone" test ! -e "$C.snap/1"
+check "snap_delete (qcow2): layers 2 and 3 now back onto layer 0 (the image), format raw" \
+    test "$(qfield "$C.snap/2" 'backing file')|$(qfield "$C.snap/3" 'backing file')|$(qfield "$C.snap/3" 'backing file format')" = "$C.snap/0|$C.snap/0|raw"
+check "snap_delete (qcow2): snapshot 2 reads exactly what it read (layer 1's data moved into it)" reads_as "$C.snap/2" "$T/layer2.raw"
+check "snap_delete (qcow2): the active layer reads exactly what it read" reads_as "$C.snap/3" "$T/layer3.raw"
+check "snap_delete (qcow2): layer 1's data, read through layer 3" qio -r -U -f qcow2 -c 'read -P 0xa1 64k 64k' "$C.snap/3"
+check "snap_delete (qcow2): qemu-img check is clean on both" eval 'qcheck "$C.snap/2" && qcheck "$C.snap/3"'
+check "snap_delete (qcow2): the chain 3 -> 0 (the link to SOURCE), nothing else" \
+    test "$(timeout 20 qemu-img info -U --backing-chain "$C.snap/3" | sed -n 's/^image: //p' | tr '\n' ' ')" = "$C.snap/3 $C.snap/0 "
+check "snap_delete (qcow2): SOURCE and its link are untouched" eval '[ "$(sum "$C")" = "$CSUM" ] && [ "$(readlink "$C.snap/0")" = "$C" ]'
 check "snapshots: no temporary file left" no_tmp
 
 echo "# bad input (refused, nothing created or removed)"

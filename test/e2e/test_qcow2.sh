@@ -98,9 +98,11 @@ w "$V/disk.0" 0xa2 1; w "$V/disk.0" 0xa2 4; capture s2 "$V/disk.0"
 act "snap_create 2" snap_create "$V/disk.0" 2
 w "$V/disk.0" 0xa3 1; w "$V/disk.0" 0xa3 5
 check "disk.0 -> layer 3" link_is "$V/disk.0" disk.0.snap/3
-check "each layer backs onto the previous by relative name" \
+check "every new layer has the disk's size (128 MiB, grown at clone)" \
+    test "$(vsize "$V/disk.0.snap/3")|$(vsize "$V/disk.0.snap/2")|$(vsize "$V/disk.0.snap/1")" = "134217728|134217728|134217728"
+check "the active layer backs onto the previous as disk.0.snap/2, frozen ones by bare number" \
     test "$(backing "$V/disk.0.snap/3")|$(backing "$V/disk.0.snap/2")|$(backing "$V/disk.0.snap/1")" = \
-    "disk.0.snap/2|disk.0.snap/1|disk.0.snap/0"
+    "disk.0.snap/2|1|0"
 check "chain 3 -> 2 -> 1 -> 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/"{3,2,1,0} "$DS/1/base"
 check "data written through the overlays reads back (latest write wins)" \
     bash -c "$(declare -f r); r '$V/disk.0' 0xa3 1 && r '$V/disk.0' 0xa0 2 && r '$V/disk.0' 0xa1 3 && r '$V/disk.0' 0x11 0"
@@ -114,7 +116,7 @@ expect_error "revert to the active layer is refused" "does not exist" snap snap_
 expect_error "revert to a snapshot that never was is refused" "does not exist" snap snap_revert "$V/disk.0" 7
 act "snap_delete 1 (layer 2 is built on it)" snap_delete "$V/disk.0" 1
 check "layer 1 is gone" test ! -e "$V/disk.0.snap/1"
-check "layer 2 now backs onto layer 0 (relative name)" test "$(backing "$V/disk.0.snap/2")" = disk.0.snap/0
+check "layer 2 (frozen) now backs onto layer 0 (relative name)" test "$(backing "$V/disk.0.snap/2")" = 0
 check "snapshot 2 kept its content (layer 1's data moved into it)" same "$V/disk.0.snap/2" s2
 check "the disk still reads snapshot 0" same "$V/disk.0" s0
 check "qemu-img check clean after the delete" clean "$V/disk.0.snap"
@@ -148,11 +150,11 @@ w "$V/disk.0" 0x77 30
 act "snap_revert 10" snap_revert "$V/disk.0" 10
 check "the disk reads exactly snapshot 10" same "$V/disk.0" s10
 act "snap_delete 11 (layer 12 is built on it)" snap_delete "$V/disk.0" 11
-check "layer 12 now backs onto layer 10" test "$(backing "$V/disk.0.snap/12")" = disk.0.snap/10
+check "layer 12 now backs onto layer 10" test "$(backing "$V/disk.0.snap/12")" = 10
 check "snapshot 12 kept its content" same "$V/disk.0.snap/12" s12
 act "snap_delete 10 (two layers are built on it: 12 and the active 13)" snap_delete "$V/disk.0" 10
-check "layers 12 and 13 now back onto layer 9" test "$(backing "$V/disk.0.snap/12")|$(backing "$V/disk.0.snap/13")" = \
-    "disk.0.snap/9|disk.0.snap/9"
+check "layers 12 (frozen) and 13 (active) now back onto layer 9" \
+    test "$(backing "$V/disk.0.snap/12")|$(backing "$V/disk.0.snap/13")" = "9|disk.0.snap/9"
 check "the disk still reads snapshot 10" same "$V/disk.0" s10
 check "snapshot 12 still reads its content" same "$V/disk.0.snap/12" s12
 expect_ok "cpds of snapshot 12" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export12" 12 42 1
@@ -187,6 +189,42 @@ ln -sfn "$T/elsewhere/13" "$V/disk.0"
 expect_error "disk.N pointing out of its snapshot directory is refused" "not at layer 13" snap snap_create "$V/disk.0" 16
 ln -sfn disk.0.snap/16 "$V/disk.0"
 check "the chain is whole again" chain_is "$V/disk.0" "$V/disk.0.snap/"{16,15,13,12,9,8,7,6,5,4,3,2,0} "$DS/1/base"
+
+# ---- a chain 60 snapshots deep (past the kernel's 40 links a path may pass) -----------
+vm_xml 47 host01 shared "0:YES:$DS/1/base:64:64:raw:qcow2"
+D=$DS/0/47/disk.0
+expect_ok "clone for VM 47" "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$D" 47 1
+snaps() {  # snaps FROM TO: snap_create FROM .. TO on VM 47, stopping at the first failure
+    local i
+    for i in $(seq "$1" "$2"); do snap snap_create "$D" "$i" 47 2>"$T/err" || { cat "$T/err"; return 1; }; done
+}
+# frozen_names_are FORM FROM TO: layers FROM..TO name their backing "k-1" (short) or "disk.0.snap/k-1" (long)
+frozen_names_are() {
+    local k want
+    for k in $(seq "$2" "$3"); do
+        want=$((k - 1)); [ "$1" = long ] && want=disk.0.snap/$want
+        [ "$(backing "$DS/0/47/disk.0.snap/$k")" = "$want" ] || { echo "layer $k backs onto '$(backing "$DS/0/47/disk.0.snap/$k")'"; return 1; }
+    done
+}
+check "snap_create 0 .. 19" snaps 0 19
+w "$D" 0x5a 2
+# as upstream's driver (or a live snapshot) leaves them: every layer says disk.0.snap/k
+for k in $(seq 1 19); do qemu-img rebase -u -f qcow2 -F qcow2 -b "disk.0.snap/$((k - 1))" "$DS/0/47/disk.0.snap/$k"; done
+check "(layers 1 .. 19 now carry long names)" frozen_names_are long 1 19
+check "snap_create 20 .. 59" snaps 20 59
+check "every frozen layer names its backing by bare number (the long ones shortened)" frozen_names_are short 1 59
+check "the active layer names it through the self link" test "$(backing "$DS/0/47/disk.0.snap/60")" = disk.0.snap/59
+check "disk.0 -> layer 60" link_is "$D" disk.0.snap/60
+check "qemu-img walks all 62 files from disk.0 (layers 60 .. 0, the image)" \
+    test "$(json --backing-chain "$D" | key filename | wc -l)" = 62
+check "every layer passes qemu-img check" clean "$DS/0/47/disk.0.snap"
+check "host01 reads through all 61 layers: the write at depth 19" host_reads "$D" 0x5a 2
+check "and the image's own data at the bottom" host_reads "$D" 0x11 0
+expect_ok "snap_revert 30 at depth 60" snap snap_revert "$D" 30 47
+expect_ok "snap_delete 10 at depth 60 (layer 11 is built on it)" snap snap_delete "$D" 10 47
+check "layer 11 backs onto layer 9 by bare number" test "$(backing "$DS/0/47/disk.0.snap/11")" = 9
+check "still reads the write at depth 19 and the image's data" bash -c "$(declare -f r); r '$D' 0x5a 2 && r '$D' 0x11 0"
+"$R/tm/qcow2/delete" "host01:$DS/0/47" 47 0 2>/dev/null
 
 # ---- persistent image: snapshots beside the image, surviving the VM --------------------
 expect_ok "ln: persistent" "$R/tm/qcow2/ln" "frontend:$DS/1/pers" "host01:$V/disk.1" 42 1

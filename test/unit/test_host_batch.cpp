@@ -1,0 +1,85 @@
+// Host::batch: several steps in one remote command. The "remote" host here is a stand-in ssh
+// that runs the command it is given with /bin/sh, as sshd does, so the script the batch
+// builds meets a real shell; the same steps on the front-end run as syscalls.
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/host.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace onestor;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Sandbox {
+    fs::path dir = fs::temp_directory_path() / ("onestor-batch-" + std::to_string(getpid()));
+    Sandbox() {
+        fs::create_directories(dir);
+        std::ofstream ssh(dir / "ssh");
+        // A master (-N) or its end (-O) succeeds at once; a command runs in /bin/sh.
+        ssh << "#!/bin/sh\nfor a; do last=$a; done\ncase \" $* \" in *\" -N \"*|*\" -O \"*) exit 0;; esac\n"
+               "exec /bin/sh -c \"$last\"\n";
+        ssh.close();
+        fs::permissions(dir / "ssh", fs::perms::owner_all);
+        config().set("SSH", (dir / "ssh").string());
+    }
+    ~Sandbox() {
+        Host::close_all();  // before the statics it logs through are gone
+        config().set("SSH", "ssh");
+        fs::remove_all(dir);
+    }
+    std::string path(const std::string& name) const { return (dir / name).string(); }
+};
+
+}  // namespace
+
+TEST_CASE("batch: one command for every step; outputs apart; hostile names stay literal") {
+    Sandbox s;
+    std::string odd = s.path("it's $(touch PWNED) `x` ; a b\nc");
+    for (Host* h : {&Host::get("batchhost"), &Host::local_host()}) {
+        CAPTURE(h->name());
+        fs::remove_all(odd);
+        auto out = h->batch({h->mkdir_step(odd), h->run_step({"printf", "%s", "first\nout"}, "cannot print"),
+                             h->symlink_step("target with 'quotes'", odd + "/link"), h->readlink_step(odd + "/link", "no link"),
+                             h->list_step(odd)});
+        REQUIRE(out.size() == 5);
+        CHECK(out[0].empty());
+        CHECK(out[1] == "first\nout");
+        CHECK(out[3] == "target with 'quotes'");
+        CHECK(Host::parse_list(out[4]) == std::vector<std::string>{"link"});
+        CHECK(fs::is_symlink(odd + "/link"));
+        CHECK_FALSE(fs::exists(s.path("PWNED")));
+        CHECK_FALSE(fs::exists(fs::current_path() / "PWNED"));
+        CHECK(h->batch({}).empty());
+    }
+}
+
+TEST_CASE("batch: the first failing step stops it, with its own reason; its undo runs") {
+    Sandbox s;
+    for (Host* h : {&Host::get("batchhost"), &Host::local_host()}) {
+        CAPTURE(h->name());
+        std::string a = s.path("a"), b = s.path("b"), later = s.path("later");
+        fs::remove_all(a), fs::remove_all(b), fs::remove_all(later);
+        std::ofstream(a) << "x";
+        std::ofstream(b) << "y";
+        // rename without replacing onto an existing name: refused, and `a` stays
+        CHECK_THROWS_WITH_AS(h->batch({h->sync_step(a), h->rename_step(a, b, false), h->mkdir_step(later)}),
+                             doctest::Contains("already exists"), DriverError);
+        CHECK(fs::exists(a));
+        CHECK_FALSE(fs::exists(later));  // nothing after the failure ran
+        CHECK_THROWS_WITH_AS(h->batch({h->present_step(s.path("missing"), "the snapshot does not exist")}),
+                             "the snapshot does not exist", DriverError);
+        CHECK_THROWS_WITH_AS(h->batch({h->run_step({"sh", "-c", "echo 'disk full' >&2; exit 3"}, "cannot write")}),
+                             "cannot write: disk full", DriverError);
+        // a symlink whose rename fails leaves no temporary link behind (the undo)
+        fs::create_directories(s.path("dir/sub"));
+        std::ofstream(s.path("dir/sub/file")) << "z";
+        CHECK_THROWS_AS(h->batch({h->symlink_step("t", s.path("dir/sub"))}), DriverError);
+        for (const auto& e : fs::directory_iterator(s.path("dir"))) CHECK(e.path().filename() == "sub");
+    }
+}
