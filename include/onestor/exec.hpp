@@ -48,4 +48,15 @@ void install_signal_handlers();
 bool interrupted();
 void check_interrupted();  // throws DriverError("interrupted by signal N")
 
+// While one exists, the signal is not acted on: every command runs as a clean-up step
+// (RunOptions::cleanup) and lock waits go on. A guard that undoes an action after SIGTERM
+// (removing the volume it made) opens one, so the commands that undo it still run.
+class CleanupScope {
+public:
+    CleanupScope();
+    ~CleanupScope();
+    CleanupScope(const CleanupScope&) = delete;
+    CleanupScope& operator=(const CleanupScope&) = delete;
+};
+
 }  // namespace onestor

@@ -208,6 +208,7 @@ public:
         try {
             lvm::rename(*h, fresh, d.lv.name);
         } catch (...) {
+            CleanupScope undoing;  // the old name back, even after SIGTERM
             lvm::rename(*h, old, d.lv.name);
             throw;
         }
@@ -268,6 +269,7 @@ private:
         Created(Created&&) = delete;
         ~Created() {
             if (kept || (!lv_made && !pool_made)) return;
+            CleanupScope undoing;  // runs after SIGTERM too: that is when it matters most
             try {
                 log::info("removing " + quoted(lv_made ? lv.spec() : lv.vg + "/" + pool) + ", made by this failed action");
                 if (lv_made)

@@ -81,10 +81,14 @@ void install_signal_handlers() {
     signal(SIGPIPE, SIG_IGN);  // a broken pipe is an error return, not a death
 }
 
-bool interrupted() { return g_signal != 0; }
+thread_local int g_cleanup_depth = 0;
+CleanupScope::CleanupScope() { ++g_cleanup_depth; }
+CleanupScope::~CleanupScope() { --g_cleanup_depth; }
+
+bool interrupted() { return g_signal != 0 && g_cleanup_depth == 0; }
 
 void check_interrupted() {
-    if (g_signal) throw DriverError("interrupted by signal " + std::to_string(g_signal));
+    if (interrupted()) throw DriverError("interrupted by signal " + std::to_string(g_signal));
 }
 
 std::string shell_quote(const std::string& word) {
@@ -178,7 +182,7 @@ Result run(const Argv& argv, const RunOptions& opts) {
         if (out_r.fd >= 0) pfd[n++] = {out_r.fd, POLLIN, 0};
         if (err_r.fd >= 0) pfd[n++] = {err_r.fd, POLLIN, 0};
         int pr = ::poll(pfd, n, 200);
-        bool stop = g_signal && !opts.cleanup;
+        bool stop = interrupted() && !opts.cleanup;
         if ((stop || (deadline > 0 && now() > deadline)) && !killed) {
             timed_out = !stop;
             ::kill(-pid, SIGTERM);

@@ -19,6 +19,40 @@
 namespace onestor {
 namespace {
 
+// A remote command must not outlive the action that started it: a copy still writing
+// after the driver was killed (SIGTERM, SIGKILL, a timeout) would race the clean-up, e.g.
+// lvremove of the volume it writes. sshd keeps a command running when its client goes, so
+// each one runs under this fixed wrapper, in a session of its own (setsid), while a
+// watchdog reads the channel's stdin; our end of that pipe is held open by this process
+// until the command is done, so EOF there means the driver is gone (or ssh is), and the
+// whole session is ended. Exit code, stdout and stderr are the command's.
+const char* const kTiedToDriver =
+    "exec 3<&0 </dev/null; setsid \"$@\" & p=$!; "
+    "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
+    "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
+
+// The remote words for argv under that wrapper.
+Argv tied(const Argv& argv) {
+    Argv a = {"sh", "-c", kTiedToDriver, "sh"};
+    a.insert(a.end(), argv.begin(), argv.end());
+    return a;
+}
+
+// Runs a local ssh argv with stdin a pipe this process holds open until it returns.
+Result run_tied(const Argv& ssh_argv, RunOptions opts) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", ssh_argv[0]);
+    struct Close {
+        int a, b;
+        ~Close() {
+            ::close(a);
+            ::close(b);
+        }
+    } guard{p[0], p[1]};
+    opts.stdin_fd = p[0];
+    return onestor::run(ssh_argv, opts);
+}
+
 std::map<std::string, std::unique_ptr<Host>>& hosts() {
     static std::map<std::string, std::unique_ptr<Host>> h;
     return h;
@@ -149,10 +183,11 @@ Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     ensure_connection();
     Argv a = ssh_base();
     // The only operator between the quoted words is a fixed '|'.
-    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(first) + " | " + shell_join(second)});
+    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--",
+                       shell_join(tied({"sh", "-c", shell_join(first) + " | " + shell_join(second)}))});
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(first) + " | " + render(second);
     opts.check = true;
-    Result r = onestor::run(a, {.timeout_s = opts.timeout_s, .check = false});
+    Result r = run_tied(a, {.timeout_s = opts.timeout_s, .check = false});
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
@@ -165,11 +200,11 @@ Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
 Result Host::run(const Argv& argv, RunOptions opts) {
     if (opts.timeout_s == 0) opts.timeout_s = static_cast<int>(config().get_int("COMMAND_TIMEOUT"));
     if (local_) return onestor::run(argv, opts);
-    Argv a = command(argv);
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(argv);
     bool check = opts.check;
     opts.check = false;
-    Result r = onestor::run(a, opts);
+    // A command fed from our stdin ends by itself when that input ends.
+    Result r = opts.stdin_fd >= 0 ? onestor::run(command(argv), opts) : run_tied(command(tied(argv)), opts);
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (check && r.status != 0) {
         std::string why = failure_reason(r.err);
@@ -210,8 +245,8 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
     }
     ensure_connection();
     Argv a = ssh_base();
-    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", script});
-    Result r = onestor::run(a, {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)});
+    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(tied({"sh", "-c", script}))});
+    Result r = run_tied(a, {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
         const std::string mark = "onestor: failed command ";

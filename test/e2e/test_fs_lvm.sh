@@ -225,6 +225,31 @@ check "no link was left" test ! -L "$V/disk.0"
 VM_DISK_EXTRA='<LVM_THIN_ENABLE>YES</LVM_THIN_ENABLE>' vm_xml 44 host01 fs_lvm "0:YES:$I/bad:8:8:qcow2:fs_lvm"
 expect_error "the same image into a thin volume" "cannot write" "$R/tm/fs_lvm/clone" "frontend:$I/bad" "host01:$V/disk.0" 44 1
 check "the thin volume and the pool made for it were removed" test -z "$(ours 44)"
+# The driver stopped while qemu-img writes into the new LV: SIGTERM ends the copy on the host
+# (it must not outlive the action) and the LV is removed; SIGKILL cannot clean up, but the
+# host's copy still stops with the driver. (hostfs has no SEEK_DATA: the 2 GiB are read whole.)
+truncate -s 2G "$I/big"
+qemu-io -f raw -c 'write -P 0x66 0 8M' -c 'write -P 0x67 1G 8M' "$I/big" >/dev/null
+converting() { on host01 pgrep -f "qemu-img convert .*$I/big" >/dev/null; }
+not_converting() { ! converting; }
+stop_mid_copy() {  # stop_mid_copy SIGNAL VMID: runs a clone, sends SIGNAL once qemu-img runs
+    vm_xml "$2" host01 fs_lvm "0:YES:$I/big:2048:2048:raw:fs_lvm"
+    "$R/tm/fs_lvm/clone" "frontend:$I/big" "host01:$DS/0/$2/disk.0" "$2" 1 >"$T/stop.out" 2>"$T/stop.err" & local pid=$!
+    for _ in $(seq 1 300); do converting && break; sleep 0.1; done
+    converting || echo "(qemu-img never started)" >>"$T/stop.err"
+    kill "-$1" "$pid"; wait "$pid"; STOP_RC=$?
+    sleep 1
+}
+stop_mid_copy TERM 45
+check "SIGTERM mid-copy: the clone fails" test "$STOP_RC" -ne 0
+check "... saying it was interrupted" grep -q 'interrupted by signal 15' "$T/stop.err"
+check "... the copy on host01 stopped too" not_converting
+check "... and the LV it made is gone" test -z "$(ours 45)"
+check "... and no link was left" test ! -L "$DS/0/45/disk.0"
+stop_mid_copy KILL 46
+check "SIGKILL mid-copy: the copy on host01 stopped with the driver" not_converting
+check "... so its LV is free to remove" on host01 lvremove -q -f vg-one-0/lv-one-46-0
+rm -f "$I/big" "$DS/0/46/disk.0"
 # A disk link pointing at another VM's LV is never followed.
 vm_xml 48 host01 fs_lvm "0:YES:$I/img:64:64:raw:fs_lvm"
 expect_ok "clone for VM 48" "$R/tm/fs_lvm/clone" "frontend:$I/img" "host01:$DS/0/48/disk.0" 48 1
