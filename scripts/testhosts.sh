@@ -12,6 +12,8 @@
 #   testhosts.sh up DIR HOST        starts it again (after down; sees mounts made since)
 #
 # DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
+# DIR/NAME.log is the host's sshd log: one "Accepted publickey" line per connection made to
+# it (not per command multiplexed over one), which is how tests count ssh handshakes.
 # The caller is the front-end and must itself run in a private mount namespace
 # (unshare -m) if it binds its own view of /var/lib/one/datastores.
 set -euo pipefail
@@ -38,7 +40,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 MaxSessions 64
 MaxStartups 64:30:128
-LogLevel ERROR
+LogLevel INFO
 CFG
     : > "$dir/ssh_config"
     local h name ip root
@@ -67,7 +69,7 @@ launch() {  # launch DIR NAME IP
     local dir=$1 name=$2 ip=$3
     # unshare execs sh, which execs sshd: $! is the sshd's own PID.
     unshare -m --propagation private sh -c \
-        'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -f "$3" -o ListenAddress="$4" -o PidFile=none' \
+        'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3" -o ListenAddress="$4" -o PidFile=none' \
         sh "$(cat "$dir/$name.root")" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
     echo $! > "$dir/$name.pid"
 }
