@@ -34,13 +34,13 @@ now() { date +%s.%N; }
 RUNS=${BENCH_RUNS:-5}
 # Connections made to the hosts so far: their sshd's log one "Accepted" line per connection.
 conns() { cat "$T/hosts/host01.log" "$T/hosts/host02.log" | grep -c '^Accepted publickey'; }
-# timed NAME COMMAND...: runs it, appends "seconds connections" to $T/runs/$KIND.NAME
+# timed NAME COMMAND...: runs it, appends "round seconds connections" to $T/runs/$KIND.NAME
 timed() {
     local name=$1 c0 t0 t1; shift
     c0=$(conns); t0=$(now)
     "$@" 2>"$T/err" || { cat "$T/err"; exit 1; }
     t1=$(now)
-    echo "$(echo "$t1 - $t0" | bc) $(($(conns) - c0))" >> "$T/runs/$KIND.$name"
+    echo "$ROUND $(echo "$t1 - $t0" | bc) $(($(conns) - c0))" >> "$T/runs/$KIND.$name"
 }
 alloc_mib() { on host02 du -B1 "$1" | awk '{printf "%.1f", $1 / 1048576}'; }
 
@@ -60,76 +60,96 @@ make_image() {  # make_image sparse|dense: writes VM 42's disk.0 on host01's dat
     sync
 }
 
-# One image, RUNS rounds; each round runs every method once, in turn, so that the load of
-# the machine (shared, noisy) falls on all of them alike. Every method starts from host01
-# with the data in host01's page cache and ends with it on host02's disk.
+# The methods. Each starts from VM 42's directory on host01 (its data in host01's page
+# cache), ends with the data on host02's disk, and leaves host01 as it found it.
+m_onestor() {  # the ssh driver's mv of the VM directory, every connection made afresh
+    timed onestor "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
+    check_copy onestor "$DS/0/42/disk.0"
+    mv "$H2/0/42" "$H1/0/42"
+}
+m_kept() {  # the same with connections kept across actions (SSH_CONTROL_PERSIST), on the
+    # front-end and on host01 (to host02): an untimed move of a small VM directory opens them
+    export ONESTOR_SSH_CONTROL_PERSIST=60
+    "$R/tm/ssh/mv" "host01:$DS/0/99" "host02:$DS/0/99" 99 0 2>/dev/null && mv "$H2/0/99" "$H1/0/99"
+    timed "onestor*" "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
+    unset ONESTOR_SSH_CONTROL_PERSIST
+    mv "$H2/0/42" "$H1/0/42"
+}
+m_tar() {  # tar -S over ssh, as the stock driver moves a VM directory (no sync, source kept)
+    mkdir -p "$H2/0"
+    timed "tar -S" on host01 sh -c "tar -C $DS/0 -cSf - 42 | ssh -F $T/hosts/ssh_config host02 'tar -C $DS/0 -xSf -'"
+    check_copy tar "$DS/0/42/disk.0"
+    rm -rf "$H2/0/42"
+}
+m_floor() {  # the allocated data alone through one ssh, into page cache only
+    timed floor on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor' < $DS/floor"
+    rm -f "$H2/floor"
+}
+m_floor_sync() {  # the same made durable, as onestor makes its copy before the rename
+    timed "floor+sync" on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor && sync $DS/floor' < $DS/floor"
+    check_copy floor "$DS/floor"
+    rm -f "$H2/floor"
+}
+METHODS=(m_onestor m_kept m_tar m_floor m_floor_sync)
+
+check_copy() {  # first round: the copy has the source's bytes; its allocated size noted
+    [ "$ROUND" = 1 ] || return 0
+    local want=$SUM; [ "$1" = floor ] && want=$FLOOR_SUM
+    [ "$(sparse_sum "$H2${2#"$DS"}")" = "$want" ] || { echo "$1: the copy differs" >&2; exit 1; }
+    printf -v "ALLOC_$1" '%s' "$(alloc_mib "$2")"
+}
+
+# One image, RUNS rounds; each round runs every method once, starting with another one each
+# round, so that the load of the machine (shared, noisy) falls on all of them alike.
 bench() {
     KIND=$1
-    local data=$((DATA_MIB * 1048576)) round sum
+    local data=$((DATA_MIB * 1048576)) i n=${#METHODS[@]}
     make_image "$KIND"
     head -c "$data" /dev/urandom > "$H1/floor"
     mkdir -p "$H1/0/99" && echo warm > "$H1/0/99/f"
     SENT_onestor=$(on host01 "$R/onestor" send "$DS/0/42" | wc -c)
     SENT_tar=$(on host01 tar -C "$DS/0" -cSf - 42 | wc -c)
-    sum=$(sparse_sum "$H1/0/42/disk.0")
-    for round in $(seq 1 "$RUNS"); do
-        # onestor: the ssh driver's mv of the VM directory, every connection made afresh
-        rm -rf "$H2/0/42"
-        timed onestor "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
-        if [ "$round" = 1 ]; then
-            [ "$(sparse_sum "$H2/0/42/disk.0")" = "$sum" ] || { echo "onestor: the copy differs" >&2; exit 1; }
-            ALLOC_onestor=$(alloc_mib "$DS/0/42/disk.0")
-        fi
-        mv "$H2/0/42" "$H1/0/42"
-        # onestor*: connections kept across actions (SSH_CONTROL_PERSIST), on the front-end
-        # and on host01 (to host02); an untimed move of a small VM directory opens them
-        export ONESTOR_SSH_CONTROL_PERSIST=60
-        "$R/tm/ssh/mv" "host01:$DS/0/99" "host02:$DS/0/99" 99 0 2>/dev/null && mv "$H2/0/99" "$H1/0/99"
-        timed "onestor*" "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
-        unset ONESTOR_SSH_CONTROL_PERSIST
-        mv "$H2/0/42" "$H1/0/42"
-        # tar -S over ssh, as the stock driver moves a VM directory (no sync, source kept)
-        rm -rf "$H2/0/42"; mkdir -p "$H2/0"
-        timed "tar -S" on host01 sh -c "tar -C $DS/0 -cSf - 42 | ssh -F $T/hosts/ssh_config host02 'tar -C $DS/0 -xSf -'"
-        if [ "$round" = 1 ]; then
-            [ "$(sparse_sum "$H2/0/42/disk.0")" = "$sum" ] || { echo "tar -S: the copy differs" >&2; exit 1; }
-            ALLOC_tar=$(alloc_mib "$DS/0/42/disk.0")
-        fi
-        rm -rf "$H2/0/42"
-        # the floor: the allocated data alone through one ssh, into page cache only, and the
-        # same made durable (what onestor does before it renames: fsync)
-        timed floor on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor' < $DS/floor"
-        rm -f "$H2/floor"
-        timed "floor+sync" on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor && sync $DS/floor' < $DS/floor"
-        [ "$round" = 1 ] && ALLOC_floor=$(alloc_mib "$DS/floor")
-        rm -f "$H2/floor"
+    SUM=$(sparse_sum "$H1/0/42/disk.0") FLOOR_SUM=$(sparse_sum "$H1/floor")
+    for ROUND in $(seq 1 "$RUNS"); do
+        for i in $(seq 0 $((n - 1))); do "${METHODS[$(((ROUND - 1 + i) % n))]}"; done
+        # What onestor's move does beyond a copy: remove the source (on host01, untimed by
+        # the others). Measured there on a copy of it, without an ssh connection.
+        on host01 cp -a --sparse=always "$DS/0/42" "$DS/0/42.rm"
+        on host01 sh -c "cat $DS/0/42.rm/disk.0 > /dev/null; sync; t0=\$(date +%s.%N); rm -rf $DS/0/42.rm; \
+            echo \"$ROUND \$(echo \"\$(date +%s.%N) - \$t0\" | bc) 0\"" >> "$T/runs/$KIND.rm"
     done
     rm -rf "$H1/floor" "$H1/0/42" "$H1/0/99" "$H2/0/42"
-    printf '  %-8s sent / allocated on host02 (MiB): onestor %.1f / %s, tar -S %.1f / %s, floor %.1f / %s\n' "$KIND" \
+    printf '  %-8s sent / allocated on host02 (MiB): onestor %.1f / %s, tar -S %.1f / %s, floor %.1f / %s;' "$KIND" \
         "$(echo "$SENT_onestor / 1048576" | bc -l)" "$ALLOC_onestor" "$(echo "$SENT_tar / 1048576" | bc -l)" "$ALLOC_tar" \
         "$(echo "$data / 1048576" | bc -l)" "$ALLOC_floor" >> "$T/runs/notes"
+    printf ' removing the source: %.2f s\n' "$(median "$T/runs/$KIND.rm" 2)" >> "$T/runs/notes"
 }
 
-# median FILE: the median of the first column; connections: the median of the second
-median() { sort -n -k"${2:-1}" "$1" | awk -v k="${2:-1}" '{v[NR] = $k} END {print v[int((NR + 1) / 2)]}'; }
+# median FILE [COLUMN]: the median of a column (default 2, the seconds)
+median() { sort -n -k"${2:-2}" "$1" | awk -v k="${2:-2}" '{v[NR] = $k} END {print v[int((NR + 1) / 2)]}'; }
+# vs_sync FILE: the median over rounds of (this method's time / floor+sync's in that round)
+vs_sync() {
+    awk 'NR == FNR {ref[$1] = $2; next} ($1 in ref) {print 0, $2 / ref[$1]}' "$T/runs/$KIND.floor+sync" "$1" > "$T/ratio"
+    median "$T/ratio"
+}
 
 report() {
-    local m k t ref
+    local m k
     printf '  %-12s |%9s %8s %8s %5s |%9s %8s %8s %5s\n' "" "sparse" "" "" "" "dense" "" "" ""
     printf '  %-12s |%9s %8s %8s %5s |%9s %8s %8s %5s\n' method "time s" "MiB/s" "vs sync" conns "time s" "MiB/s" "vs sync" conns
     for m in onestor "onestor*" "tar -S" floor "floor+sync"; do
         printf '  %-12s |' "$m"
-        for k in sparse dense; do
-            t=$(median "$T/runs/$k.$m") ref=$(median "$T/runs/$k.floor+sync")
-            awk -v t="$t" -v r="$ref" -v d="$((DATA_MIB * 1048576))" -v c="$(median "$T/runs/$k.$m" 2)" 'BEGIN {
-                printf "%9.2f %8.1f %+7.0f%% %5d |", t, d / t / 1048576, (t / r - 1) * 100, c }'
+        for KIND in sparse dense; do
+            k=$T/runs/$KIND.$m
+            awk -v t="$(median "$k")" -v r="$(vs_sync "$k")" -v d="$((DATA_MIB * 1048576))" -v c="$(median "$k" 3)" 'BEGIN {
+                printf "%9.2f %8.1f %+7.0f%% %5d |", t, d / t / 1048576, (r - 1) * 100, c }'
         done
         echo
     done
     cat "$T/runs/notes"
-    for k in sparse dense; do
+    for KIND in sparse dense; do
         for m in onestor "onestor*" "tar -S" floor "floor+sync"; do
-            printf '  %-8s %-12s runs: %s\n' "$k" "$m" "$(awk '{printf "%.2f ", $1}' "$T/runs/$k.$m")"
+            printf '  %-8s %-12s runs: %s\n' "$KIND" "$m" "$(awk '{printf "%.2f ", $2}' "$T/runs/$KIND.$m")"
         done
     done
 }
@@ -175,9 +195,11 @@ case "$SECTION" in
         bench sparse
         bench dense
         report
-        echo "  (onestor*: SSH_CONTROL_PERSIST=60, connections kept from an earlier action; vs sync: against floor+sync,"
-        echo "   the data alone through one ssh into a file that is then fsync'ed, as onestor does before its rename;"
-        echo "   conns: ssh connections made to the hosts, from the front-end and host to host)"
+        echo "  (onestor*: SSH_CONTROL_PERSIST=60, connections kept from an earlier action; vs sync: the median over"
+        echo "   the rounds of time / floor+sync's time in the same round, floor+sync being the data alone through"
+        echo "   one ssh into a file then fsync'ed, as onestor makes its copy before the rename; conns: ssh"
+        echo "   connections made to the hosts, from the front-end and host to host; onestor's times include"
+        echo "   removing the source, the others remove nothing; runs: in the order of the rounds)"
         ;;
     qcow2) bench_qcow2 ;;
 esac
