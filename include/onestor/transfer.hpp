@@ -21,7 +21,10 @@ enum class Leftovers { keep, remove };
 void remove_leftovers(Host& h, const std::string& dst);
 
 // Copies `src` on `from` to `dst` on `to` (replacing dst only when the copy is complete).
-// The source is left as it is; callers remove it after success when they move.
+// The source is left as it is (see move()).
 void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
+// copy(), then (only then) the source renamed aside in one step and removed: its path never
+// names a partly removed tree. The move stands should the removal itself fail (logged).
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
 
 }  // namespace onestor::transfer

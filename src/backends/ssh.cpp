@@ -41,8 +41,7 @@ public:
         Host& to = Host::get(dst.host);
         // Never over the image in place: the receiver writes beside SOURCE, syncs, renames.
         transfer::copy(from, src.path, to, dst.path);
-        if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
-        from.remove(src.path + ".snap");
+        if (from.exists(src.path + ".snap")) transfer::move(from, src.path + ".snap", to, dst.path + ".snap");
         from.remove(src.path);
         log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(to.label(dst.path)));
     }
@@ -80,12 +79,11 @@ public:
         // No questions first (each costs a round trip, one to the destination a connection):
         // the copy fails by itself when there is nothing to send, and only then is asked why.
         try {
-            transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::remove);  // makes the parents
+            transfer::move(from, src.path, to, dst.path, transfer::Leftovers::remove);  // makes the parents
         } catch (const DriverError&) {
             if (interrupted() || !missing(from, src.path)) throw;
             return check_moved(to, src, dst);
         }
-        from.remove(src.path);  // only now: the copy is complete and synced
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
     }
 

@@ -39,6 +39,13 @@ const char* kTarCommit =
     "mv -T -- \"$t/$n\" \"$d\" || { mv -T -- \"$t/$n.old\" \"$d\"; exit 1; }; "
     "else mv -fT -- \"$t/$n\" \"$d\"; fi; rm -rf -- \"$t\"; sync -- \"${d%/*}\"";
 
+// The source of a completed move: $1 renamed to $2 (a hidden temporary name beside it) in
+// one step, then removed. So the source's path never names a partly removed tree, which a
+// retry would take for the source and copy over the complete destination; should the
+// removal fail, what is left is a leftover that sends skip and a move back removes.
+const char* kRetire =
+    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" || echo \"$(uname -n):$2 could not be removed\" >&2; exit 0";
+
 // Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
 // `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for
 // the destination (already quoted), then the ssh command. With $2 > 0 the source host keeps
@@ -205,6 +212,15 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
         explain_unreachable(from, to, what);
         throw;
     }
+}
+
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
+    copy(from, src, to, dst, leftovers);
+    // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
+    // source where it was, whatever its orphaned transfer does.
+    Result r = from.run({"sh", "-c", kRetire, "sh", src, io::temp_name_for(src)},
+                        {.what = "the copy is complete, but its source " + quoted(from.label(src)) + " could not be removed"});
+    if (!r.err.empty()) log::info(failure_reason(r.err));
 }
 
 }  // namespace onestor::transfer
