@@ -127,22 +127,26 @@ bench() {
 
 # median FILE [COLUMN]: the median of a column (default 2, the seconds)
 median() { sort -n -k"${2:-2}" "$1" | awk -v k="${2:-2}" '{v[NR] = $k} END {print v[int((NR + 1) / 2)]}'; }
-# vs_sync FILE: the median over rounds of (this method's time / floor+sync's in that round)
-vs_sync() {
-    awk 'NR == FNR {ref[$1] = $2; next} ($1 in ref) {print 0, $2 / ref[$1]}' "$T/runs/$KIND.floor+sync" "$1" > "$T/ratio"
+# ratio FILE [rm]: the median over rounds of (this method's time / floor+sync's in that
+# round), with rm: / (floor+sync's + removing the source in that round), the floor of a move
+ratio() {
+    awk -v rm="${2:-}" 'FNR == 1 {n++} n == 1 {r[$1] = $2} n == 2 {f[$1] = $2}
+        n == 3 && ($1 in f) {print 0, $2 / (f[$1] + (rm ? r[$1] : 0))}' \
+        "$T/runs/$KIND.rm" "$T/runs/$KIND.floor+sync" "$1" > "$T/ratio"
     median "$T/ratio"
 }
 
 report() {
     local m k
-    printf '  %-12s |%9s %8s %8s %5s |%9s %8s %8s %5s\n' "" "sparse" "" "" "" "dense" "" "" ""
-    printf '  %-12s |%9s %8s %8s %5s |%9s %8s %8s %5s\n' method "time s" "MiB/s" "vs sync" conns "time s" "MiB/s" "vs sync" conns
+    printf '  %-12s |%9s %8s %8s %8s %5s |%9s %8s %8s %8s %5s\n' "" sparse "" "" "" "" dense "" "" "" ""
+    printf '  %-12s |%9s %8s %8s %8s %5s |%9s %8s %8s %8s %5s\n' method "time s" "MiB/s" "vs sync" "vs +rm" conns \
+        "time s" "MiB/s" "vs sync" "vs +rm" conns
     for m in onestor "onestor*" "tar -S" floor "floor+sync"; do
         printf '  %-12s |' "$m"
         for KIND in sparse dense; do
             k=$T/runs/$KIND.$m
-            awk -v t="$(median "$k")" -v r="$(vs_sync "$k")" -v d="$((DATA_MIB * 1048576))" -v c="$(median "$k" 3)" 'BEGIN {
-                printf "%9.2f %8.1f %+7.0f%% %5d |", t, d / t / 1048576, (r - 1) * 100, c }'
+            awk -v t="$(median "$k")" -v r="$(ratio "$k")" -v m="$(ratio "$k" rm)" -v d="$((DATA_MIB * 1048576))" \
+                -v c="$(median "$k" 3)" 'BEGIN { printf "%9.2f %8.1f %+7.0f%% %+7.0f%% %5d |", t, d / t / 1048576, (r - 1) * 100, (m - 1) * 100, c }'
         done
         echo
     done
@@ -197,9 +201,10 @@ case "$SECTION" in
         report
         echo "  (onestor*: SSH_CONTROL_PERSIST=60, connections kept from an earlier action; vs sync: the median over"
         echo "   the rounds of time / floor+sync's time in the same round, floor+sync being the data alone through"
-        echo "   one ssh into a file then fsync'ed, as onestor makes its copy before the rename; conns: ssh"
-        echo "   connections made to the hosts, from the front-end and host to host; onestor's times include"
-        echo "   removing the source, the others remove nothing; runs: in the order of the rounds)"
+        echo "   one ssh into a file then fsync'ed, as onestor makes its copy before the rename; vs +rm: the same"
+        echo "   against floor+sync plus removing the source in that round, the floor of a move, which onestor's"
+        echo "   times include and the others' do not; conns: ssh connections made to the hosts, from the"
+        echo "   front-end and host to host; runs: in the order of the rounds)"
         ;;
     qcow2) bench_qcow2 ;;
 esac
