@@ -91,17 +91,22 @@ up() {
 }
 
 down() {  # the host dies: its sshd and everything still running in it (sessions, commands)
-    local dir=$1 name=$2 pid ns p
+    local dir=$1 name=$2 pid ns p sig
     [ -f "$dir/$name.pid" ] || return 0
     pid=$(cat "$dir/$name.pid")
     ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null || true)
     kill "$pid" 2>/dev/null || true
     # Killing the listening sshd alone leaves its per-connection sshd's (and what they run,
     # ControlMaster sessions included) alive. Every process in the host's own mount namespace
-    # descends from the sshd started for it: end them all, each by its PID.
+    # descends from the sshd started for it: end them all, each by its PID. Stopping (not a
+    # fault) gives them a TERM first, so ssh masters kept on the host remove their sockets
+    # (they are in /tmp, which the test hosts share).
     if [ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/mnt)" ]; then
-        for p in /proc/[0-9]*; do
-            if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+        for sig in ${DOWN_TERM_FIRST:+TERM} KILL; do
+            for p in /proc/[0-9]*; do
+                if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -"$sig" "${p#/proc/}" 2>/dev/null || true; fi
+            done
+            [ "$sig" = TERM ] && sleep 0.2
         done
     fi
     rm -f "$dir/$name.pid"
@@ -110,7 +115,7 @@ down() {  # the host dies: its sshd and everything still running in it (sessions
 
 stop() {
     local dir=$1 h
-    for h in "${HOSTS[@]}"; do down "$dir" "${h%%:*}"; done
+    for h in "${HOSTS[@]}"; do DOWN_TERM_FIRST=1 down "$dir" "${h%%:*}"; done
 }
 
 case "${1:-}" in

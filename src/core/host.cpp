@@ -95,11 +95,13 @@ std::string shared_control_dir() {
     return d;
 }
 
-// FNV-1a of the ssh command's words: a master made with other settings is never reused.
-std::string words_hash(const Argv& words) {
+// FNV-1a of the host's name and the ssh command's words, as a socket's name: a master made
+// with other settings is never reused, and the length fits a socket's path (as ssh's %C).
+std::string socket_name(const std::string& host, const Argv& words) {
     uint64_t h = 14695981039346656037ull;
     for (const auto& w : words)
         for (unsigned char c : w + '\0') h = (h ^ c) * 1099511628211ull;
+    for (unsigned char c : host) h = (h ^ c) * 1099511628211ull;
     char buf[17];
     snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
     return buf;
@@ -114,9 +116,9 @@ void Host::ensure_connection() {
     long persist = config().get_int("SSH_CONTROL_PERSIST");
     std::unique_ptr<Lock> lock;
     if (persist > 0 && !(control_dir_ = shared_control_dir()).empty()) {
-        // Reused across actions: one socket per user, host and ssh settings, known by name.
+        // Reused across actions: one socket per user, host and ssh settings, its name known.
         shared_master_ = true;
-        control_path_ = control_dir_ + "/" + name_ + "-" + words_hash(config().get_words("SSH"));
+        control_path_ = control_dir_ + "/" + socket_name(name_, config().get_words("SSH"));
         // One master however many actions start at once: a master that finds its socket
         // taken (by a concurrent one, or left by one that was killed) goes on without one,
         // connected for good, and every later action would start another.

@@ -52,8 +52,9 @@ const char* kRetire =
 // its own connection to the destination that long (a master in a directory only its user
 // can enter, started under a lock on that directory so that concurrent moves make one, a
 // stale socket of a killed master removed first), so the next move between the two needs
-// no handshake. The socket's name carries a checksum of the ssh command: other settings,
-// another master.
+// no handshake (without flock(1) it makes a connection of its own each time). The socket's
+// name is a checksum of the destination and the ssh command (other settings, another master;
+// and a length that fits a socket's path whatever the host's name).
 // ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
 // ssh's status (the receiver's) passes on.
 const char* kPush =
@@ -61,9 +62,9 @@ const char* kPush =
     "fail() { printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
     "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
     "d=/tmp/onestor-ssh-$(id -u); "
-    "if [ \"$p\" -gt 0 ] && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && "
-    "[ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
-    "s=$d/host-$h-$(printf '%s\\0' \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
+    "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
+    "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
+    "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
     "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
     "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
     "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "

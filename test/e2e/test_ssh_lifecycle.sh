@@ -143,9 +143,9 @@ lifecycle tar relay
 mode_conf stream direct
 echo "SSH_CONTROL_PERSIST=60" >> "$ONESTOR_CONF"
 masters() {  # masters KIND HOST: the kept ssh masters of this suite (fe: the front-end's, host: the hosts')
-    local p='ControlPath=/tmp/onestor-ssh-[0-9]+/'
-    [ "$1" = host ] && p="${p}host-"
-    pgrep -f "^ssh -F $T/hosts/ssh_config .*${p}$2-.* -o ControlMaster=yes .* -N $2\$"
+    local p='[0-9a-f]{16}'
+    [ "$1" = host ] && p='host-[0-9]+'
+    pgrep -f "^ssh -F $T/hosts/ssh_config .*ControlPath=/tmp/onestor-ssh-[0-9]+/$p -o ControlMaster=yes .* -N $2\$"
 }
 U=$DS/0/47
 vm_xml 47 host01 ssh "0:YES:$IMG0:1024:1024:raw:ssh"
