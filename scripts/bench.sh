@@ -35,20 +35,27 @@ HOST_SSH=ssh -F $T/hosts/ssh_config
 CFG
 H1=$T/hosts/host01 H2=$T/hosts/host02
 vm_xml 42 host01 ssh
+vm_xml 99 host01 ssh
 
 now() { date +%s.%N; }
-row() {  # row NAME SECONDS DATA_BYTES SENT_BYTES RESULT_PATH_ON_HOST02
-    local alloc
-    alloc=$(on host02 du -B1 "$5" | cut -f1)
-    awk -v n="$1" -v s="$2" -v d="$3" -v b="$4" -v a="$alloc" 'BEGIN {
-        printf "  %-10s %8.2f s %9.1f MiB/s %10.1f MiB sent %10.1f MiB allocated\n", n, s, d / s / 1048576, b / 1048576, a / 1048576 }'
+RUNS=${BENCH_RUNS:-5}
+# Connections made to the hosts so far: their sshd's log one "Accepted" line per connection.
+conns() { cat "$T/hosts/host01.log" "$T/hosts/host02.log" | grep -c '^Accepted publickey'; }
+# timed NAME COMMAND...: runs it, appends "round seconds connections" to $T/runs/$KIND.NAME
+timed() {
+    local name=$1 c0 t0 t1; shift
+    c0=$(conns); t0=$(now)
+    "$@" 2>"$T/err" || { cat "$T/err"; exit 1; }
+    t1=$(now)
+    echo "$ROUND $(echo "$t1 - $t0" | bc) $(($(conns) - c0))" >> "$T/runs/$KIND.$name"
 }
+alloc_mib() { on host02 du -B1 "$1" | awk '{printf "%.1f", $1 / 1048576}'; }
 
-make_image() {  # make_image DIR KIND: writes DIR/42/disk.0 on host01's datastore tree
+make_image() {  # make_image sparse|dense: writes VM 42's disk.0 on host01's datastore tree
     mkdir -p "$H1/0/42"
     local f=$H1/0/42/disk.0 i
     rm -f "$f"
-    if [ "$2" = sparse ]; then
+    if [ "$1" = sparse ]; then
         truncate -s "${SPARSE_GIB}G" "$f"
         local chunks=$((DATA_MIB / 8)) step=$(( SPARSE_GIB * 1024 / (DATA_MIB / 8) ))
         for i in $(seq 0 $((chunks - 1))); do
@@ -60,47 +67,103 @@ make_image() {  # make_image DIR KIND: writes DIR/42/disk.0 on host01's datastor
     sync
 }
 
-bench() {
-    local kind=$1 data=$((DATA_MIB * 1048576)) t0 t1 sent
-    echo "$kind image: $( [ "$kind" = sparse ] && echo "${SPARSE_GIB} GiB apparent, " )${DATA_MIB} MiB of data"
-    make_image "$H1" "$kind"
-    # onestor: the ssh driver's mv of the VM directory, host01 -> host02
-    rm -rf "$H2/0/42"
-    sent=$(on host01 "$R/onestor" send "$DS/0/42" | wc -c)
-    t0=$(now)
-    "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0 2>"$T/err" || { cat "$T/err"; exit 1; }
-    t1=$(now)
-    row onestor "$(echo "$t1 - $t0" | bc)" "$data" "$sent" "$DS/0/42/disk.0"
-    on host02 sha256sum "$DS/0/42/disk.0" > "$T/sum.onestor"
+# The methods. Each starts from VM 42's directory on host01 (its data in host01's page
+# cache), ends with the data on host02's disk, and leaves host01 as it found it.
+m_onestor() {  # the ssh driver's mv of the VM directory, every connection made afresh
+    timed onestor "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
+    check_copy onestor "$DS/0/42/disk.0"
     mv "$H2/0/42" "$H1/0/42"
-    # the same with connections kept across actions (SSH_CONTROL_PERSIST), warmed up first
+}
+m_kept() {  # the same with connections kept across actions (SSH_CONTROL_PERSIST), on the
+    # front-end and on host01 (to host02): an untimed move of a small VM directory opens them
     export ONESTOR_SSH_CONTROL_PERSIST=60
-    "$R/tm/ssh/delete" "host01:$DS/0/99" 99 0 2>/dev/null; "$R/tm/ssh/delete" "host02:$DS/0/99" 99 0 2>/dev/null
-    t0=$(now)
-    "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0 2>"$T/err" || { cat "$T/err"; exit 1; }
-    t1=$(now)
+    "$R/tm/ssh/mv" "host01:$DS/0/99" "host02:$DS/0/99" 99 0 2>/dev/null && mv "$H2/0/99" "$H1/0/99"
+    timed "onestor*" "$R/tm/ssh/mv" "host01:$DS/0/42" "host02:$DS/0/42" 42 0
     unset ONESTOR_SSH_CONTROL_PERSIST
-    row "onestor*" "$(echo "$t1 - $t0" | bc)" "$data" "$sent" "$DS/0/42/disk.0"
-    # back to host01 for the next contender (untimed)
     mv "$H2/0/42" "$H1/0/42"
-    # tar -S over ssh, as the stock driver does it
-    rm -rf "$H2/0/42"; on host02 mkdir -p "$DS/0"
-    sent=$(on host01 tar -C "$DS/0" -cSf - 42 | wc -c)
-    t0=$(now)
-    on host01 sh -c "tar -C $DS/0 -cSf - 42 | ssh -F $T/hosts/ssh_config host02 'tar -C $DS/0 -xSf -'"
-    t1=$(now)
-    row "tar -S" "$(echo "$t1 - $t0" | bc)" "$data" "$sent" "$DS/0/42/disk.0"
-    on host02 sha256sum "$DS/0/42/disk.0" | cmp -s - "$T/sum.onestor" || echo "  (tar result differs!)"
-    # the floor: the allocated data alone through one ssh
-    head -c "$data" /dev/urandom > "$H1/floor"
-    t0=$(now)
-    on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor' < $DS/floor"
-    t1=$(now)
-    row floor "$(echo "$t1 - $t0" | bc)" "$data" "$data" "$DS/floor"
-    rm -rf "$H1/floor" "$H2/floor" "$H1/0/42" "$H2/0/42"
+}
+m_tar() {  # tar -S over ssh, as the stock driver moves a VM directory (no sync, source kept)
+    mkdir -p "$H2/0"
+    timed "tar -S" on host01 sh -c "tar -C $DS/0 -cSf - 42 | ssh -F $T/hosts/ssh_config host02 'tar -C $DS/0 -xSf -'"
+    check_copy tar "$DS/0/42/disk.0"
+    rm -rf "$H2/0/42"
+}
+m_floor() {  # the allocated data alone through one ssh, into page cache only
+    timed floor on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor' < $DS/floor"
+    rm -f "$H2/floor"
+}
+m_floor_sync() {  # the same made durable, as onestor makes its copy before the rename
+    timed "floor+sync" on host01 sh -c "ssh -F $T/hosts/ssh_config host02 'cat > $DS/floor && sync $DS/floor' < $DS/floor"
+    check_copy floor "$DS/floor"
+    rm -f "$H2/floor"
+}
+METHODS=(m_onestor m_kept m_tar m_floor m_floor_sync)
+
+check_copy() {  # first round: the copy has the source's bytes; its allocated size noted
+    [ "$ROUND" = 1 ] || return 0
+    local want=$SUM; [ "$1" = floor ] && want=$FLOOR_SUM
+    [ "$(sparse_sum "$H2${2#"$DS"}")" = "$want" ] || { echo "$1: the copy differs" >&2; exit 1; }
+    printf -v "ALLOC_$1" '%s' "$(alloc_mib "$2")"
 }
 
-echo_legend() { echo "  (onestor*: SSH_CONTROL_PERSIST=60, front-end connections kept from an earlier action)"; }
+# One image, RUNS rounds; each round runs every method once, starting with another one each
+# round, so that the load of the machine (shared, noisy) falls on all of them alike.
+bench() {
+    KIND=$1
+    local data=$((DATA_MIB * 1048576)) i n=${#METHODS[@]}
+    make_image "$KIND"
+    head -c "$data" /dev/urandom > "$H1/floor"
+    mkdir -p "$H1/0/99" && echo warm > "$H1/0/99/f"
+    SENT_onestor=$(on host01 "$R/onestor" send "$DS/0/42" | wc -c)
+    SENT_tar=$(on host01 tar -C "$DS/0" -cSf - 42 | wc -c)
+    SUM=$(sparse_sum "$H1/0/42/disk.0") FLOOR_SUM=$(sparse_sum "$H1/floor")
+    for ROUND in $(seq 1 "$RUNS"); do
+        for i in $(seq 0 $((n - 1))); do "${METHODS[$(((ROUND - 1 + i) % n))]}"; done
+        # What onestor's move does beyond a copy: remove the source (on host01, untimed by
+        # the others). Measured there on a copy of it, without an ssh connection.
+        on host01 cp -a --sparse=always "$DS/0/42" "$DS/0/42.rm"
+        on host01 sh -c "cat $DS/0/42.rm/disk.0 > /dev/null; sync; t0=\$(date +%s.%N); rm -rf $DS/0/42.rm; \
+            echo \"$ROUND \$(echo \"\$(date +%s.%N) - \$t0\" | bc) 0\"" >> "$T/runs/$KIND.rm"
+    done
+    rm -rf "$H1/floor" "$H1/0/42" "$H1/0/99" "$H2/0/42"
+    printf '  %-8s sent / allocated on host02 (MiB): onestor %.1f / %s, tar -S %.1f / %s, floor %.1f / %s;' "$KIND" \
+        "$(echo "$SENT_onestor / 1048576" | bc -l)" "$ALLOC_onestor" "$(echo "$SENT_tar / 1048576" | bc -l)" "$ALLOC_tar" \
+        "$(echo "$data / 1048576" | bc -l)" "$ALLOC_floor" >> "$T/runs/notes"
+    printf ' removing the source: %.2f s\n' "$(median "$T/runs/$KIND.rm" 2)" >> "$T/runs/notes"
+}
+
+# median FILE [COLUMN]: the median of a column (default 2, the seconds)
+median() { sort -n -k"${2:-2}" "$1" | awk -v k="${2:-2}" '{v[NR] = $k} END {print v[int((NR + 1) / 2)]}'; }
+# ratio FILE [rm]: the median over rounds of (this method's time / floor+sync's in that
+# round), with rm: / (floor+sync's + removing the source in that round), the floor of a move
+ratio() {
+    awk -v rm="${2:-}" 'FNR == 1 {n++} n == 1 {r[$1] = $2} n == 2 {f[$1] = $2}
+        n == 3 && ($1 in f) {print 0, $2 / (f[$1] + (rm ? r[$1] : 0))}' \
+        "$T/runs/$KIND.rm" "$T/runs/$KIND.floor+sync" "$1" > "$T/ratio"
+    median "$T/ratio"
+}
+
+report() {
+    local m k
+    printf '  %-12s |%9s %8s %8s %8s %5s |%9s %8s %8s %8s %5s\n' "" sparse "" "" "" "" dense "" "" "" ""
+    printf '  %-12s |%9s %8s %8s %8s %5s |%9s %8s %8s %8s %5s\n' method "time s" "MiB/s" "vs sync" "vs +rm" conns \
+        "time s" "MiB/s" "vs sync" "vs +rm" conns
+    for m in onestor "onestor*" "tar -S" floor "floor+sync"; do
+        printf '  %-12s |' "$m"
+        for KIND in sparse dense; do
+            k=$T/runs/$KIND.$m
+            awk -v t="$(median "$k")" -v r="$(ratio "$k")" -v m="$(ratio "$k" rm)" -v d="$((DATA_MIB * 1048576))" \
+                -v c="$(median "$k" 3)" 'BEGIN { printf "%9.2f %8.1f %+7.0f%% %+7.0f%% %5d |", t, d / t / 1048576, (r - 1) * 100, (m - 1) * 100, c }'
+        done
+        echo
+    done
+    cat "$T/runs/notes"
+    for KIND in sparse dense; do
+        for m in onestor "onestor*" "tar -S" floor "floor+sync"; do
+            printf '  %-8s %-12s runs: %s\n' "$KIND" "$m" "$(awk '{printf "%.2f ", $2}' "$T/runs/$KIND.$m")"
+        done
+    done
+}
 
 bench_qcow2() {
     local gib=${BENCH_IMAGE_GIB:-10} data=${BENCH_IMAGE_DATA_MIB:-1024} runs=${BENCH_RUNS:-5} i
@@ -243,10 +306,18 @@ bench_lvm() {
 case "$SECTION" in
     lvm) bench_lvm ;;
     ssh)
-        echo "== ssh transfer, host01 -> host02 (wall time includes each method's ssh handshakes)"
+        echo "== ssh transfer host01 -> host02: an ${SPARSE_GIB} GiB sparse image holding ${DATA_MIB} MiB of data, and a ${DATA_MIB} MiB dense one"
+        echo "   median of $RUNS runs; wall time as the front-end sees it, each method's ssh connections included"
+        mkdir -p "$T/runs"
         bench sparse
         bench dense
-        echo_legend
+        report
+        echo "  (onestor*: SSH_CONTROL_PERSIST=60, connections kept from an earlier action; vs sync: the median over"
+        echo "   the rounds of time / floor+sync's time in the same round, floor+sync being the data alone through"
+        echo "   one ssh into a file then fsync'ed, as onestor makes its copy before the rename; vs +rm: the same"
+        echo "   against floor+sync plus removing the source in that round, the floor of a move, which onestor's"
+        echo "   times include and the others' do not; conns: ssh connections made to the hosts, from the"
+        echo "   front-end and host to host; runs: in the order of the rounds)"
         ;;
     qcow2) bench_qcow2 ;;
 esac

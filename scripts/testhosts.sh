@@ -12,6 +12,8 @@
 #   testhosts.sh up DIR HOST        starts it again (after down; sees mounts made since)
 #
 # DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
+# DIR/NAME.log is the host's sshd log: one "Accepted publickey" line per connection made to
+# it (not per command multiplexed over one), which is how tests count ssh handshakes.
 # The caller is the front-end and must itself run in a private mount namespace
 # (unshare -m) if it binds its own view of /var/lib/one/datastores.
 set -euo pipefail
@@ -38,7 +40,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 MaxSessions 64
 MaxStartups 64:30:128
-LogLevel ERROR
+LogLevel INFO
 CFG
     : > "$dir/ssh_config"
     local h name ip root
@@ -67,7 +69,7 @@ launch() {  # launch DIR NAME IP
     local dir=$1 name=$2 ip=$3
     # unshare execs sh, which execs sshd: $! is the sshd's own PID.
     unshare -m --propagation private sh -c \
-        'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -f "$3" -o ListenAddress="$4" -o PidFile=none' \
+        'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3" -o ListenAddress="$4" -o PidFile=none' \
         sh "$(cat "$dir/$name.root")" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
     echo $! > "$dir/$name.pid"
 }
@@ -89,17 +91,22 @@ up() {
 }
 
 down() {  # the host dies: its sshd and everything still running in it (sessions, commands)
-    local dir=$1 name=$2 pid ns p
+    local dir=$1 name=$2 pid ns p sig
     [ -f "$dir/$name.pid" ] || return 0
     pid=$(cat "$dir/$name.pid")
     ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null || true)
     kill "$pid" 2>/dev/null || true
     # Killing the listening sshd alone leaves its per-connection sshd's (and what they run,
     # ControlMaster sessions included) alive. Every process in the host's own mount namespace
-    # descends from the sshd started for it: end them all, each by its PID.
+    # descends from the sshd started for it: end them all, each by its PID. Stopping (not a
+    # fault) gives them a TERM first, so ssh masters kept on the host remove their sockets
+    # (they are in /tmp, which the test hosts share).
     if [ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/mnt)" ]; then
-        for p in /proc/[0-9]*; do
-            if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+        for sig in ${DOWN_TERM_FIRST:+TERM} KILL; do
+            for p in /proc/[0-9]*; do
+                if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -"$sig" "${p#/proc/}" 2>/dev/null || true; fi
+            done
+            [ "$sig" = TERM ] && sleep 0.2
         done
     fi
     rm -f "$dir/$name.pid"
@@ -108,7 +115,7 @@ down() {  # the host dies: its sshd and everything still running in it (sessions
 
 stop() {
     local dir=$1 h
-    for h in "${HOSTS[@]}"; do down "$dir" "${h%%:*}"; done
+    for h in "${HOSTS[@]}"; do DOWN_TERM_FIRST=1 down "$dir" "${h%%:*}"; done
 }
 
 case "${1:-}" in

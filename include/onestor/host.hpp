@@ -2,7 +2,8 @@
 // hypervisor reached with the configured `ssh`. A remote command is an argv vector whose
 // words are each quoted once by shell_quote() (the audited function in exec.hpp); nothing
 // else ever builds remote shell text. One ssh connection is opened per host and action
-// (ControlMaster), so an action costs at most one handshake per host.
+// (ControlMaster), so an action costs at most one handshake per host; none when a master
+// kept from an earlier action (SSH_CONTROL_PERSIST) still answers.
 #pragma once
 #include "onestor/exec.hpp"
 
@@ -103,7 +104,7 @@ private:
     void ensure_connection();
     std::string name_;
     bool local_;
-    std::string control_dir_, control_path_;
+    std::string control_dir_, control_path_, connect_error_;
     bool connected_ = false, shared_master_ = false;
     int has_onestor_ = -1;
 };

@@ -13,8 +13,18 @@
 
 namespace onestor::transfer {
 
+// Hidden temporary copies of dst (".<name>.onestor-tmp.*" beside it) that attempts killed
+// midway left. Only a caller whose lock keeps every other copy to dst from running may ask
+// for their removal: Leftovers::remove (done by the receiver itself, with no connection of
+// the front-end to the destination), or remove_leftovers() on that host.
+enum class Leftovers { keep, remove };
+void remove_leftovers(Host& h, const std::string& dst);
+
 // Copies `src` on `from` to `dst` on `to` (replacing dst only when the copy is complete).
-// The source is left as it is; callers remove it after success when they move.
-void copy(Host& from, const std::string& src, Host& to, const std::string& dst);
+// The source is left as it is (see move()).
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
+// copy(), then (only then) the source renamed aside in one step and removed: its path never
+// names a partly removed tree. The move stands should the removal itself fail (logged).
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
 
 }  // namespace onestor::transfer

@@ -62,9 +62,7 @@ public:
     void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
         if (c.suffix == "ssh") {  // mvds.ssh: the host's copy goes back beside the image, then renamed
             check_disk_path(src, c.vmid);
-            Host& from = Host::get(src.host);
-            transfer::copy(from, src.path, Host::get(dst.host), dst.path);
-            from.remove(src.path);
+            transfer::move(Host::get(src.host), src.path, Host::get(dst.host), dst.path);
             return;
         }
         // The VM wrote straight into the image through the disk.N symlink.

@@ -41,8 +41,7 @@ public:
         Host& to = Host::get(dst.host);
         // Never over the image in place: the receiver writes beside SOURCE, syncs, renames.
         transfer::copy(from, src.path, to, dst.path);
-        if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
-        from.remove(src.path + ".snap");
+        if (from.exists(src.path + ".snap")) transfer::move(from, src.path + ".snap", to, dst.path + ".snap");
         from.remove(src.path);
         log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(to.label(dst.path)));
     }
@@ -68,24 +67,23 @@ public:
             log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
             return;
         }
-        Lock lock("vm-" + std::to_string(c.vmid));
+        Lock lock("vm-" + std::to_string(c.vmid));  // also what lets the receiver remove leftovers
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
-        if (!from.exists(src.path)) {
-            if (to.exists(dst.path)) {  // a retry after the copy landed and the source went
-                log::info(quoted(dst.str()) + " is already in place");
-                return;
-            }
-            throw DriverError(quoted(src.str()) + " does not exist");
-        }
         if (&from == &to) {
+            if (missing(from, src.path)) return check_moved(to, src, dst);
             to.mkdir_p(dirname_of(dst.path));
             to.rename(src.path, dst.path, false);
             return;
         }
-        remove_leftovers(to, dst.path);
-        transfer::copy(from, src.path, to, dst.path);  // the receiving end makes the parents
-        from.remove(src.path);  // only now: the copy is complete and synced
+        // No questions first (each costs a round trip, one to the destination a connection):
+        // the copy fails by itself when there is nothing to send, and only then is asked why.
+        try {
+            transfer::move(from, src.path, to, dst.path, transfer::Leftovers::remove);  // makes the parents
+        } catch (const DriverError&) {
+            if (interrupted() || !missing(from, src.path)) throw;
+            return check_moved(to, src, dst);
+        }
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
     }
 
@@ -139,20 +137,19 @@ private:
         }
     }
 
-    // What an attempt that died left beside dst (a receiver killed with its host, a driver
-    // killed while its copy ran on): hidden temporary copies of this very VM directory. The
-    // VM lock keeps any other move of it from running now; a failure here changes nothing.
-    static void remove_leftovers(Host& to, const std::string& dst) {
-        std::string prefix = "." + basename_of(dst) + ".onestor-tmp.";
+    // The source is gone: fine when the destination is in place (a retry after the copy
+    // landed and the source was removed), an error otherwise.
+    static void check_moved(Host& to, const HostPath& src, const HostPath& dst) {
+        if (!to.exists(dst.path)) throw DriverError(quoted(src.str()) + " does not exist");
+        log::info(quoted(dst.str()) + " is already in place");
+    }
+
+    // Whether path is known to be missing on h (false when h cannot even be asked).
+    static bool missing(Host& h, const std::string& path) {
         try {
-            for (const auto& n : to.list(dirname_of(dst))) {
-                if (n.rfind(prefix, 0) != 0) continue;
-                std::string p = join_path(dirname_of(dst), n);
-                log::info("removing " + quoted(to.label(p)) + ", left by an earlier attempt");
-                to.remove(p);
-            }
-        } catch (const DriverError& e) {
-            log::info(std::string("could not remove what an earlier attempt left: ") + e.what());
+            return !h.exists(path);
+        } catch (const DriverError&) {
+            return false;
         }
     }
 

@@ -4,6 +4,7 @@
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/stream.hpp"
+#include "onestor/transfer.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -65,6 +66,8 @@ const char* kUsage =
     "  onestor actions                                  the driver x action matrix\n"
     "  onestor install-remotes DIR                      create DIR/onestor and the symlink tree\n"
     "  onestor send PATH [RATE] | onestor receive PATH  the sparse transfer stream (ssh driver)\n"
+    "  onestor receive --clean PATH                     the same, first removing PATH's temporary\n"
+    "                                                   copies that killed attempts left\n"
     "  onestor --version\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
@@ -245,8 +248,11 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         return 0;
     }
     if (w[0] == "receive") {
-        if (w.size() != 2) throw DriverError("usage: onestor receive PATH");
-        stream::Stats st = stream::receive(0, clean_path(w[1], "path"));
+        bool clean = w.size() == 3 && w[1] == "--clean";  // see transfer::Leftovers
+        if (w.size() != 2 && !clean) throw DriverError("usage: onestor receive [--clean] PATH");
+        std::string dst = clean_path(w.back(), "path");
+        if (clean) transfer::remove_leftovers(Host::local_host(), dst);
+        stream::Stats st = stream::receive(0, dst);
         out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
               std::to_string(st.size) + " bytes in all\n";
         return 0;

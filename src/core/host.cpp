@@ -3,6 +3,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
+#include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
@@ -89,7 +90,7 @@ Host::Host(std::string name, bool local) : name_(std::move(name)), local_(local)
 
 Host::~Host() {
     if (!connected_ || shared_master_) {
-        if (!control_dir_.empty()) ::rmdir(control_dir_.c_str());
+        if (!shared_master_ && !control_dir_.empty()) ::rmdir(control_dir_.c_str());
         return;
     }
     try {
@@ -112,21 +113,50 @@ Argv Host::ssh_base() const {
     return a;
 }
 
+namespace {
+
+// Where connections kept across actions live: one directory per user that only this user
+// may enter (else another local user could put a socket of their own where our masters'
+// are); "" when it is not such a directory.
+std::string shared_control_dir() {
+    std::string d = "/tmp/onestor-ssh-" + std::to_string(getuid());
+    ::mkdir(d.c_str(), 0700);
+    struct stat st {};
+    if (::lstat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+        log::info(quoted(d) + " is not a private directory of this user: no connection is kept across actions");
+        return "";
+    }
+    return d;
+}
+
+// FNV-1a of the host's name and the ssh command's words, as a socket's name: a master made
+// with other settings is never reused, and the length fits a socket's path (as ssh's %C).
+std::string socket_name(const std::string& host, const Argv& words) {
+    uint64_t h = 14695981039346656037ull;
+    for (const auto& w : words)
+        for (unsigned char c : w + '\0') h = (h ^ c) * 1099511628211ull;
+    for (unsigned char c : host) h = (h ^ c) * 1099511628211ull;
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+}  // namespace
+
 void Host::ensure_connection() {
     if (connected_) return;
+    // A host that did not answer is not asked again within the action (no second timeout).
+    if (!connect_error_.empty()) throw DriverError(connect_error_);
     long persist = config().get_int("SSH_CONTROL_PERSIST");
-    if (persist > 0) {
-        // Reused across actions: one well-known socket per user and host.
-        control_dir_ = "/tmp/onestor-ssh-" + std::to_string(getuid());
-        ::mkdir(control_dir_.c_str(), 0700);
+    std::unique_ptr<Lock> lock;
+    if (persist > 0 && !(control_dir_ = shared_control_dir()).empty()) {
+        // Reused across actions: one socket per user, host and ssh settings, its name known.
         shared_master_ = true;
-    } else {
-        char tmpl[] = "/tmp/onestor-ssh.XXXXXX";
-        if (!mkdtemp(tmpl)) throw_errno("cannot create a directory in", "/tmp");
-        control_dir_ = tmpl;
-    }
-    control_path_ = control_dir_ + "/%C";
-    if (shared_master_) {
+        control_path_ = control_dir_ + "/" + socket_name(name_, config().get_words("SSH"));
+        // One master however many actions start at once: a master that finds its socket
+        // taken (by a concurrent one, or left by one that was killed) goes on without one,
+        // connected for good, and every later action would start another.
+        lock = std::make_unique<Lock>("ssh-" + name_);
         Argv check = ssh_base();
         check.insert(check.end(), {"-O", "check", name_});
         RunOptions o;
@@ -136,6 +166,12 @@ void Host::ensure_connection() {
             connected_ = true;
             return;
         }
+        ::unlink(control_path_.c_str());  // no master answers there: a stale socket, if any
+    } else {
+        char tmpl[] = "/tmp/onestor-ssh.XXXXXX";
+        if (!mkdtemp(tmpl)) throw_errno("cannot create a directory in", "/tmp");
+        control_dir_ = tmpl;
+        control_path_ = control_dir_ + "/%C";
     }
     // The master authenticates once and backgrounds (-f) with its stdio on /dev/null,
     // so no pipe of ours stays open in it; every later command multiplexes over it.
@@ -145,7 +181,12 @@ void Host::ensure_connection() {
     RunOptions o;
     o.what = "cannot connect to host " + quoted(name_);
     o.timeout_s = static_cast<int>(config().get_int("SSH_CONNECT_TIMEOUT")) + 15;
-    onestor::run(m, o);
+    try {
+        onestor::run(m, o);
+    } catch (const DriverError& e) {
+        connect_error_ = e.what();
+        throw;
+    }
     connected_ = true;
 }
 

@@ -39,13 +39,36 @@ const char* kTarCommit =
     "mv -T -- \"$t/$n\" \"$d\" || { mv -T -- \"$t/$n.old\" \"$d\"; exit 1; }; "
     "else mv -fT -- \"$t/$n\" \"$d\"; fi; rm -rf -- \"$t\"; sync -- \"${d%/*}\"";
 
+// The source of a completed move: $1 renamed to $2 (a hidden temporary name beside it) in
+// one step, then removed. So the source's path never names a partly removed tree, which a
+// retry would take for the source and copy over the complete destination; should the
+// removal fail, what is left is a leftover that sends skip and a move back removes.
+const char* kRetire =
+    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" || echo \"$(uname -n):$2 could not be removed\" >&2; exit 0";
+
 // Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
-// `producer | ...`: $1 the destination's name, then the ssh command. ssh's own failure (255:
-// the destination unreachable or gone) is named as such; otherwise ssh's status passes on.
+// `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for
+// the destination (already quoted), then the ssh command. With $2 > 0 the source host keeps
+// its own connection to the destination that long (a master in a directory only its user
+// can enter, started under a lock on that directory so that concurrent moves make one, a
+// stale socket of a killed master removed first), so the next move between the two needs
+// no handshake (without flock(1) it makes a connection of its own each time). The socket's
+// name is a checksum of the destination and the ssh command (other settings, another master;
+// and a length that fits a socket's path whatever the host's name).
+// ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
+// ssh's status (the receiver's) passes on.
 const char* kPush =
-    "h=$1; shift; \"$@\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; "
-    "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
-    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1";
+    "h=$1; p=$2; c=$3; shift 3; "
+    "fail() { printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
+    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
+    "d=/tmp/onestor-ssh-$(id -u); "
+    "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
+    "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
+    "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
+    "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
+    "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
+    "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "
+    "\"$@\" \"$h\" -- \"$c\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; fail";
 
 Argv tar_producer(const std::string& src) {
     return {"tar", "-C", dirname_of(src), "--exclude=*.onestor-tmp.*", "-cSf", "-", "--", basename_of(src)};
@@ -98,9 +121,10 @@ void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, cons
         // The source host pushes straight to the destination: the bytes cross the network
         // once, and the front-end needs no connection to the destination at all.
         log::info("streaming from " + from.name() + " to " + to.name() + " directly");
-        Argv push = {"sh", "-c", kPush, "sh", to.name()};
+        Argv push = {"sh", "-c", kPush, "sh", to.name(), std::to_string(config().get_int("SSH_CONTROL_PERSIST")),
+                     shell_join(consumer)};
         for (const auto& w : config().get_words("HOST_SSH")) push.push_back(w);
-        push.insert(push.end(), {"-o", "BatchMode=yes", to.name(), "--", shell_join(consumer)});
+        push.insert(push.end(), {"-o", "BatchMode=yes"});
         from.run_pipe(producer, push, o);
     } else {
         if (!from.local() && !to.local()) log::info("relaying from " + from.name() + " to " + to.name() + " through the front-end");
@@ -134,27 +158,54 @@ void explain_unreachable(Host& from, Host& to, const std::string& what) {
     }
 }
 
+// After a failed stream: whether onestor is on both ends, so that the failure was the
+// transfer's own. When that cannot be told (a host unreachable), the stream's error stands.
+bool onestor_on_both(Host& from, Host& to) {
+    try {
+        return from.has_onestor() && to.has_onestor();
+    } catch (const DriverError&) {
+        return true;
+    }
+}
+
 }  // namespace
 
-void copy(Host& from, const std::string& src, Host& to, const std::string& dst) {
+void remove_leftovers(Host& h, const std::string& dst) {
+    std::string prefix = "." + basename_of(dst) + ".onestor-tmp.";
+    try {
+        for (const auto& n : h.list(dirname_of(dst))) {
+            if (n.rfind(prefix, 0) != 0) continue;
+            std::string p = join_path(dirname_of(dst), n);
+            log::info("removing " + quoted(h.label(p)) + ", left by an earlier attempt");
+            h.remove(p);
+        }
+    } catch (const DriverError& e) {
+        log::info(std::string("could not remove what an earlier attempt left: ") + e.what());
+    }
+}
+
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
     RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
     log::info("transferring " + quoted(from.label(src)) + " to " + quoted(to.label(dst)));
     try {
-        if (from.has_onestor()) {
-            // onestor travels with the remotes tree to every host: assume it is on the
-            // destination too, and only when that fails ask (the question costs a connection).
-            Argv producer = from.onestor({"send", src});
-            if (std::string rate = config().get("LIMIT_TRANSFER_BW"); !rate.empty()) producer.push_back(rate);
-            try {
-                pipe(from, producer, to, to.onestor({"receive", dst}), o);
-                return;
-            } catch (const DriverError&) {
-                if (to.has_onestor()) throw;
-            }
+        // onestor travels with the remotes tree to every host: assume it is on both ends,
+        // and only when the stream fails ask (each question costs a round trip, the one to
+        // a destination that a source host streams to directly a connection of its own).
+        Argv producer = from.onestor({"send", src});
+        if (std::string rate = config().get("LIMIT_TRANSFER_BW"); !rate.empty()) producer.push_back(rate);
+        Argv consumer = to.onestor({"receive"});
+        if (leftovers == Leftovers::remove) consumer.push_back("--clean");  // by the receiver itself
+        consumer.push_back(dst);
+        try {
+            pipe(from, producer, to, consumer, o);
+            return;
+        } catch (const DriverError&) {
+            if (interrupted() || onestor_on_both(from, to)) throw;
         }
         log::info("onestor is not installed on " + (from.has_onestor() ? to.name() : from.name()) +
                   ": falling back to tar -S (no end-to-end checksum)");
+        if (leftovers == Leftovers::remove) remove_leftovers(to, dst);
         tar_copy(from, src, to, dst, o);
     } catch (const DriverError& e) {
         if (interrupted()) throw;
@@ -162,6 +213,15 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst) 
         explain_unreachable(from, to, what);
         throw;
     }
+}
+
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
+    copy(from, src, to, dst, leftovers);
+    // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
+    // source where it was, whatever its orphaned transfer does.
+    Result r = from.run({"sh", "-c", kRetire, "sh", src, io::temp_name_for(src)},
+                        {.what = "the copy is complete, but its source " + quoted(from.label(src)) + " could not be removed"});
+    if (!r.err.empty()) log::info(failure_reason(r.err));
 }
 
 }  // namespace onestor::transfer

@@ -130,6 +130,20 @@ expect_error() {
     fi
 }
 
+# connections HOST: the ssh connections made to a test host so far (its sshd logs one
+# "Accepted" line per connection; commands multiplexed over a connection make none).
+connections() { grep -c '^Accepted publickey' "$T/hosts/$1.log"; }
+
+# expect_conns H1 H2 DESCRIPTION COMMAND...: expect_ok, and the action made exactly H1 new
+# connections to host01 and H2 to host02 (front-end and host to host alike).
+expect_conns() {
+    local w1=$1 w2=$2 d=$3 c1 c2; shift 3
+    c1=$(connections host01) c2=$(connections host02)
+    expect_ok "$d" "$@"
+    c1=$(($(connections host01) - c1)) c2=$(($(connections host02) - c2))
+    check "$d: $w1 connection(s) to host01, $w2 to host02 (made $c1, $c2)" test "$c1" = "$w1" -a "$c2" = "$w2"
+}
+
 # Remote helpers: run a command on a test host (words quoted for its shell).
 on() { local h=$1; shift; "${SSHH[@]}" "$h" -- "$(printf '%q ' "$@")"; }
 sum_on() { on "$1" sha256sum "$2" | cut -d' ' -f1; }

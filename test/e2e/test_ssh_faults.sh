@@ -5,7 +5,8 @@
 #   (a) the destination host is down;
 #   (b) the destination host dies mid-transfer (everything on it killed while data flows);
 #   (c) the destination disk is full (a 40 MiB tmpfs for 100 MiB of data);
-#   (d) the front-end driver is killed with SIGKILL partway.
+#   (d) the front-end driver is killed with SIGKILL partway;
+#   (f) the source cannot be removed whole after its copy.
 # In every case the source is intact (checksums), nothing partial carries the final name,
 # and a retry succeeds once the fault is gone. Then names with spaces, quotes and shell
 # metacharacters (in a VM directory, an image path, a context file) survive every trip
@@ -171,6 +172,23 @@ faults() {
     check "$m (d): the source went only now" test ! -e "$H1/0/42"
     check "$m (d): the retry removed what the killed attempt left" test -z "$(temps_on2)"
     rm -rf "$H2/0/42"
+
+    # (f) the source cannot be removed whole (an immutable file in it, as root's rm -rf
+    # cannot remove): the move stands, and the source's path is gone at once, never naming a
+    # partly removed tree that a retry would copy over the complete destination
+    fresh_vm 8
+    chattr +i "$H1/0/42/disk.0.snap/0"
+    expect_ok "$m (f): a source that cannot be removed whole: the move succeeds" migrate
+    check "$m (f): the copy is whole" dst_whole
+    check "$m (f): the source's path is gone" test ! -e "$H1/0/42"
+    check "$m (f): what rm could not remove is one hidden leftover" \
+        test "$(find "$H1/0" -maxdepth 1 -name '.42.onestor-tmp.*' | wc -l)" = 1
+    chattr -i "$H1"/0/.42.onestor-tmp.*/disk.0.snap/0
+    tree_sums "$H2/0/42" > "$T/src.sums"
+    expect_ok "$m (f): moved back to host01" "$R/tm/ssh/mv" "host02:$V" "host01:$V" 42 0
+    check "$m (f): back whole on host01" dst_whole "$H1/0/42"
+    check "$m (f): the move back removed the leftover" test -z "$(find "$H1/0" -maxdepth 1 -name '.42.onestor-tmp.*')"
+    rm -rf "$H1/0/42"
 }
 
 faults stream direct

@@ -65,10 +65,10 @@ lifecycle() {
     local step f s
 
     # CREATE
-    expect_ok "$m: clone frontend -> host01 disk.0" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
+    expect_conns 1 0 "$m: clone frontend -> host01 disk.0" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$V/disk.0" 42 1
     check "$m: clone printed nothing" test -z "$OUT"
-    expect_ok "$m: ln frontend -> host01 disk.1 (a copy on ssh)" "$R/tm/ssh/ln" "frontend:$P1" "host01:$V/disk.1" 42 1
-    expect_ok "$m: snapshot 0 of disk.1 on host01" "$R/tm/ssh/snap_create" "host01:$V/disk.1" 0 42 1
+    expect_conns 1 0 "$m: ln frontend -> host01 disk.1 (a copy on ssh)" "$R/tm/ssh/ln" "frontend:$P1" "host01:$V/disk.1" 42 1
+    expect_conns 1 0 "$m: snapshot 0 of disk.1 on host01" "$R/tm/ssh/snap_create" "host01:$V/disk.1" 0 42 1
     check "$m: CREATE: the VM dir only on host01" only_on "$V" host01
     check "$m: CREATE: disk.0 has the image's bytes" test "$(ssum host01 "$V/disk.0")" = "$SUM0"
     check "$m: CREATE: disk.0 is 1 GiB but sparse" test "$(stat -c %s "$(at host01 "$V/disk.0")")" = $((1 << 30)) -a "$(kib host01 "$V/disk.0")" -lt 4096
@@ -82,10 +82,14 @@ lifecycle() {
     for step in "STOP host01 frontend" "RESUME frontend host01" "MIGRATE host01 host02"; do
         set -- $step
         for d in 0 1; do
-            expect_ok "$m: $1 mv disk.$d $2 -> $3" "$R/tm/ssh/mv" "$2:$V/disk.$d" "$3:$V/disk.$d" 42 1
+            expect_conns 0 0 "$m: $1 mv disk.$d $2 -> $3" "$R/tm/ssh/mv" "$2:$V/disk.$d" "$3:$V/disk.$d" 42 1
         done
         check "$m: $1: per-disk mv left everything on $2" only_on "$V/disk.0" "$2"
-        expect_ok "$m: $1 mv dir $2 -> $3" "$R/tm/ssh/mv" "$2:$V" "$3:$V" 42 0
+        # one connection to each host that holds or gets data; host to host in direct mode
+        # the source host's own. The tar fallback first tries the stream (a connection from
+        # host01 to host02 more) and checks what arrived from the front-end (one more).
+        local h2=0; [ "$3" = host02 ] && h2=1; [ "$3" = host02 ] && [ "$m" = "tar direct" ] && h2=3
+        expect_conns 1 "$h2" "$m: $1 mv dir $2 -> $3" "$R/tm/ssh/mv" "$2:$V" "$3:$V" 42 0
         if [ "$xfer" = tar ]; then
             check "$m: $1 went by tar -S" grep -q 'falling back to tar -S' <<<"$ERR"
         else
@@ -112,15 +116,15 @@ lifecycle() {
     local ino; ino=$(stat -c %i "$P1")
 
     # SHUTDOWN
-    expect_ok "$m: delete disk.0 on host02" "$R/tm/ssh/delete" "host02:$V/disk.0" 42 1
+    expect_conns 0 1 "$m: delete disk.0 on host02" "$R/tm/ssh/delete" "host02:$V/disk.0" 42 1
     check "$m: disk.0 gone, disk.1 kept" test ! -e "$(at host02 "$V/disk.0")" -a -f "$(at host02 "$V/disk.1")"
-    expect_ok "$m: mvds disk.1 -> the persistent image" "$R/tm/ssh/mvds" "host02:$V/disk.1" "$P1" 42 1
+    expect_conns 0 1 "$m: mvds disk.1 -> the persistent image" "$R/tm/ssh/mvds" "host02:$V/disk.1" "$P1" 42 1
     check "$m: the persistent image holds the VM's write" test "$(sparse_sum "$P1")" = "$(sparse_sum "$SRC/expect")"
     check "$m: the persistent image stayed sparse" test "$(du -k "$P1" | cut -f1)" -lt 2048
     check "$m: mvds replaced the image by rename (new inode)" test "$(stat -c %i "$P1")" != "$ino"
     check "$m: mvds brought disk.1.snap/ beside the image" test "$(sparse_sum "$P1.snap/0")" = "$sum1"
     check "$m: mvds removed the host's copy" test ! -e "$(at host02 "$V/disk.1")" -a ! -e "$(at host02 "$V/disk.1.snap")"
-    expect_ok "$m: delete the VM dir on host02" "$R/tm/ssh/delete" "host02:$V" 42 0
+    expect_conns 0 1 "$m: delete the VM dir on host02" "$R/tm/ssh/delete" "host02:$V" 42 0
     check "$m: SHUTDOWN: the VM dir is gone everywhere" only_on "$V"
     check "$m: the non-persistent image is unchanged" test "$(sparse_sum "$IMG0")" = "$SUM0"
     check "$m: no temporary files anywhere" no_temps
@@ -131,6 +135,51 @@ lifecycle stream direct
 lifecycle stream relay
 lifecycle tar direct
 lifecycle tar relay
+
+# ---- connections kept across actions (SSH_CONTROL_PERSIST) ----------------------------------
+# The front-end keeps one connection per host, and in direct mode each source host keeps its
+# own to the destination: once made, no action makes another. Concurrent actions make one;
+# a master killed with SIGKILL (its socket left behind) is replaced by exactly one.
+mode_conf stream direct
+echo "SSH_CONTROL_PERSIST=60" >> "$ONESTOR_CONF"
+masters() {  # masters KIND HOST: the kept ssh masters of this suite (fe: the front-end's, host: the hosts')
+    local p='[0-9a-f]{16}'
+    [ "$1" = host ] && p='host-[0-9]+'
+    pgrep -f "^ssh -F $T/hosts/ssh_config .*ControlPath=/tmp/onestor-ssh-[0-9]+/$p -o ControlMaster=yes .* -N $2\$"
+}
+U=$DS/0/47
+vm_xml 47 host01 ssh "0:YES:$IMG0:1024:1024:raw:ssh"
+for i in 1 2 3 4; do vm_xml "5$i" host01 ssh "0:YES:$IMG1:64:64:raw:ssh"; done
+c1=$(connections host01)
+for i in 1 2 3 4; do "$R/tm/ssh/clone" "frontend:$IMG1" "host01:$DS/0/5$i/disk.0" "5$i" 1 2>"$T/par.$i" & done
+wait
+check "kept: 4 clones at once made one connection to host01 ($(($(connections host01) - c1)))" test "$(($(connections host01) - c1))" = 1
+check "kept: one master for host01 on the front-end" test "$(masters fe host01 | wc -l)" = 1
+check "kept: the 4 clones arrived" test "$(for i in 1 2 3 4; do ssum host01 "$DS/0/5$i/disk.0"; done | sort -u)" = "$(sparse_sum "$IMG1")"
+expect_conns 0 0 "kept: clone frontend -> host01" "$R/tm/ssh/clone" "frontend:$IMG0" "host01:$U/disk.0" 47 1
+expect_conns 0 1 "kept: mv host01 -> host02 (host01's own connection to host02)" "$R/tm/ssh/mv" "host01:$U" "host02:$U" 47 0
+check "kept: host01 keeps one master for host02" test "$(masters host host02 | wc -l)" = 1
+expect_conns 1 1 "kept: mv host02 -> host01 (the front-end's to host02, host02's to host01)" "$R/tm/ssh/mv" "host02:$U" "host01:$U" 47 0
+expect_conns 0 0 "kept: mv host01 -> host02 again" "$R/tm/ssh/mv" "host01:$U" "host02:$U" 47 0
+expect_conns 0 0 "kept: mv host02 -> frontend" "$R/tm/ssh/mv" "host02:$U" "frontend:$U" 47 0
+expect_conns 0 0 "kept: mv frontend -> host02" "$R/tm/ssh/mv" "frontend:$U" "host02:$U" 47 0
+check "kept: disk.0 arrived whole" test "$(ssum host02 "$U/disk.0")" = "$SUM0"
+for i in 1 2; do vm_xml "6$i" host01 ssh; mkdir -p "$(at host01 "$DS/0/6$i")" && cp "$IMG1" "$(at host01 "$DS/0/6$i/disk.0")"; done
+killed=$(masters fe host01; masters host host02)
+socks=$(for p in $killed; do tr '\0' '\n' < "/proc/$p/cmdline" | sed -n 's/^ControlPath=//p'; done)
+kill -KILL $killed
+sleep 0.2
+check "kept: the two killed masters left their sockets" test "$(for f in $socks; do [ -S "$f" ] && echo "$f"; done | wc -l)" = 2
+c1=$(connections host01) c2=$(connections host02)
+for i in 1 2; do "$R/tm/ssh/mv" "host01:$DS/0/6$i" "host02:$DS/0/6$i" "6$i" 0 2>"$T/par.$i" & done
+wait
+check "kept: after the kill, two moves at once made one connection to each host ($(($(connections host01) - c1)), $(($(connections host02) - c2)))" \
+    test "$(($(connections host01) - c1))" = 1 -a "$(($(connections host02) - c2))" = 1
+check "kept: the two moves arrived" test "$(ssum host02 "$DS/0/61/disk.0")" = "$(sparse_sum "$IMG1")" -a "$(ssum host02 "$DS/0/62/disk.0")" = "$(sparse_sum "$IMG1")"
+check "kept: again one master each (none left without a socket)" test "$(masters fe host01 | wc -l)" = 1 -a "$(masters host host02 | wc -l)" = 1
+check "kept: the new masters answer on the old sockets" test "$(for f in $socks; do ssh -O check -o "ControlPath=$f" x 2>/dev/null && echo "$f"; done | wc -l)" = 2
+for v in 47 51 52 53 54 61 62; do rm -rf "$(at host01 "$DS/0/$v")" "$(at host02 "$DS/0/$v")"; done
+kill $(masters fe host01) $(masters fe host02) $(masters host host02) $(masters host host01) 2>/dev/null
 
 # ---- the other ssh actions (stream, direct) ------------------------------------------------
 mode_conf stream direct
