@@ -66,41 +66,11 @@ CFG
 }
 
 keys() {
-    local dir=$1 h
-    [ -f "$dir/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey"
-    [ -f "$dir/clientkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/clientkey"
-    cp "$dir/clientkey.pub" "$dir/authorized_keys"
-    chmod 600 "$dir/authorized_keys"
-    cat > "$dir/sshd_config" <<CFG
-HostKey $dir/hostkey
-AuthorizedKeysFile $dir/authorized_keys
-StrictModes no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-MaxSessions 64
-MaxStartups 64:30:128
-LogLevel ERROR
-CFG
-    : > "$dir/ssh_config"
-    for h in "${HOSTS[@]}"; do
-        cat >> "$dir/ssh_config" <<CFG
-Host ${h%%:*}
-    HostName ${h#*:}
-    User root
-    IdentityFile $dir/clientkey
-    IdentitiesOnly yes
-    StrictHostKeyChecking no
-    UserKnownHostsFile /dev/null
-    LogLevel ERROR
     # The suite's own checks reuse one connection per host (a handshake costs ~0.7 s in a
     # UML); onestor's ssh overrides these with its own ControlPath.
-    ControlMaster auto
-    ControlPath $dir/cm-%h
-    ControlPersist 900
-CFG
-    done
+    "$(dirname "$0")/testhosts.sh" config "$1" 22 "ControlMaster auto
+ControlPath $1/cm-%h
+ControlPersist 900" "${HOSTS[@]}"
 }
 
 # The UML's PID 1: a plain sh script (values here are this script's own constants).

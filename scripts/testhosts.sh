@@ -10,6 +10,7 @@
 #   testhosts.sh stop DIR           stops the sshd processes it started, by PID
 #   testhosts.sh down DIR HOST      stops one host and all it runs (a host that dies mid-transfer)
 #   testhosts.sh up DIR HOST        starts it again (after down; sees mounts made since)
+#   testhosts.sh config DIR PORT EXTRA HOST:IP...   keys and ssh/sshd configs only (lvmhosts.sh)
 #
 # DIR/ssh_config names host01 (127.0.0.2) and host02 (127.0.0.3); pass it with ssh -F.
 # DIR/NAME.log is the host's sshd log: one "Accepted publickey" line per connection made to
@@ -22,15 +23,17 @@ HOSTS=(host01:127.0.0.2 host02:127.0.0.3)
 DS_MOUNT=${TESTHOSTS_DS_MOUNT:-/var/lib/one/datastores}
 PORT=${TESTHOSTS_PORT:-22}
 
-start() {
-    local dir=$1 layout=$2
-    mkdir -p "$dir" /run/sshd "$DS_MOUNT"
+# config DIR PORT EXTRA HOST:IP...: the keys (made once), authorized_keys, sshd_config and
+# the client's ssh_config naming each host; EXTRA is more client options, one per line.
+# (scripts/lvmhosts.sh uses it for its UML hosts too.)
+config() {
+    local dir=$1 port=$2 extra=$3 h; shift 3
     [ -f "$dir/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey"
     [ -f "$dir/clientkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/clientkey"
     cp "$dir/clientkey.pub" "$dir/authorized_keys"
     chmod 600 "$dir/authorized_keys"
     cat > "$dir/sshd_config" <<CFG
-Port $PORT
+Port $port
 HostKey $dir/hostkey
 AuthorizedKeysFile $dir/authorized_keys
 StrictModes no
@@ -43,13 +46,11 @@ MaxStartups 64:30:128
 LogLevel INFO
 CFG
     : > "$dir/ssh_config"
-    local h name ip root
-    for h in "${HOSTS[@]}"; do
-        name=${h%%:*} ip=${h#*:}
+    for h in "$@"; do
         cat >> "$dir/ssh_config" <<CFG
-Host $name
-    HostName $ip
-    Port $PORT
+Host ${h%%:*}
+    HostName ${h#*:}
+    Port $port
     User root
     IdentityFile $dir/clientkey
     IdentitiesOnly yes
@@ -57,6 +58,17 @@ Host $name
     UserKnownHostsFile /dev/null
     LogLevel ERROR
 CFG
+        [ -z "$extra" ] || sed 's/^/    /' <<<"$extra" >> "$dir/ssh_config"
+    done
+}
+
+start() {
+    local dir=$1 layout=$2
+    mkdir -p "$dir" /run/sshd "$DS_MOUNT"
+    config "$dir" "$PORT" "" "${HOSTS[@]}"
+    local h name ip root
+    for h in "${HOSTS[@]}"; do
+        name=${h%%:*} ip=${h#*:}
         if [ "$layout" = shared ]; then root=$dir/shared; else root=$dir/$name; fi
         mkdir -p "$root"
         echo "$root" > "$dir/$name.root"
@@ -120,8 +132,9 @@ stop() {
 
 case "${1:-}" in
     start) start "$2" "${3:-shared}" ;;
+    config) shift; config "$@" ;;
     stop) stop "$2" ;;
     down) down "$2" "$3" ;;
     up) up "$2" "$3" ;;
-    *) echo "usage: $0 start DIR shared|ssh | stop DIR | down DIR HOST | up DIR HOST" >&2; exit 2 ;;
+    *) echo "usage: $0 start DIR shared|ssh | stop DIR | down DIR HOST | up DIR HOST | config DIR PORT EXTRA HOST:IP..." >&2; exit 2 ;;
 esac
