@@ -221,11 +221,8 @@ Argv Host::onestor(const Argv& args) {
 
 Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     if (local_) return onestor::run_pipe(first, second, opts);
-    ensure_connection();
-    Argv a = ssh_base();
     // The only operator between the quoted words is a fixed '|'.
-    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--",
-                       shell_join(tied({"sh", "-c", shell_join(first) + " | " + shell_join(second)}))});
+    Argv a = command(tied({"sh", "-c", shell_join(first) + " | " + shell_join(second)}));
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(first) + " | " + render(second);
     opts.check = true;
     Result r = run_tied(a, {.timeout_s = opts.timeout_s, .check = false});
@@ -284,9 +281,7 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
         }
         timeout_s += t;
     }
-    ensure_connection();
-    Argv a = ssh_base();
-    a.insert(a.end(), {"-o", "ControlMaster=no", name_, "--", shell_join(tied({"sh", "-c", script}))});
+    Argv a = command(tied({"sh", "-c", script}));
     Result r = run_tied(a, {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {

@@ -152,8 +152,11 @@ void rename(Host& h, const Lv& from, const std::string& to) {
 
 void remove(Host& h, const Lv& lv) {
     auto lock = metadata_lock(lv.vg);
-    if (!find(h, lv)) return;
-    run_lvm(h, {"lvremove", "-q", "-f", lv.spec()}, "cannot remove " + quoted(lv.spec()));
+    // No lvs first (the lock is held for as short as can be): lvremove says when it is missing.
+    //   Failed to find logical volume "vg-one-0/lv-one-42-0"
+    Result r = h.run(command({"lvremove", "-q", "-f", lv.spec()}), {.timeout_s = 300, .check = false});
+    if (r.status != 0 && r.err.find("Failed to find logical volume") != std::string::npos) return;
+    if (r.status != 0) throw DriverError("cannot remove " + quoted(lv.spec()) + ": " + failure_reason(r.err), r.err);
     log::info("removed " + quoted(lv.spec()));
 }
 
@@ -163,14 +166,17 @@ void activate(Host& h, const Lv& lv) {
 }
 
 void deactivate(Host& h, const Lv& lv) {
-    auto st = find(h, lv);
-    if (!st) return;
-    if (st->active)
+    auto all = list(h, lv.vg);
+    auto it = all.find(lv.name);
+    if (it == all.end()) return;
+    const LvState st = it->second;
+    if (st.active)
         run_lvm(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name());
-    if (st->pool.empty()) return;
-    for (const auto& [name, s] : list(h, lv.vg))
-        if (s.pool == st->pool && s.active) return;  // the pool still serves this host
-    Lv pool{lv.vg, st->pool};
+    if (st.pool.empty()) return;
+    all.erase(it);
+    for (const auto& [name, s] : all)
+        if (s.pool == st.pool && s.active) return;  // the pool still serves this host
+    Lv pool{lv.vg, st.pool};
     run_lvm(h, {"lvchange", "-q", "-an", pool.spec()}, "cannot deactivate thin pool " + quoted(pool.spec()) + " on " + h.name());
 }
 
