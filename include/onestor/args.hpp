@@ -17,11 +17,11 @@ enum class ArgKind {
     HostPath,  // host:/path
     Path,      // /path, or host:/path (mvds' destination comes both ways)
     Host,      // a bare host name (premigrate)
-    VmId,      // integer >= 0
-    DsId,      // integer >= 0
-    SnapId,    // integer >= 0
-    SaveSnapId,  // integer >= -1 (cpds: -1 is the current state, not a snapshot)
-    SizeMb,    // integer > 0
+    VmId,      // integer 0..INT32_MAX (oned's ids are ints)
+    DsId,      // integer 0..INT32_MAX
+    SnapId,    // integer 0..INT32_MAX
+    SaveSnapId,  // integer -1..INT32_MAX (cpds: -1 is the current state, not a snapshot)
+    SizeMb,    // integer 1..kMaxSizeMb
     Format,    // raw | qcow2 | swap | ...: a plain word
     Files,     // context: one or more files, each "path" or "path:'name'"
     Extra,     // zero to two trailing words (pre/postmigrate: template, caller's TM)
@@ -48,7 +48,8 @@ public:
                       const std::string& action, const std::function<std::string()>& stdin_text);
 
     static ContextFile parse_context_file(const std::string& word);
-    static long parse_int(const std::string& word, const std::string& what, long min);
+    // parse_number (numbers.hpp): strict decimal in [min, max]
+    static long parse_int(const std::string& word, const std::string& what, long long min, long long max);
 
 private:
     std::map<std::string, HostPath> paths_;

@@ -35,13 +35,31 @@ private:
 
 File open_read(const std::string& path);  // throws DriverError
 
-// A new file beside `target` under a hidden temporary name. commit() fsyncs it, renames
-// it onto `target` and fsyncs the directory; if the object dies uncommitted (an error, a
-// signal turned into an exception) the temporary file is removed. Nothing half-written
-// ever carries the final name.
+// What the drivers read whole from stdin (the 6.8+ DS dump, the pre/postmigrate template)
+// is at most this: a dump is a few KiB; a larger input is refused, never buffered.
+constexpr size_t kMaxStdin = 16u << 20;
+// All of fd up to its end, refused ("<what> is larger than N MiB") once it holds more than
+// `cap` bytes: at most cap + 1 bytes are ever read.
+std::string read_capped(int fd, size_t cap, const std::string& what);
+
+// Refuses what an image import must not read, on the opened descriptor of `path` (named
+// as given in messages): anything but a regular file (a FIFO, a device, a directory), an
+// empty file, and files of kernel pseudo filesystems (/proc, /sys: their sizes are not
+// their contents, and their contents are the front-end's).
+void require_image_file(int fd, const std::string& path);
+
+// The mode of every image file onestor makes: upstream's, which its tools leave under
+// oneadmin's usual umask 022 (qemu-img creates 0644; cp and the downloader 0666 & ~022).
+constexpr mode_t kImageMode = 0644;
+
+// A new file beside `target` under a hidden temporary name. commit() gives it `mode`
+// exactly (whatever the umask, and whoever wrote the inode: qemu-img or mkfs may have
+// replaced it with one of their own), fsyncs it, renames it onto `target` and fsyncs the
+// directory; if the object dies uncommitted (an error, a signal turned into an exception)
+// the temporary file is removed. Nothing half-written ever carries the final name.
 class TempFile {
 public:
-    explicit TempFile(std::string target, mode_t mode = 0660);
+    explicit TempFile(std::string target, mode_t mode = kImageMode);
     TempFile(const TempFile&) = delete;
     TempFile& operator=(const TempFile&) = delete;
     ~TempFile();
@@ -52,6 +70,7 @@ public:
 
 private:
     std::string target_, tmp_;
+    mode_t mode_;
     File file_;
     bool done_ = false;
 };

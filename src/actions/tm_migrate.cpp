@@ -2,12 +2,11 @@
 //   premigrate|postmigrate SRC_HOST DST_HOST VM_DIR VMID DSID [TEMPLATE_B64] [CALLER_TM]
 // The VM template comes as the 6th argument (<= 5.8) or on stdin (5.10+); a last word that
 // is not a template is the TM that called us through migrate_other. They print nothing.
+#include "onestor/io.hpp"
 #include "onestor/registry.hpp"
 
 #include <unistd.h>
 
-#include <iostream>
-#include <iterator>
 
 namespace onestor::actions::tm_migrate {
 namespace {
@@ -34,7 +33,7 @@ MigrateRequest request(const Call& c) {
             r.caller_tm = w;
     }
     if (r.template_b64.empty() && !isatty(0)) {
-        std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        std::string in = io::read_capped(0, io::kMaxStdin, "the VM template on stdin");
         while (!in.empty() && (in.back() == '\n' || in.back() == ' ')) in.pop_back();
         r.template_b64 = in;
     }

@@ -97,6 +97,7 @@ public:
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
         return store(d, base, image_id, Origin::Created, [&](int fd, const std::string& tmp) {
             Host& h = Host::local_host();
+            // SIZE is at most kMaxSizeMb (xml.cpp): the shift stays far below off_t's limit.
             if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
             if (fstype == "swap") mkfs::swap(h, tmp);
             if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
@@ -152,10 +153,7 @@ public:
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string from = clean_path(img.path, "image to clone");
-        io::File in = io::open_read(from);
-        struct stat st {};
-        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw DriverError("image to clone " + onestor::quoted(from) + " is not a regular file");
+        io::File in = open_in_datastores(base, from);
         log::info("cloning " + onestor::quoted(from));
         // As upstream's `cp -f`: the clone keeps the original's format (oned gives it the
         // original's FORMAT), so it is never converted to the datastore's DRIVER.
@@ -269,8 +267,26 @@ private:
         if (fd < 0) throw_errno("cannot open", p);
         io::File f(fd);
         policy.check(fd_path(fd));
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
+        io::require_image_file(fd, p);
+        ::fcntl(fd, F_SETFL, O_RDONLY);
+        return f;
+    }
+
+    // The image to clone: a file of a datastore (strictly inside the directory that holds
+    // BASE_PATH, /var/lib/one/datastores, by its path as given and by the file opened), with
+    // the same file-type rules as an import; opened without blocking (a FIFO is refused).
+    static io::File open_in_datastores(const std::string& base, const std::string& path) {
+        std::string root = dirname_of(base);
+        auto refuse = [&] { return DriverError("image to clone " + onestor::quoted(path) + " is not inside the datastores"); };
+        char real_root[PATH_MAX], real[PATH_MAX];
+        if (root == "/" || !strictly_within(path, root) || !::realpath(root.c_str(), real_root)) throw refuse();
+        // A link leading outside is refused before it is opened (a device is never opened).
+        if (::realpath(path.c_str(), real) && !strictly_within(real, real_root)) throw refuse();
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) throw_errno("cannot open image to clone", path);
+        io::File f(fd);
+        if (!strictly_within(fd_path(fd), real_root)) throw refuse();
+        io::require_image_file(fd, path);
         ::fcntl(fd, F_SETFL, O_RDONLY);
         return f;
     }

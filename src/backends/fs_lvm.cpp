@@ -160,6 +160,7 @@ public:
         Host& h = Host::get(disk.host);
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
+        // size_mb is 1..kMaxSizeMb (ArgKind::SizeMb): `want` is at most 2^60, never wrapped.
         unsigned long long want = static_cast<unsigned long long>(size_mb) * kMiB;
         if (size_mb <= 0 || want < st->bytes)
             throw DriverError("cannot shrink " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");

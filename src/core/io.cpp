@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <random>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <vector>
 
@@ -39,6 +41,38 @@ File open_read(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open", path);
     return File(fd);
+}
+
+std::string read_capped(int fd, size_t cap, const std::string& what) {
+    std::string s;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("cannot read", what);
+        if (n == 0) return s;
+        if (s.size() + static_cast<size_t>(n) > cap)
+            throw DriverError(what + " is larger than " +
+                              (cap >= (1u << 20) ? std::to_string(cap >> 20) + " MiB" : std::to_string(cap) + " bytes") +
+                              "; refused");
+        s.append(buf, static_cast<size_t>(n));
+    }
+}
+
+void require_image_file(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
+    if (!S_ISREG(st.st_mode)) throw DriverError(quoted(path) + " is not a regular file");
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) != 0) throw_errno("cannot stat the filesystem of", path);
+    switch (static_cast<unsigned long>(fs.f_type)) {
+        case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
+        case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC:
+            throw DriverError(quoted(path) + " is a file of a kernel pseudo filesystem, not an image");
+        default: break;
+    }
+    // An operator never means to register an empty image (0 MiB: nothing a VM can use).
+    if (st.st_size == 0) throw DriverError(quoted(path) + " is empty");
 }
 
 namespace {
@@ -123,7 +157,7 @@ std::string temp_name_for(const std::string& target) {
     return join_path(dirname_of(target), "." + basename_of(target) + ".onestor-tmp." + suffix);
 }
 
-TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)) {
+TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)), mode_(mode) {
     for (int i = 0; i < 8 && !file_; ++i) {
         tmp_ = temp_name_for(target_);
         int fd = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -142,7 +176,8 @@ TempFile::~TempFile() {
 void TempFile::commit(bool replace) {
     // By path, not by our fd: a tool (qemu-img, mkfs) may have replaced the inode.
     File again(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!again || ::fsync(again.fd()) != 0) throw_errno("cannot sync", tmp_);
+    if (!again || ::fchmod(again.fd(), mode_) != 0) throw_errno("cannot set the mode of", tmp_);
+    if (::fsync(again.fd()) != 0) throw_errno("cannot sync", tmp_);
     rename_path(tmp_, target_, replace);
     done_ = true;
     fsync_dir(dirname_of(target_));

@@ -4,6 +4,7 @@
 #include "onestor/error.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 
 #include <sstream>
 
@@ -14,10 +15,6 @@ namespace {
 Lock metadata_lock(const std::string& vg) { return Lock("lvm-" + vg); }
 
 std::string mb(unsigned long long n) { return std::to_string(n) + "m"; }
-
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
-}
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
@@ -62,8 +59,9 @@ std::optional<DiskRef> parse_disk_device(const std::string& dev) {
     auto dash = rest.find('-');
     if (dash == std::string::npos) return std::nullopt;
     std::string vm = rest.substr(0, dash), disk = rest.substr(dash + 1);
-    if (!all_digits(ds) || !all_digits(vm) || !all_digits(disk)) return std::nullopt;
-    return DiskRef{std::stol(ds), std::stol(vm), std::stoi(disk)};
+    auto d = to_number(ds, 0, kMaxId), v = to_number(vm, 0, kMaxId), k = to_number(disk, 0, kMaxId);
+    if (!d || !v || !k) return std::nullopt;  // not a name of ours (numbers.hpp: no sign, no leading zeros)
+    return DiskRef{static_cast<long>(*d), static_cast<long>(*v), static_cast<int>(*k)};
 }
 
 std::map<std::string, LvState> list(Host& h, const std::string& vg) {

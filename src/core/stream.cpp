@@ -4,6 +4,7 @@
 #include "onestor/exec.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/paths.hpp"
 
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack, not malloc'd
@@ -379,19 +380,14 @@ Stats receive(int fd, const std::string& dst) {
 
 uint64_t parse_rate(const std::string& text) {
     if (text.empty()) return 0;
-    size_t used = 0;
-    uint64_t n = 0;
-    try {
-        n = std::stoull(text, &used);
-    } catch (...) {
-        throw DriverError("bad transfer rate " + quoted(text));
-    }
-    std::string unit = text.substr(used);
-    if (unit == "" || unit == "B") return n;
-    if (unit == "K" || unit == "k") return n << 10;
-    if (unit == "M" || unit == "m") return n << 20;
-    if (unit == "G" || unit == "g") return n << 30;
-    throw DriverError("bad transfer rate " + quoted(text));
+    size_t digits = text.find_first_not_of("0123456789");
+    std::string unit = digits == std::string::npos ? "" : text.substr(digits);
+    int shift = unit == "" || unit == "B" ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" || unit == "m" ? 20
+              : unit == "G" || unit == "g" ? 30 : -1;
+    if (shift < 0) throw DriverError("bad transfer rate " + quoted(text));
+    // In range before the shift: the rate in bytes/s fits an int64.
+    return static_cast<uint64_t>(parse_number(text.substr(0, digits), 0, INT64_MAX >> shift, "transfer rate"))
+           << shift;
 }
 
 }  // namespace onestor::stream

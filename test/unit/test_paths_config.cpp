@@ -88,7 +88,7 @@ TEST_CASE("configuration: KEY=VALUE text, defaults, typed reads") {
     CHECK(c.protocol6());
     CHECK(c.get("SSH") == "ssh");  // defaults stay
     CHECK(c.get_bool("DEBUG"));
-    CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be a number"), DriverError);
+    CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be an integer"), DriverError);
     CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") == std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
     CHECK_FALSE(Config::from_text("").protocol6());
 }
