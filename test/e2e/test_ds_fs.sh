@@ -153,6 +153,21 @@ expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.x protocol)" env ON
 check "clone: the qcow2 stays qcow2, identical ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && same "${OUT% qcow2}" "$SAFE/q.qcow2"'
 refused "clone: a missing image" "cannot" "$FSD/clone" "$(dump PATH="$BASE/nothing")" 8
 
+echo "# image modes"
+# Every new image gets one mode (upstream's 0644), whoever wrote the file (onestor, qemu-img
+# create, qemu-img convert) and whatever the umask.
+expect_ok "modes: (setup) mkfs raw" "$FSD/mkfs" "$(dump FSTYPE=raw SIZE=1)" 9
+M_RAW=$OUT
+expect_ok "modes: (setup) mkfs qcow2" "$FSD/mkfs" "$(dump FSTYPE=qcow2 SIZE=1)" 9
+M_Q=$OUT
+expect_ok "modes: (setup) clone" "$FSD/clone" "$(dump PATH="$S1")" 8
+M_C=$OUT
+expect_ok "modes: (setup) cp under umask 077" sh -c 'umask 077; exec "$@"' sh "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw")" 7
+M_U=$OUT
+modes=$(stat -c %a "$S1" "$QR" "$M_RAW" "$M_Q" "$M_C" "$M_U" 2>&1 | sort | uniq -c | tr -s ' \n' ' ')
+check "modes: cp, converted cp, mkfs raw, mkfs qcow2, clone, cp under umask 077 are all 0644 (${modes})" \
+    test "$modes" = " 6 644 "
+
 echo "# monitor"
 expect_ok "monitor: datastore 1" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1
 check "monitor: three lines USED_MB=, TOTAL_MB=, FREE_MB= ('${OUT//$'\n'/ }')" eval '[[ $OUT =~ ^USED_MB=[0-9]+$'"'\n'"'TOTAL_MB=[0-9]+$'"'\n'"'FREE_MB=[0-9]+$ ]]'
