@@ -6,6 +6,7 @@ RFSD=$R/datastore/fs
 # A dump whose decoded XML has SED applied (fields ds_dump would escape): rdump SED KEY=VALUE...
 rdump() { local s=$1; shift; ds_dump "$@" | base64 -d | sed -e "$s" | base64 -w0; }
 printf '' >"$T/empty.raw"
+head -c 1M /dev/urandom >"$T/one.raw"
 mkfifo "$DS/1/ranges.fifo"
 head -c 17M /dev/zero | base64 -w0 >"$T/big17.b64"  # 17 MiB of base64 (22 MiB of text)
 ln -s "$CANARY" "$DS/1/ranges.link"
@@ -18,9 +19,9 @@ refuse "mkfs: SIZE=2^40+1 MiB (one past 1 EiB)" "field SIZE must be an integer" 
     "$RFSD/mkfs" "$(ds_dump FSTYPE=raw SIZE=1099511627777)" 9
 refuse "mkfs: SIZE=' 64' (whitespace)" "field SIZE must be an integer" "$RFSD/mkfs" "$(ds_dump FSTYPE=raw SIZE=' 64')" 9
 refuse "mkfs: SIZE=0x40 (hex)" "field SIZE must be an integer" "$RFSD/mkfs" "$(ds_dump FSTYPE=raw SIZE=0x40)" 9
-# 2^32 + 1: narrowed to int it read 1, CDROM (never converted).
+# 2^32 + 1: narrowed to int it read 1, CDROM (never converted), and the copy was made.
 refuse "cp: TYPE=4294967297" "field TYPE must be an integer from 0 to 6" \
-    "$RFSD/cp" "$(ds_dump PATH=/etc/hostname TYPE=4294967297)" 7
+    "$RFSD/cp" "$(ds_dump PATH="$T/one.raw" TYPE=4294967297)" 7
 refuse "mkfs: image id 2^32+9 (argv)" "id must be an integer from 0 to 2147483647" \
     "$RFSD/mkfs" "$(ds_dump FSTYPE=raw SIZE=1)" 4294967305
 refuse "tm resize: size 2^44+1 MiB (argv)" "size must be an integer from 1 to 1099511627776" \
@@ -36,6 +37,8 @@ start=$(date +%s%N)
 refuse "cp: a 22 MiB dump on stdin" "the action data on stdin is larger than 16 MiB" "$RFSD/cp" 7 <"$T/big17.b64"
 ms=$((($(date +%s%N) - start) / 1000000))
 check "cp: the oversized stdin dump is refused fast (${ms} ms < 3000)" test "$ms" -lt 3000
+refuse "premigrate: a 22 MiB VM template on stdin" "the VM template on stdin is larger than 16 MiB" \
+    "$R/tm/shared/premigrate" host01 host02 "$DS/0/42" 42 0 <"$T/big17.b64"
 # Files whose size is not their content, or nothing to import.
 refuse "cp: /proc/self/status (procfs: st_size 0)" "kernel pseudo filesystem" "$RFSD/cp" "$(ds_dump PATH=/proc/self/status)" 7
 refuse "cp: an empty file" "is empty" "$RFSD/cp" "$(ds_dump PATH="$T/empty.raw")" 7
@@ -45,4 +48,4 @@ refuse "clone: a file outside the datastores" "is not inside the datastores" "$R
 refuse "clone: /proc/self/status" "is not inside the datastores" "$RFSD/clone" "$(ds_dump PATH=/proc/self/status)" 8
 refuse "clone: through a link inside the datastore leading out" "is not inside the datastores" \
     "$RFSD/clone" "$(ds_dump PATH="$DS/1/ranges.link/secret")" 8
-rm -f "$DS/1/ranges.fifo" "$DS/1/ranges.link" "$T/big17.b64"
+rm -f "$DS/1/ranges.fifo" "$DS/1/ranges.link" "$T/big17.b64" "$T/one.raw" "$T/empty.raw"
