@@ -7,7 +7,6 @@
 
 #include <unistd.h>
 
-
 namespace onestor::actions::tm_migrate {
 namespace {
 
