@@ -1,6 +1,7 @@
 // The argument kinds every action shares, parsed once by name (as Ceph's rbd does), so an
 // action receives typed values: "host:/path", ids, sizes, the DS dump, context files.
 #pragma once
+#include "onestor/numbers.hpp"  // the ranges of ids and sizes
 #include "onestor/paths.hpp"
 #include "onestor/xml.hpp"
 

@@ -267,7 +267,9 @@ private:
         if (fd < 0) throw_errno("cannot open", p);
         io::File f(fd);
         policy.check(fd_path(fd));
-        io::require_image_file(fd, p);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
+        io::require_image_file(fd, p);  // and not empty, not a /proc or /sys file
         ::fcntl(fd, F_SETFL, O_RDONLY);
         return f;
     }

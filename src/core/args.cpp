@@ -1,7 +1,6 @@
 #include "onestor/args.hpp"
 
 #include "onestor/error.hpp"
-#include "onestor/numbers.hpp"
 
 namespace onestor {
 
