@@ -337,14 +337,24 @@ Step Host::remove_step(const std::string& path) {
             {}};
 }
 
+// Every rename that publishes data is followed by a sync of its directory, here and there
+// in the same step (GNU sync fsyncs a directory it is given): a crash after the step must
+// not lose the new name.
 Step Host::rename_step(const std::string& from, const std::string& to, bool replace) {
-    Step s{[from, to, replace] { io::rename_path(from, to, replace); return std::string(); }, {}, {}};
+    Step s{[from, to, replace] {
+               io::rename_path(from, to, replace);
+               io::fsync_dir(dirname_of(to));
+               return std::string();
+           },
+           {},
+           {}};
     Argv a = {"mv", "-T"};
     if (!replace) a.push_back("--no-clobber");
     a.insert(a.end(), {"--", from, to});
     s.there.push_back({a, "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
     // mv --no-clobber gives up silently when `to` exists: then `from` is still there.
     if (!replace) s.there.push_back({{"test", "!", "-e", from, "-a", "!", "-L", from}, quoted(label(to)) + " already exists"});
+    s.there.push_back({{"sync", "--", dirname_of(to)}, "cannot sync " + quoted(label(dirname_of(to)))});
     return s;
 }
 
@@ -359,9 +369,12 @@ Step Host::symlink_step(const std::string& target, const std::string& link) {
                     ::unlink(tmp.c_str());
                     throw;
                 }
+                io::fsync_dir(dirname_of(link));
                 return std::string();
             },
-            {{{"ln", "-s", "--", target, tmp}, what}, {{"mv", "-T", "--", tmp, link}, what}},
+            {{{"ln", "-s", "--", target, tmp}, what},
+             {{"mv", "-T", "--", tmp, link}, what},
+             {{"sync", "--", dirname_of(link)}, what}},
             {"rm", "-f", "--", tmp}};
 }
 
@@ -504,9 +517,8 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
 void Host::sync(const std::string& path) { batch({sync_step(path)}); }
 
 void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
-    rename(tmp.path(), dst, replace);
+    rename(tmp.path(), dst, replace);  // (rename_step syncs the directory)
     tmp.keep();
-    if (local_) io::fsync_dir(dirname_of(dst));
 }
 
 void Host::symlink(const std::string& target, const std::string& link) { batch({symlink_step(target, link)}); }
