@@ -32,6 +32,9 @@ const char* const kTiedToDriver =
     "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
     "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
 
+// $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
+const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
+
 // The remote words for argv under that wrapper.
 Argv tied(const Argv& argv) {
     Argv a = {"sh", "-c", kTiedToDriver, "sh"};
@@ -499,6 +502,7 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
     std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
     auto tmp = std::make_unique<RemoteTemp>(*this, io::temp_name_for(dst));
     if (local_) {
+        io::sweep_temps(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.");
         io::File in = io::open_read(src);
         int fd = ::open(tmp->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
         if (fd < 0) throw_errno("cannot create", tmp->path());
@@ -508,7 +512,10 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
         return tmp;
     }
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    batch({run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
+    // First, in the same round trip, what dead writers of dst left there (by the host's own
+    // onestor, which can tell a dead writer from a live one; skipped where it is missing).
+    batch({run_step({"sh", "-c", kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
+           run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
            sync_step(tmp->path())});
     return tmp;
