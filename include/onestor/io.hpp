@@ -86,8 +86,23 @@ void rename_path(const std::string& from, const std::string& to, bool replace);
 void replace_dir(const std::string& from, const std::string& to);
 void fsync_dir(const std::string& dir);
 void mkdir_p(const std::string& dir, mode_t mode = 0755);
-// Removes a file, a symlink or a whole tree (never following symlinks); missing is fine.
+// Removes a file, a symlink or a whole tree (never following symlinks, even one swapped in
+// while it works: each directory is opened O_NOFOLLOW and emptied through its descriptor);
+// missing is fine.
 void remove_tree(const std::string& path);
+
+// Temporaries of writers that died (SIGKILL, a crash). Every writer of a temp name holds
+// an flock(LOCK_EX) on it for as long as it lives (TempFile, the stream receiver: see
+// hold_temp), and the name carries the pid of the process that made it. sweep_temps()
+// removes, in `dir`, only names that is_temp_name() accepts and start with `prefix`, that
+// are regular files or directories (never a symlink, never followed), whose process is
+// not running here and whose lock it can take; it returns how many it removed and never
+// fails (an action goes on whatever its sweep finds).
+bool is_temp_name(const std::string& name);
+int sweep_temps(const std::string& dir, const std::string& prefix = "");
+// Opens the temp at `path` (O_NOFOLLOW) and takes its lock: the descriptor to keep open
+// while the temp is being written.
+int hold_temp(const std::string& path);
 bool exists(const std::string& path);  // lstat succeeds
 
 // Allocated bytes of a file or a tree (st_blocks), never following symlinks.

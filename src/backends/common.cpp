@@ -76,15 +76,17 @@ void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& form
 
 namespace {
 
-// A private directory on the front-end that is removed with everything in it.
-struct TempDir {
+// The context ISO's staging directory, under a temp name (held with its lock, so a sweep
+// leaves it alone) in `dir`: beside the destination, on its filesystem (no tmpfs filled
+// with copies), where the files can be hard-linked. Removed with everything in it.
+struct StageDir {
     std::string path;
-    TempDir() {
-        char t[] = "/tmp/onestor-ctx.XXXXXX";
-        if (!mkdtemp(t)) throw_errno("cannot create a directory in", "/tmp");
-        path = t;
+    io::File hold;
+    explicit StageDir(const std::string& target) : path(io::temp_name_for(target)) {
+        if (::mkdir(path.c_str(), 0700) != 0) throw_errno("cannot create a directory beside", target);
+        hold = io::File(io::hold_temp(path));
     }
-    ~TempDir() {
+    ~StageDir() {
         try {
             io::remove_tree(path);
         } catch (...) {
@@ -92,31 +94,57 @@ struct TempDir {
     }
 };
 
+// Puts the context file `from` at `to`: a hard link to the opened file where it is
+// readable by all (what a copy would give) and on the same filesystem, else a reflink or
+// a sparse copy (io::copy_fd). Opening never blocks (O_NONBLOCK: a FIFO is refused, not
+// waited on), and what is linked is the inode that was checked.
+void stage_file(const ContextFile& f, const std::string& to) {
+    int fd = ::open(f.path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open context file", f.path);
+    io::File in(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        throw DriverError("context file " + quoted(f.path) + " is not a regular file");
+    std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if ((st.st_mode & 0444) == 0444 && ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        return;
+    ::fcntl(fd, F_SETFL, O_RDONLY);
+    int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (out < 0) throw_errno("cannot create", to);
+    io::File o(out);
+    io::copy_fd(fd, out, f.name);
+}
+
 }  // namespace
 
 void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files, const HostPath& dst) {
     check_disk_path(dst, c.vmid);
-    TempDir work;
+    Host& h = Host::get(dst.host);
+    // Staged beside the destination when it is here; for another host, in the same
+    // directory on the front-end where it exists (a shared system datastore), else /var/tmp.
+    std::string vm_dir = dirname_of(dst.path);
+    if (h.local()) io::mkdir_p(vm_dir);
+    std::string near = h.local() || Host::local_host().is_dir(vm_dir) ? dst.path : join_path("/var/tmp", basename_of(dst.path));
+    StageDir work(near);
     std::string dir = join_path(work.path, "iso");
-    io::mkdir_p(dir);
+    io::mkdir_p(dir, 0700);
     std::set<std::string> names;
     for (const auto& f : files) {
         if (!names.insert(f.name).second) throw DriverError("two context files are named " + quoted(f.name));
-        io::File in = io::open_read(f.path);
-        struct stat st {};
-        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw DriverError("context file " + quoted(f.path) + " is not a regular file");
-        io::TempFile out(join_path(dir, f.name), 0644);
-        io::copy_fd(in.fd(), out.fd(), f.name);
-        out.commit(false);
+        stage_file(f, join_path(dir, f.name));
     }
     std::string iso = join_path(work.path, "context.iso");
     Argv a = config().get_words("MKISOFS");
     a.insert(a.end(), {"-o", iso, "-V", "CONTEXT", "-J", "-R", "-quiet", dir});
-    run(a, {.timeout_s = 300, .what = "cannot build the context ISO"});
-    Host& h = Host::get(dst.host);
-    h.mkdir_p(dirname_of(dst.path));
-    h.put_file(iso, dst.path);
+    long limit = config().get_int("COMMAND_TIMEOUT");
+    run(a, {.timeout_s = static_cast<int>(limit > 0 ? limit : 300), .what = "cannot build the context ISO"});
+    if (h.local()) {
+        h.sync(iso);
+        h.rename(iso, dst.path, true);  // (syncs the directory)
+    } else {
+        h.mkdir_p(vm_dir);
+        h.put_file(iso, dst.path);
+    }
     log::info("context ISO with " + std::to_string(files.size()) + " files placed at " + quoted(dst.str()));
 }
 

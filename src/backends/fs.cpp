@@ -164,6 +164,7 @@ public:
     MonitorResult monitor(const DsDump& d) override {
         std::string base = base_path(d);
         io::mkdir_p(base);
+        io::sweep_temps(base);
         return filesystem_usage(base);
     }
 
@@ -308,6 +309,7 @@ private:
     DsResult store(const DsDump& d, const std::string& base, long image_id, Origin origin, Fill fill,
                    std::string format = "", bool path_callback = false) {
         io::mkdir_p(base);
+        io::sweep_temps(base);  // what writers killed here left (never a live one's)
         std::string source = unique_source(base, image_id);
         io::TempFile t(source);
         if constexpr (std::is_invocable_v<Fill, int, const std::string&>) {

@@ -32,6 +32,9 @@ const char* const kTiedToDriver =
     "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
     "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
 
+// $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
+const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
+
 // The remote words for argv under that wrapper.
 Argv tied(const Argv& argv) {
     Argv a = {"sh", "-c", kTiedToDriver, "sh"};
@@ -337,14 +340,24 @@ Step Host::remove_step(const std::string& path) {
             {}};
 }
 
+// Every rename that publishes data is followed by a sync of its directory, here and there
+// in the same step (GNU sync fsyncs a directory it is given): a crash after the step must
+// not lose the new name.
 Step Host::rename_step(const std::string& from, const std::string& to, bool replace) {
-    Step s{[from, to, replace] { io::rename_path(from, to, replace); return std::string(); }, {}, {}};
+    Step s{[from, to, replace] {
+               io::rename_path(from, to, replace);
+               io::fsync_dir(dirname_of(to));
+               return std::string();
+           },
+           {},
+           {}};
     Argv a = {"mv", "-T"};
     if (!replace) a.push_back("--no-clobber");
     a.insert(a.end(), {"--", from, to});
     s.there.push_back({a, "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
     // mv --no-clobber gives up silently when `to` exists: then `from` is still there.
     if (!replace) s.there.push_back({{"test", "!", "-e", from, "-a", "!", "-L", from}, quoted(label(to)) + " already exists"});
+    s.there.push_back({{"sync", "--", dirname_of(to)}, "cannot sync " + quoted(label(dirname_of(to)))});
     return s;
 }
 
@@ -359,9 +372,12 @@ Step Host::symlink_step(const std::string& target, const std::string& link) {
                     ::unlink(tmp.c_str());
                     throw;
                 }
+                io::fsync_dir(dirname_of(link));
                 return std::string();
             },
-            {{{"ln", "-s", "--", target, tmp}, what}, {{"mv", "-T", "--", tmp, link}, what}},
+            {{{"ln", "-s", "--", target, tmp}, what},
+             {{"mv", "-T", "--", tmp, link}, what},
+             {{"sync", "--", dirname_of(link)}, what}},
             {"rm", "-f", "--", tmp}};
 }
 
@@ -486,6 +502,7 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
     std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
     auto tmp = std::make_unique<RemoteTemp>(*this, io::temp_name_for(dst));
     if (local_) {
+        io::sweep_temps(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.");
         io::File in = io::open_read(src);
         int fd = ::open(tmp->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
         if (fd < 0) throw_errno("cannot create", tmp->path());
@@ -495,7 +512,10 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
         return tmp;
     }
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    batch({run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
+    // First, in the same round trip, what dead writers of dst left there (by the host's own
+    // onestor, which can tell a dead writer from a live one; skipped where it is missing).
+    batch({run_step({"sh", "-c", kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
+           run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
            sync_step(tmp->path())});
     return tmp;
@@ -504,9 +524,8 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
 void Host::sync(const std::string& path) { batch({sync_step(path)}); }
 
 void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
-    rename(tmp.path(), dst, replace);
+    rename(tmp.path(), dst, replace);  // (rename_step syncs the directory)
     tmp.keep();
-    if (local_) io::fsync_dir(dirname_of(dst));
 }
 
 void Host::symlink(const std::string& target, const std::string& link) { batch({symlink_step(target, link)}); }

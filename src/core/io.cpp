@@ -12,6 +12,9 @@
 #include <linux/magic.h>
 #include <random>
 #include <sys/ioctl.h>
+#include <climits>
+#include <csignal>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -167,6 +170,8 @@ TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target))
             throw_errno("cannot create a file beside", target_);
     }
     if (!file_) throw DriverError("cannot create a temporary file beside " + quoted(target_));
+    // Held for our lifetime: the mark of a live writer that sweep_temps() respects.
+    ::flock(file_.fd(), LOCK_EX);
 }
 
 TempFile::~TempFile() {
@@ -246,26 +251,129 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-void remove_tree(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
+namespace {
+
+// Removes `name` in the directory `dirfd`: a symlink or a file is unlinked, a directory is
+// opened with O_NOFOLLOW (a symlink swapped in is never followed) and emptied through its
+// own descriptor, then removed. `shown` names it in errors.
+void remove_at(int dirfd, const std::string& name, const std::string& shown) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
+    if (errno != EISDIR && errno != EPERM) throw_errno("cannot remove", shown);
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && ::unlinkat(dirfd, name.c_str(), 0) == 0)
+        return;  // no longer a directory (a symlink swapped in): removed as what it is now
+    if (fd < 0) {
         if (errno == ENOENT) return;
-        throw_errno("cannot stat", path);
+        throw_errno("cannot open directory", shown);
     }
-    if (S_ISDIR(st.st_mode)) {
-        DIR* d = ::opendir(path.c_str());
-        if (!d) throw_errno("cannot open directory", path);
-        std::vector<std::string> names;
-        while (auto* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n != "." && n != "..") names.push_back(n);
-        }
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        throw_errno("cannot open directory", shown);
+    }
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    try {
+        for (const auto& n : names) remove_at(::dirfd(d), n, join_path(shown, n));
+    } catch (...) {
         ::closedir(d);
-        for (const auto& n : names) remove_tree(join_path(path, n));
-        if (::rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove directory", path);
-    } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        throw_errno("cannot remove", path);
+        throw;
     }
+    ::closedir(d);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+        throw_errno("cannot remove directory", shown);
+}
+
+}  // namespace
+
+void remove_tree(const std::string& path) {
+    if (path.empty()) return;
+    std::string dir = dirname_of(path), name = basename_of(path);
+    if (name.empty() || name == "/" || name == "." || name == "..") throw DriverError("cannot remove " + quoted(path));
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return;
+        throw_errno("cannot open directory", dir);
+    }
+    File hold(dfd);
+    remove_at(dfd, name, path);
+}
+
+bool is_temp_name(const std::string& name) {
+    // ".<name>.onestor-tmp.<pid>.<8 hex digits>", exactly as temp_name_for() makes them.
+    const std::string mark = ".onestor-tmp.";
+    size_t m = name.rfind(mark);
+    if (name.size() < 2 || name[0] != '.' || m == std::string::npos || m < 2) return false;
+    std::string tail = name.substr(m + mark.size());
+    size_t dot = tail.find('.');
+    if (dot == 0 || dot == std::string::npos || dot > 10 || tail.size() - dot - 1 != 8) return false;
+    for (size_t i = 0; i < tail.size(); ++i) {
+        char c = tail[i];
+        bool ok = i < dot ? (c >= '0' && c <= '9') : i == dot || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (!ok) return false;
+    }
+    return true;
+}
+
+namespace {
+
+// Whether the process named in a temp name still runs here (then it is never swept, even
+// should it write the temp with a program that holds no lock).
+bool writer_alive(const std::string& name) {
+    size_t m = name.rfind(".onestor-tmp.") + 13;
+    long pid = std::strtol(name.c_str() + m, nullptr, 10);
+    if (pid <= 0 || pid > INT_MAX) return false;
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+int sweep_temps(const std::string& dir, const std::string& prefix) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 0;
+    File hold(dfd);
+    DIR* d = ::fdopendir(::dup(dfd));
+    if (!d) return 0;
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (is_temp_name(n) && n.rfind(prefix, 0) == 0) names.push_back(n);
+    }
+    ::closedir(d);
+    int removed = 0;
+    for (const auto& n : names) {
+        if (writer_alive(n)) continue;
+        // O_NOFOLLOW: a symlink is never followed (nor swept); O_NONBLOCK: a FIFO never blocks.
+        int fd = ::openat(dfd, n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) continue;
+        File f(fd);
+        struct stat st {}, again {};
+        if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) continue;
+        // A writer holds LOCK_EX on its temp for as long as it lives: taken means alive.
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) continue;
+        if (::fstatat(dfd, n.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || again.st_ino != st.st_ino ||
+            again.st_dev != st.st_dev)
+            continue;
+        try {
+            remove_at(dfd, n, join_path(dir, n));
+            log::info("removed " + quoted(join_path(dir, n)) + ", left by a writer that died");
+            ++removed;
+        } catch (const DriverError& e) {
+            log::info(std::string("a dead writer's temporary was not removed: ") + e.what());
+        }
+    }
+    if (removed) ::fsync(dfd);
+    return removed;
+}
+
+int hold_temp(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open", path);
+    ::flock(fd, LOCK_EX);
+    return fd;
 }
 
 unsigned long long allocated_bytes(const std::string& path) {

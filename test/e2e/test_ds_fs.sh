@@ -316,4 +316,76 @@ for f in "$T"/par.*.out; do one_source "$(cat "$f")" && same "$(cat "$f")" "$SAF
 check "concurrency: every SOURCE holds the image" test "$par_ok" = 1
 check "concurrency: no temporary file left" no_tmp
 
+echo "# dead writers' temporaries"
+# A cp killed with SIGKILL mid-copy leaves its hidden temporary; the next action in that
+# directory (monitor, cp) removes it, while a live writer's (a cp running) is never touched.
+head -c 400M /dev/zero >"$SAFE/big.raw"
+printf 'data' | dd of="$SAFE/big.raw" bs=1M seek=399 conv=notrunc status=none
+# kill_mid_cp ID: starts a cp, SIGKILLs it once its temporary exists; prints that temporary.
+kill_mid_cp() {
+    local try pid t
+    for try in 1 2 3 4 5; do
+        "$FSD/cp" "$(dump PATH="$SAFE/big.raw" IMAGE_ID=$1)" "$1" >/dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 1 2000); do
+            t=$(compgen -G "$BASE/.*.onestor-tmp.$pid.*" | head -1)
+            [ -n "$t" ] && break
+        done
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        [ -n "$t" ] && [ -e "$t" ] && { echo "$t"; return 0; }
+    done
+    return 1
+}
+K1=$(kill_mid_cp 301)
+check "cp killed mid-copy: its temporary is left (${K1##*/})" test -n "$K1" -a -f "$K1"
+K2=$(kill_mid_cp 302)
+# A live writer's: a cp of the big image, stopped (SIGSTOP) while it writes.
+"$FSD/cp" "$(dump PATH="$SAFE/big.raw" IMAGE_ID=303)" 303 >"$T/live.out" 2>/dev/null &
+LIVE=$!
+for _ in $(seq 1 2000); do compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" >/dev/null && break; done
+kill -STOP "$LIVE"
+LT=$(compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" | head -1)
+expect_ok "monitor with dead writers' temporaries in BASE_PATH" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1
+check "monitor: the killed cp's temporary is removed" test -n "$K1" -a ! -e "$K1"
+check "monitor: the second killed cp's too" test -n "$K2" -a ! -e "$K2"
+check "monitor: a live (stopped) cp's temporary is kept (${LT##*/})" test -n "$LT" -a -e "$LT"
+kill -CONT "$LIVE"
+wait "$LIVE"
+check "the live cp completes afterwards" eval 'one_source "$(cat "$T/live.out")" && same "$(cat "$T/live.out")" "$SAFE/big.raw"'
+K3=$(kill_mid_cp 304)
+check "cp killed mid-copy again: its temporary is left" test -n "$K3" -a -f "$K3"
+expect_ok "cp after a killed cp" "$FSD/cp" "$(dump PATH="$SAFE/par.raw" IMAGE_ID=305)" 305
+check "cp: the killed cp's temporary is removed" test -n "$K3" -a ! -e "$K3"
+check "no temporary file left" no_tmp
+rm -f "$SAFE/big.raw" "$(cat "$T/live.out")"
+
+echo "# onestor receive: modes, names and types a stream may not impose"
+mkdir -p "$T/st/tree/sub"
+printf 'suid' >"$T/st/tree/sub/tool"
+chmod 6777 "$T/st/tree/sub/tool"
+chmod 3777 "$T/st/tree/sub"
+chmod 1777 "$T/st/tree"
+expect_ok "receive: a tree with setuid, setgid, sticky and world-writable modes" \
+    sh -c '"$1" send "$2" | "$1" receive "$3"' sh "$R/onestor" "$T/st/tree" "$T/st/got"
+bad_modes=$(find "$T/st/got" -perm /7002 -printf '%m %P\n')
+check "receive: nothing received is setuid, setgid, sticky or world-writable ('$bad_modes')" \
+    eval '[ -f "$T/st/got/sub/tool" ] && [ -z "$bad_modes" ]'
+check "receive: the data arrived" test "$(cat "$T/st/got/sub/tool" 2>/dev/null)" = suid
+# Crafted streams (record: type byte, u16 name length, name, ...; little-endian).
+M='ONESTOR-STREAM/1\n'
+crafted() { printf "$M$1" >"$T/st/crafted"; }
+recv_listing() { find "$T/st" / -maxdepth 1 -newer "$T/st/crafted" 2>/dev/null | sort; }
+for c in 'escape|unsafe path|F\x07\x00../evil\xed\x01\x00\x00' \
+         'absolute|absolute path|F\x0a\x00/tmp/evil\xed\x01\x00\x00' \
+         'device node record|record type|D\x00\x00\xed\x01\x00\x00B\x03\x00dev' \
+         'FIFO record|record type|D\x00\x00\xed\x01\x00\x00P\x04\x00fifo' \
+         'through a symlink|no parent|D\x00\x00\xed\x01\x00\x00L\x01\x00l\x04\x00/tmpD\x05\x00l/sub\xed\x01\x00\x00'; do
+    IFS='|' read -r what why bytes <<<"$c"
+    crafted "$bytes"
+    rm -rf "$T/st/out"
+    expect_error "receive: a stream naming $what is refused" "$why" sh -c '"$1" receive "$2" <"$3"' sh "$R/onestor" "$T/st/out" "$T/st/crafted"
+    check "receive ($what): nothing created" eval '[ ! -e "$T/st/out" ] && [ -z "$(compgen -G "$T/st/.out.onestor-tmp.*")" ] && [ ! -e /tmp/evil ] && [ ! -e "$T/evil" ] && [ ! -e /tmp/sub ]'
+done
+
 e2e_finish
