@@ -13,7 +13,7 @@ namespace onestor::actions::tm_migrate {
 namespace {
 
 const std::vector<ArgSpec> kMigrate = {{"src_host", ArgKind::Host}, {"dst_host", ArgKind::Host},
-                                       {"dir", ArgKind::Path},      {"vmid", ArgKind::VmId},
+                                       {"dir", ArgKind::Path, Confine::VmDir}, {"vmid", ArgKind::VmId},
                                        {"dsid", ArgKind::DsId},     {"extra", ArgKind::Extra}};
 
 bool looks_like_template(const std::string& w) {
@@ -31,7 +31,7 @@ MigrateRequest request(const Call& c) {
         if (r.template_b64.empty() && looks_like_template(w))
             r.template_b64 = w;
         else if (r.caller_tm.empty())
-            r.caller_tm = w;
+            r.caller_tm = valid_tm_name(w);
     }
     if (r.template_b64.empty() && !isatty(0)) {
         std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());

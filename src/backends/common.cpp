@@ -127,7 +127,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     std::set<std::string> others;
     for (const auto& d : vm.disks) {
         std::string tm = d.get("TM_MAD");
-        if (!tm.empty() && tm != name()) others.insert(tm);
+        if (!tm.empty() && tm != name()) others.insert(valid_tm_name(tm));  // all checked before any runs
     }
     for (const auto& tm : others) {
         Argv a;
