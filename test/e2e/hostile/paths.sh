@@ -4,8 +4,7 @@
 # paths are named as given, with one answer whether they exist or not.
 
 # ---- fixtures (before the picture) ----------------------------------------------------------
-mkdir -p "$CANARY/x/42" "$CANARY/evil" "$DS/0/46"
-echo "canary tree of VM 42" > "$CANARY/x/42/disk.0"
+mkdir -p "$CANARY/evil" "$DS/0/46"  # $CANARY/x/42: a VM-shaped tree outside the datastores
 head -c 1M /dev/urandom > "$DS/0/46/disk.0"
 # item 6: a "driver" outside the remotes tree, and one planted as a symlinked directory
 printf '#!/bin/sh\ntouch %q\n' "$CANARY/pwned" > "$CANARY/evil/premigrate"
@@ -42,7 +41,7 @@ for tm in shared ssh qcow2 fs_lvm; do
         refuse "tm/$tm/$a of /etc/shadow" "'localhost:/etc/shadow' is not an image of a datastore" \
             "$R/tm/$tm/$a" localhost:/etc/shadow "localhost:$DS/0/46/disk.0" 46 0
         refuse "tm/$tm/$a of the canary" "is not an image of a datastore" \
-            "$R/tm/$tm/$a" "localhost:$CANARY/secret" "localhost:$DS/0/46/disk.1" 46 1
+            "$R/tm/$tm/$a" "localhost:$CANARY/one_auth" "localhost:$DS/0/46/disk.1" 46 1
     done
     for a in mvds mvds.ssh; do
         refuse "tm/$tm/$a into the canary tree" "is not an image of a datastore" \
@@ -65,16 +64,14 @@ refuse "premigrate of a VM directory outside the datastores" "is not the directo
     "$R/tm/shared/premigrate" host01 host02 "$CANARY/x/46" 46 0 "$TPL_UP"
 
 # ---- item 9: refused paths named as given, one answer whether they exist or not -------------
-P9=(RESTRICTED_DIRS=/ SAFE_DIRS=/var/tmp)
-for p in /root/nonexistent /root/.bashrc "$CANARY/secret" "$CANARY/nothing-here"; do
+P9=(RESTRICTED_DIRS=/)
+for p in /root/nonexistent /root/.bashrc "$CANARY/one_auth" "$CANARY/nothing-here"; do
     for a in stat cp; do
         refuse "fs/$a of $p" "Not allowed to copy image from '$p' (it is restricted or does not exist)" \
             "$R/datastore/fs/$a" "$(ds_dump PATH="$p" "${P9[@]}")" 7
     done
 done
 # /proc/self/fd/0 must not reveal what it points to (here: the canary's secret)
-stdin_from() { local f=$1; shift; "$@" < "$f"; }
-refuse "fs/stat of /proc/self/fd/0" "Not allowed to copy image from '/proc/self/fd/0'" \
-    stdin_from "$CANARY/secret" "$R/datastore/fs/stat" "$(ds_dump PATH=/proc/self/fd/0 "${P9[@]}")" 7
-run_action stdin_from "$CANARY/secret" "$R/datastore/fs/stat" "$(ds_dump PATH=/proc/self/fd/0 "${P9[@]}")" 7
+HOSTILE_STDIN=$CANARY/one_auth refuse "fs/stat of /proc/self/fd/0" "Not allowed to copy image from '/proc/self/fd/0'" \
+    "$R/datastore/fs/stat" "$(ds_dump PATH=/proc/self/fd/0 "${P9[@]}")" 7
 check "fs/stat of /proc/self/fd/0 does not name its target" test -n "$ERR" -a "${ERR/$CANARY/}" = "$ERR"
