@@ -53,6 +53,7 @@ enum class Confine {
     VmDiskOrDir,     // VmDisk, or the VM directory <loc>/<dsid>/<vmid> itself
     VmDiskOrAnyDir,  // VmDisk, or <loc>/<n>/<vmid> (mv's source: the previous system DS)
     VmDir,           // <loc>/<dsid>/<vmid> itself
+    Datastore,       // <loc>/<n> itself (monitor_ds, on a host)
 };
 
 // Checks clean `path` against `c` lexically and returns the datastore directory

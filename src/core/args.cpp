@@ -150,10 +150,11 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
 }
 
 void Args::confine_paths(const std::vector<ArgSpec>& spec, const Args& a) {
+    auto num = [&](const char* n) { return a.nums_.count(n) ? a.nums_.at(n) : -1L; };  // monitor_ds has no ids
     for (const auto& s : spec) {
         if (s.confine == Confine::None) continue;
         const HostPath& p = a.path(s.name);
-        std::string root = confine(p.path, s.confine, a.num("vmid"), a.num("dsid"), config().get("DATASTORE_LOCATION"), p.str());
+        std::string root = confine(p.path, s.confine, num("vmid"), num("dsid"), config().get("DATASTORE_LOCATION"), p.str());
         // Where the path is opened here, its directories are followed here too: resolved.
         // (pre/postmigrate's directory names no host: it is on the hypervisors.)
         if (s.confine != Confine::VmDir && Host::get(p.host).local()) confine_resolved(p.path, root, p.str());

@@ -126,6 +126,10 @@ std::string confine(const std::string& path, Confine c, long vmid, long dsid, co
             ok = dir && n == dsid;
             want = "is not the directory of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm + ")";
             break;
+        case Confine::Datastore:
+            ok = ds_ok && comps.size() == 1;
+            want = "is not a datastore directory (expected " + loc + "/<ds id>)";
+            break;
     }
     if (!ok) throw DriverError(quoted(shown) + " " + want);
     return loc + "/" + comps[0];
@@ -133,6 +137,7 @@ std::string confine(const std::string& path, Confine c, long vmid, long dsid, co
 
 void confine_resolved(const std::string& path, const std::string& root, const std::string& shown) {
     char r[PATH_MAX], a[PATH_MAX];
+    if (path == root) return;                  // the datastore directory itself
     if (!::realpath(root.c_str(), r)) return;  // nothing below it exists to lead anywhere
     // The deepest existing ancestor of the parent: what a mkdir -p or an open would go through.
     std::string dir = dirname_of(path);

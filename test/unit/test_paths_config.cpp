@@ -152,6 +152,11 @@ TEST_CASE("confine: TM paths lie where oned puts them") {
     ok(D + "/0/42", Confine::VmDir, 42, 0);
     bad(D + "/0/42/disk.0", Confine::VmDir, 42, 0);
     bad(D + "/1/42", Confine::VmDir, 42, 0);
+    // monitor_ds: a datastore directory itself
+    CHECK(ok(D + "/0", Confine::Datastore, -1, -1) == D + "/0");
+    bad(D, Confine::Datastore, -1, -1);
+    bad(D + "/0/42", Confine::Datastore, -1, -1);
+    bad("/etc", Confine::Datastore, -1, -1);
 }
 
 TEST_CASE("confine_resolved: a symlinked directory does not lead outside") {

@@ -55,6 +55,9 @@ for tm in shared ssh qcow2 fs_lvm; do
         "$R/tm/$tm/mkimage" 8 raw "localhost:$DS/0/77/disk.0" 77 0
 done
 
+refuse "tm/ssh/monitor_ds of a directory outside the datastores" "is not a datastore directory" \
+    "$R/onestor" tm ssh monitor_ds "$CANARY"
+
 # ---- item 6: DISK/TM_MAD names a path --------------------------------------------------------
 refuse "premigrate with TM_MAD=../../..$CANARY/evil" "invalid transfer driver" \
     "$R/tm/shared/premigrate" host01 host02 "$DS/0/46" 46 0 "$TPL_UP"
