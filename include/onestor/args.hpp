@@ -31,6 +31,9 @@ enum class ArgKind {
 struct ArgSpec {
     std::string name;
     ArgKind kind;
+    // Where a path argument must lie; checked by parse() once the ids are read, before any
+    // backend runs (so every driver and every .ssh variant has the same rule).
+    Confine confine = Confine::None;
 };
 
 class Args {
@@ -53,6 +56,7 @@ public:
     static long parse_int(const std::string& word, const std::string& what, long long min, long long max);
 
 private:
+    static void confine_paths(const std::vector<ArgSpec>& spec, const Args& a);
     std::map<std::string, HostPath> paths_;
     std::map<std::string, std::string> words_;
     std::map<std::string, long> nums_;

@@ -11,7 +11,7 @@ namespace onestor::actions::tm_migrate {
 namespace {
 
 const std::vector<ArgSpec> kMigrate = {{"src_host", ArgKind::Host}, {"dst_host", ArgKind::Host},
-                                       {"dir", ArgKind::Path},      {"vmid", ArgKind::VmId},
+                                       {"dir", ArgKind::Path, Confine::VmDir}, {"vmid", ArgKind::VmId},
                                        {"dsid", ArgKind::DsId},     {"extra", ArgKind::Extra}};
 
 bool looks_like_template(const std::string& w) {
@@ -29,7 +29,7 @@ MigrateRequest request(const Call& c) {
         if (r.template_b64.empty() && looks_like_template(w))
             r.template_b64 = w;
         else if (r.caller_tm.empty())
-            r.caller_tm = w;
+            r.caller_tm = valid_tm_name(w);
     }
     if (r.template_b64.empty() && !isatty(0)) {
         std::string in = io::read_capped(0, io::kMaxStdin, "the VM template on stdin");

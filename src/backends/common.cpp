@@ -21,6 +21,9 @@
 namespace onestor::backends {
 
 std::string CommonTm::host_image_path(const std::string& fe_source, const std::string& disk_path) {
+    // Arguments are confined by their kinds; a disk's SOURCE read from the VM template is
+    // held to the same rule here, where every image path is made.
+    confine(fe_source, Confine::Image, 0, 0, config().get("DATASTORE_LOCATION"), fe_source);
     std::string fe_root = dirname_of(dirname_of(fe_source));
     std::string host_root = dirname_of(dirname_of(dirname_of(disk_path)));
     if (fe_root == "/" || host_root == "/")
@@ -155,7 +158,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     std::set<std::string> others;
     for (const auto& d : vm.disks) {
         std::string tm = d.get("TM_MAD");
-        if (!tm.empty() && tm != name()) others.insert(tm);
+        if (!tm.empty() && tm != name()) others.insert(valid_tm_name(tm));  // all checked before any runs
     }
     for (const auto& tm : others) {
         Argv a;

@@ -42,12 +42,6 @@ std::string random_hex() {
     return s;
 }
 
-std::string canonical(const std::string& p) {
-    char buf[PATH_MAX];
-    if (!::realpath(p.c_str(), buf)) throw_errno("cannot access", p);
-    return buf;
-}
-
 bool numeric(const std::string& n) {  // a snapshot's file name
     return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
 }
@@ -132,8 +126,7 @@ public:
         reject_unsupported_sources(img.path);
         std::string p = clean_path(img.path, "image path");
         PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
-        std::string c = canonical(p);
-        policy.check(c);
+        std::string c = policy.resolve(p);
         struct stat st {};
         if (::stat(c.c_str(), &st) != 0) throw_errno("cannot stat", p);
         // qemu-img would block on a FIFO or read a device: only files and directories are images.
@@ -263,11 +256,11 @@ private:
     static io::File open_allowed(const DsDump& d, const std::string& path) {
         std::string p = clean_path(path, "image path");
         PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
-        policy.check(canonical(p));
+        policy.resolve(p);
         int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) throw_errno("cannot open", p);
         io::File f(fd);
-        policy.check(fd_path(fd));
+        policy.check(fd_path(fd), p);
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
         io::require_image_file(fd, p);  // and not empty, not a /proc or /sys file

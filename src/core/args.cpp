@@ -1,6 +1,8 @@
 #include "onestor/args.hpp"
 
+#include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/host.hpp"
 
 namespace onestor {
 
@@ -139,7 +141,20 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
         throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
                     " arguments, got " + std::to_string(n));
     if (a.extra_.size() > 2) throw usage("too many arguments");
+    confine_paths(spec, a);
     return a;
+}
+
+void Args::confine_paths(const std::vector<ArgSpec>& spec, const Args& a) {
+    auto num = [&](const char* n) { return a.nums_.count(n) ? a.nums_.at(n) : -1L; };  // monitor_ds has no ids
+    for (const auto& s : spec) {
+        if (s.confine == Confine::None) continue;
+        const HostPath& p = a.path(s.name);
+        std::string root = confine(p.path, s.confine, num("vmid"), num("dsid"), config().get("DATASTORE_LOCATION"), p.str());
+        // Where the path is opened here, its directories are followed here too: resolved.
+        // (pre/postmigrate's directory names no host: it is on the hypervisors.)
+        if (s.confine != Confine::VmDir && Host::get(p.host).local()) confine_resolved(p.path, root, p.str());
+    }
 }
 
 const HostPath& Args::path(const std::string& name) const {

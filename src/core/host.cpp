@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <cstdlib>
 #include <map>
+#include <netdb.h>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,12 +63,25 @@ std::map<std::string, std::unique_ptr<Host>>& hosts() {
     return h;
 }
 
+// Exact names only: a hypervisor named like the front-end's short name (or any prefix of
+// it) is another machine unless FRONTEND says otherwise.
 bool is_frontend(const std::string& name) {
     if (name.empty() || name == "localhost") return true;
     char buf[256] = {};
     if (gethostname(buf, sizeof buf - 1) == 0) {
         std::string hn = buf;
-        if (name == hn || name == hn.substr(0, hn.find('.'))) return true;
+        if (name == hn) return true;
+        // The FQDN when the hostname is short: asked of the resolver only for "<hostname>.<domain>".
+        if (name.size() > hn.size() && name.compare(0, hn.size() + 1, hn + ".") == 0) {
+            addrinfo hints{}, *res = nullptr;
+            hints.ai_flags = AI_CANONNAME;
+            bool same = false;
+            if (getaddrinfo(hn.c_str(), nullptr, &hints, &res) == 0) {
+                same = res && res->ai_canonname && name == res->ai_canonname;
+                freeaddrinfo(res);
+            }
+            if (same) return true;
+        }
     }
     std::istringstream in(config().get("FRONTEND"));
     std::string w;

@@ -278,7 +278,8 @@ refused "XML without DATASTORE" "no DATASTORE" "$FSD/cp" "$(printf '<DS_DRIVER_A
 refused "cp without IMAGE" "no IMAGE" "$FSD/cp" "$(dump NO_IMAGE=1)" 7
 refused "cp without PATH" "no PATH" "$FSD/cp" "$(dump PATH=)" 7
 refused "cp of /etc/hostname (not in SAFE_DIRS)" "Not allowed to copy image from '/etc/hostname'" "$FSD/cp" "$(dump PATH=/etc/hostname)" 7
-refused "cp of a symlink in SAFE_DIRS to /etc/passwd" "Not allowed to copy image from '/etc/passwd'" "$FSD/cp" "$(dump PATH="$SAFE/passwd-link")" 7
+refused "cp of a symlink in SAFE_DIRS to /etc/passwd, named as given" "Not allowed to copy image from '$SAFE/passwd-link'" "$FSD/cp" "$(dump PATH="$SAFE/passwd-link")" 7
+check "cp of the symlink: the message does not name its target" test "${ERR/\/etc\/passwd/}" = "$ERR"
 refused "cp of a path with '..'" "'..'" "$FSD/cp" "$(dump PATH="$SAFE/../${SAFE##*/}/sparse.raw")" 7
 refused "cp of a relative path" "not absolute" "$FSD/cp" "$(dump PATH=sparse.raw)" 7
 refused "cp from /var/lib/one even when in SAFE_DIRS" "Not allowed" "$FSD/cp" "$(dump PATH="$DS/secret.raw" SAFE_DIRS="$SAFE /var/lib/one")" 7

@@ -129,6 +129,17 @@ check "monitor prints usage" grep -qE '^USED_MB=[0-9]+$' <<<"$OUT"
 check "monitor prints TOTAL_MB and FREE_MB" grep -qE '^TOTAL_MB=[0-9]+$' <<<"$OUT"
 check "monitor reports VM 43's disks" grep -q 'VM=\[ID=43,POLL="DISK_SIZE=\[ID=0,SIZE=' <<<"$OUT"
 
+# ---- a hypervisor named like the front-end's short host name is another machine --------------
+# The front-end runs here in a UTS namespace named host01.frontend.example: "host01" is its
+# short name, and still the test host (reached over ssh), not the front-end.
+as_fe_named() { unshare -u sh -c 'hostname "$0" && exec "$@"' host01.frontend.example "$@"; }
+vm_xml 48 host01 shared
+c=$(connections host01)
+expect_ok "mkimage on host01 from a front-end whose short name is host01" \
+    as_fe_named "$R/tm/shared/mkimage" 8 raw "host01:$DS/0/48/disk.0" 48 0
+check "host01 was reached over ssh, not taken for the front-end" test "$(connections host01)" -gt "$c"
+expect_ok "delete it" "$R/tm/shared/delete" "host01:$DS/0/48" 48 0
+
 # ---- bad input: refused, nothing touched -----------------------------------------------------
 snapshot() { find "$DS" -printf '%p %s %T@\n' | sort | sha256sum; }
 before=$(snapshot)
