@@ -50,6 +50,10 @@ Step rebase_step(Host& h, const std::string& path, const std::string& new_backin
 Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
                         const std::string& backing_format);
 
+// The rlimits of a qemu-img that moves an image's data (convert, rebase), for callers that
+// build such a command themselves (qemu.cpp says why these values).
+Limits data_limits();
+
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);

@@ -145,7 +145,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
             throw_errno("cannot write", "memfd");
         ::lseek(fd, 0, SEEK_SET);
         log::info("calling " + tm + " " + c.action);
-        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed"});
+        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed", .error_blocks = true});
     }
 }
 
