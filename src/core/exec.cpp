@@ -10,10 +10,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <vector>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace onestor {
 namespace {
@@ -140,6 +143,18 @@ Result run(const Argv& argv, const RunOptions& opts) {
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
     int out_fd = opts.stdout_fd >= 0 ? opts.stdout_fd : out_w.fd, err_fd = err_w.fd;
+    // Under an address-space limit glibc gets two malloc arenas, not one per thread: each
+    // reserves 64 MiB of address space, and a threaded tool (qemu-img's I/O threads) would
+    // fail for want of reservations, not of memory.
+    std::vector<std::string> env;
+    std::vector<char*> cenv;
+    if (opts.limits.address_space > 0) {
+        for (char** e = environ; *e; ++e)
+            if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0) env.emplace_back(*e);
+        env.emplace_back("MALLOC_ARENA_MAX=2");
+        for (auto& e : env) cenv.push_back(e.data());
+        cenv.push_back(nullptr);
+    }
     // The child reports a failed exec (its errno) through this pipe; exec closes it.
     int exec_pipe[2] = {-1, -1};
     if (pipe2(exec_pipe, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", argv[0]);
@@ -157,7 +172,7 @@ Result run(const Argv& argv, const RunOptions& opts) {
         rlimit as{opts.limits.address_space, opts.limits.address_space}, cpu{opts.limits.cpu_s, opts.limits.cpu_s};
         if (::dup2(in_fd, 0) >= 0 && ::dup2(out_fd, 1) >= 0 && ::dup2(err_fd, 2) >= 0 &&
             (as.rlim_cur == 0 || ::setrlimit(RLIMIT_AS, &as) == 0) && (cpu.rlim_cur == 0 || ::setrlimit(RLIMIT_CPU, &cpu) == 0))
-            ::execvp(cargv[0], cargv.data());
+            ::execvpe(cargv[0], cargv.data(), cenv.empty() ? environ : cenv.data());
         int e = errno;
         [[maybe_unused]] ssize_t w = ::write(exec_w.fd, &e, sizeof e);
         ::_exit(127);

@@ -40,11 +40,12 @@ Argv tied(const Argv& argv) {
 }
 
 // The remote words that run argv under rlimits (RunOptions::limits): a fixed script,
-// the limits and the command as its positional arguments (ulimit -v counts KiB).
+// the limits and the command as its positional arguments (ulimit -v counts KiB; two malloc
+// arenas, as exec.cpp gives a local child under an address-space limit).
 Argv limited(const Argv& argv, const Limits& l) {
     if (l.address_space == 0 && l.cpu_s == 0) return argv;
     auto value = [](unsigned long long v) { return v == 0 ? std::string("unlimited") : std::to_string(v); };
-    Argv a = {"sh", "-c", "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && exec \"$@\"", "sh",
+    Argv a = {"sh", "-c", "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"", "sh",
               value((l.address_space + 1023) / 1024), value(l.cpu_s)};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;

@@ -32,12 +32,14 @@ ImageInfo from_json(const nlohmann::json& j) {
 
 // qemu-img parses untrusted bytes (an image a user imported, layers whose data a guest
 // wrote): it is always told the format (-f), and runs under rlimits besides its time
-// limit. Reading headers (info, create, rebase -u, resize) gets what OpenStack gives
-// qemu-img info: 1 GiB of address space, 30 s of CPU. Moving data (convert, rebase) starts
-// qemu's I/O threads (8 MiB of stack each: convert failed to start one under 512 MiB here)
-// and may take long on a big image: 2 GiB, 4 h of CPU (honest conversions measured here
-// use ~0.6 CPU s per GiB; COPY_TIMEOUT bounds the wall time).
-constexpr Limits kHeaderLimits{1ull << 30, 30};
+// limit. Its I/O threads reserve address space (8 MiB of stack each, up to 64 of them;
+// malloc arenas are capped at two under a limit): convert failed to start one under 512 MiB,
+// and `info --backing-chain` of a deep chain on a loaded machine aborted under 1 GiB. So
+// reading headers (info, create, rebase -u, resize) gets 2 GiB and 30 s of CPU; moving data
+// (convert, rebase) 4 GiB and 4 h of CPU (honest conversions measured here use ~0.6 CPU s
+// per GiB; COPY_TIMEOUT bounds the wall time). A crafted image that makes it allocate or
+// spin without end is stopped there.
+constexpr Limits kHeaderLimits{2ull << 30, 30};
 
 Argv qemu_img(std::initializer_list<std::string> args) {
     Argv a = config().get_words("QEMU_IMG");
@@ -46,7 +48,7 @@ Argv qemu_img(std::initializer_list<std::string> args) {
 }
 }  // namespace
 
-Limits data_limits() { return {2ull << 30, 4 * 3600}; }
+Limits data_limits() { return {4ull << 30, 4 * 3600}; }
 
 std::vector<ImageInfo> parse_chain(const std::string& text) {
     std::vector<ImageInfo> out;

@@ -96,6 +96,8 @@ TEST_CASE("run: rlimits are set in the child before it execs") {
     Result r = run({"sh", "-c", "ulimit -v; ulimit -t"}, {.limits = {.address_space = 256ull << 20, .cpu_s = 7}});
     CHECK(r.out == std::to_string(256 << 10) + "\n7\n");
     CHECK(run({"sh", "-c", "ulimit -t"}).out == "unlimited\n");  // and only there
+    // two malloc arenas under an address-space limit (threads reserve 64 MiB each otherwise)
+    CHECK(run({"sh", "-c", "echo $MALLOC_ARENA_MAX"}, {.limits = {.address_space = 1ull << 30}}).out == "2\n");
     // A program that wants more memory than allowed fails, one that spins is stopped.
     CHECK(run({"sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}"},
               {.check = false, .limits = {.address_space = 64ull << 20}}).status != 0);
