@@ -23,6 +23,7 @@ G=$DS/1/guestraw
 truncate -s 4M "$G"
 mkdir "$G.snap" && ln -s "$G" "$G.snap/0" && ln -s "$G.snap" "$G.snap/guestraw.snap"
 qemu-img create -q -f qcow2 -F qcow2 -u -b "$G.snap/0" "$G.snap/1" 4M
+touch "$T/lock/image-guestraw"  # (its lock file, as the snapshot actions that made the layers left it)
 fdump() { ds_dump SAFE_DIRS="$FMT" RESTRICTED_DIRS=/ "$@"; }
 hostile_mark
 
