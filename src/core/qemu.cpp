@@ -41,6 +41,12 @@ ImageInfo from_json(const nlohmann::json& j) {
 // spin without end is stopped there.
 constexpr Limits kHeaderLimits{2ull << 30, 30};
 
+// A format for -f: never empty (qemu-img would probe).
+const std::string& named(const std::string& format) {
+    if (format.empty()) throw DriverError("internal error: qemu-img without an image format");
+    return format;
+}
+
 Argv qemu_img(std::initializer_list<std::string> args) {
     Argv a = config().get_words("QEMU_IMG");
     a.insert(a.end(), args);
@@ -63,9 +69,7 @@ std::vector<ImageInfo> parse_chain(const std::string& text) {
 }
 
 Step chain_step(Host& h, const std::string& path, const std::string& format) {
-    Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U"});
-    if (!format.empty()) a.insert(a.end(), {"-f", format});
-    a.push_back(path);
+    Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U", "-f", named(format), path});
     return h.run_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
@@ -163,14 +167,9 @@ ImageInfo parse_info(const std::string& text) {
 }
 
 Step info_step(Host& h, const std::string& path, const std::string& format) {
-    Argv a = qemu_img({"info", "--output=json", "-U"});
-    if (!format.empty()) a.insert(a.end(), {"-f", format});
-    a.push_back(path);  // absolute (clean_path), so never taken for an option or a protocol
+    // (path: absolute (clean_path), so never taken for an option or a protocol)
+    Argv a = qemu_img({"info", "--output=json", "-U", "-f", named(format), path});
     return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
-}
-
-ImageInfo info(Host& h, const std::string& path, const std::string& format) {
-    return parse_info(h.batch({info_step(h, path, format)}).front());
 }
 
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
