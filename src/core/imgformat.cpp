@@ -173,6 +173,8 @@ Image decide_fd(int fd, const std::string& what) {
 
 Image decide_path(Host& h, const std::string& path) {
     if (h.local()) {
+        struct stat st {};  // (a device is never opened: opening one can act, as /dev/watchdog does)
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) refuse(h.label(path), "is not a regular file");
         io::File f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
         if (!f) throw_errno("cannot open image", path);
         return decide_fd(f.fd(), h.label(path));
