@@ -2,6 +2,7 @@
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
@@ -43,11 +44,7 @@ bool CommonTm::is_vm_dir(const HostPath& p, long vmid) {
     return basename_of(p.path) == std::to_string(vmid) && dirname_of(dirname_of(p.path)) != "/";
 }
 
-std::string CommonTm::disk_format(const VmDisk& d) {
-    std::string f = d.get("FORMAT");
-    if (f.empty()) f = d.get("DRIVER");
-    return f.empty() ? "raw" : f;
-}
+std::string CommonTm::disk_format(const VmDisk& d) { return imgformat::declared(d.get("FORMAT"), d.get("DRIVER")); }
 
 void CommonTm::del(const TmContext& c, const HostPath& dst) {
     // Only the VM's own directory or something directly inside it: never "/", never
@@ -179,7 +176,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
             throw_errno("cannot write", "memfd");
         ::lseek(fd, 0, SEEK_SET);
         log::info("calling " + tm + " " + c.action);
-        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed"});
+        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed", .error_blocks = true});
     }
 }
 
@@ -198,9 +195,15 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
 }
 
 std::string CommonTm::image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image) {
+    // Which files are which: a persistent image (CLONE=NO) is its guest's disk, written by
+    // the guest itself or saved back from its copy, so its content never decides its format:
+    // FORMAT, else DRIVER when the disk runs on the image, else raw (what fs_lvm writes back).
+    // A non-persistent image is only read by VMs (they write overlays or copies): without a
+    // FORMAT its first bytes decide (imgformat: no qemu-img probe, nothing it names opened;
+    // an image naming another file is refused).
     std::string f = d.get("FORMAT");
-    if (f.empty() && runs_on_image) f = d.get("DRIVER");
-    if (f.empty()) f = qemu::info(h, image).format;
+    if (f.empty() && runs_on_image) f = disk_format(d);
+    if (f.empty()) f = d.get("CLONE") == "NO" ? "raw" : imgformat::decide_path(h, image).format;
     if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
     return f;
 }

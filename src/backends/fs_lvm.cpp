@@ -374,7 +374,7 @@ private:
         if (thin) a.push_back("--target-is-zero");
         a.insert(a.end(), {src, dev});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev)});
+                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev), .limits = qemu::data_limits()});
     }
 
     // A volume of another system datastore, copied by a host that sees both groups.

@@ -43,6 +43,18 @@ Argv tied(const Argv& argv) {
     return a;
 }
 
+// The remote words that run argv under rlimits (RunOptions::limits): a fixed script,
+// the limits and the command as its positional arguments (ulimit -v counts KiB; two malloc
+// arenas, as exec.cpp gives a local child under an address-space limit).
+Argv limited(const Argv& argv, const Limits& l) {
+    if (l.address_space == 0 && l.cpu_s == 0) return argv;
+    auto value = [](unsigned long long v) { return v == 0 ? std::string("unlimited") : std::to_string(v); };
+    Argv a = {"sh", "-c", "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"", "sh",
+              value((l.address_space + 1023) / 1024), value(l.cpu_s)};
+    a.insert(a.end(), argv.begin(), argv.end());
+    return a;
+}
+
 // Runs a local ssh argv with stdin a pipe this process holds open until it returns.
 Result run_tied(const Argv& ssh_argv, RunOptions opts) {
     int p[2];
@@ -246,7 +258,7 @@ Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
-        std::string why = failure_reason(r.err);
+        std::string why = failure_reason(r.err, opts.error_blocks);
         throw DriverError(opts.what + ": " + (why.empty() ? "exit code " + std::to_string(r.status) : why), r.err);
     }
     return r;
@@ -259,10 +271,12 @@ Result Host::run(const Argv& argv, RunOptions opts) {
     bool check = opts.check;
     opts.check = false;
     // A command fed from our stdin ends by itself when that input ends.
-    Result r = opts.stdin_fd >= 0 ? onestor::run(command(argv), opts) : run_tied(command(tied(argv)), opts);
+    Argv words = limited(argv, opts.limits);
+    opts.limits = {};  // (they bind the command there, not our ssh client)
+    Result r = opts.stdin_fd >= 0 ? onestor::run(command(words), opts) : run_tied(command(tied(words)), opts);
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (check && r.status != 0) {
-        std::string why = failure_reason(r.err);
+        std::string why = failure_reason(r.err, opts.error_blocks);
         if (why.empty()) why = "exit code " + std::to_string(r.status);
         throw DriverError(opts.what + ": " + why, r.err);
     }
@@ -321,9 +335,9 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
     return outs;
 }
 
-Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s) {
-    return {[argv, what, timeout_s] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what}).out; },
-            {{argv, what}},
+Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s, Limits limits) {
+    return {[argv, what, timeout_s, limits] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what, .limits = limits}).out; },
+            {{limited(argv, limits), what}},
             {},
             timeout_s};
 }

@@ -188,7 +188,8 @@ void remove_leftovers(Host& h, const std::string& dst) {
 
 void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
-    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
+    // (onestor send/receive and our tar scripts: their error blocks are theirs)
+    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what, .error_blocks = true};
     log::info("transferring " + quoted(from.label(src)) + " to " + quoted(to.label(dst)));
     try {
         // onestor travels with the remotes tree to every host: assume it is on both ends,
