@@ -1,8 +1,10 @@
-// What lvs and vgs print, as src/core/lvm.cpp reads it (the lines are real output; the bad
-// ones came from the lvs fuzz target): a malformed size is a DriverError, never a wrapped
-// number or another exception escaping to "internal error".
+// What lvs, vgs and qemu-img info print, as onestor reads it (the good lines are real output;
+// the bad ones came from the lvs and qemu_info fuzz targets): a malformed size is a
+// DriverError, never a wrapped number, undefined behaviour, or another exception escaping
+// to "internal error".
 #include "onestor/error.hpp"
 #include "onestor/lvm.hpp"
+#include "onestor/qemu.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,4 +33,13 @@ TEST_CASE("vgs output: MiB, the fraction cut") {
     for (const char* bad : {"  60.00|-36.00\n", "  lv-one-42-0|8388608|-wi-ao----|\n", "  1e30|0\n", "  60.|1\n"})
         CHECK_THROWS_WITH_AS(lvm::parse_vgs(bad, "vg-one-0"), doctest::Contains("unexpected size"), DriverError);
     CHECK_THROWS_AS(lvm::parse_vgs("garbage\n", "vg-one-0"), DriverError);
+}
+
+TEST_CASE("qemu-img info: the virtual size is a byte count") {
+    CHECK(qemu::parse_info(R"({"virtual-size": 16777216, "format": "raw"})").virtual_size == 16777216);
+    CHECK(qemu::parse_info(R"({"format": "raw"})").virtual_size == 0);
+    for (const char* bad : {R"({"virtual-size": 1e79, "format": "raw"})", R"({"virtual-size": -1, "format": "raw"})",
+                            R"({"virtual-size": 1.5, "format": "raw"})", R"({"virtual-size": "1", "format": "raw"})"})
+        CHECK_THROWS_WITH_AS(qemu::parse_info(bad), doctest::Contains("not a byte count"), DriverError);
+    CHECK_THROWS_AS(qemu::parse_chain(R"([{"virtual-size": 99999999999999999999999, "format": "qcow2"}])"), DriverError);
 }
