@@ -11,6 +11,7 @@
 # SANITIZED_SUITES, FUZZ_TARGETS), naming any that did not, and always ends with one line
 # "N passed, N failed" over all three, where a failed step (packages, configure, build) and
 # an expected suite that did not run each count as failed. Needs root (mount namespaces).
+# ONESTOR_E2E_PORT_BASE (default 2300): suite N's test hosts listen on that + N.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "scripts/test.sh must run as root (test hosts need mount namespaces)" >&2; exit 1; }
@@ -83,7 +84,7 @@ stage() {
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-common=(-DONESTOR_TESTS=ON -DONESTOR_FUZZ=OFF)
+common=(-DONESTOR_TESTS=ON -DONESTOR_FUZZ=OFF -DONESTOR_E2E_PORT_BASE="${ONESTOR_E2E_PORT_BASE:-2300}")
 stage "normal" build-test "" "unit ${e2e_tests[*]}" "${common[@]}" \
     -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONESTOR_WERROR=ON -DONESTOR_SANITIZE=OFF
 stage "sanitized" build-asan "-L sanitized" "${sanitized_tests[*]}" "${common[@]}" \
