@@ -17,11 +17,20 @@ namespace onestor::qemu {
 //     "dirty-flag": false
 // }
 namespace {
+// A byte count only: get<unsigned long long> of a float (1e79, found by the qemu_info fuzz
+// target) is undefined behaviour, and a negative integer would wrap to a huge size.
+unsigned long long virtual_size(const nlohmann::json& j) {
+    auto it = j.find("virtual-size");
+    if (it == j.end()) return 0;
+    if (!it->is_number_unsigned()) throw DriverError("qemu-img info reported a virtual size that is not a byte count");
+    return it->get<unsigned long long>();
+}
+
 ImageInfo from_json(const nlohmann::json& j) {
     ImageInfo i;
     i.filename = j.value("filename", "");
     i.format = j.value("format", "");
-    i.virtual_size = j.value("virtual-size", 0ull);
+    i.virtual_size = virtual_size(j);
     i.backing_file = j.value("backing-filename", "");
     i.full_backing_file = j.value("full-backing-filename", "");
     i.backing_format = j.value("backing-filename-format", "");
