@@ -15,13 +15,13 @@ const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
 
 std::string source_line(const DsResult& r) { return protocol::source_line(r.source, r.format, protocol::profile()); }
 
-void cp(Call& c) { c.out = source_line(c.ds().cp(c.args.dump(), c.args.id())); }
-void mkfs(Call& c) { c.out = protocol::source_line(c.ds().mkfs(c.args.dump(), c.args.id()).source, "", protocol::profile()); }
-void rm(Call& c) { c.ds().rm(c.args.dump(), c.args.id()); }
-void stat(Call& c) { c.out = protocol::number_line(c.ds().stat_mb(c.args.dump())); }
-void clone(Call& c) { c.out = source_line(c.ds().clone(c.args.dump(), c.args.id())); }
+void cp(Call& c) { c.out = source_line(c.op<sig::Image>()(c.args.dump(), c.args.id())); }
+void mkfs(Call& c) { c.out = protocol::source_line(c.op<sig::Image>()(c.args.dump(), c.args.id()).source, "", protocol::profile()); }
+void rm(Call& c) { c.op<sig::ImageVoid>()(c.args.dump(), c.args.id()); }
+void stat(Call& c) { c.out = protocol::number_line(c.op<sig::Stat>()(c.args.dump())); }
+void clone(Call& c) { c.out = source_line(c.op<sig::Image>()(c.args.dump(), c.args.id())); }
 
-void monitor(Call& c) { c.out = protocol::monitor_lines(c.ds().monitor(c.args.dump()), protocol::profile().monitor_vms); }
+void monitor(Call& c) { c.out = protocol::monitor_lines(c.op<sig::Monitor>()(c.args.dump()), protocol::profile().monitor_vms); }
 
 const Register r_cp{{Kind::Ds, "cp", kDump, "copy IMAGE/PATH into the datastore; prints SOURCE", cp}};
 const Register r_mkfs{{Kind::Ds, "mkfs", kDump, "create an empty image (raw, qcow2, swap or a filesystem); prints SOURCE", mkfs}};

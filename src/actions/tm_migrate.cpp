@@ -19,8 +19,8 @@ MigrateRequest request(const Call& c) {
             in.caller_tm ? valid_tm_name(*in.caller_tm) : std::string()};
 }
 
-void pre(Call& c) { c.tm().premigrate(c.tm_context(), request(c)); }
-void post(Call& c) { c.tm().postmigrate(c.tm_context(), request(c)); }
+void pre(Call& c) { c.op<sig::Migrate>()(c.tm_context(), request(c)); }
+void post(Call& c) { c.op<sig::Migrate>()(c.tm_context(), request(c)); }
 
 const Register r_pre{{Kind::Tm, "premigrate", kMigrate, "prepare the destination host before a live migration", pre}};
 const Register r_post{{Kind::Tm, "postmigrate", kMigrate, "clean up the source host after a live migration", post}};

@@ -155,7 +155,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     std::set<std::string> others;
     for (const auto& d : vm.disks) {
         std::string tm = d.get("TM_MAD");
-        if (!tm.empty() && tm != name()) others.insert(valid_tm_name(tm));  // all checked before any runs
+        if (!tm.empty() && tm != c.driver) others.insert(valid_tm_name(tm));  // all checked before any runs
     }
     for (const auto& tm : others) {
         Argv a;
@@ -167,7 +167,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
         } else {
             a = {config().get("REMOTES_DIR") + "/tm/" + tm + "/" + c.action};
         }
-        a.insert(a.end(), {r.src_host, r.dst_host, r.vm_dir, std::to_string(c.vmid), std::to_string(c.dsid), name()});
+        a.insert(a.end(), {r.src_host, r.dst_host, r.vm_dir, std::to_string(c.vmid), std::to_string(c.dsid), c.driver});
         // The template travels on stdin, as oned (5.10+) gives it.
         int fd = memfd_create("template", MFD_CLOEXEC);
         if (fd < 0) throw_errno("cannot create", "memfd");

@@ -9,16 +9,15 @@
 
 namespace onestor::backends {
 
-class CommonTm : public TmBackend {
+class CommonTm {
 public:
-    void context(const TmContext&, const std::vector<ContextFile>& files, const HostPath& dst) override;
-    void del(const TmContext&, const HostPath& dst) override;
-    void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst) override;
-    void mkswap(const TmContext& c, long size_mb, const HostPath& dst) override { mkimage(c, size_mb, "swap", dst); }
-    void premigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
-    void postmigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
-    MonitorResult monitor(const DsDump&) override;
-    void resize(const TmContext&, const HostPath& disk, long size_mb) override;
+    void context(const TmContext&, const std::vector<ContextFile>& files, const HostPath& dst);
+    void del(const TmContext&, const HostPath& dst);
+    void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
+    void premigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    void postmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    MonitorResult monitor(const DsDump&);
+    void resize(const TmContext&, const HostPath& disk, long size_mb);
 
 protected:
     // The image's path as `host` sees it: SOURCE (<fe root>/<dsid>/<name>) moved under the
@@ -47,5 +46,11 @@ protected:
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);
 };
+
+// mkswap is mkimage of a swap disk: an entry for any table whose backend has mkimage.
+template <class B>
+Primitive mkswap_of(B& b) {
+    return op<sig::Mkswap>([&b](const TmContext& c, long size_mb, const HostPath& dst) { b.mkimage(c, size_mb, "swap", dst); });
+}
 
 }  // namespace onestor::backends

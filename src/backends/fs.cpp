@@ -53,14 +53,10 @@ std::string fd_path(int fd) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-class Fs final : public DsBackend {
+class Fs final {
 public:
-    std::string name() const override { return "fs"; }
-    std::set<std::string> features() const override {
-        return {"cp", "mkfs", "rm", "stat", "clone", "monitor", "snap_delete", "snap_flatten", "snap_revert"};
-    }
 
-    DsResult cp(const DsDump& d, long image_id) override {
+    DsResult cp(const DsDump& d, long image_id) {
         const Image& img = d.img();
         std::string base = base_path(d);
         reject_unsupported_sources(img.path);
@@ -77,7 +73,7 @@ public:
         });
     }
 
-    DsResult mkfs(const DsDump& d, long image_id) override {
+    DsResult mkfs(const DsDump& d, long image_id) {
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string fstype = img.fstype, format = img.format, fs = img.fs;
@@ -112,7 +108,7 @@ public:
         }, format, /*path_callback=*/true);
     }
 
-    void rm(const DsDump& d, long) override {
+    void rm(const DsDump& d, long) {
         std::string src = image_source(d);
         if (!io::exists(src)) {
             log::info("image " + onestor::quoted(src) + " is already gone");
@@ -121,7 +117,7 @@ public:
         log::info("removed " + onestor::quoted(src));
     }
 
-    unsigned long long stat_mb(const DsDump& d) override {
+    unsigned long long stat_mb(const DsDump& d) {
         const Image& img = d.img();
         reject_unsupported_sources(img.path);
         std::string p = clean_path(img.path, "image path");
@@ -143,7 +139,7 @@ public:
         return io::mib_ceil(bytes);
     }
 
-    DsResult clone(const DsDump& d, long image_id) override {
+    DsResult clone(const DsDump& d, long image_id) {
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string from = clean_path(img.path, "image to clone");
@@ -156,14 +152,14 @@ public:
                      [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); }, declared_format(d));
     }
 
-    MonitorResult monitor(const DsDump& d) override {
+    MonitorResult monitor(const DsDump& d) {
         std::string base = base_path(d);
         io::mkdir_p(base);
         io::sweep_temps(base);
         return filesystem_usage(base);
     }
 
-    void snap_delete(const DsDump& d, long) override {
+    void snap_delete(const DsDump& d, long) {
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -176,7 +172,7 @@ public:
         log::info("deleted snapshot " + onestor::quoted(s.file));
     }
 
-    void snap_revert(const DsDump& d, long) override {
+    void snap_revert(const DsDump& d, long) {
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -207,7 +203,7 @@ public:
         log::info("reverted " + onestor::quoted(s.source) + " to snapshot " + std::to_string(s.id));
     }
 
-    void snap_flatten(const DsDump& d, long) override {
+    void snap_flatten(const DsDump& d, long) {
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -515,9 +511,19 @@ private:
 
 }  // namespace
 
-DsBackend& fs_backend() {
-    static Fs fs;
-    return fs;
+const DsTable& fs_table() {
+    static Fs b;
+    static const DsTable t{"fs",
+                           {{"cp", op(b, &Fs::cp)},
+                            {"mkfs", op(b, &Fs::mkfs)},
+                            {"rm", op(b, &Fs::rm)},
+                            {"stat", op(b, &Fs::stat_mb)},
+                            {"clone", op(b, &Fs::clone)},
+                            {"monitor", op(b, &Fs::monitor)},
+                            {"snap_delete", op(b, &Fs::snap_delete)},
+                            {"snap_flatten", op(b, &Fs::snap_flatten)},
+                            {"snap_revert", op(b, &Fs::snap_revert)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

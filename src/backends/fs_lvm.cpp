@@ -28,19 +28,13 @@ constexpr unsigned long long kMiB = 1ull << 20;
 
 class FsLvm final : public CommonTm {
 public:
-    std::string name() const override { return "fs_lvm"; }
-    std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
-                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "resize"};
-    }
 
     // Persistent or not, the VM runs on an LV holding a copy of the image; mvds writes a
     // persistent disk back (upstream's ln is the same script as clone).
-    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
-    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
 
-    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
         Disk d = disk_of(c, src);
         Host& h = Host::get(src.host);
         export_to(c, h, d, d.lv, host_image_path(dst.path, src.path));
@@ -48,7 +42,7 @@ public:
         h.remove(src.path);
     }
 
-    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
         Disk d = disk_of(c, src);
         Host& h = Host::get(src.host);
         lvm::Lv from = d.lv;
@@ -59,7 +53,7 @@ public:
         export_to(c, h, d, from, host_image_path(dst.path, src.path));
     }
 
-    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (disk_id_of(src.path) < 0) {
             move_dir(c, src, dst);
             return;
@@ -100,13 +94,13 @@ public:
 
     // Live migration: the destination activates the VM's volumes before the hypervisor
     // moves it, the source lets go of them after.
-    void premigrate(const TmContext& c, const MigrateRequest& r) override {
+    void premigrate(const TmContext& c, const MigrateRequest& r) {
         Host& to = Host::get(r.dst_host);
         for (const auto& lv : vm_volumes(c, to, r.vm_dir)) lvm::activate(to, lv);
         migrate_other(c, r);
     }
 
-    void postmigrate(const TmContext& c, const MigrateRequest& r) override {
+    void postmigrate(const TmContext& c, const MigrateRequest& r) {
         Host& from = Host::get(r.src_host);
         for (const auto& lv : vm_volumes(c, from, r.vm_dir)) lvm::deactivate(from, lv);
         Host& to = Host::get(r.dst_host);
@@ -114,7 +108,7 @@ public:
         migrate_other(c, r);
     }
 
-    void del(const TmContext& c, const HostPath& dst) override {
+    void del(const TmContext& c, const HostPath& dst) {
         Host& h = Host::get(dst.host);
         if (is_vm_dir(dst, c.vmid)) {
             for (const auto& n : h.list(dst.path)) {
@@ -134,7 +128,7 @@ public:
         CommonTm::del(c, dst);
     }
 
-    void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) override {
+    void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         int id = disk_id_of(dst.path);
         if (id < 0) throw DriverError(quoted(dst.str()) + " is not a disk.N path");
@@ -155,7 +149,7 @@ public:
         made.keep();
     }
 
-    void resize(const TmContext& c, const HostPath& disk, long size_mb) override {
+    void resize(const TmContext& c, const HostPath& disk, long size_mb) {
         Disk d = disk_of(c, disk);
         Host& h = Host::get(disk.host);
         auto st = lvm::find(h, d.lv);
@@ -176,7 +170,7 @@ public:
         log::info("grew " + quoted(d.lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
     }
 
-    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_create");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " already exists");
@@ -187,14 +181,14 @@ public:
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " is " + quoted(s.spec()));
     }
 
-    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_delete");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
         lvm::remove(*h, s);
     }
 
-    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_revert");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
@@ -221,7 +215,7 @@ public:
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
-    MonitorResult monitor(const DsDump& dump) override {
+    MonitorResult monitor(const DsDump& dump) {
         if (dump.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");
         std::string vg = lvm::vg_of(dump.datastore.id);
         // The group is read where it is visible: a BRIDGE_LIST host, else the front-end.
@@ -324,7 +318,7 @@ private:
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
         if (st->pool.empty())
-            unsupported(name(), action, quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
+            unsupported("fs_lvm", action, quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
         return {&h, d, *st};
     }
 
@@ -497,9 +491,26 @@ private:
 
 }  // namespace
 
-TmBackend& fs_lvm_backend() {
+const TmTable& fs_lvm_table() {
     static FsLvm b;
-    return b;
+    static const TmTable t{"fs_lvm",
+                           {{"clone", op(b, &FsLvm::clone)},
+                            {"ln", op(b, &FsLvm::ln)},
+                            {"mvds", op(b, &FsLvm::mvds)},
+                            {"cpds", op(b, &FsLvm::cpds)},
+                            {"mv", op(b, &FsLvm::mv)},
+                            {"premigrate", op(b, &FsLvm::premigrate)},
+                            {"postmigrate", op(b, &FsLvm::postmigrate)},
+                            {"snap_create", op(b, &FsLvm::snap_create)},
+                            {"snap_delete", op(b, &FsLvm::snap_delete)},
+                            {"snap_revert", op(b, &FsLvm::snap_revert)},
+                            {"context", op(b, &FsLvm::context)},
+                            {"delete", op(b, &FsLvm::del)},
+                            {"mkimage", op(b, &FsLvm::mkimage)},
+                            {"mkswap", mkswap_of(b)},
+                            {"monitor", op(b, &FsLvm::monitor)},
+                            {"resize", op(b, &FsLvm::resize)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

@@ -46,19 +46,8 @@ bool numeric(const std::string& n) {
 
 class Qcow2 final : public CommonTm {
 public:
-    std::string name() const override { return "qcow2"; }
-    std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
-                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "snap_create_live", "resize"};
-    }
-    // A qcow2 image datastore feeding hosts' own (ssh) system datastores: oned calls these.
-    std::set<std::string> variants() const override {
-        return {"clone.ssh",       "ln.ssh",          "mvds.ssh",             "cpds.ssh",   "mv.ssh",
-                "snap_create.ssh", "snap_delete.ssh", "snap_create_live.ssh", "resize.ssh", "snap_revert.ssh"};
-    }
 
-    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
@@ -94,7 +83,7 @@ public:
         log::info("disk " + quoted(dst.str()) + (copy ? " is a standalone copy of " : " is an overlay on ") + quoted(image));
     }
 
-    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
@@ -131,12 +120,12 @@ public:
         log::info("persistent disk " + quoted(dst.str()) + " runs on " + quoted(home.file(active)));
     }
 
-    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (local_system(c)) return copy_back(c, src, dst);
         log::info(quoted(src.str()) + " lives in its image's snapshot directory: nothing to move");
     }
 
-    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
         check_disk_path(src, c.vmid);
         Host& h = Host::get(src.host);
         Layout l = layout(h, c, src);
@@ -189,9 +178,7 @@ public:
         log::info("saved " + quoted(h.label(from)) + " as " + quoted(target));
     }
 
-    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
-        // Between hosts' own (ssh) system datastores a disk moves as the ssh driver moves it.
-        if (local_system(c)) return find_tm_backend("ssh")->mv(c, src, dst);
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (src.path == dst.path || disk_id_of(src.path) >= 0) return;  // shared storage
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
             throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
@@ -202,7 +189,7 @@ public:
         h.rename(src.path, dst.path, false);  // relative names inside keep the chains whole
     }
 
-    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
         Layout l = layout(h, c, disk);
@@ -259,7 +246,7 @@ public:
                   std::to_string(snap + 1));
     }
 
-    void snap_create_live(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
         Layout l = layout(h, c, disk);
@@ -303,7 +290,7 @@ public:
                   std::to_string(snap + 1));
     }
 
-    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
         Layout l = layout(h, c, disk);
@@ -322,7 +309,7 @@ public:
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
-    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
         Layout l = layout(h, c, disk);
@@ -371,7 +358,7 @@ public:
 
     // The active layer grows (a qcow2 overlay may be larger than its backing file); its
     // format is known, never probed: a persistent raw disk stays raw.
-    void resize(const TmContext& c, const HostPath& disk, long size_mb) override {
+    void resize(const TmContext& c, const HostPath& disk, long size_mb) {
         check_disk_path(disk, c.vmid);
         if (c.vm().lcm_state == kDiskResize) {  // a running VM: the hypervisor resizes
             log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
@@ -751,9 +738,42 @@ private:
 
 }  // namespace
 
-TmBackend& qcow2_backend() {
-    static Qcow2 q;
-    return q;
+const TmTable& ssh_table();
+
+// A qcow2 image datastore feeding hosts' own (ssh) system datastores: oned calls the .ssh
+// variants. Most are the same primitive, which asks local_system(c); mv.ssh moves a disk
+// between hosts' own system datastores as the ssh driver does.
+const TmTable& qcow2_table() {
+    static Qcow2 b;
+    static const TmTable t{"qcow2",
+                           {{"clone", op(b, &Qcow2::clone)},
+                            {"clone.ssh", op(b, &Qcow2::clone)},
+                            {"ln", op(b, &Qcow2::ln)},
+                            {"ln.ssh", op(b, &Qcow2::ln)},
+                            {"mvds", op(b, &Qcow2::mvds)},
+                            {"mvds.ssh", op(b, &Qcow2::mvds)},
+                            {"cpds", op(b, &Qcow2::cpds)},
+                            {"cpds.ssh", op(b, &Qcow2::cpds)},
+                            {"mv", op(b, &Qcow2::mv)},
+                            {"mv.ssh", ssh_table().entry("mv")},
+                            {"premigrate", op(b, &Qcow2::premigrate)},
+                            {"postmigrate", op(b, &Qcow2::postmigrate)},
+                            {"snap_create", op(b, &Qcow2::snap_create)},
+                            {"snap_create.ssh", op(b, &Qcow2::snap_create)},
+                            {"snap_create_live", op(b, &Qcow2::snap_create_live)},
+                            {"snap_create_live.ssh", op(b, &Qcow2::snap_create_live)},
+                            {"snap_delete", op(b, &Qcow2::snap_delete)},
+                            {"snap_delete.ssh", op(b, &Qcow2::snap_delete)},
+                            {"snap_revert", op(b, &Qcow2::snap_revert)},
+                            {"snap_revert.ssh", op(b, &Qcow2::snap_revert)},
+                            {"context", op(b, &Qcow2::context)},
+                            {"delete", op(b, &Qcow2::del)},
+                            {"mkimage", op(b, &Qcow2::mkimage)},
+                            {"mkswap", mkswap_of(b)},
+                            {"monitor", op(b, &Qcow2::monitor)},
+                            {"resize", op(b, &Qcow2::resize)},
+                            {"resize.ssh", op(b, &Qcow2::resize)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

@@ -107,18 +107,17 @@ std::string matrix() {
         }
     };
     std::vector<std::string> dsn, tmn;
-    for (auto* b : ds_backends()) dsn.push_back(b->name());
-    for (auto* b : tm_backends()) tmn.push_back(b->name());
+    for (auto* b : ds_backends()) dsn.push_back(b->name);
+    for (auto* b : tm_backends()) tmn.push_back(b->name);
     table(Kind::Ds, dsn, [](const std::string& d, const std::string& a) {
-        return find_ds_backend(d)->features().count(a) ? std::string("yes") : std::string("-");
+        return find_ds_backend(d)->supports(a) ? std::string("yes") : std::string("-");
     });
     s += "\n";
     table(Kind::Tm, tmn, [](const std::string& d, const std::string& a) {
-        TmBackend* b = find_tm_backend(d);
-        if (!b->features().count(a)) return std::string("-");
+        const TmTable* b = find_tm_backend(d);
+        if (!b->supports(a)) return std::string("-");
         std::string m = "yes";
-        for (const auto& v : b->variants())
-            if (v.rfind(a + ".", 0) == 0) m += "+" + v.substr(a.size() + 1);
+        for (const auto& v : b->variants(a)) m += "+" + v;
         return m;
     });
     s += "\n(-: the action exists and answers \"not supported\"; +ssh: a .ssh variant of its own)\n";
@@ -213,12 +212,11 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
     };
     for (const auto& a : Registry::all()) {
         if (a.kind == Kind::Ds) {
-            for (auto* b : ds_backends()) link(Kind::Ds, b->name(), a.name);
+            for (auto* b : ds_backends()) link(Kind::Ds, b->name, a.name);
         } else {
             for (auto* b : tm_backends()) {
-                link(Kind::Tm, b->name(), a.name);
-                for (const auto& v : b->variants())
-                    if (v.rfind(a.name + ".", 0) == 0) link(Kind::Tm, b->name(), v);
+                link(Kind::Tm, b->name, a.name);
+                for (const auto& v : b->variants(a.name)) link(Kind::Tm, b->name, a.name + "." + v);
             }
         }
     }
