@@ -45,8 +45,8 @@ MonitorResult filesystem_usage(const std::string& path);
 // ---- transfer manager (TM) drivers ----------------------------------------------------
 
 // What a TM call knows beyond its path arguments: ids, the action (and .suffix) it runs
-// as, and the VM / datastore documents fetched on demand as upstream does
-// (`onevm show -x`, `onedatastore show -x`), at most once per action.
+// as, and the VM document fetched on demand as upstream does (`onevm show -x`), at most
+// once per action.
 class TmContext {
 public:
     TmContext(std::string driver_, std::string action_, std::string suffix_, long vmid_, long dsid_)
@@ -54,7 +54,6 @@ public:
     std::string driver, action, suffix;
     long vmid, dsid;
     const VmInfo& vm() const;
-    Datastore datastore(long id) const;
 
 private:
     mutable std::optional<VmInfo> vm_;

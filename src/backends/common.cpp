@@ -5,6 +5,7 @@
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
@@ -160,10 +161,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     for (const auto& tm : others) {
         Argv a;
         if (find_tm_backend(tm)) {
-            char self[PATH_MAX];
-            ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-            if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-            a = {std::string(self, static_cast<size_t>(n)), "tm", tm, c.action};
+            a = {self_exe(), "tm", tm, c.action};
         } else {
             a = {config().get("REMOTES_DIR") + "/tm/" + tm + "/" + c.action};
         }
@@ -182,7 +180,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
 
 void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     check_disk_path(disk, c.vmid);
-    if (c.vm().lcm_state == 62) {  // DISK_RESIZE of a running VM: the hypervisor resizes
+    if (c.vm().lcm_state == lcm::DiskResize) {  // DISK_RESIZE of a running VM: the hypervisor resizes
         log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
         return;
     }
@@ -216,9 +214,6 @@ bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {
 }
 
 std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
-    auto numeric = [](const std::string& n) {
-        return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
-    };
     auto list = [](const std::string& dir) {
         std::vector<std::string> names;
         if (DIR* dp = ::opendir(dir.c_str())) {
@@ -234,7 +229,7 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
     };
     std::vector<VmDiskUsage> out;
     for (const auto& vm : list(path)) {
-        if (!numeric(vm)) continue;
+        if (!numeric_name(vm)) continue;
         std::string vdir = join_path(path, vm);
         VmDiskUsage u{vm, {}};
         for (const auto& f : list(vdir)) {
@@ -243,7 +238,7 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
             u.disk(id, mb(join_path(vdir, f)));
             std::string sdir = join_path(vdir, f + ".snap");
             for (const auto& s : list(sdir))
-                if (numeric(s)) u.snapshot(s, id, mb(join_path(sdir, s)));
+                if (numeric_name(s)) u.snapshot(s, id, mb(join_path(sdir, s)));
         }
         if (!u.entries.empty()) out.push_back(std::move(u));
     }

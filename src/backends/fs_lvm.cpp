@@ -66,9 +66,11 @@ public:
             log::info(quoted(src.str()) + " is no logical volume: it moves with its directory");
             return;
         }
-        int lcm = c.vm().lcm_state;
-        bool resuming = lcm == 9 || lcm == 31 || lcm == 49 || lcm == 50;     // PROLOG_RESUME, _UNDEPLOY, ..._FAILURE
-        bool stopping = lcm == 10 || lcm == 30 || lcm == 41 || lcm == 42;    // EPILOG_STOP, _UNDEPLOY, ..._FAILURE
+        int state = c.vm().lcm_state;
+        bool resuming = state == lcm::PrologResume || state == lcm::PrologUndeploy || state == lcm::PrologResumeFailure ||
+                        state == lcm::PrologUndeployFailure;
+        bool stopping = state == lcm::EpilogStop || state == lcm::EpilogUndeploy || state == lcm::EpilogStopFailure ||
+                        state == lcm::EpilogUndeployFailure;
         if (!resuming && !from.local()) {
             lvm::deactivate(from, d->lv);
             from.remove(join_path(dirname_of(src.path), ".host"));

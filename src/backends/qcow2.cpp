@@ -30,6 +30,7 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
 #include "onestor/transfer.hpp"
@@ -39,10 +40,6 @@
 
 namespace onestor::backends {
 namespace {
-
-bool numeric(const std::string& n) {
-    return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
-}
 
 class Qcow2 final : public CommonTm {
 public:
@@ -104,7 +101,7 @@ public:
         long active = -1;
         bool self = false;
         for (const auto& n : names) {
-            if (numeric(n)) active = std::max(active, std::stol(n));
+            if (numeric_name(n)) active = std::max(active, std::stol(n));
             self = self || n == home.leaf;
         }
         std::vector<Step> steps;
@@ -162,7 +159,7 @@ public:
         }
         RemoteTemp tmp(h, io::temp_name_for(target));
         std::vector<Step> save = {h.mkdir_step(dirname_of(target))};
-        if (snap < 0 && c.vm().lcm_state == kHotplugSaveas) {
+        if (snap < 0 && c.vm().lcm_state == lcm::HotplugSaveas) {
             h.batch(save);
             save.clear();
             live_copy(c, h, src, l.format(a.id), tmp.path());
@@ -333,7 +330,7 @@ public:
         std::vector<long> others;
         std::vector<Step> reads;
         for (const auto& n : Host::parse_list(a.also[2])) {
-            if (!numeric(n) || std::stol(n) == snap) continue;
+            if (!numeric_name(n) || std::stol(n) == snap) continue;
             others.push_back(std::stol(n));
             reads.push_back(qemu::info_step(h, l.file(others.back()), l.format(others.back())));
         }
@@ -360,7 +357,7 @@ public:
     // format is known, never probed: a persistent raw disk stays raw.
     void resize(const TmContext& c, const HostPath& disk, long size_mb) {
         check_disk_path(disk, c.vmid);
-        if (c.vm().lcm_state == kDiskResize) {  // a running VM: the hypervisor resizes
+        if (c.vm().lcm_state == lcm::DiskResize) {  // a running VM: the hypervisor resizes
             log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
             return;
         }
@@ -379,8 +376,6 @@ public:
     }
 
 private:
-    static constexpr int kHotplugSaveas = 26;  // LCM state of a save-as of a running VM
-    static constexpr int kDiskResize = 62;     // LCM state of a resize of a running VM's disk
 
     // ln.ssh: a persistent image runs from copies on the host's own datastore. Its layers
     // (the image as layer 0, its snapshots <SOURCE>.snap/k) are checked where they lie,
@@ -411,7 +406,7 @@ private:
         std::vector<Step> fix;
         if (active > 0)
             for (const auto& n : names)
-                if (!numeric(n)) fix.push_back(h.remove_step(join_path(l.dir, n)));  // the image's self link, strays
+                if (!numeric_name(n)) fix.push_back(h.remove_step(join_path(l.dir, n)));  // the image's self link, strays
         fix.push_back(h.symlink_step(".", join_path(l.dir, l.leaf)));
         for (const auto& [k, i] : layers) {
             if (k == 0) continue;
@@ -456,7 +451,7 @@ private:
         // What arrived is checked where it lies: our self link, numbered layers, nothing else.
         auto names = fe.list(staged.dir);
         for (const auto& n : names)
-            if (!numeric(n) && n != l.leaf)
+            if (!numeric_name(n) && n != l.leaf)
                 throw DriverError("the snapshot directory of " + quoted(src.str()) + " holds " + quoted(n) + ", not a layer");
         if (fe.readlink(join_path(staged.dir, l.leaf)) != ".")
             throw DriverError("the snapshot directory of " + quoted(src.str()) + " has no self link " + quoted(l.leaf + " -> ."));
@@ -588,7 +583,7 @@ private:
         // The layer an image's backing file is (-1: none, or not a layer of this directory).
         long layer_of(const qemu::ImageInfo& i) const {
             std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
-            if (b.empty() || b[0] != '/' || !numeric(basename_of(b))) return -1;
+            if (b.empty() || b[0] != '/' || !numeric_name(basename_of(b))) return -1;
             std::string d = dirname_of(b);
             while (d != dir && basename_of(d) == leaf) d = dirname_of(d);  // through the self link
             return d == dir ? std::stol(basename_of(b)) : -1;
@@ -670,7 +665,7 @@ private:
     // or "<SOURCE>.snap/k".
     static long active_of(const HostPath& disk, const Layout& l, const std::string& link) {
         std::string b = link.substr(link.rfind('/') + 1);
-        if (!numeric(b))
+        if (!numeric_name(b))
             throw DriverError("disk " + quoted(disk.str()) + " is not a qcow2 snapshot chain (it points at " + quoted(link) + ")");
         if ((link[0] == '/' ? link : join_path(dirname_of(disk.path), link)) != join_path(l.dir, b))
             throw DriverError("disk " + quoted(disk.str()) + " points at " + quoted(link) + ", not at layer " + b + " of " +
@@ -715,7 +710,7 @@ private:
         std::map<long, qemu::ImageInfo> layers;
         if (!image.empty()) layers[0] = qemu::validate(h, image, l.base_format, "");
         for (const auto& n : names) {
-            if (!numeric(n)) continue;
+            if (!numeric_name(n)) continue;
             long k = std::stol(n);
             std::string f = l.file(k);
             if (k == 0 && !image.empty()) {

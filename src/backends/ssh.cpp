@@ -20,7 +20,6 @@
 namespace onestor::backends {
 namespace {
 
-constexpr int kPrologMigrateUnknown = 60;  // LCM state: the source host is gone (FT)
 
 class Ssh final : public CommonTm {
 public:
@@ -57,7 +56,7 @@ public:
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
             throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
                               ": not the directories of VM " + std::to_string(c.vmid));
-        if (c.vm().lcm_state == kPrologMigrateUnknown) {
+        if (c.vm().lcm_state == lcm::PrologMigrateUnknown) {
             log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
             return;
         }

@@ -56,11 +56,4 @@ const VmInfo& TmContext::vm() const {
     return *vm_;
 }
 
-Datastore TmContext::datastore(long id) const {
-    Argv a = config().get_words("ONEDATASTORE");
-    a.insert(a.end(), {"show", "-x", std::to_string(id)});
-    Result r = run(a, {.timeout_s = 60, .what = "cannot read datastore " + std::to_string(id)});
-    return Datastore::from_xml(r.out);
-}
-
 }  // namespace onestor

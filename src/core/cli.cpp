@@ -75,13 +75,6 @@ const char* kUsage =
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
     "overridable as ONESTOR_<KEY> in the environment.\n";
 
-std::string self_exe() {
-    char buf[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-    return std::string(buf, static_cast<size_t>(n));
-}
-
 std::string matrix() {
     // One column per driver, as wide as its widest mark; one row per registered action.
     std::string s;

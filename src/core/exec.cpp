@@ -64,6 +64,13 @@ std::string failure_reason(const std::string& err, bool error_blocks) {
     return last_line_of(err);
 }
 
+std::string self_exe() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
+    return std::string(buf, static_cast<size_t>(n));
+}
+
 void install_signal_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_signal;

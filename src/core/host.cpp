@@ -237,10 +237,7 @@ bool Host::has_onestor() {
 Argv Host::onestor(const Argv& args) {
     Argv a;
     if (local_) {
-        char self[PATH_MAX];
-        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-        a.emplace_back(self, static_cast<size_t>(n));
+        a.push_back(self_exe());
     } else {
         a.push_back(config().get("REMOTE_ONESTOR"));
     }
