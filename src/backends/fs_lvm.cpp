@@ -14,6 +14,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/lvm.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
@@ -441,7 +442,7 @@ private:
 
     static void mark_host(Host& h, const std::string& vm_dir) {
         if (h.local()) return;
-        h.run({"sh", "-c", "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"", "sh", h.name(),
+        h.run({"sh", "-c", scripts::kWriteLine, "sh", h.name(),
                join_path(vm_dir, ".host")},
               {.timeout_s = 60, .what = "cannot write " + quoted(h.label(join_path(vm_dir, ".host")))});
     }

@@ -1,8 +1,6 @@
 #include "onestor/backend.hpp"
 
-#include "onestor/config.hpp"
 #include "onestor/error.hpp"
-#include "onestor/exec.hpp"
 
 #include <sys/statvfs.h>
 
@@ -45,15 +43,5 @@ const Primitive& Table::entry(const std::string& action, const std::string& suff
     unsupported(name, action);
 }
 
-const VmInfo& TmContext::vm() const {
-    if (!vm_) {
-        if (vmid < 0) throw DriverError("internal error: no VM id for this action");
-        Argv a = config().get_words("ONEVM");
-        a.insert(a.end(), {"show", "-x", std::to_string(vmid)});
-        Result r = run(a, {.timeout_s = 60, .what = "cannot read VM " + std::to_string(vmid)});
-        vm_ = VmInfo::from_xml(r.out);
-    }
-    return *vm_;
-}
 
 }  // namespace onestor
