@@ -3,7 +3,6 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
-#include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
 #include <algorithm>
@@ -235,27 +234,7 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         install_remotes(w[1], out);
         return 0;
     }
-    if (w[0] == "send") {  // stdout is the stream itself: nothing else may go there
-        if (w.size() < 2 || w.size() > 3) throw DriverError("usage: onestor send PATH [RATE]");
-        stream::send(clean_path(w[1], "path"), 1, w.size() == 3 ? stream::parse_rate(w[2]) : 0);
-        return 0;
-    }
-    if (w[0] == "receive") {
-        bool clean = w.size() == 3 && w[1] == "--clean";  // see transfer::Leftovers
-        if (w.size() != 2 && !clean) throw DriverError("usage: onestor receive [--clean] PATH");
-        std::string dst = clean_path(w.back(), "path");
-        if (clean) transfer::remove_leftovers(Host::local_host(), dst);
-        stream::Stats st = stream::receive(0, dst);
-        out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
-              std::to_string(st.size) + " bytes in all\n";
-        return 0;
-    }
-    if (w[0] == "sweep") {  // run by Host::copy_to_temp on a host, in the copy's own batch
-        if (w.size() != 2) throw DriverError("usage: onestor sweep PATH");
-        std::string path = clean_path(w[1], "path");
-        io::sweep_temps(dirname_of(path), "." + basename_of(path) + ".onestor-tmp.");
-        return 0;
-    }
+    if (int rc = transfer::host_side(w, out); rc >= 0) return rc;  // send, receive, sweep
     throw DriverError("unknown command " + quoted(w[0]));
 }
 
