@@ -1,3 +1,6 @@
+// Over 400 lines: one driver table's primitives plus the LV naming, activation and
+// thin-pool logic only they use (a split by action would scatter that shared state).
+//
 // The `fs_lvm` transfer driver: images stay files in the fs image datastore (mounted on every
 // host); each VM disk is a logical volume lv-one-<vm>-<disk> in the volume group vg-one-<sys ds>
 // on shared block storage, active on the host that runs the VM, with disk.N a symlink to its

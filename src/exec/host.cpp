@@ -1,3 +1,6 @@
+// Over 400 lines because a Host is one object with two faces that must behave alike (the
+// front-end itself, or one ssh connection with batches, tied commands and remote temps);
+// splitting them would put the two halves of each primitive in different files.
 #include "onestor/host.hpp"
 
 #include "onestor/config.hpp"
