@@ -92,6 +92,7 @@ public:
     Primitive(std::function<R(A...)> f) : fn_(std::move(f)) {}  // NOLINT: entries convert
     template <class Sig>
     const std::function<Sig>& as(const std::string& driver, const std::string& action) const;
+    const std::type_info& shape() const { return fn_.type(); }
 
 private:
     std::any fn_;
