@@ -1,12 +1,12 @@
 // main: the only place that turns a result into stdout, and a DriverError into the error
-// block oned reads (5.x markers, or the plain 6.2+ form) and a non-zero exit.
+// block oned reads (its form: protocol::profile()) and a non-zero exit.
 #include "onestor/cli.hpp"
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
-#include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/protocol.hpp"
 
 #include <cstdio>
 #include <sstream>
@@ -16,9 +16,6 @@ using namespace onestor;
 namespace {
 
 void error_block(const DriverError& e) {
-    std::string msg = e.what();
-    for (auto& c : msg)
-        if (c == '\n' || c == '\r') c = ' ';
     if (!e.detail().empty()) {
         std::istringstream in(e.detail());
         std::string line;
@@ -26,16 +23,7 @@ void error_block(const DriverError& e) {
             if (!line.empty()) log::error(line);
     }
     std::fflush(stdout);
-    if (config().protocol6())
-        std::fprintf(stderr, "%s\n", msg.c_str());
-    else
-        std::fprintf(stderr, "ERROR MESSAGE --8<------\n%s\nERROR MESSAGE ------>8--\n", msg.c_str());
-}
-
-std::string read_stdin() {
-    std::string s = io::read_capped(0, io::kMaxStdin, "the action data on stdin");
-    if (s.find_first_not_of(" \n\r\t") == std::string::npos) throw DriverError("the action data is empty (expected on stdin)");
-    return s;
+    std::fputs(protocol::error_block(e.what(), protocol::profile().error).c_str(), stderr);
 }
 
 }  // namespace
@@ -59,7 +47,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         const Action* action = Registry::find(p.inv.kind, p.inv.action);
-        Call call{p.inv, Args::parse(action->args, p.inv.args, p.inv.full_action(), read_stdin), {}};
+        Call call{p.inv, Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data), {}};
         if (call.inv.kind == Kind::Ds && call.inv.driver.empty()) {
             call.inv.driver = call.args.dump().datastore.ds_mad;
             if (call.inv.driver.empty()) throw DriverError("the action data names no DATASTORE/DS_MAD");

@@ -49,6 +49,9 @@ Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& op
 // headers, and a guest could write the text oned shows.
 std::string failure_reason(const std::string& err, bool error_blocks = false);
 
+// The path of this running onestor (/proc/self/exe), to run it again.
+std::string self_exe();
+
 // Renders argv for logs and messages (quoted the same way as for a remote shell).
 std::string render(const Argv& argv);
 

@@ -29,6 +29,10 @@ constexpr long long kMaxSizeMb = 1LL << 40;
 // The number `text` spells, when it is one (the syntax above) and lies in [min, max].
 std::optional<long long> to_number(std::string_view text, long long min, long long max);
 
+// A file or directory name that is an id as the drivers make them (a VM directory, a
+// snapshot file): 1 to 9 decimal digits.
+bool numeric_name(std::string_view name);
+
 // The same, or a DriverError "<what> must be an integer from <min> to <max>, not '<text>'".
 long long parse_number(std::string_view text, long long min, long long max, const std::string& what);
 

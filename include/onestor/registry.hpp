@@ -1,7 +1,7 @@
-// The static registry of actions. Each action file ends in Register objects (one line an
-// action); main() dispatches an Invocation to the Action for (kind, name). Backends are
-// listed in src/backends/list.cpp; which backend supports which action is their own
-// declaration (features()), printed by `onestor actions`.
+// The static registry of actions and backends. Each action file ends in Register objects
+// (one line an action); main() dispatches an Invocation to the Action for (kind, name),
+// which runs the entry of the driver's table for it (Call::op). The tables are handed
+// here by src/backends/list.cpp (RegisterBackends); nothing in core names a backend.
 #pragma once
 #include "onestor/args.hpp"
 #include "onestor/backend.hpp"
@@ -27,8 +27,15 @@ struct Call {
     Args args;
     std::string out;  // what the action prints on success (main writes it to stdout)
 
-    DsBackend& ds() const;  // the DS backend named by inv.driver
-    TmBackend& tm() const;  // the TM backend named by inv.driver
+    // The table of the driver named by inv.driver; unsupported() when it has no inv.action.
+    const DsTable& ds() const;
+    const TmTable& tm() const;
+    // Its entry for this call (the .suffix variant when the table has one), of shape Sig.
+    template <class Sig>
+    const std::function<Sig>& op() const {
+        const Table& t = inv.kind == Kind::Ds ? ds() : tm();
+        return t.entry(inv.action, inv.suffix).as<Sig>(inv.driver, inv.full_action());
+    }
     TmContext tm_context() const;
 };
 
@@ -51,11 +58,15 @@ struct Register {
     explicit Register(Action a) { Registry::add(std::move(a)); }
 };
 
-// Backends, in src/backends/list.cpp.
-const std::vector<DsBackend*>& ds_backends();
-const std::vector<TmBackend*>& tm_backends();
-DsBackend* find_ds_backend(const std::string& name);
-TmBackend* find_tm_backend(const std::string& name);
+// The driver tables, in the order given (src/backends/list.cpp holds the one
+// RegisterBackends object; each function returns a table built on first use).
+struct RegisterBackends {
+    RegisterBackends(std::vector<const DsTable& (*)()> ds, std::vector<const TmTable& (*)()> tm);
+};
+const std::vector<const DsTable*>& ds_backends();
+const std::vector<const TmTable*>& tm_backends();
+const DsTable* find_ds_backend(const std::string& name);
+const TmTable* find_tm_backend(const std::string& name);
 // A TM driver name read from a template (DISK/TM_MAD) or an argument, returned when it is
 // [a-z0-9_]+ and a registered backend or a plain directory REMOTES_DIR/tm/<name> (not a
 // symlink); refused otherwise, since it becomes part of a path that is run.

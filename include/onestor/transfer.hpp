@@ -10,6 +10,7 @@
 #include "onestor/host.hpp"
 
 #include <string>
+#include <vector>
 
 namespace onestor::transfer {
 
@@ -26,5 +27,9 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
 // copy(), then (only then) the source renamed aside in one step and removed: its path never
 // names a partly removed tree. The move stands should the removal itself fail (logged).
 void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
+
+// The host side of a transfer, run as `onestor send|receive|sweep ...` on the hosts (words
+// `w` after "onestor"): its exit code, or -1 when w[0] is none of these.
+int host_side(const std::vector<std::string>& w, std::string& out);
 
 }  // namespace onestor::transfer

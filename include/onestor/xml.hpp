@@ -76,10 +76,27 @@ struct VmDisk {
     long size_mb(const std::string& name) const;  // numeric attribute, 0 when absent
 };
 
+// The LCM states the drivers ask about (OpenNebula's VirtualMachine::LcmState).
+namespace lcm {
+enum : int {
+    PrologResume = 9,
+    EpilogStop = 10,
+    HotplugSaveas = 26,  // a save-as of a running VM's disk
+    EpilogUndeploy = 30,
+    PrologUndeploy = 31,
+    EpilogStopFailure = 41,
+    EpilogUndeployFailure = 42,
+    PrologResumeFailure = 49,
+    PrologUndeployFailure = 50,
+    PrologMigrateUnknown = 60,  // the source host is gone (fault tolerance)
+    DiskResize = 62,            // a resize of a running VM's disk
+};
+}  // namespace lcm
+
 struct VmInfo {
     long id = -1;
     std::string name, deploy_id;
-    int state = -1, lcm_state = -1;
+    int state = -1, lcm_state = -1;  // lcm_state: lcm::
     std::vector<VmDisk> disks;
     int context_disk_id = -1;
     // HISTORY[last()]

@@ -8,9 +8,9 @@ namespace {
 
 const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
 
-void snap_delete(Call& c) { c.ds().snap_delete(c.args.dump(), c.args.id()); }
-void snap_flatten(Call& c) { c.ds().snap_flatten(c.args.dump(), c.args.id()); }
-void snap_revert(Call& c) { c.ds().snap_revert(c.args.dump(), c.args.id()); }
+void snap_delete(Call& c) { c.op<sig::ImageVoid>()(c.args.dump(), c.args.id()); }
+void snap_flatten(Call& c) { c.op<sig::ImageVoid>()(c.args.dump(), c.args.id()); }
+void snap_revert(Call& c) { c.op<sig::ImageVoid>()(c.args.dump(), c.args.id()); }
 
 const Register r_delete{{Kind::Ds, "snap_delete", kDump, "delete snapshot TARGET_SNAPSHOT of the image", snap_delete}};
 const Register r_flatten{{Kind::Ds, "snap_flatten", kDump, "make snapshot TARGET_SNAPSHOT the image, dropping all snapshots", snap_flatten}};

@@ -39,13 +39,13 @@ const std::vector<ArgSpec> kResize = {{"disk", ArgKind::HostPath, Confine::VmDis
                                       {"vmid", ArgKind::VmId},
                                       {"dsid", ArgKind::DsId}};
 
-void clone(Call& c) { c.tm().clone(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
-void ln(Call& c) { c.tm().ln(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
-void mvds(Call& c) { c.tm().mvds(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
-void cpds(Call& c) { c.tm().cpds(c.tm_context(), c.args.path("src"), c.args.path("dst"), c.args.num("snap")); }
-void mv(Call& c) { c.tm().mv(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
-void del(Call& c) { c.tm().del(c.tm_context(), c.args.path("dst")); }
-void resize(Call& c) { c.tm().resize(c.tm_context(), c.args.path("disk"), c.args.num("size")); }
+void clone(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void ln(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void mvds(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void cpds(Call& c) { c.op<sig::Cpds>()(c.tm_context(), c.args.path("src"), c.args.path("dst"), c.args.num("snap")); }
+void mv(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
+void del(Call& c) { c.op<sig::One>()(c.tm_context(), c.args.path("dst")); }
+void resize(Call& c) { c.op<sig::DiskNum>()(c.tm_context(), c.args.path("disk"), c.args.num("size")); }
 
 const Register r_clone{{Kind::Tm, "clone", kToVm, "copy a non-persistent image to the VM's disk", clone}};
 const Register r_ln{{Kind::Tm, "ln", kToVm, "give the VM its persistent image", ln}};

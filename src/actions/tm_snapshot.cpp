@@ -9,10 +9,10 @@ namespace {
 const std::vector<ArgSpec> kSnap = {
     {"disk", ArgKind::HostPath, Confine::VmDisk}, {"snap", ArgKind::SnapId}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
-void create(Call& c) { c.tm().snap_create(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
-void create_live(Call& c) { c.tm().snap_create_live(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
-void del(Call& c) { c.tm().snap_delete(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
-void revert(Call& c) { c.tm().snap_revert(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
+void create(Call& c) { c.op<sig::DiskNum>()(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
+void create_live(Call& c) { c.op<sig::DiskNum>()(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
+void del(Call& c) { c.op<sig::DiskNum>()(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
+void revert(Call& c) { c.op<sig::DiskNum>()(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
 
 const Register r_create{{Kind::Tm, "snap_create", kSnap, "snapshot a disk of a stopped VM", create}};
 const Register r_create_live{{Kind::Tm, "snap_create_live", kSnap, "snapshot a disk of a running VM", create_live}};

@@ -5,6 +5,7 @@
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
@@ -155,19 +156,16 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     std::set<std::string> others;
     for (const auto& d : vm.disks) {
         std::string tm = d.get("TM_MAD");
-        if (!tm.empty() && tm != name()) others.insert(valid_tm_name(tm));  // all checked before any runs
+        if (!tm.empty() && tm != c.driver) others.insert(valid_tm_name(tm));  // all checked before any runs
     }
     for (const auto& tm : others) {
         Argv a;
         if (find_tm_backend(tm)) {
-            char self[PATH_MAX];
-            ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-            if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-            a = {std::string(self, static_cast<size_t>(n)), "tm", tm, c.action};
+            a = {self_exe(), "tm", tm, c.action};
         } else {
             a = {config().get("REMOTES_DIR") + "/tm/" + tm + "/" + c.action};
         }
-        a.insert(a.end(), {r.src_host, r.dst_host, r.vm_dir, std::to_string(c.vmid), std::to_string(c.dsid), name()});
+        a.insert(a.end(), {r.src_host, r.dst_host, r.vm_dir, std::to_string(c.vmid), std::to_string(c.dsid), c.driver});
         // The template travels on stdin, as oned (5.10+) gives it.
         int fd = memfd_create("template", MFD_CLOEXEC);
         if (fd < 0) throw_errno("cannot create", "memfd");
@@ -182,7 +180,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
 
 void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     check_disk_path(disk, c.vmid);
-    if (c.vm().lcm_state == 62) {  // DISK_RESIZE of a running VM: the hypervisor resizes
+    if (c.vm().lcm_state == lcm::DiskResize) {  // DISK_RESIZE of a running VM: the hypervisor resizes
         log::info("VM " + std::to_string(c.vmid) + " is running: the hypervisor resizes " + quoted(disk.str()));
         return;
     }
@@ -215,10 +213,7 @@ bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {
     return v == "YES" || v == "TRUE" || v == "1";
 }
 
-std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const std::string& path) {
-    auto numeric = [](const std::string& n) {
-        return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
-    };
+std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
     auto list = [](const std::string& dir) {
         std::vector<std::string> names;
         if (DIR* dp = ::opendir(dir.c_str())) {
@@ -232,21 +227,20 @@ std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const s
         struct stat st {};
         return ::stat(p.c_str(), &st) == 0 ? io::mib_ceil(static_cast<unsigned long long>(st.st_blocks) * 512) : 0ull;
     };
-    std::vector<std::pair<std::string, std::string>> out;
+    std::vector<VmDiskUsage> out;
     for (const auto& vm : list(path)) {
-        if (!numeric(vm)) continue;
-        std::string vdir = join_path(path, vm), poll;
+        if (!numeric_name(vm)) continue;
+        std::string vdir = join_path(path, vm);
+        VmDiskUsage u{vm, {}};
         for (const auto& f : list(vdir)) {
             int id = disk_id_of("/" + f);
             if (id < 0) continue;
-            poll += "DISK_SIZE=[ID=" + std::to_string(id) + ",SIZE=" + std::to_string(mb(join_path(vdir, f))) + "] ";
+            u.disk(id, mb(join_path(vdir, f)));
             std::string sdir = join_path(vdir, f + ".snap");
             for (const auto& s : list(sdir))
-                if (numeric(s))
-                    poll += "SNAPSHOT_SIZE=[ID=" + s + ",DISK_ID=" + std::to_string(id) +
-                            ",SIZE=" + std::to_string(mb(join_path(sdir, s))) + "] ";
+                if (numeric_name(s)) u.snapshot(s, id, mb(join_path(sdir, s)));
         }
-        if (!poll.empty()) out.emplace_back(vm, poll);
+        if (!u.entries.empty()) out.push_back(std::move(u));
     }
     return out;
 }
@@ -258,8 +252,7 @@ MonitorResult CommonTm::monitor(const DsDump& d) {
     io::mkdir_p(path);
     MonitorResult m = filesystem_usage(path);
     if (!d.monitor_vm_disks) return m;
-    // The <=5.10 in-band form: VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "].
-    for (const auto& [vm, poll] : vm_disk_usage(path)) m.vm_lines.push_back("VM=[ID=" + vm + ",POLL=\"" + poll + "\"]");
+    m.vms = vm_disk_usage(path);
     return m;
 }
 

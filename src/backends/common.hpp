@@ -9,16 +9,15 @@
 
 namespace onestor::backends {
 
-class CommonTm : public TmBackend {
+class CommonTm {
 public:
-    void context(const TmContext&, const std::vector<ContextFile>& files, const HostPath& dst) override;
-    void del(const TmContext&, const HostPath& dst) override;
-    void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst) override;
-    void mkswap(const TmContext& c, long size_mb, const HostPath& dst) override { mkimage(c, size_mb, "swap", dst); }
-    void premigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
-    void postmigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
-    MonitorResult monitor(const DsDump&) override;
-    void resize(const TmContext&, const HostPath& disk, long size_mb) override;
+    void context(const TmContext&, const std::vector<ContextFile>& files, const HostPath& dst);
+    void del(const TmContext&, const HostPath& dst);
+    void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
+    void premigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    void postmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    MonitorResult monitor(const DsDump&);
+    void resize(const TmContext&, const HostPath& disk, long size_mb);
 
 protected:
     // The image's path as `host` sees it: SOURCE (<fe root>/<dsid>/<name>) moved under the
@@ -40,12 +39,18 @@ protected:
     static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
     // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
     static bool disk_flag(const VmDisk& d, const std::string& key);
-    // Per VM directory under a system datastore dir: (vm id, "DISK_SIZE=[ID=d,SIZE=mb]
-    // SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] ..."), sizes from st_blocks, links followed.
-    static std::vector<std::pair<std::string, std::string>> vm_disk_usage(const std::string& ds_dir);
+    // Per VM directory under a system datastore dir: its disks and their snapshots, sizes
+    // from st_blocks, links followed.
+    static std::vector<VmDiskUsage> vm_disk_usage(const std::string& ds_dir);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);
 };
+
+// mkswap is mkimage of a swap disk: an entry for any table whose backend has mkimage.
+template <class B>
+Primitive mkswap_of(B& b) {
+    return op<sig::Mkswap>([&b](const TmContext& c, long size_mb, const HostPath& dst) { b.mkimage(c, size_mb, "swap", dst); });
+}
 
 }  // namespace onestor::backends

@@ -1,3 +1,6 @@
+// Over 400 lines: one driver table's primitives plus the LV naming, activation and
+// thin-pool logic only they use (a split by action would scatter that shared state).
+//
 // The `fs_lvm` transfer driver: images stay files in the fs image datastore (mounted on every
 // host); each VM disk is a logical volume lv-one-<vm>-<disk> in the volume group vg-one-<sys ds>
 // on shared block storage, active on the host that runs the VM, with disk.N a symlink to its
@@ -14,6 +17,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/lvm.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
@@ -28,19 +32,13 @@ constexpr unsigned long long kMiB = 1ull << 20;
 
 class FsLvm final : public CommonTm {
 public:
-    std::string name() const override { return "fs_lvm"; }
-    std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
-                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "resize"};
-    }
 
     // Persistent or not, the VM runs on an LV holding a copy of the image; mvds writes a
     // persistent disk back (upstream's ln is the same script as clone).
-    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
-    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
 
-    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
         Disk d = disk_of(c, src);
         Host& h = Host::get(src.host);
         export_to(c, h, d, d.lv, host_image_path(dst.path, src.path));
@@ -48,7 +46,7 @@ public:
         h.remove(src.path);
     }
 
-    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
         Disk d = disk_of(c, src);
         Host& h = Host::get(src.host);
         lvm::Lv from = d.lv;
@@ -59,7 +57,7 @@ public:
         export_to(c, h, d, from, host_image_path(dst.path, src.path));
     }
 
-    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (disk_id_of(src.path) < 0) {
             move_dir(c, src, dst);
             return;
@@ -72,9 +70,11 @@ public:
             log::info(quoted(src.str()) + " is no logical volume: it moves with its directory");
             return;
         }
-        int lcm = c.vm().lcm_state;
-        bool resuming = lcm == 9 || lcm == 31 || lcm == 49 || lcm == 50;     // PROLOG_RESUME, _UNDEPLOY, ..._FAILURE
-        bool stopping = lcm == 10 || lcm == 30 || lcm == 41 || lcm == 42;    // EPILOG_STOP, _UNDEPLOY, ..._FAILURE
+        int state = c.vm().lcm_state;
+        bool resuming = state == lcm::PrologResume || state == lcm::PrologUndeploy || state == lcm::PrologResumeFailure ||
+                        state == lcm::PrologUndeployFailure;
+        bool stopping = state == lcm::EpilogStop || state == lcm::EpilogUndeploy || state == lcm::EpilogStopFailure ||
+                        state == lcm::EpilogUndeployFailure;
         if (!resuming && !from.local()) {
             lvm::deactivate(from, d->lv);
             from.remove(join_path(dirname_of(src.path), ".host"));
@@ -100,13 +100,13 @@ public:
 
     // Live migration: the destination activates the VM's volumes before the hypervisor
     // moves it, the source lets go of them after.
-    void premigrate(const TmContext& c, const MigrateRequest& r) override {
+    void premigrate(const TmContext& c, const MigrateRequest& r) {
         Host& to = Host::get(r.dst_host);
         for (const auto& lv : vm_volumes(c, to, r.vm_dir)) lvm::activate(to, lv);
         migrate_other(c, r);
     }
 
-    void postmigrate(const TmContext& c, const MigrateRequest& r) override {
+    void postmigrate(const TmContext& c, const MigrateRequest& r) {
         Host& from = Host::get(r.src_host);
         for (const auto& lv : vm_volumes(c, from, r.vm_dir)) lvm::deactivate(from, lv);
         Host& to = Host::get(r.dst_host);
@@ -114,7 +114,7 @@ public:
         migrate_other(c, r);
     }
 
-    void del(const TmContext& c, const HostPath& dst) override {
+    void del(const TmContext& c, const HostPath& dst) {
         Host& h = Host::get(dst.host);
         if (is_vm_dir(dst, c.vmid)) {
             for (const auto& n : h.list(dst.path)) {
@@ -134,7 +134,7 @@ public:
         CommonTm::del(c, dst);
     }
 
-    void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) override {
+    void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         int id = disk_id_of(dst.path);
         if (id < 0) throw DriverError(quoted(dst.str()) + " is not a disk.N path");
@@ -155,7 +155,7 @@ public:
         made.keep();
     }
 
-    void resize(const TmContext& c, const HostPath& disk, long size_mb) override {
+    void resize(const TmContext& c, const HostPath& disk, long size_mb) {
         Disk d = disk_of(c, disk);
         Host& h = Host::get(disk.host);
         auto st = lvm::find(h, d.lv);
@@ -176,7 +176,7 @@ public:
         log::info("grew " + quoted(d.lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
     }
 
-    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_create");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " already exists");
@@ -187,14 +187,14 @@ public:
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " is " + quoted(s.spec()));
     }
 
-    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_delete");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
         lvm::remove(*h, s);
     }
 
-    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_revert");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
         if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
@@ -221,7 +221,7 @@ public:
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
-    MonitorResult monitor(const DsDump& dump) override {
+    MonitorResult monitor(const DsDump& dump) {
         if (dump.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");
         std::string vg = lvm::vg_of(dump.datastore.id);
         // The group is read where it is visible: a BRIDGE_LIST host, else the front-end.
@@ -244,7 +244,7 @@ public:
             m.total_mb = u.total_mb;
             m.free_mb = u.free_mb;
             m.used_mb = u.total_mb - u.free_mb;
-            if (dump.monitor_vm_disks) m.vm_lines = vm_lines(lvm::list(h, vg));
+            if (dump.monitor_vm_disks) m.vms = vm_usage(lvm::list(h, vg));
             return m;
         }
         return CommonTm::monitor(dump);  // no group anywhere: the directory's file system
@@ -324,7 +324,7 @@ private:
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
         if (st->pool.empty())
-            unsupported(name(), action, quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
+            unsupported("fs_lvm", action, quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
         return {&h, d, *st};
     }
 
@@ -445,7 +445,7 @@ private:
 
     static void mark_host(Host& h, const std::string& vm_dir) {
         if (h.local()) return;
-        h.run({"sh", "-c", "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"", "sh", h.name(),
+        h.run({"sh", "-c", scripts::kWriteLine, "sh", h.name(),
                join_path(vm_dir, ".host")},
               {.timeout_s = 60, .what = "cannot write " + quoted(h.label(join_path(vm_dir, ".host")))});
     }
@@ -473,31 +473,50 @@ private:
         log::info("moved " + quoted(src.path) + " to " + quoted(dst.path));
     }
 
-    // VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] "]
-    static std::vector<std::string> vm_lines(const std::map<std::string, lvm::LvState>& lvs) {
-        std::map<long, std::string> polls;
+    // Each VM's disk LVs and their snapshot LVs (<name>_s<snap>), in name order.
+    static std::vector<VmDiskUsage> vm_usage(const std::map<std::string, lvm::LvState>& lvs) {
+        std::map<long, VmDiskUsage> polls;
         for (const auto& [n, s] : lvs) {
             auto ref = lvm::parse_disk_device("/dev/vg-one-0/" + n.substr(0, n.find('_')));
             if (!ref) continue;
-            std::string mb = std::to_string((s.bytes + kMiB - 1) / kMiB);
+            unsigned long long mb = (s.bytes + kMiB - 1) / kMiB;
             auto us = n.find("_s");
             if (us == std::string::npos)
-                polls[ref->vmid] += "DISK_SIZE=[ID=" + std::to_string(ref->disk) + ",SIZE=" + mb + "] ";
+                polls[ref->vmid].disk(ref->disk, mb);
             else if (n.size() > us + 2 && n.find_first_not_of("0123456789", us + 2) == std::string::npos)
-                polls[ref->vmid] += "SNAPSHOT_SIZE=[ID=" + n.substr(us + 2) + ",DISK_ID=" + std::to_string(ref->disk) +
-                                    ",SIZE=" + mb + "] ";
+                polls[ref->vmid].snapshot(n.substr(us + 2), ref->disk, mb);
         }
-        std::vector<std::string> out;
-        for (const auto& [vm, poll] : polls) out.push_back("VM=[ID=" + std::to_string(vm) + ",POLL=\"" + poll + "\"]");
+        std::vector<VmDiskUsage> out;
+        for (auto& [vm, u] : polls) {
+            u.vm_id = std::to_string(vm);
+            out.push_back(std::move(u));
+        }
         return out;
     }
 };
 
 }  // namespace
 
-TmBackend& fs_lvm_backend() {
+const TmTable& fs_lvm_table() {
     static FsLvm b;
-    return b;
+    static const TmTable t{"fs_lvm",
+                           {{"clone", op(b, &FsLvm::clone)},
+                            {"ln", op(b, &FsLvm::ln)},
+                            {"mvds", op(b, &FsLvm::mvds)},
+                            {"cpds", op(b, &FsLvm::cpds)},
+                            {"mv", op(b, &FsLvm::mv)},
+                            {"premigrate", op(b, &FsLvm::premigrate)},
+                            {"postmigrate", op(b, &FsLvm::postmigrate)},
+                            {"snap_create", op(b, &FsLvm::snap_create)},
+                            {"snap_delete", op(b, &FsLvm::snap_delete)},
+                            {"snap_revert", op(b, &FsLvm::snap_revert)},
+                            {"context", op(b, &FsLvm::context)},
+                            {"delete", op(b, &FsLvm::del)},
+                            {"mkimage", op(b, &FsLvm::mkimage)},
+                            {"mkswap", mkswap_of(b)},
+                            {"monitor", op(b, &FsLvm::monitor)},
+                            {"resize", op(b, &FsLvm::resize)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

@@ -1,25 +1,21 @@
-// The backends, listed once. Actions register themselves; backends do not, so this file
-// is the whole list of drivers onestor offers.
+// The backends, listed once: the tables of the drivers onestor offers, in the order
+// `onestor actions` shows them. Actions register themselves (src/actions/); this file hands
+// the tables to the registry, so nothing in core names a backend.
 #include "onestor/registry.hpp"
 
 namespace onestor {
 namespace backends {
-DsBackend& fs_backend();
-TmBackend& shared_backend();
-TmBackend& ssh_backend();
-TmBackend& qcow2_backend();
-TmBackend& fs_lvm_backend();
+const DsTable& fs_table();
+const TmTable& shared_table();
+const TmTable& ssh_table();
+const TmTable& qcow2_table();
+const TmTable& fs_lvm_table();
 }  // namespace backends
 
-const std::vector<DsBackend*>& ds_backends() {
-    static const std::vector<DsBackend*> all = {&backends::fs_backend()};
-    return all;
-}
-
-const std::vector<TmBackend*>& tm_backends() {
-    static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend(), &backends::qcow2_backend(),
-                                                  &backends::fs_lvm_backend()};
-    return all;
-}
+namespace {
+const RegisterBackends r_backends{{&backends::fs_table},
+                                  {&backends::shared_table, &backends::ssh_table, &backends::qcow2_table,
+                                   &backends::fs_lvm_table}};
+}  // namespace
 
 }  // namespace onestor

@@ -16,16 +16,8 @@ namespace {
 
 class Shared final : public CommonTm {
 public:
-    std::string name() const override { return "shared"; }
-    std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
-                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "resize"};
-    }
-    // A shared image datastore feeding an ssh (local) system datastore: oned calls these.
-    std::set<std::string> variants() const override { return {"ln.ssh", "mvds.ssh"}; }
 
-    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
@@ -44,14 +36,23 @@ public:
         h.commit(*tmp, dst.path, true);
     }
 
-    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    // A shared image datastore feeding an ssh (local) system datastore: oned calls the .ssh
+    // variants. ln.ssh: the VM runs from a copy on the host's local disk.
+    void ln_ssh(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
-        if (c.suffix == "ssh") {  // ln.ssh: the VM runs from a copy on the host's local disk
-            Host& to = Host::get(dst.host);
-            to.mkdir_p(dirname_of(dst.path));
-            transfer::copy(Host::get(src.host), src.path, to, dst.path);
-            return;
-        }
+        Host& to = Host::get(dst.host);
+        to.mkdir_p(dirname_of(dst.path));
+        transfer::copy(Host::get(src.host), src.path, to, dst.path);
+    }
+
+    // mvds.ssh: the host's copy goes back beside the image, then renamed.
+    void mvds_ssh(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        check_disk_path(src, c.vmid);
+        transfer::move(Host::get(src.host), src.path, Host::get(dst.host), dst.path);
+    }
+
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
         log::info("linking " + quoted(image) + " as " + quoted(dst.str()));
@@ -59,17 +60,12 @@ public:
         h.symlink(image, dst.path);
     }
 
-    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
-        if (c.suffix == "ssh") {  // mvds.ssh: the host's copy goes back beside the image, then renamed
-            check_disk_path(src, c.vmid);
-            transfer::move(Host::get(src.host), src.path, Host::get(dst.host), dst.path);
-            return;
-        }
+    void mvds(const TmContext&, const HostPath& src, const HostPath&) {
         // The VM wrote straight into the image through the disk.N symlink.
         log::info(quoted(src.str()) + " is the image itself: nothing to move");
     }
 
-    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
         check_disk_path(src, c.vmid);
         Host& h = Host::get(src.host);
         std::string target = host_image_path(dst.path, src.path);
@@ -86,7 +82,7 @@ public:
         h.copy_file(from, target, true);
     }
 
-    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         // Disks move with their directory on shared storage; only a change of path
         // (another system datastore on the same storage) moves anything.
         if (src.path == dst.path || disk_id_of(src.path) >= 0) {
@@ -103,7 +99,7 @@ public:
         h.rename(src.path, dst.path, false);
     }
 
-    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Snap s = snap_paths(c, disk, snap);
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
@@ -112,7 +108,7 @@ public:
         h.copy_file(s.current, s.file, false);
     }
 
-    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         Snap s = snap_paths(c, disk, snap);
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
@@ -121,7 +117,7 @@ public:
         log::info("deleted snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
-    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         Snap s = snap_paths(c, disk, snap);
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
@@ -160,9 +156,28 @@ private:
 
 }  // namespace
 
-TmBackend& shared_backend() {
-    static Shared s;
-    return s;
+const TmTable& shared_table() {
+    static Shared b;
+    static const TmTable t{"shared",
+                           {{"clone", op(b, &Shared::clone)},
+                            {"ln", op(b, &Shared::ln)},
+                            {"ln.ssh", op(b, &Shared::ln_ssh)},
+                            {"mvds", op(b, &Shared::mvds)},
+                            {"mvds.ssh", op(b, &Shared::mvds_ssh)},
+                            {"cpds", op(b, &Shared::cpds)},
+                            {"mv", op(b, &Shared::mv)},
+                            {"premigrate", op(b, &Shared::premigrate)},
+                            {"postmigrate", op(b, &Shared::postmigrate)},
+                            {"snap_create", op(b, &Shared::snap_create)},
+                            {"snap_delete", op(b, &Shared::snap_delete)},
+                            {"snap_revert", op(b, &Shared::snap_revert)},
+                            {"context", op(b, &Shared::context)},
+                            {"delete", op(b, &Shared::del)},
+                            {"mkimage", op(b, &Shared::mkimage)},
+                            {"mkswap", mkswap_of(b)},
+                            {"monitor", op(b, &Shared::monitor)},
+                            {"resize", op(b, &Shared::resize)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

@@ -20,22 +20,15 @@
 namespace onestor::backends {
 namespace {
 
-constexpr int kPrologMigrateUnknown = 60;  // LCM state: the source host is gone (FT)
 
 class Ssh final : public CommonTm {
 public:
-    std::string name() const override { return "ssh"; }
-    std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
-                "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
-                "monitor",     "monitor_ds",  "resize"};
-    }
 
     // Persistent images are copied too (upstream's ln is this script); mvds brings them back.
-    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
-    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) override { deploy(c, src, dst); }
+    void clone(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
+    void ln(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
 
-    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(src, c.vmid);
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
@@ -46,7 +39,7 @@ public:
         log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(to.label(dst.path)));
     }
 
-    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) override {
+    void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
         check_disk_path(src, c.vmid);
         Host& from = Host::get(src.host);
         std::string path = snap >= 0 ? src.path + ".snap/" + std::to_string(snap) : src.path;
@@ -54,7 +47,7 @@ public:
         transfer::copy(from, path, Host::get(dst.host), dst.path);
     }
 
-    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) override {
+    void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (disk_id_of(src.path) >= 0) {  // the VM directory's own mv carries the disks
             log::info(quoted(src.str()) + " moves with its VM directory");
             return;
@@ -63,7 +56,7 @@ public:
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
             throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
                               ": not the directories of VM " + std::to_string(c.vmid));
-        if (c.vm().lcm_state == kPrologMigrateUnknown) {
+        if (c.vm().lcm_state == lcm::PrologMigrateUnknown) {
             log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
             return;
         }
@@ -87,7 +80,7 @@ public:
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
     }
 
-    void snap_create(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         h.mkdir_p(disk.path + ".snap");
@@ -95,7 +88,7 @@ public:
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
-    void snap_delete(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         std::string f = snap_file(disk, snap);
@@ -103,7 +96,7 @@ public:
         h.remove(f);
     }
 
-    void snap_revert(const TmContext& c, const HostPath& disk, long snap) override {
+    void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         std::string f = snap_file(disk, snap);
@@ -112,11 +105,10 @@ public:
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
-    MonitorResult monitor_ds(const std::string& dir) override {
+    MonitorResult monitor_ds(const std::string& dir) {
         // On the host itself: usage by statvfs, disk sizes from st_blocks (no du processes).
         MonitorResult m = filesystem_usage(dir);
-        for (const auto& [vm, poll] : vm_disk_usage(dir))
-            m.vm_lines.push_back("VM = [ ID = " + vm + ", MONITOR = \"" + base64_encode(poll) + "\" ]");
+        m.vms = vm_disk_usage(dir);
         return m;
     }
 
@@ -166,9 +158,27 @@ private:
 
 }  // namespace
 
-TmBackend& ssh_backend() {
-    static Ssh s;
-    return s;
+const TmTable& ssh_table() {
+    static Ssh b;
+    static const TmTable t{"ssh",
+                           {{"clone", op(b, &Ssh::clone)},
+                            {"ln", op(b, &Ssh::ln)},
+                            {"mvds", op(b, &Ssh::mvds)},
+                            {"cpds", op(b, &Ssh::cpds)},
+                            {"mv", op(b, &Ssh::mv)},
+                            {"premigrate", op(b, &Ssh::premigrate)},
+                            {"postmigrate", op(b, &Ssh::postmigrate)},
+                            {"snap_create", op(b, &Ssh::snap_create)},
+                            {"snap_delete", op(b, &Ssh::snap_delete)},
+                            {"snap_revert", op(b, &Ssh::snap_revert)},
+                            {"context", op(b, &Ssh::context)},
+                            {"delete", op(b, &Ssh::del)},
+                            {"mkimage", op(b, &Ssh::mkimage)},
+                            {"mkswap", mkswap_of(b)},
+                            {"monitor", op(b, &Ssh::monitor)},
+                            {"monitor_ds", op(b, &Ssh::monitor_ds)},
+                            {"resize", op(b, &Ssh::resize)}}};
+    return t;
 }
 
 }  // namespace onestor::backends

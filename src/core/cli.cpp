@@ -3,7 +3,6 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
-#include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
 #include <algorithm>
@@ -75,13 +74,6 @@ const char* kUsage =
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
     "overridable as ONESTOR_<KEY> in the environment.\n";
 
-std::string self_exe() {
-    char buf[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-    return std::string(buf, static_cast<size_t>(n));
-}
-
 std::string matrix() {
     // One column per driver, as wide as its widest mark; one row per registered action.
     std::string s;
@@ -107,18 +99,17 @@ std::string matrix() {
         }
     };
     std::vector<std::string> dsn, tmn;
-    for (auto* b : ds_backends()) dsn.push_back(b->name());
-    for (auto* b : tm_backends()) tmn.push_back(b->name());
+    for (auto* b : ds_backends()) dsn.push_back(b->name);
+    for (auto* b : tm_backends()) tmn.push_back(b->name);
     table(Kind::Ds, dsn, [](const std::string& d, const std::string& a) {
-        return find_ds_backend(d)->features().count(a) ? std::string("yes") : std::string("-");
+        return find_ds_backend(d)->supports(a) ? std::string("yes") : std::string("-");
     });
     s += "\n";
     table(Kind::Tm, tmn, [](const std::string& d, const std::string& a) {
-        TmBackend* b = find_tm_backend(d);
-        if (!b->features().count(a)) return std::string("-");
+        const TmTable* b = find_tm_backend(d);
+        if (!b->supports(a)) return std::string("-");
         std::string m = "yes";
-        for (const auto& v : b->variants())
-            if (v.rfind(a + ".", 0) == 0) m += "+" + v.substr(a.size() + 1);
+        for (const auto& v : b->variants(a)) m += "+" + v;
         return m;
     });
     s += "\n(-: the action exists and answers \"not supported\"; +ssh: a .ssh variant of its own)\n";
@@ -213,12 +204,11 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
     };
     for (const auto& a : Registry::all()) {
         if (a.kind == Kind::Ds) {
-            for (auto* b : ds_backends()) link(Kind::Ds, b->name(), a.name);
+            for (auto* b : ds_backends()) link(Kind::Ds, b->name, a.name);
         } else {
             for (auto* b : tm_backends()) {
-                link(Kind::Tm, b->name(), a.name);
-                for (const auto& v : b->variants())
-                    if (v.rfind(a.name + ".", 0) == 0) link(Kind::Tm, b->name(), v);
+                link(Kind::Tm, b->name, a.name);
+                for (const auto& v : b->variants(a.name)) link(Kind::Tm, b->name, a.name + "." + v);
             }
         }
     }
@@ -244,27 +234,7 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         install_remotes(w[1], out);
         return 0;
     }
-    if (w[0] == "send") {  // stdout is the stream itself: nothing else may go there
-        if (w.size() < 2 || w.size() > 3) throw DriverError("usage: onestor send PATH [RATE]");
-        stream::send(clean_path(w[1], "path"), 1, w.size() == 3 ? stream::parse_rate(w[2]) : 0);
-        return 0;
-    }
-    if (w[0] == "receive") {
-        bool clean = w.size() == 3 && w[1] == "--clean";  // see transfer::Leftovers
-        if (w.size() != 2 && !clean) throw DriverError("usage: onestor receive [--clean] PATH");
-        std::string dst = clean_path(w.back(), "path");
-        if (clean) transfer::remove_leftovers(Host::local_host(), dst);
-        stream::Stats st = stream::receive(0, dst);
-        out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
-              std::to_string(st.size) + " bytes in all\n";
-        return 0;
-    }
-    if (w[0] == "sweep") {  // run by Host::copy_to_temp on a host, in the copy's own batch
-        if (w.size() != 2) throw DriverError("usage: onestor sweep PATH");
-        std::string path = clean_path(w[1], "path");
-        io::sweep_temps(dirname_of(path), "." + basename_of(path) + ".onestor-tmp.");
-        return 0;
-    }
+    if (int rc = transfer::host_side(w, out); rc >= 0) return rc;  // send, receive, sweep
     throw DriverError("unknown command " + quoted(w[0]));
 }
 

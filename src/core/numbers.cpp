@@ -31,4 +31,8 @@ long long parse_number(std::string_view text, long long min, long long max, cons
                       ", not " + quoted(shown));
 }
 
+bool numeric_name(std::string_view n) {
+    return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
+}
+
 }  // namespace onestor

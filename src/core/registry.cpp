@@ -12,7 +12,38 @@ std::vector<Action>& actions() {
     static std::vector<Action> a;  // function-local: filled by static Register objects
     return a;
 }
+
+struct Tables {
+    std::vector<const DsTable& (*)()> ds_fn;
+    std::vector<const TmTable& (*)()> tm_fn;
+};
+Tables& tables() {
+    static Tables t;  // filled by the static RegisterBackends object
+    return t;
+}
+
+template <class T>
+std::vector<const T*> built(const std::vector<const T& (*)()>& fns) {
+    std::vector<const T*> v;
+    for (auto* f : fns) v.push_back(&f());
+    return v;
+}
 }  // namespace
+
+RegisterBackends::RegisterBackends(std::vector<const DsTable& (*)()> ds, std::vector<const TmTable& (*)()> tm) {
+    tables().ds_fn = std::move(ds);
+    tables().tm_fn = std::move(tm);
+}
+
+const std::vector<const DsTable*>& ds_backends() {
+    static const std::vector<const DsTable*> all = built(tables().ds_fn);
+    return all;
+}
+
+const std::vector<const TmTable*>& tm_backends() {
+    static const std::vector<const TmTable*> all = built(tables().tm_fn);
+    return all;
+}
 
 std::string kind_dir(Kind k) { return k == Kind::Ds ? "datastore" : "tm"; }
 
@@ -26,15 +57,15 @@ const Action* Registry::find(Kind kind, const std::string& name) {
 
 const std::vector<Action>& Registry::all() { return actions(); }
 
-DsBackend* find_ds_backend(const std::string& name) {
+const DsTable* find_ds_backend(const std::string& name) {
     for (auto* b : ds_backends())
-        if (b->name() == name) return b;
+        if (b->name == name) return b;
     return nullptr;
 }
 
-TmBackend* find_tm_backend(const std::string& name) {
+const TmTable* find_tm_backend(const std::string& name) {
     for (auto* b : tm_backends())
-        if (b->name() == name) return b;
+        if (b->name == name) return b;
     return nullptr;
 }
 
@@ -50,17 +81,17 @@ std::string valid_tm_name(const std::string& name) {
     return name;
 }
 
-DsBackend& Call::ds() const {
-    DsBackend* b = find_ds_backend(inv.driver);
+const DsTable& Call::ds() const {
+    const DsTable* b = find_ds_backend(inv.driver);
     if (!b) throw DriverError("unknown datastore driver " + quoted(inv.driver));
-    if (!b->features().count(inv.action)) unsupported(inv.driver, inv.action);
+    if (!b->supports(inv.action)) unsupported(inv.driver, inv.action);
     return *b;
 }
 
-TmBackend& Call::tm() const {
-    TmBackend* b = find_tm_backend(inv.driver);
+const TmTable& Call::tm() const {
+    const TmTable* b = find_tm_backend(inv.driver);
     if (!b) throw DriverError("unknown transfer driver " + quoted(inv.driver));
-    if (!b->features().count(inv.action)) unsupported(inv.driver, inv.action);
+    if (!b->supports(inv.action)) unsupported(inv.driver, inv.action);
     return *b;
 }
 
@@ -74,7 +105,7 @@ TmContext Call::tm_context() const {
     };
     // A suffix the backend has no variant for falls back to the plain action, as one_tm does.
     std::string suffix = inv.suffix;
-    if (TmBackend* b = find_tm_backend(inv.driver); b && !b->variants().count(inv.full_action())) suffix.clear();
+    if (const TmTable* b = find_tm_backend(inv.driver); b && !b->supports(inv.full_action())) suffix.clear();
     return TmContext(inv.driver, inv.action, suffix, num("vmid"), num("dsid"));
 }
 

@@ -1,3 +1,5 @@
+// Over 400 lines because the stream format has two halves that must agree byte for byte
+// (Writer: send; Reader and the receiver: receive), kept side by side in one file.
 #include "onestor/stream.hpp"
 
 #include "onestor/error.hpp"

@@ -65,16 +65,25 @@ Argv qemu_img(std::initializer_list<std::string> args) {
 
 Limits data_limits() { return {4ull << 30, 4 * 3600}; }
 
-std::vector<ImageInfo> parse_chain(const std::string& text) {
-    std::vector<ImageInfo> out;
+namespace {
+// qemu-img info's JSON, one image or (--backing-chain) a list of them.
+template <class Read>
+auto read_json(const std::string& text, Read read) {
     try {
-        auto j = nlohmann::json::parse(text);
-        if (!j.is_array()) throw DriverError("qemu-img info --backing-chain did not give a list");
-        for (const auto& e : j) out.push_back(from_json(e));
+        return read(nlohmann::json::parse(text));
     } catch (const nlohmann::json::exception& e) {
         throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
     }
-    return out;
+}
+}  // namespace
+
+std::vector<ImageInfo> parse_chain(const std::string& text) {
+    return read_json(text, [](const nlohmann::json& j) {
+        if (!j.is_array()) throw DriverError("qemu-img info --backing-chain did not give a list");
+        std::vector<ImageInfo> out;
+        for (const auto& e : j) out.push_back(from_json(e));
+        return out;
+    });
 }
 
 Step chain_step(Host& h, const std::string& path, const std::string& format) {
@@ -165,12 +174,7 @@ Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new
 }
 
 ImageInfo parse_info(const std::string& text) {
-    ImageInfo i;
-    try {
-        i = from_json(nlohmann::json::parse(text));
-    } catch (const nlohmann::json::exception& e) {
-        throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
-    }
+    ImageInfo i = read_json(text, [](const nlohmann::json& j) { return from_json(j); });
     if (i.format.empty()) throw DriverError("qemu-img info reported no format");
     return i;
 }

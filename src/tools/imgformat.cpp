@@ -1,4 +1,5 @@
 #include "onestor/imgformat.hpp"
+#include "onestor/scripts.hpp"
 
 #include "onestor/error.hpp"
 #include "onestor/host.hpp"
@@ -180,9 +181,7 @@ Image decide_path(Host& h, const std::string& path) {
         return decide_fd(f.fd(), h.label(path));
     }
     // Only a regular file is read (a FIFO would block head), its size as stat gives it.
-    Result r = h.run({"sh", "-c", "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; "
-                                  "stat -L -c %s -- \"$1\" && exec head -c 65536 -- \"$1\"",
-                      "sh", path},
+    Result r = h.run({"sh", "-c", scripts::kSizeAndHead, "sh", path},
                      {.timeout_s = 60, .what = "cannot read image " + quoted(h.label(path))});
     size_t nl = r.out.find('\n');
     if (nl == 0 || nl > 19 || r.out.find_first_not_of("0123456789") != nl)

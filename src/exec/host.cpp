@@ -1,3 +1,6 @@
+// Over 400 lines because a Host is one object with two faces that must behave alike (the
+// front-end itself, or one ssh connection with batches, tied commands and remote temps);
+// splitting them would put the two halves of each primitive in different files.
 #include "onestor/host.hpp"
 
 #include "onestor/config.hpp"
@@ -5,6 +8,7 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/paths.hpp"
 
 #include <algorithm>
@@ -21,24 +25,11 @@
 namespace onestor {
 namespace {
 
-// A remote command must not outlive the action that started it: a copy still writing
-// after the driver was killed (SIGTERM, SIGKILL, a timeout) would race the clean-up, e.g.
-// lvremove of the volume it writes. sshd keeps a command running when its client goes, so
-// each one runs under this fixed wrapper, in a session of its own (setsid), while a
-// watchdog reads the channel's stdin; our end of that pipe is held open by this process
-// until the command is done, so EOF there means the driver is gone (or ssh is), and the
-// whole session is ended. Exit code, stdout and stderr are the command's.
-const char* const kTiedToDriver =
-    "exec 3<&0 </dev/null; setsid \"$@\" & p=$!; "
-    "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
-    "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
 
-// $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
-const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
 
 // The remote words for argv under that wrapper.
 Argv tied(const Argv& argv) {
-    Argv a = {"sh", "-c", kTiedToDriver, "sh"};
+    Argv a = {"sh", "-c", scripts::kTiedToDriver, "sh"};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
 }
@@ -49,7 +40,7 @@ Argv tied(const Argv& argv) {
 Argv limited(const Argv& argv, const Limits& l) {
     if (l.address_space == 0 && l.cpu_s == 0) return argv;
     auto value = [](unsigned long long v) { return v == 0 ? std::string("unlimited") : std::to_string(v); };
-    Argv a = {"sh", "-c", "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"", "sh",
+    Argv a = {"sh", "-c", scripts::kLimited, "sh",
               value((l.address_space + 1023) / 1024), value(l.cpu_s)};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
@@ -237,10 +228,7 @@ bool Host::has_onestor() {
 Argv Host::onestor(const Argv& args) {
     Argv a;
     if (local_) {
-        char self[PATH_MAX];
-        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n < 0) throw_errno("cannot find own executable", "/proc/self/exe");
-        a.emplace_back(self, static_cast<size_t>(n));
+        a.push_back(self_exe());
     } else {
         a.push_back(config().get("REMOTE_ONESTOR"));
     }
@@ -542,7 +530,7 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
     // First, in the same round trip, what dead writers of dst left there (by the host's own
     // onestor, which can tell a dead writer from a live one; skipped where it is missing).
-    batch({run_step({"sh", "-c", kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
+    batch({run_step({"sh", "-c", scripts::kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
            run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
            sync_step(tmp->path())});

@@ -5,6 +5,8 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/scripts.hpp"
+#include "onestor/stream.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -12,65 +14,6 @@
 namespace onestor::transfer {
 namespace {
 
-// The tar fallback is two-phase, because a tar archive that ends between two members is a
-// valid archive: tar -x exits 0 on a stream cut at a member boundary, and a producer's
-// failure (an unreadable file, a dying source host) may not reach the receiver at all. So
-// the receiver only extracts into a temporary directory beside the target and syncs it; the
-// driver then compares what arrived with the source (names, types, sizes) and only then
-// renames it onto the target (kTarCommit). Both are constant scripts: every input arrives as
-// a positional argument, never inside the script text.
-//
-// Receive: $1 temp dir, $2 target. Removes the temp dir itself when extraction fails, and
-// names tar's first real complaint (a full disk) in an error block, which the driver reports
-// before any echo of the failure (a broken pipe on the sending side). As the stream receiver
-// does, it leaves nothing setuid, setgid, sticky or writable by others.
-const char* kTarReceive =
-    "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
-    "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
-    "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
-    "printf '%s\\n' \"$e\" >&2; "
-    "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' \"${r:-tar failed}\" >&2; exit 1; fi; "
-    "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
-    "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
-
-// Commit: $1 temp dir, $2 the name inside it, $3 target. A directory target is moved aside
-// into the temp dir (and back should the second rename fail), then removed with it.
-const char* kTarCommit =
-    "set -e; t=$1; n=$2; d=$3; test -e \"$t/$n\" || test -L \"$t/$n\"; "
-    "if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then mv -T -- \"$d\" \"$t/$n.old\"; "
-    "mv -T -- \"$t/$n\" \"$d\" || { mv -T -- \"$t/$n.old\" \"$d\"; exit 1; }; "
-    "else mv -fT -- \"$t/$n\" \"$d\"; fi; rm -rf -- \"$t\"; sync -- \"${d%/*}\"";
-
-// The source of a completed move: $1 renamed to $2 (a hidden temporary name beside it) in
-// one step, then removed. So the source's path never names a partly removed tree, which a
-// retry would take for the source and copy over the complete destination; should the
-// removal fail, what is left is a leftover that sends skip and a move back removes.
-const char* kRetire =
-    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" || echo \"$(uname -n):$2 could not be removed\" >&2; exit 0";
-
-// Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
-// `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for
-// the destination (already quoted), then the ssh command. With $2 > 0 the source host keeps
-// its own connection to the destination that long (a master in a directory only its user
-// can enter, started under a lock on that directory so that concurrent moves make one, a
-// stale socket of a killed master removed first), so the next move between the two needs
-// no handshake (without flock(1) it makes a connection of its own each time). The socket's
-// name is a checksum of the destination and the ssh command (other settings, another master;
-// and a length that fits a socket's path whatever the host's name).
-// ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
-// ssh's status (the receiver's) passes on.
-const char* kPush =
-    "h=$1; p=$2; c=$3; shift 3; "
-    "fail() { printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
-    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
-    "d=/tmp/onestor-ssh-$(id -u); "
-    "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
-    "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
-    "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
-    "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
-    "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
-    "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "
-    "\"$@\" \"$h\" -- \"$c\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; fail";
 
 Argv tar_producer(const std::string& src) {
     return {"tar", "-C", dirname_of(src), "--exclude=*.onestor-tmp.*", "-cSf", "-", "--", basename_of(src)};
@@ -123,7 +66,7 @@ void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, cons
         // The source host pushes straight to the destination: the bytes cross the network
         // once, and the front-end needs no connection to the destination at all.
         log::info("streaming from " + from.name() + " to " + to.name() + " directly");
-        Argv push = {"sh", "-c", kPush, "sh", to.name(), std::to_string(config().get_int("SSH_CONTROL_PERSIST")),
+        Argv push = {"sh", "-c", scripts::push(), "sh", to.name(), std::to_string(config().get_int("SSH_CONTROL_PERSIST")),
                      shell_join(consumer)};
         for (const auto& w : config().get_words("HOST_SSH")) push.push_back(w);
         push.insert(push.end(), {"-o", "BatchMode=yes"});
@@ -138,12 +81,12 @@ void tar_copy(Host& from, const std::string& src, Host& to, const std::string& d
     std::string tmp = io::temp_name_for(dst);  // unique, so no leftover of a crash blocks a retry
     std::string name = basename_of(src);
     TreeGuard guard{to, tmp};
-    pipe(from, tar_producer(src), to, {"sh", "-c", kTarReceive, "sh", tmp, dst}, o);
+    pipe(from, tar_producer(src), to, {"sh", "-c", scripts::tar_receive(), "sh", tmp, dst}, o);
     auto want = manifest(from, src);
     auto got = manifest(to, join_path(tmp, name));
     if (want != got)
         throw DriverError(o.what + ": the copy is incomplete (" + first_difference(want, got) + ")");
-    to.run({"sh", "-c", kTarCommit, "sh", tmp, name, dst}, {.what = o.what});
+    to.run({"sh", "-c", scripts::kTarCommit, "sh", tmp, name, dst}, {.what = o.what});
     guard.kept = true;
 }
 
@@ -222,9 +165,34 @@ void move(Host& from, const std::string& src, Host& to, const std::string& dst, 
     copy(from, src, to, dst, leftovers);
     // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
     // source where it was, whatever its orphaned transfer does.
-    Result r = from.run({"sh", "-c", kRetire, "sh", src, io::temp_name_for(src)},
+    Result r = from.run({"sh", "-c", scripts::kRetire, "sh", src, io::temp_name_for(src)},
                         {.what = "the copy is complete, but its source " + quoted(from.label(src)) + " could not be removed"});
     if (!r.err.empty()) log::info(failure_reason(r.err));
+}
+
+int host_side(const std::vector<std::string>& w, std::string& out) {
+    if (w[0] == "send") {  // stdout is the stream itself: nothing else may go there
+        if (w.size() < 2 || w.size() > 3) throw DriverError("usage: onestor send PATH [RATE]");
+        stream::send(clean_path(w[1], "path"), 1, w.size() == 3 ? stream::parse_rate(w[2]) : 0);
+        return 0;
+    }
+    if (w[0] == "receive") {
+        bool clean = w.size() == 3 && w[1] == "--clean";  // see transfer::Leftovers
+        if (w.size() != 2 && !clean) throw DriverError("usage: onestor receive [--clean] PATH");
+        std::string dst = clean_path(w.back(), "path");
+        if (clean) transfer::remove_leftovers(Host::local_host(), dst);
+        stream::Stats st = stream::receive(0, dst);
+        out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
+              std::to_string(st.size) + " bytes in all\n";
+        return 0;
+    }
+    if (w[0] == "sweep") {  // run by Host::copy_to_temp on a host, in the copy's own batch
+        if (w.size() != 2) throw DriverError("usage: onestor sweep PATH");
+        std::string path = clean_path(w[1], "path");
+        io::sweep_temps(dirname_of(path), "." + basename_of(path) + ".onestor-tmp.");
+        return 0;
+    }
+    return -1;
 }
 
 }  // namespace onestor::transfer

@@ -1,0 +1,18 @@
+// The fixed shell scripts (src/exec/scripts.cpp), the only shell text onestor runs. Each is
+// run as {"sh", "-c", <script>, "sh", args...}: inputs are positional arguments only.
+#pragma once
+#include <string>
+
+namespace onestor::scripts {
+
+extern const char* const kTiedToDriver;  // "$@" in a session of its own, ended when the driver goes
+extern const char* const kSweep;         // $1 onestor, $2 path: `onestor sweep` where installed
+extern const char* const kLimited;       // $1 KiB, $2 CPU s, then "$@" under those limits
+extern const char* const kSizeAndHead;   // $1: size line, then the first 64 KiB of a regular file
+extern const char* const kWriteLine;     // $1 line, $2 file
+extern const char* const kTarCommit;     // $1 temp dir, $2 name inside, $3 target
+extern const char* const kRetire;        // $1 source, $2 its hidden temporary name: rename, remove
+const std::string& tar_receive();        // $1 temp dir, $2 target (tar on stdin)
+const std::string& push();               // $1 destination, $2 SSH_CONTROL_PERSIST, $3 command, then ssh
+
+}  // namespace onestor::scripts

@@ -1,0 +1,105 @@
+// Every shell text onestor runs, locally or on a host, in one file: each a constant
+// script whose inputs arrive as positional arguments ($1, $2, ...), never inside the text.
+// (A host's batch of commands is not here: it is argv vectors joined by shell_quote.)
+#include "onestor/scripts.hpp"
+
+#include "onestor/protocol.hpp"
+
+namespace onestor::scripts {
+
+// A remote command must not outlive the action that started it: a copy still writing
+// after the driver was killed (SIGTERM, SIGKILL, a timeout) would race the clean-up, e.g.
+// lvremove of the volume it writes. sshd keeps a command running when its client goes, so
+// each one runs under this fixed wrapper, in a session of its own (setsid), while a
+// watchdog reads the channel's stdin; our end of that pipe is held open by this process
+// until the command is done, so EOF there means the driver is gone (or ssh is), and the
+// whole session is ended. Exit code, stdout and stderr are the command's.
+const char* const kTiedToDriver =
+    "exec 3<&0 </dev/null; setsid \"$@\" & p=$!; "
+    "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
+    "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
+
+// $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
+const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
+
+// Runs "$@" under rlimits: $1 ulimit -v (KiB), $2 ulimit -t (s); two malloc arenas, as
+// exec.cpp gives a local child under an address-space limit.
+const char* const kLimited =
+    "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"";
+
+// $1 a path: its size (stat -L) on a line, then its first 64 KiB; only a regular file is
+// read (a FIFO would block head).
+const char* const kSizeAndHead =
+    "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; "
+    "stat -L -c %s -- \"$1\" && exec head -c 65536 -- \"$1\"";
+
+// $1 a line, $2 a file: the file holds that line, replaced by rename.
+const char* const kWriteLine = "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"";
+
+// The tar fallback is two-phase, because a tar archive that ends between two members is a
+// valid archive: tar -x exits 0 on a stream cut at a member boundary, and a producer's
+// failure (an unreadable file, a dying source host) may not reach the receiver at all. So
+// the receiver only extracts into a temporary directory beside the target and syncs it; the
+// driver then compares what arrived with the source (names, types, sizes) and only then
+// renames it onto the target (kTarCommit). Both are constant scripts: every input arrives as
+// a positional argument, never inside the script text.
+//
+// Receive: $1 temp dir, $2 target. Removes the temp dir itself when extraction fails, and
+// names tar's first real complaint (a full disk) in an error block, which the driver reports
+// before any echo of the failure (a broken pipe on the sending side). As the stream receiver
+// does, it leaves nothing setuid, setgid, sticky or writable by others.
+const std::string& tar_receive() {
+    static const std::string s = std::string() +
+    "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
+    "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
+    "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
+    "printf '%s\\n' \"$e\" >&2; "
+    "printf " + protocol::shell_error_printf() + " \"${r:-tar failed}\" >&2; exit 1; fi; "
+    "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
+    "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
+    return s;
+}
+
+// Commit: $1 temp dir, $2 the name inside it, $3 target. A directory target is moved aside
+// into the temp dir (and back should the second rename fail), then removed with it.
+const char* const kTarCommit =
+    "set -e; t=$1; n=$2; d=$3; test -e \"$t/$n\" || test -L \"$t/$n\"; "
+    "if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then mv -T -- \"$d\" \"$t/$n.old\"; "
+    "mv -T -- \"$t/$n\" \"$d\" || { mv -T -- \"$t/$n.old\" \"$d\"; exit 1; }; "
+    "else mv -fT -- \"$t/$n\" \"$d\"; fi; rm -rf -- \"$t\"; sync -- \"${d%/*}\"";
+
+// The source of a completed move: $1 renamed to $2 (a hidden temporary name beside it) in
+// one step, then removed. So the source's path never names a partly removed tree, which a
+// retry would take for the source and copy over the complete destination; should the
+// removal fail, what is left is a leftover that sends skip and a move back removes.
+const char* const kRetire =
+    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" || echo \"$(uname -n):$2 could not be removed\" >&2; exit 0";
+
+// Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
+// `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for
+// the destination (already quoted), then the ssh command. With $2 > 0 the source host keeps
+// its own connection to the destination that long (a master in a directory only its user
+// can enter, started under a lock on that directory so that concurrent moves make one, a
+// stale socket of a killed master removed first), so the next move between the two needs
+// no handshake (without flock(1) it makes a connection of its own each time). The socket's
+// name is a checksum of the destination and the ssh command (other settings, another master;
+// and a length that fits a socket's path whatever the host's name).
+// ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
+// ssh's status (the receiver's) passes on.
+const std::string& push() {
+    static const std::string s = std::string() +
+    "h=$1; p=$2; c=$3; shift 3; "
+    "fail() { printf " + protocol::shell_error_printf() + " "
+    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
+    "d=/tmp/onestor-ssh-$(id -u); "
+    "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
+    "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
+    "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
+    "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
+    "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
+    "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "
+    "\"$@\" \"$h\" -- \"$c\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; fail";
+    return s;
+}
+
+}  // namespace onestor::scripts
