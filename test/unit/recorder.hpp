@@ -21,7 +21,12 @@ public:
     // host "" is the front-end.
     using Responder = std::function<std::optional<Result>(const std::string& host, const Argv& argv)>;
 
-    explicit Recorder(Responder r = {}) : respond_(std::move(r)), prev_(set_runner(this)) {}
+    // A pipeline (`a | b`, each end on its host) is answered as one: by pipe_responder
+    // when set (given the whole Command), else as `a` alone.
+    using PipeResponder = std::function<std::optional<Result>(const Command& c)>;
+
+    explicit Recorder(Responder r = {}, PipeResponder p = {})
+        : respond_(std::move(r)), respond_pipe_(std::move(p)), prev_(set_runner(this)) {}
     ~Recorder() override { set_runner(prev_); }
     Recorder(const Recorder&) = delete;
     Recorder& operator=(const Recorder&) = delete;
@@ -62,7 +67,8 @@ public:
         if (!c.pipe_to.empty()) {
             std::string to = c.pipe_host.empty() ? "frontend" : c.pipe_host;
             note(who + ": " + render(c.argv) + " | " + to + ": " + render(c.pipe_to));
-            if (auto r = respond_ ? respond_(c.host, c.argv) : std::nullopt) return *r;  // (the pair answers as one)
+            if (auto r = respond_pipe_ ? respond_pipe_(c) : std::nullopt) return *r;
+            if (auto r = respond_ ? respond_(c.host, c.argv) : std::nullopt) return *r;
             return {};
         }
         note(who + ": " + render(c.argv));
@@ -85,6 +91,7 @@ private:
     }
 
     Responder respond_;
+    PipeResponder respond_pipe_;
     Runner* prev_;
 };
 
