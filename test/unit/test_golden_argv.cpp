@@ -82,9 +82,9 @@ struct World {
         fs::remove_all(root);
         for (const char* d : {"datastores/0", "datastores/1", "lock", "context", "src", "remotes"}) fs::create_directories(root / d);
         // The images: a raw one and a qcow2 one (made once by qemu-img, copied per case).
-        write(ds + "/1/raw", std::string(1 << 20, 'r'));
+        write(ds + "/1/raw", std::string(4096, 'r'), 1 << 20);  // 1 MiB, sparse: cheap to copy per case
         fs::create_directories(ds + "/1/raw.snap");  // (the image's snapshot 0, for the DS snap_* actions)
-        write(ds + "/1/raw.snap/0", std::string(1 << 20, 's'));
+        write(ds + "/1/raw.snap/0", std::string(4096, 's'), 1 << 20);
         fs::copy_file(qcow2_template(), ds + "/1/qcow2");
         write(root.string() + "/src/upload.raw", std::string(1 << 16, 'u'));
         write(root.string() + "/context/init.sh", "echo hi\n");
@@ -106,9 +106,12 @@ struct World {
         }();
         return p;
     }
-    static void write(const std::string& p, const std::string& data) {
-        std::ofstream f(p, std::ios::binary);
-        f << data;
+    static void write(const std::string& p, const std::string& data, std::uintmax_t size = 0) {
+        {
+            std::ofstream f(p, std::ios::binary);
+            f << data;
+        }
+        if (size > data.size()) fs::resize_file(p, size);
     }
     std::string format() const { return driver == "qcow2" ? "qcow2" : "raw"; }
     std::string image() const { return ds + "/1/" + (driver == "qcow2" ? "qcow2" : "raw"); }
@@ -139,7 +142,7 @@ struct World {
                "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE></TEMPLATE></IMAGE>";
     }
 
-    mutable std::set<std::string> lvs;
+    mutable std::map<std::string, std::string> lvs;  // name -> its thin pool ("": linear; "*": a pool)
     std::optional<Result> coreutils(const Argv& a) const;
     Result lvm(const Argv& a) const;
     std::optional<Result> stream(const Command& c) const;
@@ -200,18 +203,33 @@ std::optional<Result> World::coreutils(const Argv& a) const {
     return std::nullopt;
 }
 
-// The SAN: the volumes lvcreate made (lv-one-5-0 is 16 MiB, as clone makes it), and a group
-// with room; other LVM commands succeed.
+// The SAN: the volumes lvcreate made (each 16 MiB, active; linear, thin pools, thin volumes
+// and their snapshots), renamed and removed as told, and a group with room; other LVM
+// commands succeed.
 Result World::lvm(const Argv& a) const {
-    auto has = [&](const char* w) { return std::find(a.begin(), a.end(), w) != a.end(); };
+    auto after = [&](const char* w) {
+        auto it = std::find(a.begin(), a.end(), w);
+        return it == a.end() || it + 1 == a.end() ? std::string() : *(it + 1);
+    };
+    auto name = [](const std::string& spec) { return spec.substr(spec.find('/') + 1); };
     if (a.front() == "lvs") {
         std::string out;
-        for (const auto& n : lvs) out += "  " + n + "|16777216|" + (n.find("pool") != std::string::npos ? "twi-a-tz--" : "-wi-a-----") + "|\n";
+        for (const auto& [n, pool] : lvs)
+            out += "  " + n + "|16777216|" + (pool == "*" ? "twi-a-tz--" : pool.empty() ? "-wi-a-----" : "Vwi-a-tz--") + "|" +
+                   (pool == "*" ? "" : pool) + "\n";
         return {0, out, ""};
     }
     if (a.front() == "vgs") return {0, "  10240.00|8192.00\n", ""};
-    if (a.front() == "lvcreate" && has("-n")) lvs.insert(*(std::find(a.begin(), a.end(), "-n") + 1));
-    if (a.front() == "lvremove") lvs.erase(a.back().substr(a.back().find('/') + 1));
+    if (a.front() == "lvcreate" && !after("-n").empty()) {
+        std::string pool = after("--type") == "thin-pool" ? "*" : name(after("-T"));
+        if (std::find(a.begin(), a.end(), "-s") != a.end() && lvs.count(name(a.back()))) pool = lvs.at(name(a.back()));
+        lvs[after("-n")] = pool;
+    }
+    if (a.front() == "lvrename" && a.size() >= 3 && lvs.count(a[a.size() - 2])) {
+        lvs[a.back()] = lvs.at(a[a.size() - 2]);
+        lvs.erase(a[a.size() - 2]);
+    }
+    if (a.front() == "lvremove") lvs.erase(name(a.back()));
     return {};
 }
 
@@ -308,16 +326,17 @@ void dispatch(Kind kind, const std::string& driver, const std::string& full_acti
     if (!call.out.empty()) throw std::string(call.out);  // (carried out as the action's stdout)
 }
 
-Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix) {
+Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix, const std::string& mode) {
     World w(kind == Kind::Ds ? "shared" : driver);
+    if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
     w.persistent = action == "ln" || action == "mvds";
     test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
                        [&w](const Command& c) { return w.stream(c); });
     std::string full = suffix.empty() ? action : action + "." + suffix;
     // The set-up: the driver's own actions, unrecorded; its result is kept and copied in
     // for the next case that needs the same one (it costs more than the case itself).
-    static std::map<std::string, std::pair<fs::path, std::set<std::string>>> made;
-    std::string key = driver + "." + suffix + (w.persistent ? ".p" : "");
+    static std::map<std::string, std::pair<fs::path, std::map<std::string, std::string>>> made;
+    std::string key = driver + "." + suffix + "+" + mode + (w.persistent ? ".p" : "");
     for (const auto& s : setup_of(kind, action)) key += "+" + s;
     fs::path cache = w.root.string() + "-setup-" + std::to_string(made.size());
     if (auto it = made.find(key); it != made.end()) {
@@ -350,6 +369,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     Host::close_all();
     std::ostringstream o;
     o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
+    if (!mode.empty()) o << " (LVM_THIN_ENABLE=yes)";
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
     o << "\n# remote commands per host:";
     if (rec.remote.empty()) o << " none";
@@ -363,8 +383,10 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
 struct Target {
     Kind kind;
     std::string driver, action, suffix;
+    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes
     std::string path() const {
-        return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action + (suffix.empty() ? "" : "." + suffix) + ".argv";
+        return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action + (suffix.empty() ? "" : "." + suffix) +
+               (mode.empty() ? "" : "+" + mode) + ".argv";
     }
 };
 
@@ -382,6 +404,9 @@ std::vector<Target> every_action() {
             auto dot = v.find('.');
             t.push_back({Kind::Tm, b->name(), v.substr(0, dot), v.substr(dot + 1)});
         }
+    // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
+    for (const auto& a : Registry::all())
+        if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor") t.push_back({Kind::Tm, "fs_lvm", a.name, "", "thin"});
     return t;
 }
 
@@ -424,7 +449,7 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
         CAPTURE(t.path());
         expected.insert(t.path());
         auto c0 = std::chrono::steady_clock::now();
-        Outcome got = run_case(t.kind, t.driver, t.action, t.suffix);
+        Outcome got = run_case(t.kind, t.driver, t.action, t.suffix, t.mode);
         table << t.path() << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count() << " s):";
         for (const auto& [h, n] : got.remote) table << " " << h << "=" << n;
         table << "\n";
