@@ -339,7 +339,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     std::string key = driver + "." + suffix + "+" + mode + (w.persistent ? ".p" : "");
     for (const auto& s : setup_of(kind, action)) key += "+" + s;
     fs::path cache = w.root.string() + "-setup-" + std::to_string(made.size());
-    if (auto it = made.find(key); it != made.end()) {
+    if (auto it = made.find(key); it != made.end() && fs::exists(it->second.first)) {
         fs::remove_all(w.ds);
         fs::copy(it->second.first, w.ds, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
         w.lvs = it->second.second;
@@ -441,6 +441,15 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
     fs::path dir = fs::path(ONESTOR_SOURCE_DIR) / "test" / "golden";
     bool update = std::getenv("ONESTOR_GOLDEN_UPDATE") && std::string(std::getenv("ONESTOR_GOLDEN_UPDATE")) == "1";
     auto t0 = std::chrono::steady_clock::now();
+    struct Cleanup {  // the shared image and the kept set-ups, however the case ends (a REQUIRE throws)
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove(World::qcow2_template(), ec);
+            for (const auto& e : fs::directory_iterator(World::scratch(), ec))
+                if (e.path().filename().string().rfind("onestor-golden-" + std::to_string(getpid()) + "-setup-", 0) == 0)
+                    fs::remove_all(e.path(), ec);
+        }
+    } cleanup;
     std::set<std::string> expected;
     std::ostringstream table;
     const char* only = std::getenv("ONESTOR_GOLDEN_ONLY");  // (debugging: the cases whose path holds it)
@@ -463,9 +472,6 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
         std::string want = slurp(file);
         CHECK_MESSAGE(want == got.text, t.path() << " differs from its golden file:\n" << diff(want, got.text));
     }
-    fs::remove(World::qcow2_template());
-    for (const auto& e : fs::directory_iterator(World::scratch()))
-        if (e.path().filename().string().rfind("onestor-golden-" + std::to_string(getpid()) + "-setup-", 0) == 0) fs::remove_all(e.path());
     if (only) return;
     // No golden file without its action (a removed or renamed action leaves none behind).
     for (const auto& e : fs::recursive_directory_iterator(dir))
