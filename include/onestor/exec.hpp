@@ -42,6 +42,41 @@ Result run(const Argv& argv, const RunOptions& opts = {});
 // options applied to the consumer. A failure names the side that failed first.
 Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts = {});
 
+// ---- The command-runner seam ----------------------------------------------------------
+// Every external command onestor runs -- a process here, a pipeline, a command or a batch
+// on a host -- is handed as one Command to the current Runner. The real runner (the
+// default) spawns it, for a host through ssh and the wrapper that ties it to this
+// process (host.cpp); unit tests install a recording runner that notes each command and
+// answers from canned results (test/unit/recorder.hpp), so an action's exact argv per
+// host can be checked without hosts. What a Command means, and the checks on its result,
+// stay with the callers (run(), Host::run, Host::batch ...), whichever runner answers.
+struct BatchStep {
+    std::vector<Argv> commands;  // run in order; the first failure ends the batch
+    Argv undo;                   // run when one of them fails (may be empty)
+};
+struct Command {
+    std::string host;          // "": a process on the front-end; else the host it runs on
+    Argv argv;                 // the argv here, or the words run there (each quoted once)
+    std::string pipe_host;     // with pipe_to: where the consumer runs ("": the front-end)
+    Argv pipe_to;              // non-empty: `argv | pipe_to`, the status pipe_to's
+    // A host's batch (Host::batch): argv is {"sh", "-c", script}, the script built from
+    // these steps; its stdout is each step's output followed by a NUL, and a failure
+    // names its command on stderr ("onestor: failed command N").
+    std::vector<BatchStep> batch;
+    RunOptions opts;
+};
+class Runner {
+public:
+    virtual ~Runner() = default;
+    virtual Result run(const Command& c) = 0;
+};
+Runner& runner();               // the current one
+Runner* set_runner(Runner* r);  // installs r (nullptr: the real one); returns the previous
+Runner& real_runner();          // (host.cpp: it knows how to reach a host)
+// The real runner's local work, for it alone: everyone else calls run()/run_pipe().
+Result spawn(const Argv& argv, const RunOptions& opts);
+Result spawn_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts);
+
 // The one line that says why a program failed, from its stderr: with error_blocks (the
 // program is onestor or one of our fixed scripts: RunOptions::error_blocks) the message
 // inside its first error block when there is one; else the last line that says something.

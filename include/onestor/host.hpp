@@ -71,6 +71,8 @@ public:
     Result run_pipe(const Argv& a, const Argv& b, RunOptions opts = {});
     // onestor on this host: our own binary here, REMOTE_ONESTOR there (when installed).
     bool has_onestor();
+    // The real runner's part for a command on this (remote) host: ssh, the tie to this process.
+    Result send(const Command& c);
     Argv onestor(const Argv& args);
 
     // File primitives, each done here with syscalls or there with coreutils words.
@@ -110,6 +112,9 @@ private:
     bool connected_ = false, shared_master_ = false;
     int has_onestor_ = -1;
 };
+
+// `producer | consumer`, each on its own host (through the front-end when they differ).
+Result run_pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, const RunOptions& opts);
 
 // Removes a remote (or local) temporary file or tree when it goes out of scope uncommitted.
 class RemoteTemp {

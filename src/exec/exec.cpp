@@ -123,7 +123,28 @@ std::string render(const Argv& argv) {
     return s;
 }
 
+namespace {
+Runner* g_runner = nullptr;
+}  // namespace
+
+Runner& runner() { return g_runner ? *g_runner : real_runner(); }
+
+Runner* set_runner(Runner* r) {
+    Runner* old = g_runner;
+    g_runner = r;
+    return old;
+}
+
 Result run(const Argv& argv, const RunOptions& opts) {
+    if (argv.empty()) throw DriverError("internal error: empty command");
+    return runner().run({.argv = argv, .opts = opts});
+}
+
+Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts) {
+    return runner().run({.argv = producer, .pipe_to = consumer, .opts = opts});
+}
+
+Result spawn(const Argv& argv, const RunOptions& opts) {
     if (argv.empty()) throw DriverError("internal error: empty command");
     if (!opts.cleanup) check_interrupted();
     log::debug("run: " + render(argv));
@@ -243,7 +264,7 @@ Result run(const Argv& argv, const RunOptions& opts) {
     return res;
 }
 
-Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts) {
+Result spawn_pipe(const Argv& producer, const Argv& consumer, const RunOptions& opts) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", producer[0]);
     Fd rd{p[0]}, wr{p[1]};
@@ -255,7 +276,7 @@ Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& op
             po.stdout_fd = wr.fd;
             po.what = opts.what;
             po.error_blocks = opts.error_blocks;
-            run(producer, po);
+            spawn(producer, po);
         } catch (...) {
             producer_error = std::current_exception();
         }
@@ -266,7 +287,7 @@ Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& op
     Result res;
     std::exception_ptr consumer_error;
     try {
-        res = run(consumer, co);
+        res = spawn(consumer, co);
     } catch (...) {
         consumer_error = std::current_exception();
     }

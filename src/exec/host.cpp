@@ -58,7 +58,7 @@ Result run_tied(const Argv& ssh_argv, RunOptions opts) {
         }
     } guard{p[0], p[1]};
     opts.stdin_fd = p[0];
-    return onestor::run(ssh_argv, opts);
+    return spawn(ssh_argv, opts);
 }
 
 std::map<std::string, std::unique_ptr<Host>>& hosts() {
@@ -236,13 +236,46 @@ Argv Host::onestor(const Argv& args) {
     return a;
 }
 
+// The real runner's remote part: today's ssh argv (one connection per host and action)
+// around the words, tied to this process.
+Result Host::send(const Command& c) {
+    // The only operator between the quoted words is a fixed '|'.
+    if (!c.pipe_to.empty()) return run_tied(command(tied({"sh", "-c", shell_join(c.argv) + " | " + shell_join(c.pipe_to)})), c.opts);
+    // A command fed from our stdin ends by itself when that input ends.
+    if (c.opts.stdin_fd >= 0) return spawn(command(c.argv), c.opts);
+    return run_tied(command(tied(c.argv)), c.opts);
+}
+
+namespace {
+class RealRunner : public Runner {
+public:
+    Result run(const Command& c) override {
+        Host* h = c.host.empty() ? nullptr : &Host::get(c.host);
+        if (c.pipe_to.empty()) return h ? h->send(c) : spawn(c.argv, c.opts);
+        Host* to = c.pipe_host.empty() ? nullptr : &Host::get(c.pipe_host);
+        if (h == to) return h ? h->send(c) : spawn_pipe(c.argv, c.pipe_to, c.opts);
+        return spawn_pipe(h ? h->command(c.argv) : c.argv, to ? to->command(c.pipe_to) : c.pipe_to, c.opts);
+    }
+};
+}  // namespace
+
+Runner& real_runner() {
+    static RealRunner r;
+    return r;
+}
+
+Result run_pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, const RunOptions& opts) {
+    if (&from == &to) return from.run_pipe(producer, consumer, opts);
+    return runner().run({.host = from.local() ? "" : from.name(), .argv = producer,
+                         .pipe_host = to.local() ? "" : to.name(), .pipe_to = consumer, .opts = opts});
+}
+
 Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     if (local_) return onestor::run_pipe(first, second, opts);
-    // The only operator between the quoted words is a fixed '|'.
-    Argv a = command(tied({"sh", "-c", shell_join(first) + " | " + shell_join(second)}));
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(first) + " | " + render(second);
     opts.check = true;
-    Result r = run_tied(a, {.timeout_s = opts.timeout_s, .check = false});
+    Result r = runner().run({.host = name_, .argv = first, .pipe_host = name_, .pipe_to = second,
+                             .opts = {.timeout_s = opts.timeout_s, .check = false}});
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
@@ -261,7 +294,7 @@ Result Host::run(const Argv& argv, RunOptions opts) {
     // A command fed from our stdin ends by itself when that input ends.
     Argv words = limited(argv, opts.limits);
     opts.limits = {};  // (they bind the command there, not our ssh client)
-    Result r = opts.stdin_fd >= 0 ? onestor::run(command(words), opts) : run_tied(command(tied(words)), opts);
+    Result r = runner().run({.host = name_, .argv = words, .opts = opts});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (check && r.status != 0) {
         std::string why = failure_reason(r.err, opts.error_blocks);
@@ -282,8 +315,11 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
     // text around the words, each quoted once.
     std::vector<const std::string*> reasons;
     std::string script;
+    std::vector<BatchStep> sent;
     for (const auto& s : steps) {
+        sent.push_back({{}, s.undo});
         for (const auto& [argv, what] : s.there) {
+            sent.back().commands.push_back(argv);
             script += shell_join(argv) + " || { ";
             if (!s.undo.empty()) script += shell_join(s.undo) + "; ";
             script += "echo 'onestor: failed command " + std::to_string(reasons.size()) + "' >&2; exit 1; }; ";
@@ -300,8 +336,8 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
         }
         timeout_s += t;
     }
-    Argv a = command(tied({"sh", "-c", script}));
-    Result r = run_tied(a, {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)});
+    Result r = runner().run({.host = name_, .argv = {"sh", "-c", script}, .batch = std::move(sent),
+                             .opts = {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)}});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
         const std::string mark = "onestor: failed command ";

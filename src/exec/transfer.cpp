@@ -73,7 +73,7 @@ void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, cons
         from.run_pipe(producer, push, o);
     } else {
         if (!from.local() && !to.local()) log::info("relaying from " + from.name() + " to " + to.name() + " through the front-end");
-        run_pipe(from.command(producer), to.command(consumer), o);
+        run_pipe(from, producer, to, consumer, o);
     }
 }
 

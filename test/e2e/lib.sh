@@ -4,7 +4,7 @@
 # and then drives the installed symlink tree ($R/datastore/fs/cp, $R/tm/shared/clone, ...)
 # exactly as oned does. Each suite runs in a private mount namespace where the front-end's
 # /var/lib/one/datastores is $T/frontend (ssh layout) or the shared tree (shared layout);
-# host01/host02 are real sshd's (scripts/testhosts.sh). Everything lives in $T and is
+# host01/host02 are real sshd's (test/hosts/testhosts.sh). Everything lives in $T and is
 # stopped/removed on exit. The suite ends with e2e_finish, printing "N passed, N failed".
 set -uo pipefail
 
@@ -40,8 +40,8 @@ e2e_init() {
     if declare -F e2e_before_hosts >/dev/null; then e2e_before_hosts; fi
     case "$layout" in
         none) ;;
-        lvm) "$ONESTOR_SRC/scripts/lvmhosts.sh" start "$T/hosts" || { echo "LVM test hosts failed" >&2; exit 1; } ;;
-        *) "$ONESTOR_SRC/scripts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; } ;;
+        lvm) "$ONESTOR_SRC/test/hosts/lvmhosts.sh" start "$T/hosts" || { echo "LVM test hosts failed" >&2; exit 1; } ;;
+        *) "$ONESTOR_SRC/test/hosts/testhosts.sh" start "$T/hosts" "$layout" || { echo "test hosts failed" >&2; exit 1; } ;;
     esac
     R=$T/remotes
     "$ONESTOR_BIN" install-remotes "$R" >/dev/null
@@ -74,8 +74,8 @@ CFG
 
 e2e_cleanup() {
     [ -n "${T:-}" ] || return 0
-    "$ONESTOR_SRC/scripts/testhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true
-    [ -f "$T/hosts/lvm.conf" ] && { "$ONESTOR_SRC/scripts/lvmhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true; }
+    "$ONESTOR_SRC/test/hosts/testhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true
+    [ -f "$T/hosts/lvm.conf" ] && { "$ONESTOR_SRC/test/hosts/lvmhosts.sh" stop "$T/hosts" >/dev/null 2>&1 || true; }
     umount "$DS" 2>/dev/null || true
     rm -rf "$T"
     local d
@@ -241,6 +241,22 @@ while ($pos < $size) { my ($s, $h) = (sysseek($f, $pos, 3), undef);
 print $d->hexdigest, "\n";'
 sparse_sum() { perl -e "$SPARSE_SUM_PL" -- "$1"; }
 sparse_sum_on() { on "$1" perl -e "$SPARSE_SUM_PL" -- "$2"; }
+
+# The ssh layout (every machine its own datastore tree):
+# at MACHINE PATH: PATH (under $DS) as it lies on MACHINE, seen from here
+at() {
+    case $1 in frontend) printf '%s' "$2" ;; *) printf '%s' "$T/hosts/$1${2#"$DS"}" ;; esac
+}
+# only_on PATH MACHINE...: PATH exists on exactly these machines
+only_on() {
+    local p=$1 m want=" ${*:2} "
+    for m in frontend host01 host02; do
+        if [[ "$want" == *" $m "* ]]; then [ -e "$(at "$m" "$p")" ] || { echo "# $p missing on $m"; return 1; }
+        else [ ! -e "$(at "$m" "$p")" ] && [ ! -L "$(at "$m" "$p")" ] || { echo "# $p present on $m"; return 1; }; fi
+    done
+}
+# no_temps: no temporary name is left on any machine
+no_temps() { [ -z "$(find "$T/frontend" "$T/hosts/host01" "$T/hosts/host02" -name '*onestor-tmp*' 2>/dev/null)" ]; }
 
 # ssh_mux: from now on `on` shares one ssh connection per host (a ControlMaster socket in
 # $T), so many small remote checks stay fast. The masters end when the hosts stop.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # TM_MAD=fs_lvm on real device-mapper: host01 and host02 are two user-mode-linux kernels
-# sharing one "SAN" block device (scripts/lvmhosts.sh), so an LV active on one host is
+# sharing one "SAN" block device (test/hosts/lvmhosts.sh), so an LV active on one host is
 # really inactive on the other. Images and VM directories are on the shared tree.
 # Checked after each step: which LVs exist, where each is active, the bytes they hold
 # (cmp against the image, zeros where the image does not reach), and what is left behind.

@@ -5,6 +5,7 @@
 # the disk reads exactly what was written through it (whole-disk compares against raw
 # captures taken when each snapshot was made).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/qcow2_lib.sh"
 e2e_init "$@" shared
 V=$DS/0/42
 CAP=$T/cap
@@ -16,39 +17,6 @@ qemu-img create -q -f raw "$DS/1/pers" 64M
 vm_xml 42 host01 shared "0:YES:$DS/1/base:128:64:raw:qcow2" "1:NO:$DS/1/pers:64:64:raw:qcow2"
 
 # ---- helpers: data through the chain, chain shape, whole-disk captures ----------------
-# w DISK PATTERN OFFSET_MIB [FORMAT]: writes 1 MiB through the chain (a failure fails the suite)
-w() { qemu-io -f "${4:-qcow2}" -c "write -P $2 $3M 1M" "$1" >/dev/null 2>&1 || fail "write $2 at $3M through $1"; }
-# r DISK PATTERN OFFSET_MIB [FORMAT]: that 1 MiB reads back as PATTERN
-r() { qemu-io -r -U -f "${4:-qcow2}" -c "read -P $2 $3M 1M" "$1" >/dev/null 2>&1; }
-# capture NAME DISK [FORMAT]: the guest-visible content, as a raw file
-capture() { qemu-img convert -U -f "${3:-qcow2}" -O raw "$2" "$CAP/$1" || fail "capture $1"; }
-# same DISK NAME [FORMAT]: DISK reads exactly as capture NAME (beyond its end: zeros)
-same() { qemu-img compare -q -U -f "${3:-qcow2}" -F raw "$1" "$CAP/$2"; }
-json() { qemu-img info -U --output=json "$@"; }
-key() { sed -n "s/^ *\"$1\": \"\(.*\)\",\{0,1\}$/\1/p"; }       # a string value
-nkey() { sed -n "s/^ *\"$1\": \([0-9]*\),\{0,1\}$/\1/p"; }        # a number
-backing() { json "$1" | key backing-filename; }
-backing_fmt() { json "$1" | key backing-filename-format; }
-vsize() { json "$1" | nkey virtual-size | head -1; }
-# chain_is DISK FILE...: qemu-img walks DISK's chain through exactly these files (by realpath)
-chain_is() {
-    local d=$1; shift
-    local got want f
-    got=$(json --backing-chain "$d" | key filename | while read -r f; do readlink -f "$f"; done) || return 1
-    want=$(for f in "$@"; do readlink -f "$f"; done)
-    [ "$got" = "$want" ] || { echo "chain of $d:"; echo "$got"; echo "wanted:"; echo "$want"; return 1; }
-}
-# clean DIR: qemu-img check passes on every qcow2 layer file in DIR
-clean() {
-    local f n=0
-    for f in "$1"/[0-9]*; do
-        [ -L "$f" ] && continue
-        qemu-img check -q -U -f qcow2 "$f" || { echo "check failed: $f"; return 1; }
-        n=$((n + 1))
-    done
-    [ "$n" -gt 0 ]
-}
-link_is() { [ "$(readlink "$1")" = "$2" ] || { echo "$1 -> $(readlink "$1"), wanted $2"; return 1; }; }
 # Every link under the datastores resolves; no image is its own backing file; every qcow2
 # file's whole chain opens (no loop, nothing missing).
 links_resolve() {
@@ -68,7 +36,7 @@ no_self_reference() {
 }
 snap() { "$R/tm/qcow2/$1" "host01:$2" "$3" "${4:-42}" 1; }  # snap ACTION DISK ID [VMID]
 # sane DISK: every qcow2 layer in DISK's snapshot directory passes qemu-img check; DISK's chain opens
-sane() { clean "$(dirname "$(readlink -f "$1")")" && json --backing-chain "$1" >/dev/null; }
+sane() { clean_dir "$(dirname "$(readlink -f "$1")")" && json --backing-chain "$1" >/dev/null; }
 # act DESCRIPTION ACTION DISK ID [VMID]: the snapshot action succeeds, and after it DISK is sane
 act() {
     local d=$1; shift
@@ -85,9 +53,8 @@ check "layer 0 names the image's format explicitly (raw)" test "$(backing_fmt "$
 check "chain: layer 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/0" "$DS/1/base"
 check "SIZE > ORIGINAL_SIZE grew the overlay to 128 MiB" test "$(vsize "$V/disk.0")" = 134217728
 check "the overlay is kilobytes" test "$(alloc_kib "$V/disk.0.snap/0")" -lt 1024
-host_reads() { on host01 qemu-io -r -f qcow2 -c "read -P $2 $3M 1M" "$1" >/dev/null; }
-check "the host reads the image's data through the chain" host_reads "$V/disk.0" 0x11 0
-check "qemu-img check clean" clean "$V/disk.0.snap"
+check "the host reads the image's data through the chain" host_reads host01 "$V/disk.0" 0x11 0
+check "qemu-img check clean" clean_dir "$V/disk.0.snap"
 
 # ---- three snapshots, revert to the first, delete the second, export ------------------
 w "$V/disk.0" 0xa0 1; w "$V/disk.0" 0xa0 2; capture s0 "$V/disk.0"
@@ -106,7 +73,7 @@ check "the active layer backs onto the previous as disk.0.snap/2, frozen ones by
 check "chain 3 -> 2 -> 1 -> 0 -> image" chain_is "$V/disk.0" "$V/disk.0.snap/"{3,2,1,0} "$DS/1/base"
 check "data written through the overlays reads back (latest write wins)" \
     bash -c "$(declare -f r); r '$V/disk.0' 0xa3 1 && r '$V/disk.0' 0xa0 2 && r '$V/disk.0' 0xa1 3 && r '$V/disk.0' 0x11 0"
-check "qemu-img check clean after 3 snapshots" clean "$V/disk.0.snap"
+check "qemu-img check clean after 3 snapshots" clean_dir "$V/disk.0.snap"
 act "snap_revert 0" snap_revert "$V/disk.0" 0
 check "after revert the disk reads exactly snapshot 0" same "$V/disk.0" s0
 check "revert kept the link (disk.0 -> layer 3)" link_is "$V/disk.0" disk.0.snap/3
@@ -119,7 +86,7 @@ check "layer 1 is gone" test ! -e "$V/disk.0.snap/1"
 check "layer 2 (frozen) now backs onto layer 0 (relative name)" test "$(backing "$V/disk.0.snap/2")" = 0
 check "snapshot 2 kept its content (layer 1's data moved into it)" same "$V/disk.0.snap/2" s2
 check "the disk still reads snapshot 0" same "$V/disk.0" s0
-check "qemu-img check clean after the delete" clean "$V/disk.0.snap"
+check "qemu-img check clean after the delete" clean_dir "$V/disk.0.snap"
 expect_ok "cpds: a flattened export of the disk" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export" -1 42 1
 check "the export has no backing file" test -z "$(backing "$DS/1/export")"
 check "the export holds exactly the disk's content (snapshot 0)" same "$DS/1/export" s0
@@ -161,7 +128,7 @@ expect_ok "cpds of snapshot 12" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/exp
 check "the export holds exactly snapshot 12" same "$DS/1/export12" s12
 act "snap_revert 12" snap_revert "$V/disk.0" 12
 check "the disk reads exactly snapshot 12" same "$V/disk.0" s12
-check "qemu-img check clean at ids >= 10" clean "$V/disk.0.snap"
+check "qemu-img check clean at ids >= 10" clean_dir "$V/disk.0.snap"
 act "snap_create 13" snap_create "$V/disk.0" 13
 # oned does not reuse the id of a failed snapshot: the next id may be past the active layer
 w "$V/disk.0" 0x99 31; capture s15 "$V/disk.0"
@@ -217,9 +184,9 @@ check "the active layer names it through the self link" test "$(backing "$DS/0/4
 check "disk.0 -> layer 60" link_is "$D" disk.0.snap/60
 check "qemu-img walks all 62 files from disk.0 (layers 60 .. 0, the image)" \
     test "$(json --backing-chain "$D" | key filename | wc -l)" = 62
-check "every layer passes qemu-img check" clean "$DS/0/47/disk.0.snap"
-check "host01 reads through all 61 layers: the write at depth 19" host_reads "$D" 0x5a 2
-check "and the image's own data at the bottom" host_reads "$D" 0x11 0
+check "every layer passes qemu-img check" clean_dir "$DS/0/47/disk.0.snap"
+check "host01 reads through all 61 layers: the write at depth 19" host_reads host01 "$D" 0x5a 2
+check "and the image's own data at the bottom" host_reads host01 "$D" 0x11 0
 expect_ok "snap_revert 30 at depth 60" snap snap_revert "$D" 30 47
 expect_ok "snap_delete 10 at depth 60 (layer 11 is built on it)" snap snap_delete "$D" 10 47
 check "layer 11 backs onto layer 9 by bare number" test "$(backing "$DS/0/47/disk.0.snap/11")" = 9
@@ -256,7 +223,7 @@ check "the active layer now backs onto the image's layer 0" test "$(backing "$DS
 check "and still reads snapshot 1" same "$V/disk.1" p1
 act "persistent snap_revert 0" snap_revert "$V/disk.1" 0
 check "persistent revert reads exactly snapshot 0" same "$V/disk.1" p0
-check "qemu-img check clean (persistent)" clean "$DS/1/pers.snap"
+check "qemu-img check clean (persistent)" clean_dir "$DS/1/pers.snap"
 expect_ok "mvds: nothing to move" "$R/tm/qcow2/mvds" "host01:$V/disk.1" "$DS/1/pers" 42 1
 
 # ---- mv to another system datastore path, resize, delete ------------------------------
@@ -266,7 +233,7 @@ check "chain whole after the move (relative names)" \
     chain_is "$DS/7/42/disk.0" "$DS/7/42/disk.0.snap/"{16,15,13,12,9,8,7,6,5,4,3,2,0} "$DS/1/base"
 check "the moved disk reads snapshot 15" same "$DS/7/42/disk.0" s15
 check "the persistent disk moved with it" same "$DS/7/42/disk.1" p0
-check "qemu-img check clean after the move" clean "$DS/7/42/disk.0.snap"
+check "qemu-img check clean after the move" clean_dir "$DS/7/42/disk.0.snap"
 expect_ok "mv back" "$R/tm/qcow2/mv" "host01:$DS/7/42" "host01:$V" 42 0
 expect_ok "resize disk.0 to 256 MiB" "$R/tm/qcow2/resize" "host01:$V/disk.0" 256 42 1
 check "resize grew the virtual size" test "$(vsize "$V/disk.0")" = 268435456

@@ -10,6 +10,7 @@
 #   blockcopy and through the quiesced fallback.
 # Fails, never skips, when libvirtd or QEMU cannot start.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/qcow2_lib.sh"
 e2e_before_hosts() {
     # (runs inside the namespace, before the test hosts start, so they see these mounts)
     # libvirt's state and configuration, private: this libvirtd neither meets nor changes
@@ -65,11 +66,6 @@ host_virsh() { on host01 virsh -q -c qemu:///system uri >/dev/null; }
 check "virsh on host01 (where the driver runs it) answers" host_virsh
 
 # ---- helpers ---------------------------------------------------------------------------
-r() { qemu-io -r -U -f qcow2 -c "read -P $2 $3M 1M" "$1" >/dev/null 2>&1; }
-capture() { qemu-img convert -U -f qcow2 -O raw "$2" "$CAP/$1" || fail "capture $1"; }
-same() { qemu-img compare -q -U -f qcow2 -F raw "$1" "$CAP/$2"; }
-backing() { qemu-img info -U --output=json "$1" | sed -n 's/^ *"backing-filename": "\(.*\)",\{0,1\}$/\1/p'; }
-link_is() { [ "$(readlink "$1")" = "$2" ] || { echo "$1 -> $(readlink "$1"), wanted $2"; return 1; }; }
 state_is() { [ "$("${VIRSH[@]}" domstate one-42 2>/dev/null | head -1)" = "$1" ]; }
 # the source QEMU has open for vda
 source_of() { "${VIRSH[@]}" domblklist one-42 | awk -v t="$1" '$1 == t {print $2}'; }

@@ -11,6 +11,7 @@
 # After each step: bytes through the chain (qemu-io patterns, whole-disk compares), qemu-img
 # check, the chain's files and names, and where every file is (front-end, host01, host02).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/qcow2_lib.sh"
 e2e_before_hosts() {
     local h
     mkdir -p "$T/frontend/1"
@@ -30,40 +31,6 @@ CAP=$T/cap
 mkdir -p "$CAP"
 
 # ---- helpers ---------------------------------------------------------------------------
-at() {  # at MACHINE PATH: PATH (under $DS) as it lies on MACHINE, seen from here
-    case $1 in frontend) printf '%s' "$2" ;; *) printf '%s' "$T/hosts/$1${2#"$DS"}" ;; esac
-}
-only_on() {  # only_on PATH MACHINE...: PATH exists on exactly these machines
-    local p=$1 m want=" ${*:2} "
-    for m in frontend host01 host02; do
-        if [[ "$want" == *" $m "* ]]; then [ -e "$(at "$m" "$p")" ] || { echo "# $p missing on $m"; return 1; }
-        else [ ! -e "$(at "$m" "$p")" ] && [ ! -L "$(at "$m" "$p")" ] || { echo "# $p present on $m"; return 1; }; fi
-    done
-}
-w() { qemu-io -f "${4:-qcow2}" -c "write -P $2 $3M 1M" "$1" >/dev/null 2>&1 || fail "write $2 at $3M through $1"; }
-r() { qemu-io -r -U -f "${4:-qcow2}" -c "read -P $2 $3M 1M" "$1" >/dev/null 2>&1; }
-host_reads() { on "$1" qemu-io -r -U -f "${5:-qcow2}" -c "read -P $3 $4M 1M" "$2" >/dev/null; }  # host_reads HOST DISK PATTERN MIB [FMT]
-capture() { qemu-img convert -U -f "${3:-qcow2}" -O raw "$2" "$CAP/$1" || fail "capture $1"; }
-same() { qemu-img compare -q -U -f "${3:-qcow2}" -F raw "$1" "$CAP/$2"; }
-json() { qemu-img info -U --output=json "$@"; }
-key() { sed -n "s/^ *\"$1\": \"\(.*\)\",\{0,1\}$/\1/p"; }
-nkey() { sed -n "s/^ *\"$1\": \([0-9]*\),\{0,1\}$/\1/p"; }
-backing() { json "$1" | key backing-filename; }
-backing_fmt() { json "$1" | key backing-filename-format; }
-vsize() { json "$1" | nkey virtual-size | head -1; }
-link_is() { [ "$(readlink "$1")" = "$2" ] || { echo "$1 -> $(readlink "$1"), wanted $2"; return 1; }; }
-chain_is() {  # chain_is DISK FILE...: qemu-img walks DISK's chain through exactly these files
-    local d=$1; shift
-    local got want f
-    got=$(json --backing-chain "$d" | key filename | while read -r f; do readlink -f "$f"; done) || return 1
-    want=$(for f in "$@"; do readlink -f "$f"; done)
-    [ "$got" = "$want" ] || { echo "chain of $d:"; echo "$got"; echo "wanted:"; echo "$want"; return 1; }
-}
-clean() {  # clean FILE...: qemu-img check passes on each qcow2 layer
-    local f
-    for f; do qemu-img check -q -U -f qcow2 "$f" || { echo "check failed: $f"; return 1; }; done
-}
-no_temps() { [ -z "$(find "$T/frontend" "$T/hosts/host01" "$T/hosts/host02" -name '*onestor-tmp*' 2>/dev/null)" ]; }
 tree_sum() { (cd "$1" && find . -printf '%y %p %l\n' | sort && find . -type f -exec sha256sum {} + | sort) | sha256sum; }
 tm() { local a=$1; shift; "$R/tm/qcow2/$a" "$@"; }
 

@@ -19,7 +19,7 @@ e2e_before_hosts() { mkdir -p "$T/hosts/host02/9" && mount -t tmpfs -o size=40M 
 e2e_init "$@" ssh
 ssh_mux
 
-TH="$ONESTOR_SRC/scripts/testhosts.sh"
+TH="$ONESTOR_SRC/test/hosts/testhosts.sh"
 V=$DS/0/42
 H1=$T/hosts/host01 H2=$T/hosts/host02
 SRC=$(mktemp -d /var/tmp/onestor-sshf.XXXXXX)

@@ -19,20 +19,8 @@ BASE=$(cat "$ONESTOR_CONF")
 
 # Where each machine keeps $DS: the front-end's own view, and the directory each host's
 # sshd bind-mounted over its $DS when it started (so checks need no ssh round trip).
-at() {  # at MACHINE PATH: PATH (under $DS) as it lies on MACHINE, seen from here
-    case $1 in frontend) printf '%s' "$2" ;; *) printf '%s' "$T/hosts/$1${2#"$DS"}" ;; esac
-}
-# only_on PATH MACHINE...: PATH exists on exactly these machines
-only_on() {
-    local p=$1 m want=" ${*:2} "
-    for m in frontend host01 host02; do
-        if [[ "$want" == *" $m "* ]]; then [ -e "$(at "$m" "$p")" ] || { echo "# $p missing on $m"; return 1; }
-        else [ ! -e "$(at "$m" "$p")" ] && [ ! -L "$(at "$m" "$p")" ] || { echo "# $p present on $m"; return 1; }; fi
-    done
-}
 ssum() { sparse_sum "$(at "$1" "$2")"; }
 kib() { du -k "$(at "$1" "$2")" | cut -f1; }
-no_temps() { [ -z "$(find "$T/frontend" "$T/hosts/host01" "$T/hosts/host02" -name '*onestor-tmp*' 2>/dev/null)" ]; }
 mode_conf() {  # mode_conf stream|tar direct|relay
     local r=$R/onestor
     [ "$1" = tar ] && r=/nonexistent/onestor

@@ -25,7 +25,7 @@ PORT=${TESTHOSTS_PORT:-22}
 
 # config DIR PORT EXTRA HOST:IP...: the keys (made once), authorized_keys, sshd_config and
 # the client's ssh_config naming each host; EXTRA is more client options, one per line.
-# (scripts/lvmhosts.sh uses it for its UML hosts too.)
+# (test/hosts/lvmhosts.sh uses it for its UML hosts too.)
 config() {
     local dir=$1 port=$2 extra=$3 h; shift 3
     [ -f "$dir/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey"

@@ -1,0 +1,482 @@
+// Golden argv tests: every registered action of every driver (and each .ssh variant) runs
+// in-process through the registry, as oned calls it, with the recording runner installed;
+// the commands each host receives, in order, must equal test/golden/<kind>/<driver>/<action>.argv
+// (libvirt's .argv files). ONESTOR_GOLDEN_UPDATE=1 rewrites the files. Each file also states the
+// number of remote commands per host: what issue 11 drives down, so it cannot creep back up.
+//
+// The world: a scratch datastore tree stands for the shared storage every host sees. A remote
+// command a host would run on it (coreutils, qemu-img) runs here for real against that tree;
+// what needs a hypervisor or a SAN (virsh, LVM, onestor on the host, oned's onevm) gets a
+// canned answer. Paths in the files are shown under /var/lib/one/datastores; temp names are
+// numbered in order of appearance.
+#include "recorder.hpp"
+
+#include "onestor/cli.hpp"
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/host.hpp"
+#include "onestor/registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+using namespace onestor;
+namespace fs = std::filesystem;
+
+#ifndef ONESTOR_SOURCE_DIR
+#error "ONESTOR_SOURCE_DIR must name the source tree (test/CMakeLists.txt)"
+#endif
+
+namespace {
+
+const std::string kShownDs = "/var/lib/one/datastores";
+const std::string kRemoteOnestor = "/var/tmp/one/onestor";
+
+std::string b64(const std::string& s) {
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string o;
+    size_t i = 0;
+    for (; i + 2 < s.size(); i += 3) {
+        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 | (unsigned char)s[i + 2];
+        for (int k = 18; k >= 0; k -= 6) o += t[(v >> k) & 63];
+    }
+    if (i + 1 == s.size()) {
+        unsigned v = (unsigned char)s[i] << 16;
+        o += t[(v >> 18) & 63], o += t[(v >> 12) & 63], o += "==";
+    } else if (i + 2 == s.size()) {
+        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8;
+        o += t[(v >> 18) & 63], o += t[(v >> 12) & 63], o += t[(v >> 6) & 63], o += '=';
+    }
+    return o;
+}
+
+std::string self_exe() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
+// One scratch world per case: the datastores, the lock dir, a context file.
+struct World {
+    // On tmpfs where there is one: the actions fsync everything, and the whole set must stay fast.
+    static fs::path scratch() { return fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path(); }
+    fs::path root = scratch() / ("onestor-golden-" + std::to_string(getpid()));
+    std::string ds = (root / "datastores").string();
+    std::string driver;  // the TM driver of the case (the VM's disks and system datastore)
+    bool persistent = false;  // the VM's disk 0 is its persistent image (ln, mvds)
+    Config saved = config();
+
+    explicit World(std::string tm) : driver(std::move(tm)) {
+        fs::remove_all(root);
+        for (const char* d : {"datastores/0", "datastores/1", "lock", "context", "src", "remotes"}) fs::create_directories(root / d);
+        // The images: a raw one and a qcow2 one (made once by qemu-img, copied per case).
+        write(ds + "/1/raw", std::string(4096, 'r'), 1 << 20);  // 1 MiB, sparse: cheap to copy per case
+        fs::create_directories(ds + "/1/raw.snap");  // (the image's snapshot 0, for the DS snap_* actions)
+        write(ds + "/1/raw.snap/0", std::string(4096, 's'), 1 << 20);
+        fs::copy_file(qcow2_template(), ds + "/1/qcow2");
+        write(root.string() + "/src/upload.raw", std::string(1 << 16, 'u'));
+        write(root.string() + "/context/init.sh", "echo hi\n");
+        Config c = Config::from_text("DATASTORE_LOCATION=" + ds + "\nLOCK_DIR=" + (root / "lock").string() +
+                                     "\nFRONTEND=frontend\nREMOTE_ONESTOR=" + kRemoteOnestor + "\nREMOTES_DIR=" +
+                                     (root / "remotes").string() + "\nLOCK_TIMEOUT=5\n");
+        config() = c;
+    }
+    ~World() {
+        Host::close_all();
+        config() = saved;
+        fs::remove_all(root);
+    }
+    static std::string qcow2_template() {
+        static std::string p = [] {
+            std::string t = (scratch() / ("onestor-golden-qcow2-" + std::to_string(getpid()))).string();
+            spawn({"qemu-img", "create", "-q", "-f", "qcow2", t, "1M"}, {});
+            return t;
+        }();
+        return p;
+    }
+    static void write(const std::string& p, const std::string& data, std::uintmax_t size = 0) {
+        {
+            std::ofstream f(p, std::ios::binary);
+            f << data;
+        }
+        if (size > data.size()) fs::resize_file(p, size);
+    }
+    std::string format() const { return driver == "qcow2" ? "qcow2" : "raw"; }
+    std::string image() const { return ds + "/1/" + (driver == "qcow2" ? "qcow2" : "raw"); }
+
+    std::string vm_xml() const {
+        return "<VM><ID>5</ID><NAME>vm5</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-5</DEPLOY_ID><TEMPLATE>"
+               "<DISK><DISK_ID>0</DISK_ID><CLONE>" + std::string(persistent ? "NO" : "YES") + "</CLONE><SOURCE>" + image() + "</SOURCE><SIZE>1</SIZE>"
+               "<ORIGINAL_SIZE>1</ORIGINAL_SIZE><FORMAT>" + format() + "</FORMAT><DRIVER>" + format() + "</DRIVER><TM_MAD>" +
+               driver + "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID></DISK>"
+               "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>5</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME>"
+               "<TM_MAD>" + driver + "</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>";
+    }
+    std::string ds_xml(const std::string& id) const {
+        return "<DATASTORE><ID>" + id + "</ID><NAME>ds" + id + "</NAME><DS_MAD>fs</DS_MAD><TM_MAD>" + driver +
+               "</TM_MAD><BASE_PATH>" + ds + "/" + id + "</BASE_PATH><TYPE>" + (id == "0" ? "1" : "0") +
+               "</TYPE><TEMPLATE><TM_MAD>" + driver + "</TM_MAD></TEMPLATE></DATASTORE>";
+    }
+    std::string dump(const std::string& image_xml, const std::string& ds_id = "1") const {
+        return b64("<DS_DRIVER_ACTION_DATA>" + image_xml + "<DATASTORE><ID>" + ds_id + "</ID><NAME>ds</NAME><DS_MAD>fs</DS_MAD>"
+                   "<TM_MAD>" + driver + "</TM_MAD><BASE_PATH>" + ds + "/" + ds_id + "</BASE_PATH><TYPE>" +
+                   (ds_id == "0" ? "1" : "0") + "</TYPE><DISK_TYPE>0</DISK_TYPE><TEMPLATE><DS_MAD>fs</DS_MAD><TM_MAD>" + driver +
+                   "</TM_MAD><SAFE_DIRS>" + root.string() + "/src</SAFE_DIRS></TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
+    }
+    std::string image_xml(const std::string& source, const std::string& path, const std::string& extra = "") const {
+        return "<IMAGE><ID>3</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img3</NAME>"
+               "<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" + source + "</SOURCE><PATH>" + path +
+               "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() + "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
+               "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE></TEMPLATE></IMAGE>";
+    }
+
+    mutable std::map<std::string, std::string> lvs;  // name -> its thin pool ("": linear; "*": a pool)
+    std::optional<Result> coreutils(const Argv& a) const;
+    Result lvm(const Argv& a) const;
+    std::optional<Result> stream(const Command& c) const;
+
+    // The hosts' answers: canned where a hypervisor, a SAN or oned would answer; else the
+    // command runs here on the scratch tree (the storage every host shares).
+    std::optional<Result> respond(const std::string& host, const Argv& a) const {
+        const std::string& p = a.front();
+        if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
+        if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
+        if (p == kRemoteOnestor || p == self_exe()) return Result{};
+        if (a.size() >= 3 && p == "test" && a[2] == kRemoteOnestor) return Result{};  // onestor is installed there
+        if (std::find(a.begin(), a.end(), "convert") != a.end() && a.back().rfind(root.string(), 0) == 0)
+            write(a.back(), "");  // an LV written back into an image file: the file appears
+        for (const auto& w : a)  // (a link to a volume is made all the same)
+            if (w.rfind("/dev/", 0) == 0 && w.rfind(root.string(), 0) != 0 && p != "ln") return Result{};
+        if (p == "sudo") return lvm(Argv(a.begin() + 2, a.end()));
+        if (p == "virsh" || p == "blkdiscard") return Result{};
+        if (p == "sh" && a.size() > 2 && a[2].find("HOST_TO_HOST") != std::string::npos) return Result{};
+        if (host.empty()) return std::nullopt;
+        if (auto r = coreutils(a)) return r;
+        Result r = spawn(a, {.check = false});
+        if (std::getenv("ONESTOR_GOLDEN_DEBUG")) std::fprintf(stderr, "golden: %s -> %d %s\n", render(a).c_str(), r.status, r.err.c_str());
+        return r;
+    }
+};
+
+// The file primitives a host's batch is made of (Host's *_step), done here with the syscalls
+// GNU coreutils makes for those exact words: the set spawns ~900 of them otherwise, and must
+// stay fast. Any other form runs the real program.
+std::optional<Result> World::coreutils(const Argv& a) const {
+    auto fail = [](const std::string& why) { return Result{1, "", why + "\n"}; };
+    auto is = [&](std::initializer_list<const char*> words) { return a.size() == words.size() + 1 && std::equal(words.begin(), words.end(), a.begin()); };
+    const std::string& last = a.back();
+    std::error_code ec;
+    auto present = [&](const std::string& p) { return fs::exists(fs::symlink_status(p, ec)); };
+    if (is({"sync", "--"})) return present(last) ? Result{} : fail("sync: error opening '" + last + "': No such file or directory");
+    if (is({"mkdir", "-p", "--"})) return fs::create_directories(last, ec), ec ? fail("mkdir: " + ec.message()) : Result{};
+    if (is({"rm", "-rf", "--"})) return fs::remove_all(last, ec), Result{};
+    if (is({"ln", "-s", "--", a[3].c_str()})) return fs::create_symlink(a[3], last, ec), ec ? fail("ln: failed to create symbolic link '" + last + "': " + ec.message()) : Result{};
+    if (is({"mv", "-T", "--", a[3].c_str()}) || is({"mv", "-T", "--no-clobber", "--", a[4].c_str()})) {
+        if (a[2] == "--no-clobber" && present(last)) return Result{};  // (silently, as GNU mv does)
+        fs::rename(a[a.size() - 2], last, ec);
+        return ec ? fail("mv: cannot stat '" + a[a.size() - 2] + "': " + ec.message()) : Result{};
+    }
+    if (a.size() == 6 && a[0] == "test" && a[1] == "-e" && a[3] == "-o" && a[4] == "-L") return present(a[2]) ? Result{} : fail("");
+    if (a.size() == 8 && a[0] == "test" && a[1] == "!" && a[2] == "-e" && a[4] == "-a") return present(a[3]) ? fail("") : Result{};
+    if (a.size() == 7 && a[0] == "test" && a[1] == "-d" && a[4] == "!") return fs::is_directory(fs::symlink_status(a[2], ec)) ? Result{} : fail("");
+    if (a[0] == "readlink" && a.size() >= 3 && a[a.size() - 2] == "--") {
+        if (a.size() == 4 && a[1] == "-e") {
+            auto c = fs::canonical(last, ec);
+            return ec ? fail("") : Result{0, c.string() + "\n", ""};
+        }
+        auto t = fs::read_symlink(last, ec);
+        if (ec) return fail("");
+        return Result{0, t.string() + (a[1] == "-n" ? "" : "\n"), ""};
+    }
+    return std::nullopt;
+}
+
+// The SAN: the volumes lvcreate made (each 16 MiB, active; linear, thin pools, thin volumes
+// and their snapshots), renamed and removed as told, and a group with room; other LVM
+// commands succeed.
+Result World::lvm(const Argv& a) const {
+    auto after = [&](const char* w) {
+        auto it = std::find(a.begin(), a.end(), w);
+        return it == a.end() || it + 1 == a.end() ? std::string() : *(it + 1);
+    };
+    auto name = [](const std::string& spec) { return spec.substr(spec.find('/') + 1); };
+    if (a.front() == "lvs") {
+        std::string out;
+        for (const auto& [n, pool] : lvs)
+            out += "  " + n + "|16777216|" + (pool == "*" ? "twi-a-tz--" : pool.empty() ? "-wi-a-----" : "Vwi-a-tz--") + "|" +
+                   (pool == "*" ? "" : pool) + "\n";
+        return {0, out, ""};
+    }
+    if (a.front() == "vgs") return {0, "  10240.00|8192.00\n", ""};
+    if (a.front() == "lvcreate" && !after("-n").empty()) {
+        std::string pool = after("--type") == "thin-pool" ? "*" : name(after("-T"));
+        if (std::find(a.begin(), a.end(), "-s") != a.end() && lvs.count(name(a.back()))) pool = lvs.at(name(a.back()));
+        lvs[after("-n")] = pool;
+    }
+    if (a.front() == "lvrename" && a.size() >= 3 && lvs.count(a[a.size() - 2])) {
+        lvs[a.back()] = lvs.at(a[a.size() - 2]);
+        lvs.erase(a[a.size() - 2]);
+    }
+    if (a.front() == "lvremove") lvs.erase(name(a.back()));
+    return {};
+}
+
+// A stream from one host to another (onestor send | onestor receive): the storage is one
+// tree here, so the data is copied when source and target differ.
+std::optional<Result> World::stream(const Command& c) const {
+    if (c.argv.size() < 3 || c.argv[1] != "send" || c.pipe_to.size() < 3 || c.pipe_to[1] != "receive") return Result{};
+    const std::string &src = c.argv[2], &dst = c.pipe_to.back();
+    if (src == dst) return Result{};
+    fs::create_directories(fs::path(dst).parent_path());  // (the receiver makes the directory)
+    spawn({"cp", "-a", "-T", "--", src, dst}, {.check = false});
+    return Result{};
+}
+
+// Names that differ from run to run, made stable: the scratch root, temp suffixes, our own binary.
+std::string normalize(std::string text, const World& w) {
+    auto replace_all = [&](const std::string& from, const std::string& to) {
+        for (size_t i = 0; (i = text.find(from, i)) != std::string::npos; i += to.size()) text.replace(i, from.size(), to);
+    };
+    replace_all(w.ds, kShownDs);
+    replace_all(w.root.string(), "/SCRATCH");
+    replace_all(self_exe(), "onestor");
+    text = std::regex_replace(text, std::regex("/[0-9a-f]{32}"), "/NEW_SOURCE");
+    text = std::regex_replace(text, std::regex("(USED_MB|TOTAL_MB|FREE_MB)=[0-9]+"), "$1=N");
+    std::regex tmp(R"(\.onestor-tmp\.[0-9]+\.[0-9a-f]{8})");
+    std::map<std::string, int> seen;
+    std::string out;
+    auto it = std::sregex_iterator(text.begin(), text.end(), tmp);
+    size_t last = 0;
+    for (; it != std::sregex_iterator(); ++it) {
+        out += text.substr(last, it->position() - last);
+        auto [s, fresh] = seen.emplace(it->str(), static_cast<int>(seen.size()) + 1);
+        out += ".onestor-tmp.T" + std::to_string(s->second);
+        last = it->position() + it->length();
+    }
+    return out + text.substr(last);
+}
+
+// argv of an action as oned sends it (after the program name), for the case's world.
+Argv action_args(const World& w, Kind kind, const std::string& action) {
+    const std::string vm = w.ds + "/0/5", disk = vm + "/disk.0";
+    if (kind == Kind::Ds) {
+        std::string img = w.image_xml(w.ds + "/1/raw", "");
+        if (action == "cp") img = w.image_xml("", w.root.string() + "/src/upload.raw");
+        if (action == "mkfs") img = w.image_xml("", "", "<FS></FS>");
+        if (action == "clone") img = w.image_xml("", w.ds + "/1/raw");
+        if (action == "stat") img = w.image_xml("", w.root.string() + "/src/upload.raw");
+        if (action.rfind("snap_", 0) == 0) img = w.image_xml(w.ds + "/1/raw", "", "<TARGET_SNAPSHOT>0</TARGET_SNAPSHOT>");
+        if (action == "monitor") return {w.dump(""), "1"};
+        return {w.dump(img), "3"};
+    }
+    const std::string tmpl = b64(w.vm_xml());
+    if (action == "clone" || action == "ln") return {"frontend:" + w.image(), "host01:" + disk, "5", "1"};
+    if (action == "mvds") return {"host01:" + disk, "frontend:" + w.image(), "5", "1"};
+    if (action == "cpds") return {"host01:" + disk, "frontend:" + w.ds + "/1/saved", "-1", "5", "1"};
+    if (action == "mv") return {"host01:" + vm, "host02:" + vm, "5", "0"};
+    if (action == "delete") return {"host01:" + vm, "5", "0"};
+    if (action == "resize") return {"host01:" + disk, "16", "5", "1"};
+    if (action == "premigrate" || action == "postmigrate") return {"host01", "host02", vm, "5", "0", tmpl};
+    if (action == "monitor_ds") return {w.ds + "/0"};
+    if (action == "monitor") return {w.dump("", "0"), "0"};
+    if (action.rfind("snap_", 0) == 0) return {"host01:" + disk, "1", "5", "1"};  // (0: the image's own, copied by ssh)
+    if (action == "context") return {w.root.string() + "/context/init.sh", "host01:" + vm + "/disk.1", "5", "0"};
+    if (action == "mkimage") return {"16", "raw", "host01:" + vm + "/disk.2", "5", "0"};
+    if (action == "mkswap") return {"16", "host01:" + vm + "/disk.3", "5", "0"};
+    FAIL("no arguments known for tm action " << action << ": add them to action_args");
+    return {};
+}
+
+// What an action needs to find before it runs (made by the driver's own actions, unrecorded).
+std::vector<std::string> setup_of(Kind kind, const std::string& action) {
+    if (kind == Kind::Ds) return {};
+    if (action == "mvds") return {"ln"};
+    if (action == "snap_delete" || action == "snap_revert") return {"clone", "snap_create"};
+    if (action == "clone" || action == "ln" || action == "context" || action == "mkimage" || action == "mkswap" ||
+        action == "monitor" || action == "monitor_ds")
+        return {};
+    return {"clone"};
+}
+
+struct Outcome {
+    std::string text;  // the golden file's content
+    std::map<std::string, int> remote;
+};
+
+void dispatch(Kind kind, const std::string& driver, const std::string& full_action, const Argv& args) {
+    Argv argv = {"onestor", kind == Kind::Ds ? "ds" : "tm", driver, full_action};
+    argv.insert(argv.end(), args.begin(), args.end());
+    cli::Parsed p = cli::parse(argv);
+    const Action* a = Registry::find(p.inv.kind, p.inv.action);
+    REQUIRE(a != nullptr);
+    Call call{p.inv, Args::parse(a->args, p.inv.args, p.inv.full_action(), [] { return std::string(); }), {}};
+    a->run(call);
+    if (!call.out.empty()) throw std::string(call.out);  // (carried out as the action's stdout)
+}
+
+Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix, const std::string& mode) {
+    World w(kind == Kind::Ds ? "shared" : driver);
+    if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
+    w.persistent = action == "ln" || action == "mvds";
+    test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
+                       [&w](const Command& c) { return w.stream(c); });
+    std::string full = suffix.empty() ? action : action + "." + suffix;
+    // The set-up: the driver's own actions, unrecorded; its result is kept and copied in
+    // for the next case that needs the same one (it costs more than the case itself).
+    static std::map<std::string, std::pair<fs::path, std::map<std::string, std::string>>> made;
+    std::string key = driver + "." + suffix + "+" + mode + (w.persistent ? ".p" : "");
+    for (const auto& s : setup_of(kind, action)) key += "+" + s;
+    fs::path cache = w.root.string() + "-setup-" + std::to_string(made.size());
+    if (auto it = made.find(key); it != made.end() && fs::exists(it->second.first)) {
+        fs::remove_all(w.ds);
+        fs::copy(it->second.first, w.ds, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        w.lvs = it->second.second;
+    } else if (!setup_of(kind, action).empty()) {
+        rec.recording = false;
+        for (const auto& s : setup_of(kind, action)) {
+            try {
+                dispatch(kind, driver, suffix.empty() ? s : s + "." + suffix, action_args(w, kind, s));
+            } catch (...) {
+            }
+            Host::close_all();
+        }
+        rec.recording = true;
+        fs::copy(w.ds, cache, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        made[key] = {cache, w.lvs};
+    }
+    Argv args = action_args(w, kind, action);
+    std::string result;
+    try {
+        dispatch(kind, driver, full, args);
+        result = "ok";
+    } catch (const std::string& out) {
+        result = "ok, prints: " + out.substr(0, out.find_last_not_of('\n') + 1);
+    } catch (const DriverError& e) {
+        result = std::string("error: ") + e.what();
+    }
+    Host::close_all();
+    std::ostringstream o;
+    o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
+    if (!mode.empty()) o << " (LVM_THIN_ENABLE=yes)";
+    for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
+    o << "\n# remote commands per host:";
+    if (rec.remote.empty()) o << " none";
+    for (const auto& [h, n] : rec.remote) o << " " << h << "=" << n;
+    o << "\n";
+    for (const auto& l : rec.log) o << l << "\n";
+    o << "# " << result << "\n";
+    return {normalize(o.str(), w), rec.remote};
+}
+
+struct Target {
+    Kind kind;
+    std::string driver, action, suffix;
+    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes
+    std::string path() const {
+        return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action + (suffix.empty() ? "" : "." + suffix) +
+               (mode.empty() ? "" : "+" + mode) + ".argv";
+    }
+};
+
+// Every registered action of every driver, and each variant a driver declares.
+std::vector<Target> every_action() {
+    std::vector<Target> t;
+    for (const auto& a : Registry::all()) {
+        if (a.kind == Kind::Ds)
+            for (auto* b : ds_backends()) t.push_back({Kind::Ds, b->name, a.name, ""});
+        else
+            for (auto* b : tm_backends()) t.push_back({Kind::Tm, b->name, a.name, ""});
+    }
+    for (auto* b : tm_backends())
+        for (const auto& [entry, primitive] : b->ops)
+            if (auto dot = entry.find('.'); dot != std::string::npos)
+                t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
+    // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
+    for (const auto& a : Registry::all())
+        if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor") t.push_back({Kind::Tm, "fs_lvm", a.name, "", "thin"});
+    return t;
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+// A readable difference: the first differing line with a little context.
+std::string diff(const std::string& want, const std::string& got) {
+    auto lines = [](const std::string& s) {
+        std::vector<std::string> v;
+        std::istringstream in(s);
+        for (std::string l; std::getline(in, l);) v.push_back(l);
+        return v;
+    };
+    auto a = lines(want), b = lines(got);
+    size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    std::ostringstream o;
+    o << "first difference at line " << i + 1 << ":\n";
+    for (size_t k = i; k < std::min(a.size(), i + 6); ++k) o << "- " << a[k] << "\n";
+    for (size_t k = i; k < std::min(b.size(), i + 6); ++k) o << "+ " << b[k] << "\n";
+    return o.str();
+}
+
+}  // namespace
+
+TEST_CASE("golden argv: every action of every driver sends exactly the commands of its .argv file") {
+    fs::path dir = fs::path(ONESTOR_SOURCE_DIR) / "test" / "golden";
+    bool update = std::getenv("ONESTOR_GOLDEN_UPDATE") && std::string(std::getenv("ONESTOR_GOLDEN_UPDATE")) == "1";
+    auto t0 = std::chrono::steady_clock::now();
+    struct Cleanup {  // the shared image and the kept set-ups, however the case ends (a REQUIRE throws)
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove(World::qcow2_template(), ec);
+            for (const auto& e : fs::directory_iterator(World::scratch(), ec))
+                if (e.path().filename().string().rfind("onestor-golden-" + std::to_string(getpid()) + "-setup-", 0) == 0)
+                    fs::remove_all(e.path(), ec);
+        }
+    } cleanup;
+    std::set<std::string> expected;
+    std::ostringstream table;
+    const char* only = std::getenv("ONESTOR_GOLDEN_ONLY");  // (debugging: the cases whose path holds it)
+    for (const auto& t : every_action()) {
+        if (only && t.path().find(only) == std::string::npos) continue;
+        CAPTURE(t.path());
+        expected.insert(t.path());
+        auto c0 = std::chrono::steady_clock::now();
+        Outcome got = run_case(t.kind, t.driver, t.action, t.suffix, t.mode);
+        table << t.path() << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count() << " s):";
+        for (const auto& [h, n] : got.remote) table << " " << h << "=" << n;
+        table << "\n";
+        fs::path file = dir / t.path();
+        if (update) {
+            fs::create_directories(file.parent_path());
+            std::ofstream(file, std::ios::binary) << got.text;
+            continue;
+        }
+        REQUIRE_MESSAGE(fs::exists(file), "no golden file " << file.string() << " (ONESTOR_GOLDEN_UPDATE=1 writes it)");
+        std::string want = slurp(file);
+        CHECK_MESSAGE(want == got.text, t.path() << " differs from its golden file:\n" << diff(want, got.text));
+    }
+    if (only) return;
+    // No golden file without its action (a removed or renamed action leaves none behind).
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".argv")
+            CHECK_MESSAGE(expected.count(fs::relative(e.path(), dir).string()), "golden file of no registered action: " << e.path().string());
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE(expected.size() << " actions in " << s << " s; remote commands per host:\n" << table.str());
+    if (std::getenv("ONESTOR_GOLDEN_TABLE")) std::ofstream(std::getenv("ONESTOR_GOLDEN_TABLE")) << table.str();
+}
