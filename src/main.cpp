@@ -7,29 +7,37 @@
 #include "onestor/host.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/profile.hpp"
 
 #include <cstdio>
-#include <sstream>
+#include <unistd.h>
 
 using namespace onestor;
 
 namespace {
 
 void error_block(const DriverError& e) {
-    std::string msg = e.what();
-    for (auto& c : msg)
-        if (c == '\n' || c == '\r') c = ' ';
-    if (!e.detail().empty()) {
-        std::istringstream in(e.detail());
-        std::string line;
-        while (std::getline(in, line))
-            if (!line.empty()) log::error(line);
-    }
     std::fflush(stdout);
-    if (config().protocol6())
-        std::fprintf(stderr, "%s\n", msg.c_str());
-    else
-        std::fprintf(stderr, "ERROR MESSAGE --8<------\n%s\nERROR MESSAGE ------>8--\n", msg.c_str());
+    std::fputs(profile::error_text(e.what(), e.detail(), log::action()).c_str(), stderr);
+}
+
+// The caller's release: remotes/VERSION beside the program (or PROTOCOL). `shape` refines
+// the fallback once the invocation is known; the note is printed then only.
+void choose_profile(const std::string& argv0, profile::Shape shape, bool note) {
+    std::string self;
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) self.assign(buf, static_cast<size_t>(n));
+    auto d = profile::detect(config().get("PROTOCOL"), profile::remotes_dirs_of(argv0, self), shape);
+    profile::current() = d.profile;
+    if (note && !d.note.empty()) log::info(d.note);
+}
+
+// A DS action (and tm monitor, which oned calls through the DS driver) with its dump on argv
+// comes from a release before 6.8; with only the id, from 6.8 or later.
+profile::Shape shape_of(const Invocation& inv) {
+    if (inv.kind == Kind::Tm && inv.action != "monitor") return profile::Shape::Unknown;
+    return inv.args.size() >= 2 ? profile::Shape::DumpOnArgv : profile::Shape::DumpOnStdin;
 }
 
 std::string read_stdin() {
@@ -46,14 +54,17 @@ int main(int argc, char** argv) {
     try {
         config() = Config::load();
         log::set_debug(config().get_bool("DEBUG"));
+        choose_profile(argv[0], profile::Shape::Unknown, false);
         cli::Parsed p = cli::parse(std::vector<std::string>(argv, argv + argc));
         std::string out;
         if (p.what == cli::Parsed::What::Meta) {
+
             rc = cli::run_meta(p.meta, out);
             std::fputs(out.c_str(), rc == 0 ? stdout : stderr);
             return rc;
         }
         log::set_action(p.inv.full_action());
+        if (!p.action_help) choose_profile(argv[0], shape_of(p.inv), true);
         if (p.action_help) {
             std::fputs(cli::action_help(p.inv).c_str(), stdout);
             return 0;

@@ -23,9 +23,6 @@ public:
     std::vector<std::string> get_words_or_empty(const std::string& key) const;  // options: may be none
     void set(const std::string& key, const std::string& value) { values_[key] = value; }
 
-    // The 6.x+ protocol: cp prints "SOURCE FORMAT", errors without markers.
-    bool protocol6() const { return get("PROTOCOL") == "6"; }
-
     static std::map<std::string, std::string> parse(const std::string& text);
 
 private:

@@ -4,6 +4,7 @@
 // DUMP: base64 <DS_DRIVER_ACTION_DATA> (IMAGE + DATASTORE). ID: the image id (a request
 // id for stat, the datastore id for monitor). What each prints on stdout is below.
 #include "onestor/config.hpp"
+#include "onestor/profile.hpp"
 #include "onestor/registry.hpp"
 
 #include <string>
@@ -15,7 +16,7 @@ const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
 
 // "SOURCE" (5.x), or "SOURCE FORMAT" with the 6.x protocol.
 std::string source_line(const DsResult& r) {
-    return config().protocol6() && !r.format.empty() ? r.source + " " + r.format + "\n" : r.source + "\n";
+    return profile::current().source_format() && !r.format.empty() ? r.source + " " + r.format + "\n" : r.source + "\n";
 }
 
 void cp(Call& c) { c.out = source_line(c.ds().cp(c.args.dump(), c.args.id())); }

@@ -6,6 +6,7 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
+#include "onestor/profile.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
 
@@ -258,8 +259,7 @@ MonitorResult CommonTm::monitor(const DsDump& d) {
     io::mkdir_p(path);
     MonitorResult m = filesystem_usage(path);
     if (!d.monitor_vm_disks) return m;
-    // The <=5.10 in-band form: VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "].
-    for (const auto& [vm, poll] : vm_disk_usage(path)) m.vm_lines.push_back("VM=[ID=" + vm + ",POLL=\"" + poll + "\"]");
+    for (const auto& [vm, poll] : vm_disk_usage(path)) m.vm_lines.push_back(profile::vm_monitor_line(vm, poll));
     return m;
 }
 

@@ -16,6 +16,7 @@
 #include "onestor/log.hpp"
 #include "onestor/lvm.hpp"
 #include "onestor/mkfs.hpp"
+#include "onestor/profile.hpp"
 #include "onestor/qemu.hpp"
 
 #include <algorithm>
@@ -473,7 +474,7 @@ private:
         log::info("moved " + quoted(src.path) + " to " + quoted(dst.path));
     }
 
-    // VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] "]
+    // One line per VM, in the caller profile form, of "DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] "
     static std::vector<std::string> vm_lines(const std::map<std::string, lvm::LvState>& lvs) {
         std::map<long, std::string> polls;
         for (const auto& [n, s] : lvs) {
@@ -488,7 +489,7 @@ private:
                                     ",SIZE=" + mb + "] ";
         }
         std::vector<std::string> out;
-        for (const auto& [vm, poll] : polls) out.push_back("VM=[ID=" + std::to_string(vm) + ",POLL=\"" + poll + "\"]");
+        for (const auto& [vm, poll] : polls) out.push_back(profile::vm_monitor_line(std::to_string(vm), poll));
         return out;
     }
 };

@@ -3,6 +3,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/profile.hpp"
 #include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
@@ -232,7 +233,9 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         return w.empty() ? 2 : 0;
     }
     if (w[0] == "--version") {
-        out = std::string("onestor ") + ONESTOR_VERSION + "\n";
+        // The profile this binary would use where it sits (main chose it from remotes/VERSION).
+        out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + profile::current().name() + ", from " +
+              profile::current().origin + "\n";
         return 0;
     }
     if (w[0] == "actions") {

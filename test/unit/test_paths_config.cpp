@@ -189,12 +189,12 @@ TEST_CASE("configuration: KEY=VALUE text, defaults, typed reads") {
     CHECK(m.at("X") == "y z");
     CHECK_THROWS_WITH_AS(Config::parse("novalue\n"), doctest::Contains("line 1"), DriverError);
     Config c = Config::from_text("PROTOCOL=6\nLOCK_TIMEOUT=abc\nDEBUG=Yes\n");
-    CHECK(c.protocol6());
+    CHECK(c.get("PROTOCOL") == "6");
     CHECK(c.get("SSH") == "ssh");  // defaults stay
     CHECK(c.get_bool("DEBUG"));
     CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be an integer"), DriverError);
     CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") == std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
-    CHECK_FALSE(Config::from_text("").protocol6());
+    CHECK(Config::from_text("").get("PROTOCOL").empty());  // detected, see profile
 }
 
 TEST_CASE("configuration: file named by ONESTOR_CONF, environment overrides") {
