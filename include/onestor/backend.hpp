@@ -5,6 +5,7 @@
 // anything else reaches unsupported(), the one place that says "not supported".
 #pragma once
 #include "onestor/paths.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/xml.hpp"
 
 #include <optional>
@@ -21,13 +22,12 @@ namespace onestor {
 
 struct DsResult {
     std::string source;  // new SOURCE (cp, mkfs, clone)
-    std::string format;  // detected format, printed by the 6.x protocol
+    std::string format;  // detected format, printed when the protocol profile says so
 };
 
-struct MonitorResult {
-    unsigned long long used_mb = 0, total_mb = 0, free_mb = 0;
-    std::vector<std::string> vm_lines;  // per-VM disk usage (system datastores)
-};
+// Usage and per-VM disk usage; protocol:: turns it into the lines oned reads.
+using protocol::MonitorResult;
+using protocol::VmDiskUsage;
 
 // Used/total/free MiB of the filesystem holding `path` (statvfs).
 MonitorResult filesystem_usage(const std::string& path);

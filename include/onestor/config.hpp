@@ -23,6 +23,7 @@ public:
     std::vector<std::string> get_words_or_empty(const std::string& key) const;  // options: may be none
     void set(const std::string& key, const std::string& value) { values_[key] = value; }
 
+
     static std::map<std::string, std::string> parse(const std::string& text);
 
 private:

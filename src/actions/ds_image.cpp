@@ -3,8 +3,7 @@
 //   <remotes>/datastore/<ds_mad>/<action> ID < DUMP   (6.8+)
 // DUMP: base64 <DS_DRIVER_ACTION_DATA> (IMAGE + DATASTORE). ID: the image id (a request
 // id for stat, the datastore id for monitor). What each prints on stdout is below.
-#include "onestor/config.hpp"
-#include "onestor/profile.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/registry.hpp"
 
 #include <string>
@@ -14,22 +13,15 @@ namespace {
 
 const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
 
-// "SOURCE" (5.x), or "SOURCE FORMAT" with the 6.x protocol.
-std::string source_line(const DsResult& r) {
-    return profile::current().source_format() && !r.format.empty() ? r.source + " " + r.format + "\n" : r.source + "\n";
-}
+std::string source_line(const DsResult& r) { return protocol::source_line(r.source, r.format, protocol::profile()); }
 
 void cp(Call& c) { c.out = source_line(c.ds().cp(c.args.dump(), c.args.id())); }
-void mkfs(Call& c) { c.out = c.ds().mkfs(c.args.dump(), c.args.id()).source + "\n"; }
+void mkfs(Call& c) { c.out = protocol::source_line(c.ds().mkfs(c.args.dump(), c.args.id()).source, "", protocol::profile()); }
 void rm(Call& c) { c.ds().rm(c.args.dump(), c.args.id()); }
-void stat(Call& c) { c.out = std::to_string(c.ds().stat_mb(c.args.dump())) + "\n"; }
+void stat(Call& c) { c.out = protocol::number_line(c.ds().stat_mb(c.args.dump())); }
 void clone(Call& c) { c.out = source_line(c.ds().clone(c.args.dump(), c.args.id())); }
 
-void monitor(Call& c) {
-    MonitorResult m = c.ds().monitor(c.args.dump());
-    c.out = "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
-            "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
-}
+void monitor(Call& c) { c.out = protocol::monitor_lines(c.ds().monitor(c.args.dump()), protocol::profile().monitor_vms); }
 
 const Register r_cp{{Kind::Ds, "cp", kDump, "copy IMAGE/PATH into the datastore; prints SOURCE", cp}};
 const Register r_mkfs{{Kind::Ds, "mkfs", kDump, "create an empty image (raw, qcow2, swap or a filesystem); prints SOURCE", mkfs}};

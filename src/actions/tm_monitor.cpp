@@ -6,27 +6,17 @@
 //   <remotes>/tm/<tm_mad>/monitor DUMP ID  (ID: the datastore id; 6.8+: ID with DUMP on stdin)
 // Prints USED_MB=, TOTAL_MB=, FREE_MB= lines, then one VM=[...] line per VM when the dump
 // asks for disk usage (MONITOR_VM_DISKS=1).
+#include "onestor/protocol.hpp"
 #include "onestor/registry.hpp"
 
 namespace onestor::actions::tm_monitor {
 namespace {
 
-std::string usage_lines(const MonitorResult& m) {
-    return "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
-           "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
-}
-
 void monitor_ds(Call& c) {
-    MonitorResult m = c.tm().monitor_ds(c.args.path("dir").path);
-    c.out = usage_lines(m);
-    for (const auto& l : m.vm_lines) c.out += l + "\n";
+    c.out = protocol::monitor_lines(c.tm().monitor_ds(c.args.path("dir").path), protocol::profile().probe_vms);
 }
 
-void monitor(Call& c) {
-    MonitorResult m = c.tm().monitor(c.args.dump());
-    c.out = usage_lines(m);
-    for (const auto& l : m.vm_lines) c.out += l + "\n";
-}
+void monitor(Call& c) { c.out = protocol::monitor_lines(c.tm().monitor(c.args.dump()), protocol::profile().monitor_vms); }
 
 const Register r_monitor_ds{{Kind::Tm, "monitor_ds", {{"dir", ArgKind::Path, Confine::Datastore}}, "report a local system datastore's usage (on the host)", monitor_ds}};
 const Register r_monitor{{Kind::Tm, "monitor", {{"dump", ArgKind::DsDump}}, "report a system datastore's usage", monitor}};

@@ -6,7 +6,6 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
-#include "onestor/profile.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
 
@@ -216,7 +215,7 @@ bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {
     return v == "YES" || v == "TRUE" || v == "1";
 }
 
-std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const std::string& path) {
+std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
     auto numeric = [](const std::string& n) {
         return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
     };
@@ -233,21 +232,20 @@ std::vector<std::pair<std::string, std::string>> CommonTm::vm_disk_usage(const s
         struct stat st {};
         return ::stat(p.c_str(), &st) == 0 ? io::mib_ceil(static_cast<unsigned long long>(st.st_blocks) * 512) : 0ull;
     };
-    std::vector<std::pair<std::string, std::string>> out;
+    std::vector<VmDiskUsage> out;
     for (const auto& vm : list(path)) {
         if (!numeric(vm)) continue;
-        std::string vdir = join_path(path, vm), poll;
+        std::string vdir = join_path(path, vm);
+        VmDiskUsage u{vm, {}};
         for (const auto& f : list(vdir)) {
             int id = disk_id_of("/" + f);
             if (id < 0) continue;
-            poll += "DISK_SIZE=[ID=" + std::to_string(id) + ",SIZE=" + std::to_string(mb(join_path(vdir, f))) + "] ";
+            u.disk(id, mb(join_path(vdir, f)));
             std::string sdir = join_path(vdir, f + ".snap");
             for (const auto& s : list(sdir))
-                if (numeric(s))
-                    poll += "SNAPSHOT_SIZE=[ID=" + s + ",DISK_ID=" + std::to_string(id) +
-                            ",SIZE=" + std::to_string(mb(join_path(sdir, s))) + "] ";
+                if (numeric(s)) u.snapshot(s, id, mb(join_path(sdir, s)));
         }
-        if (!poll.empty()) out.emplace_back(vm, poll);
+        if (!u.entries.empty()) out.push_back(std::move(u));
     }
     return out;
 }
@@ -259,7 +257,7 @@ MonitorResult CommonTm::monitor(const DsDump& d) {
     io::mkdir_p(path);
     MonitorResult m = filesystem_usage(path);
     if (!d.monitor_vm_disks) return m;
-    for (const auto& [vm, poll] : vm_disk_usage(path)) m.vm_lines.push_back(profile::vm_monitor_line(vm, poll));
+    m.vms = vm_disk_usage(path);
     return m;
 }
 

@@ -40,9 +40,9 @@ protected:
     static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
     // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
     static bool disk_flag(const VmDisk& d, const std::string& key);
-    // Per VM directory under a system datastore dir: (vm id, "DISK_SIZE=[ID=d,SIZE=mb]
-    // SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] ..."), sizes from st_blocks, links followed.
-    static std::vector<std::pair<std::string, std::string>> vm_disk_usage(const std::string& ds_dir);
+    // Per VM directory under a system datastore dir: its disks and their snapshots, sizes
+    // from st_blocks, links followed.
+    static std::vector<VmDiskUsage> vm_disk_usage(const std::string& ds_dir);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);

@@ -16,7 +16,6 @@
 #include "onestor/log.hpp"
 #include "onestor/lvm.hpp"
 #include "onestor/mkfs.hpp"
-#include "onestor/profile.hpp"
 #include "onestor/qemu.hpp"
 
 #include <algorithm>
@@ -245,7 +244,7 @@ public:
             m.total_mb = u.total_mb;
             m.free_mb = u.free_mb;
             m.used_mb = u.total_mb - u.free_mb;
-            if (dump.monitor_vm_disks) m.vm_lines = vm_lines(lvm::list(h, vg));
+            if (dump.monitor_vm_disks) m.vms = vm_usage(lvm::list(h, vg));
             return m;
         }
         return CommonTm::monitor(dump);  // no group anywhere: the directory's file system
@@ -474,22 +473,24 @@ private:
         log::info("moved " + quoted(src.path) + " to " + quoted(dst.path));
     }
 
-    // One line per VM, in the caller profile form, of "DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[ID=s,DISK_ID=d,SIZE=mb] "
-    static std::vector<std::string> vm_lines(const std::map<std::string, lvm::LvState>& lvs) {
-        std::map<long, std::string> polls;
+    // Each VM's disk LVs and their snapshot LVs (<name>_s<snap>), in name order.
+    static std::vector<VmDiskUsage> vm_usage(const std::map<std::string, lvm::LvState>& lvs) {
+        std::map<long, VmDiskUsage> polls;
         for (const auto& [n, s] : lvs) {
             auto ref = lvm::parse_disk_device("/dev/vg-one-0/" + n.substr(0, n.find('_')));
             if (!ref) continue;
-            std::string mb = std::to_string((s.bytes + kMiB - 1) / kMiB);
+            unsigned long long mb = (s.bytes + kMiB - 1) / kMiB;
             auto us = n.find("_s");
             if (us == std::string::npos)
-                polls[ref->vmid] += "DISK_SIZE=[ID=" + std::to_string(ref->disk) + ",SIZE=" + mb + "] ";
+                polls[ref->vmid].disk(ref->disk, mb);
             else if (n.size() > us + 2 && n.find_first_not_of("0123456789", us + 2) == std::string::npos)
-                polls[ref->vmid] += "SNAPSHOT_SIZE=[ID=" + n.substr(us + 2) + ",DISK_ID=" + std::to_string(ref->disk) +
-                                    ",SIZE=" + mb + "] ";
+                polls[ref->vmid].snapshot(n.substr(us + 2), ref->disk, mb);
         }
-        std::vector<std::string> out;
-        for (const auto& [vm, poll] : polls) out.push_back(profile::vm_monitor_line(std::to_string(vm), poll));
+        std::vector<VmDiskUsage> out;
+        for (auto& [vm, u] : polls) {
+            u.vm_id = std::to_string(vm);
+            out.push_back(std::move(u));
+        }
         return out;
     }
 };

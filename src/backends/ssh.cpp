@@ -115,8 +115,7 @@ public:
     MonitorResult monitor_ds(const std::string& dir) override {
         // On the host itself: usage by statvfs, disk sizes from st_blocks (no du processes).
         MonitorResult m = filesystem_usage(dir);
-        for (const auto& [vm, poll] : vm_disk_usage(dir))
-            m.vm_lines.push_back("VM = [ ID = " + vm + ", MONITOR = \"" + base64_encode(poll) + "\" ]");
+        m.vms = vm_disk_usage(dir);
         return m;
     }
 

@@ -3,7 +3,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
-#include "onestor/profile.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
@@ -234,8 +234,8 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
     }
     if (w[0] == "--version") {
         // The profile this binary would use where it sits (main chose it from remotes/VERSION).
-        out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + profile::current().name() + ", from " +
-              profile::current().origin + "\n";
+        out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + protocol::profile().describe() + ", from " +
+              protocol::profile().origin + "\n";
         return 0;
     }
     if (w[0] == "actions") {

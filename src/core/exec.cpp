@@ -2,6 +2,7 @@
 
 #include "onestor/error.hpp"
 #include "onestor/log.hpp"
+#include "onestor/protocol.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -58,15 +59,8 @@ double now() {
 }  // namespace
 
 std::string failure_reason(const std::string& err, bool error_blocks) {
-    // The first error block: in a pipeline the side that failed first names the cause
-    // (a full disk), the other only its echo (a broken pipe).
-    const std::string marker = "ERROR MESSAGE --8<------\n";
-    auto m = error_blocks ? err.find(marker) : std::string::npos;
-    if (m != std::string::npos) {
-        auto b = m + marker.size();
-        auto e = err.find('\n', b);
-        return err.substr(b, e == std::string::npos ? std::string::npos : e - b);
-    }
+    if (error_blocks)
+        if (auto block = protocol::first_error_block(err)) return *block;
     return last_line_of(err);
 }
 

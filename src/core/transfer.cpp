@@ -5,6 +5,7 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/protocol.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -24,12 +25,12 @@ namespace {
 // names tar's first real complaint (a full disk) in an error block, which the driver reports
 // before any echo of the failure (a broken pipe on the sending side). As the stream receiver
 // does, it leaves nothing setuid, setgid, sticky or writable by others.
-const char* kTarReceive =
+const std::string kTarReceive = std::string() +
     "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
     "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
     "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
     "printf '%s\\n' \"$e\" >&2; "
-    "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' \"${r:-tar failed}\" >&2; exit 1; fi; "
+    "printf " + protocol::shell_error_printf() + " \"${r:-tar failed}\" >&2; exit 1; fi; "
     "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
     "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
 
@@ -59,9 +60,9 @@ const char* kRetire =
 // and a length that fits a socket's path whatever the host's name).
 // ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
 // ssh's status (the receiver's) passes on.
-const char* kPush =
+const std::string kPush = std::string() +
     "h=$1; p=$2; c=$3; shift 3; "
-    "fail() { printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' "
+    "fail() { printf " + protocol::shell_error_printf() + " "
     "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
     "d=/tmp/onestor-ssh-$(id -u); "
     "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "

@@ -2,6 +2,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/protocol.hpp"
 
 #include <doctest/doctest.h>
 
@@ -189,12 +190,12 @@ TEST_CASE("configuration: KEY=VALUE text, defaults, typed reads") {
     CHECK(m.at("X") == "y z");
     CHECK_THROWS_WITH_AS(Config::parse("novalue\n"), doctest::Contains("line 1"), DriverError);
     Config c = Config::from_text("PROTOCOL=6\nLOCK_TIMEOUT=abc\nDEBUG=Yes\n");
-    CHECK(c.get("PROTOCOL") == "6");
+    CHECK(protocol::profile_named(c.get("PROTOCOL")).source_format);
     CHECK(c.get("SSH") == "ssh");  // defaults stay
     CHECK(c.get_bool("DEBUG"));
     CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be an integer"), DriverError);
     CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") == std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
-    CHECK(Config::from_text("").get("PROTOCOL").empty());  // detected, see profile
+    CHECK_FALSE(protocol::profile_named(Config::from_text("").get("PROTOCOL")).source_format);
 }
 
 TEST_CASE("configuration: file named by ONESTOR_CONF, environment overrides") {

@@ -33,55 +33,61 @@
 // |                               | live; X.Y falls back to X| clone.replica ln.replica; shared=qcow2 |                                     |
 // | "not supported"               | "<action>: Operation not supported" (common/not_supported.sh), in the release's error form         |
 //
-// The profile is the release family (5.x, 6.x, 7.x) plus the release whose forms it follows,
-// since two forms changed inside a family (monitor 5.10 -> 5.12, error 6.0 -> 6.2).
-#include "onestor/profile.hpp"
+// A profile is the release family (5.x, 6.x, 7.x) plus the release whose forms it follows,
+// since two forms changed inside a family (VM lines 5.10 -> 5.12, error 6.0 -> 6.2);
+// profile_of_release() below is where this table is decided.
+#include "onestor/protocol.hpp"
 
+#include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/io.hpp"
 #include "onestor/xml.hpp"
 
 #include <fstream>
-#include <sstream>
+#include <unistd.h>
 
-namespace onestor::profile {
-namespace {
+namespace onestor::protocol {
 
-bool digits(const std::string& s) { return !s.empty() && s.size() <= 4 && s.find_first_not_of("0123456789") == std::string::npos; }
-
-std::optional<Profile> of_release(int major, int minor) {
-    if (major < 5 || major > 7) return std::nullopt;
+std::optional<Profile> profile_of_release(int major, int minor) {
+    if (major < 5 || major > 7 || minor < 0) return std::nullopt;
+    auto at_least = [&](int ma, int mi) { return major > ma || (major == ma && minor >= mi); };
     Profile p;
+    p.name = std::to_string(major);
     p.major = major;
     p.minor = minor;
+    p.source_format = at_least(6, 0);
+    p.error = !at_least(6, 2) ? ErrorForm::Markers : !at_least(7, 0) ? ErrorForm::PlainFirst : ErrorForm::Plain;
+    p.monitor_vms = at_least(5, 12) ? VmLineForm::Monitor : VmLineForm::Poll;
     return p;
 }
 
-}  // namespace
+std::string Profile::describe() const { return name + ".x (" + std::to_string(major) + "." + std::to_string(minor) + " forms)"; }
 
-std::optional<Profile> from_version(const std::string& text) {
+std::optional<Profile> profile_of_version(const std::string& text) {
     std::string v = text.substr(0, text.find_first_of(" \t\r\n"));
+    auto num = [](const std::string& s) { return !s.empty() && s.size() <= 4 && s.find_first_not_of("0123456789") == std::string::npos; };
     auto d1 = v.find('.');
     if (d1 == std::string::npos) return std::nullopt;
     auto d2 = v.find('.', d1 + 1);
     std::string ma = v.substr(0, d1), mi = v.substr(d1 + 1, d2 == std::string::npos ? std::string::npos : d2 - d1 - 1);
-    if (!digits(ma) || !digits(mi)) return std::nullopt;
-    if (d2 != std::string::npos && !digits(v.substr(d2 + 1, v.find('.', d2 + 1) - d2 - 1))) return std::nullopt;
-    return of_release(std::stoi(ma), std::stoi(mi));
+    if (!num(ma) || !num(mi)) return std::nullopt;
+    if (d2 != std::string::npos && !num(v.substr(d2 + 1, v.find('.', d2 + 1) - d2 - 1))) return std::nullopt;
+    return profile_of_release(std::stoi(ma), std::stoi(mi));
 }
 
-std::optional<Profile> from_setting(const std::string& value) {
-    if (value == "5") return of_release(5, 10);  // the seed's forms (POLL monitor lines)
-    if (value == "6") return of_release(6, 10);
-    if (value == "7") return of_release(7, 4);
-    return from_version(value);
+Profile profile_named(const std::string& name) {
+    std::optional<Profile> p = name.empty() || name == "5" ? profile_of_release(5, 10)  // the seed's forms
+                               : name == "6"               ? profile_of_release(6, 10)
+                               : name == "7"               ? profile_of_release(7, 4)
+                                                           : profile_of_version(name);
+    if (!p) throw DriverError("configuration PROTOCOL: " + quoted(name) + " is not 5, 6, 7 or a release X.Y[.Z] of them");
+    return *p;
 }
 
 Detection detect(const std::string& setting, const std::vector<std::string>& remotes_dirs, Shape shape) {
     Detection d;
     if (!setting.empty()) {
-        auto p = from_setting(setting);
-        if (!p) throw DriverError("configuration PROTOCOL: " + quoted(setting) + " is not 5, 6, 7 or a release X.Y[.Z] of them");
-        d.profile = *p;
+        d.profile = profile_named(setting);
         d.profile.origin = "PROTOCOL=" + setting;
         return d;
     }
@@ -92,7 +98,7 @@ Detection detect(const std::string& setting, const std::vector<std::string>& rem
         if (!in) continue;
         std::string line;
         std::getline(in, line);
-        if (auto p = from_version(line)) {
+        if (auto p = profile_of_version(line)) {
             d.profile = *p;
             d.profile.origin = file + " " + line.substr(0, line.find_first_of(" \t\r"));
             return d;
@@ -100,15 +106,14 @@ Detection detect(const std::string& setting, const std::vector<std::string>& rem
         why = file + " names no release of 5.x, 6.x or 7.x";
         break;
     }
-    // Unknown caller: the newest release that calls this way. A dump on argv is from before 6.8.
-    d.profile = shape == Shape::DumpOnArgv ? *of_release(6, 6) : *of_release(7, 4);
+    // Unknown caller: the newest release that calls this way (a dump on argv: before 6.8).
+    d.profile = shape == Shape::DumpOnArgv ? *profile_of_release(6, 6) : *profile_of_release(7, 4);
     d.profile.origin = "fallback: " + why;
-    d.note = why + ": using the " + d.profile.name() + " profile";
+    d.note = why + ": using the " + d.profile.describe() + " profile";
     return d;
 }
 
 std::vector<std::string> remotes_dirs_of(const std::string& argv0, const std::string& self_exe) {
-    std::vector<std::string> dirs;
     auto parent = [](const std::string& p) {
         auto s = p.rfind('/');
         return s == std::string::npos ? std::string(".") : s == 0 ? std::string("/") : p.substr(0, s);
@@ -117,43 +122,105 @@ std::vector<std::string> remotes_dirs_of(const std::string& argv0, const std::st
         auto s = p.rfind('/');
         return s == std::string::npos ? p : p.substr(s + 1);
     };
+    std::vector<std::string> dirs;
     if (argv0.find('/') != std::string::npos) {
         std::string d = parent(argv0);  // .../remotes/tm/shared, or the binary's own directory
         std::string kind = base(parent(d));
         dirs.push_back(kind == "tm" || kind == "datastore" ? parent(parent(d)) : d);
     }
-    if (!self_exe.empty()) {
-        std::string d = parent(self_exe);
-        if (dirs.empty() || dirs.front() != d) dirs.push_back(d);
-    }
+    if (!self_exe.empty() && (dirs.empty() || dirs.front() != parent(self_exe))) dirs.push_back(parent(self_exe));
     return dirs;
 }
 
-Profile& current() {
-    static Profile p;
+Profile& current_profile() {
+    static Profile p = *profile_of_release(5, 10);
     return p;
 }
 
-std::string vm_monitor_line(const std::string& vmid, const std::string& usage) {
-    if (current().monitor_base64()) return "VM=[ID=" + vmid + ",MONITOR=\"" + base64_encode(usage) + "\"]";
-    return "VM=[ID=" + vmid + ",POLL=\"" + usage + "\"]";
+std::string source_line(const std::string& source, const std::string& format, const Profile& p) {
+    return p.source_format && !format.empty() ? source + " " + format + "\n" : source + "\n";
 }
 
-std::string error_text(const std::string& reason_in, const std::string& detail, const std::string& action) {
-    std::string reason = reason_in;
-    for (auto& c : reason)
+std::string number_line(unsigned long long n) { return std::to_string(n) + "\n"; }
+
+std::string poll_text(const VmDiskUsage& u) {
+    std::string s;
+    for (const auto& e : u.entries) {
+        if (e.snap_id.empty())
+            s += "DISK_SIZE=[ID=" + std::to_string(e.disk_id) + ",SIZE=" + std::to_string(e.mb) + "] ";
+        else
+            s += "SNAPSHOT_SIZE=[ID=" + e.snap_id + ",DISK_ID=" + std::to_string(e.disk_id) +
+                 ",SIZE=" + std::to_string(e.mb) + "] ";
+    }
+    return s;
+}
+
+std::string vm_line(const VmDiskUsage& u, VmLineForm form) {
+    if (form == VmLineForm::Monitor) return "VM = [ ID = " + u.vm_id + ", MONITOR = \"" + base64_encode(poll_text(u)) + "\" ]";
+    return "VM=[ID=" + u.vm_id + ",POLL=\"" + poll_text(u) + "\"]";
+}
+
+std::string monitor_lines(const MonitorResult& m, VmLineForm form) {
+    std::string s = "USED_MB=" + std::to_string(m.used_mb) + "\nTOTAL_MB=" + std::to_string(m.total_mb) +
+                    "\nFREE_MB=" + std::to_string(m.free_mb) + "\n";
+    for (const auto& vm : m.vms) s += vm_line(vm, form) + "\n";
+    return s;
+}
+
+std::string error_block(const std::string& msg, ErrorForm form) {
+    std::string one = msg;
+    for (auto& c : one)
         if (c == '\n' || c == '\r') c = ' ';
-    std::string logs;
-    std::istringstream in(detail);
-    std::string line;
-    while (std::getline(in, line))
-        if (!line.empty()) logs += "ERROR: " + action + ": " + line + "\n";
-    const Profile& p = current();
-    if (!p.plain_error()) return logs + "ERROR MESSAGE --8<------\n" + reason + "\nERROR MESSAGE ------>8--\n";
-    // 6.2-6.10 take all of stderr as the reason: the reason first, so it leads.
-    if (p.reason_is_all_stderr()) return reason + "\n" + logs;
-    // 7.x: log lines go to the log; the only other line is the reason.
-    return logs + reason + "\n";
+    if (form != ErrorForm::Markers) return one + "\n";
+    return std::string(kErrorBegin) + "\n" + one + "\n" + kErrorEnd + "\n";
 }
 
-}  // namespace onestor::profile
+std::string shell_error_printf() { return std::string("'") + kErrorBegin + "\\n%s\\n" + kErrorEnd + "\\n'"; }
+
+std::optional<std::string> first_error_block(const std::string& err) {
+    // The first block: in a pipeline the side that failed first names the cause (a full
+    // disk), the other only its echo (a broken pipe).
+    const std::string marker = std::string(kErrorBegin) + "\n";
+    auto m = err.find(marker);
+    if (m == std::string::npos) return std::nullopt;
+    auto b = m + marker.size();
+    auto e = err.find('\n', b);
+    return err.substr(b, e == std::string::npos ? std::string::npos : e - b);
+}
+
+std::string read_action_data() {
+    std::string s = io::read_capped(0, io::kMaxStdin, "the action data on stdin");
+    if (s.find_first_not_of(" \n\r\t") == std::string::npos) throw DriverError("the action data is empty (expected on stdin)");
+    return s;
+}
+
+namespace {
+
+bool looks_like_template(const std::string& w) {
+    if (w.size() < 16) return false;
+    try {
+        return base64_decode(w).find("<VM") != std::string::npos;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+
+MigrateInput migrate_input(const std::vector<std::string>& extra) {
+    MigrateInput in;
+    for (const auto& w : extra) {
+        if (in.template_b64.empty() && looks_like_template(w))
+            in.template_b64 = w;
+        else if (!in.caller_tm)
+            in.caller_tm = w;
+    }
+    if (in.template_b64.empty() && !isatty(0)) {
+        std::string s = io::read_capped(0, io::kMaxStdin, "the VM template on stdin");
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        in.template_b64 = s;
+    }
+    return in;
+}
+
+}  // namespace onestor::protocol
