@@ -250,6 +250,16 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
     return out;
 }
 
+void CommonTm::mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm) {
+    // $1: the marker, $2: the TM name (a constant of ours). One round trip, nothing when in place.
+    static const char* kMark =
+        "[ \"$(cat -- \"$1\" 2>/dev/null)\" = \"$2\" ] && exit 0; t=\"$1.onestor-tmp.$$\"; "
+        "if printf '%s\\n' \"$2\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$1\"; then sync -- \"${1%/*}\"; "
+        "else rm -f -- \"$t\"; exit 1; fi";
+    std::string mark = join_path(dirname_of(clean_path(vm_dir, "VM directory")), ".monitor");
+    h.run({"sh", "-c", kMark, "sh", mark, tm}, {.timeout_s = 60, .what = "cannot write " + quoted(h.label(mark))});
+}
+
 MonitorResult CommonTm::monitor(const DsDump& d) {
     std::string loc = d.datastore_location.empty() ? config().get("DATASTORE_LOCATION") : d.datastore_location;
     if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/ID");

@@ -43,6 +43,11 @@ protected:
     // Per VM directory under a system datastore dir: its disks and their snapshots, sizes
     // from st_blocks, links followed.
     static std::vector<VmDiskUsage> vm_disk_usage(const std::string& ds_dir);
+    // Upstream's enable_local_monitoring: the host probes (monitor_ds.rb, monitor_ds_vm.rb)
+    // report a datastore directory only when its .monitor names the TM whose monitor_ds
+    // measures it. Written beside the VM directories of `vm_dir`'s datastore when it does not
+    // say `tm` already (temp name, synced, renamed); no VM's clean-up removes it.
+    static void mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);

@@ -91,6 +91,7 @@ public:
                  h.rename_step(tmp.path(), dir, false), h.symlink_step(leaf + "/0", dst.path),
                  h.sync_step(dirname_of(dst.path))});
         tmp.keep();
+        if (local_system(c)) mark_local_monitoring(h, dirname_of(dst.path), "ssh");
         log::info("disk " + quoted(dst.str()) + (copy ? " is a standalone copy of " : " is an overlay on ") + quoted(image));
     }
 
@@ -442,6 +443,7 @@ private:
                  h.rename_step(l.dir, dir, false), h.symlink_step(l.leaf + "/" + std::to_string(active), dst.path),
                  h.sync_step(dirname_of(dst.path))});
         stage.keep();
+        mark_local_monitoring(h, dirname_of(dst.path), "ssh");
         log::info("persistent disk " + quoted(dst.str()) + " runs on a copy of " + quoted(fe.label(image)) + ", layer " +
                   std::to_string(active));
     }

@@ -82,8 +82,10 @@ public:
             transfer::move(from, src.path, to, dst.path, transfer::Leftovers::remove);  // makes the parents
         } catch (const DriverError&) {
             if (interrupted() || !missing(from, src.path)) throw;
-            return check_moved(to, src, dst);
+            check_moved(to, src, dst);
         }
+        // As upstream's mv carries the source's marker: an ssh system datastore's is "ssh".
+        mark_local_monitoring(to, dst.path, "ssh");
         log::info("moved " + quoted(src.str()) + " to " + quoted(dst.str()));
     }
 
@@ -126,6 +128,7 @@ private:
         Host& to = Host::get(dst.host);
         transfer::copy(from, src.path, to, dst.path);
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
+        mark_local_monitoring(to, dirname_of(dst.path), "ssh");
         int id = disk_id_of(dst.path);
         if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
             long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
