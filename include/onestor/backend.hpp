@@ -88,6 +88,8 @@ public:
     virtual void mv(const TmContext&, const HostPath& src, const HostPath& dst);
     virtual void premigrate(const TmContext&, const MigrateRequest&);
     virtual void postmigrate(const TmContext&, const MigrateRequest&);
+    // The live migration failed after premigrate: undo what premigrate made on the destination.
+    virtual void failmigrate(const TmContext&, const MigrateRequest&);
     virtual void snap_create(const TmContext&, const HostPath& disk, long snap_id);
     virtual void snap_create_live(const TmContext&, const HostPath& disk, long snap_id);
     virtual void snap_delete(const TmContext&, const HostPath& disk, long snap_id);
@@ -100,6 +102,8 @@ public:
     virtual MonitorResult monitor(const DsDump&);
     // The host-side probe of a local system datastore (run on the host itself).
     virtual MonitorResult monitor_ds(const std::string& ds_dir);
+    // Run on a host after its boot: bring back what the VMs it owns need (fs_lvm: their LVs).
+    virtual void activate_host();
 };
 
 }  // namespace onestor

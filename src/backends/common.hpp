@@ -17,6 +17,8 @@ public:
     void mkswap(const TmContext& c, long size_mb, const HostPath& dst) override { mkimage(c, size_mb, "swap", dst); }
     void premigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
     void postmigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
+    // Our file TMs' premigrate makes nothing on the destination: only the hand-off to undo.
+    void failmigrate(const TmContext& c, const MigrateRequest& r) override { migrate_other(c, r); }
     MonitorResult monitor(const DsDump&) override;
     void resize(const TmContext&, const HostPath& disk, long size_mb) override;
 

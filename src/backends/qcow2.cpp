@@ -48,7 +48,7 @@ class Qcow2 final : public CommonTm {
 public:
     std::string name() const override { return "qcow2"; }
     std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate", "failmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
                 "monitor",     "snap_create_live", "resize"};
     }

@@ -18,7 +18,7 @@ class Shared final : public CommonTm {
 public:
     std::string name() const override { return "shared"; }
     std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate", "failmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
                 "monitor",     "resize"};
     }

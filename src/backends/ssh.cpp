@@ -26,7 +26,7 @@ class Ssh final : public CommonTm {
 public:
     std::string name() const override { return "ssh"; }
     std::set<std::string> features() const override {
-        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate",
+        return {"clone",       "ln",          "mvds",        "cpds",    "mv",     "premigrate", "postmigrate", "failmigrate",
                 "snap_create", "snap_delete", "snap_revert", "context", "delete", "mkimage",    "mkswap",
                 "monitor",     "monitor_ds",  "resize"};
     }

@@ -40,6 +40,8 @@ void TmBackend::mvds(const TmContext&, const HostPath&, const HostPath&) { unsup
 void TmBackend::cpds(const TmContext&, const HostPath&, const HostPath&, long) { unsupported(name(), "cpds"); }
 void TmBackend::mv(const TmContext&, const HostPath&, const HostPath&) { unsupported(name(), "mv"); }
 void TmBackend::premigrate(const TmContext&, const MigrateRequest&) { unsupported(name(), "premigrate"); }
+void TmBackend::activate_host() { unsupported(name(), "activate"); }
+void TmBackend::failmigrate(const TmContext&, const MigrateRequest&) { unsupported(name(), "failmigrate"); }
 void TmBackend::postmigrate(const TmContext&, const MigrateRequest&) { unsupported(name(), "postmigrate"); }
 void TmBackend::snap_create(const TmContext&, const HostPath&, long) { unsupported(name(), "snap_create"); }
 void TmBackend::snap_create_live(const TmContext&, const HostPath&, long) { unsupported(name(), "snap_create_live"); }
