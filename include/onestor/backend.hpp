@@ -20,6 +20,11 @@ namespace onestor {
 
 // ---- datastore (DS) drivers -----------------------------------------------------------
 
+struct ExportInfo {
+    std::string source, md5, format;
+    long size_mb = 0;
+};
+
 struct DsResult {
     std::string source;  // new SOURCE (cp, mkfs, clone)
     std::string format;  // detected format, printed when the protocol profile says so
@@ -47,6 +52,9 @@ public:
     virtual void snap_delete(const DsDump&, long image_id);
     virtual void snap_flatten(const DsDump&, long image_id);
     virtual void snap_revert(const DsDump&, long image_id);
+    // What a marketplace needs to import the image (upstream's export): where it is, its MD5,
+    // its size (MiB, as oned declares it) and its declared format.
+    virtual ExportInfo export_image(const DsDump&);
 };
 
 // ---- transfer manager (TM) drivers ----------------------------------------------------

@@ -88,6 +88,8 @@ struct MonitorResult {
 
 // "SOURCE\n", or "SOURCE FORMAT\n" when the profile says so and the format is known.
 std::string source_line(const std::string& source, const std::string& format, const Profile& p);
+// export's answer: <IMPORT_INFO> with IMPORT_SOURCE, MD5, SIZE, FORMAT, DISPOSE=NO (one line).
+std::string import_info(const std::string& source, const std::string& md5, long size_mb, const std::string& format);
 // A bare number line (stat's MiB).
 std::string number_line(unsigned long long n);
 // USED_MB=, TOTAL_MB=, FREE_MB= lines, then one line per VM in `form`.

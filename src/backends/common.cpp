@@ -8,6 +8,7 @@
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
+#include "onestor/transfer.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -251,13 +252,11 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
 }
 
 void CommonTm::mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm) {
-    // $1: the marker, $2: the TM name (a constant of ours). One round trip, nothing when in place.
-    static const char* kMark =
-        "[ \"$(cat -- \"$1\" 2>/dev/null)\" = \"$2\" ] && exit 0; t=\"$1.onestor-tmp.$$\"; "
-        "if printf '%s\\n' \"$2\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$1\"; then sync -- \"${1%/*}\"; "
-        "else rm -f -- \"$t\"; exit 1; fi";
-    std::string mark = join_path(dirname_of(clean_path(vm_dir, "VM directory")), ".monitor");
-    h.run({"sh", "-c", kMark, "sh", mark, tm}, {.timeout_s = 60, .what = "cannot write " + quoted(h.label(mark))});
+    h.run(transfer::with_monitor_mark(monitor_mark_of(vm_dir, tm).path, tm, {"true"}), {.timeout_s = 60});
+}
+
+transfer::MonitorMark CommonTm::monitor_mark_of(const std::string& vm_dir, const std::string& tm) {
+    return {join_path(dirname_of(clean_path(vm_dir, "VM directory")), ".monitor"), tm};
 }
 
 MonitorResult CommonTm::monitor(const DsDump& d) {

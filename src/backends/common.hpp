@@ -4,6 +4,7 @@
 #pragma once
 #include "onestor/backend.hpp"
 #include "onestor/host.hpp"
+#include "onestor/transfer.hpp"
 
 #include <string>
 
@@ -50,6 +51,7 @@ protected:
     // measures it. Written beside the VM directories of `vm_dir`'s datastore when it does not
     // say `tm` already (temp name, synced, renamed); no VM's clean-up removes it.
     static void mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm);
+    static transfer::MonitorMark monitor_mark_of(const std::string& vm_dir, const std::string& tm);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);

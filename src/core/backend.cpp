@@ -33,6 +33,7 @@ MonitorResult DsBackend::monitor(const DsDump&) { unsupported(name(), "monitor")
 void DsBackend::snap_delete(const DsDump&, long) { unsupported(name(), "snap_delete"); }
 void DsBackend::snap_flatten(const DsDump&, long) { unsupported(name(), "snap_flatten"); }
 void DsBackend::snap_revert(const DsDump&, long) { unsupported(name(), "snap_revert"); }
+ExportInfo DsBackend::export_image(const DsDump&) { unsupported(name(), "export"); }
 
 void TmBackend::clone(const TmContext&, const HostPath&, const HostPath&) { unsupported(name(), "clone"); }
 void TmBackend::ln(const TmContext&, const HostPath&, const HostPath&) { unsupported(name(), "ln"); }

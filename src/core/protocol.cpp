@@ -141,6 +141,15 @@ std::string source_line(const std::string& source, const std::string& format, co
     return p.source_format && !format.empty() ? source + " " + format + "\n" : source + "\n";
 }
 
+std::string import_info(const std::string& source, const std::string& md5, long size_mb, const std::string& format) {
+    auto cdata = [](const std::string& tag, const std::string& v) {
+        if (v.find("]]>") != std::string::npos) throw DriverError(tag + " " + quoted(v) + " cannot be written as CDATA");
+        return "<" + tag + "><![CDATA[" + v + "]]></" + tag + ">";
+    };
+    return "<IMPORT_INFO>" + cdata("IMPORT_SOURCE", source) + cdata("MD5", md5) + cdata("SIZE", std::to_string(size_mb)) +
+           cdata("FORMAT", format) + "<DISPOSE>NO</DISPOSE></IMPORT_INFO>\n";
+}
+
 std::string number_line(unsigned long long n) { return std::to_string(n) + "\n"; }
 
 std::string poll_text(const VmDiskUsage& u) {

@@ -196,7 +196,22 @@ def ds(rel, remotes, action, driver, ident, dump_b64, sysdriver=None):
             out.append("%s=%s" % (k, vals[0]))
         vm_disks(rel, attrs, out)
 
-    parse = {"cp": image, "clone": image, "mkfs": image, "monitor": monitor}.get(action)
+    def export(stdout, out):
+        # one_market.rb hands the <IMPORT_INFO> document to the marketplace's import.
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.fromstring(stdout.strip())
+        except ET.ParseError as e:
+            raise TemplateError("IMPORT_INFO: %s" % e)
+        if root.tag != "IMPORT_INFO":
+            raise TemplateError("not IMPORT_INFO")
+        for k in ("IMPORT_SOURCE", "MD5", "SIZE", "FORMAT", "DISPOSE"):
+            el = root.find(k)
+            if el is None:
+                raise TemplateError("IMPORT_INFO without " + k)
+            out.append("%s=%s" % (k, (el.text or "").strip()))
+
+    parse = {"cp": image, "clone": image, "mkfs": image, "monitor": monitor, "export": export}.get(action)
     return finish(rel, rc, o, e, out, parse)
 
 

@@ -64,6 +64,11 @@ for REL in 5.12.0 6.10.0 7.4.0; do
     if [ "$fam" = 7 ]; then
         check "$REL: the reason holds no log line" eval '[[ "$(field INFO)" != *ERROR:* && "$(field INFO)" != *INFO:* ]]'
     fi
+    call ds export fs "$VM" "$(dump SOURCE="$IMG" SIZE=64 FORMAT=raw)"
+    check "$REL: export: IMPORT_INFO as a marketplace reads it" eval 'succeeded && [ "$(field IMPORT_SOURCE)" = "$IMG" ] && [ "$(field SIZE)" = 64 ] && [ "$(field FORMAT)" = raw ] && [ "$(field DISPOSE)" = NO ]'
+    check "$REL: export: the MD5 of the image" test "$(field MD5)" = "$(md5sum < "$IMG" | cut -d' ' -f1)"
+    call ds export fs "$VM" "$(dump SOURCE=/etc/passwd SIZE=1)"
+    check "$REL: export of a SOURCE outside the datastore is refused" failed_with "not inside the datastore"
     call ds rm fs "$VM" "$(dump SOURCE="$CL")"
     check "$REL: rm of the clone" test "$RC" = 0 -a ! -e "$CL"
 
