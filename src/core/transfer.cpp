@@ -190,7 +190,7 @@ void remove_leftovers(Host& h, const std::string& dst) {
 Argv with_monitor_mark(const std::string& mark, const std::string& value, const Argv& then) {
     static const char* kMark =
         "m=$1; v=$2; shift 2; if [ \"$(cat -- \"$m\" 2>/dev/null)\" != \"$v\" ]; then t=\"$m.onestor-tmp.$$\"; "
-        "if printf '%s\\n' \"$v\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$m\"; then sync -- \"${m%/*}\"; "
+        "if mkdir -p -- \"${m%/*}\" && printf '%s\\n' \"$v\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$m\"; then sync -- \"${m%/*}\"; "
         "else rm -f -- \"$t\"; echo \"INFO: cannot write $m\" >&2; fi; fi; exec \"$@\"";
     Argv a = {"sh", "-c", kMark, "sh", mark, value};
     a.insert(a.end(), then.begin(), then.end());
