@@ -100,3 +100,10 @@ TEST_CASE("profile: the error form of each family") {
     CHECK(error_block("bad\nthing", profile_named("6.10").error) == "bad thing\n");
     CHECK(error_block("bad", profile_named("7.4.0").error) == "bad\n");
 }
+
+TEST_CASE("protocol: export's IMPORT_INFO") {
+    CHECK(import_info("/d/1/x", "0123", 64, "raw") ==
+          "<IMPORT_INFO><IMPORT_SOURCE><![CDATA[/d/1/x]]></IMPORT_SOURCE><MD5><![CDATA[0123]]></MD5>"
+          "<SIZE><![CDATA[64]]></SIZE><FORMAT><![CDATA[raw]]></FORMAT><DISPOSE>NO</DISPOSE></IMPORT_INFO>\n");
+    CHECK_THROWS_AS(import_info("/d/1/]]>x", "0123", 1, "raw"), DriverError);
+}
