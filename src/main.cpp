@@ -10,20 +10,44 @@
 
 #include <cstdio>
 #include <sstream>
+#include <unistd.h>
 
 using namespace onestor;
 
 namespace {
 
 void error_block(const DriverError& e) {
+    std::fflush(stdout);
+    protocol::ErrorForm form = protocol::profile().error;
+    // 6.2-6.10 take all of stderr as the reason: the reason first, so that it leads.
+    if (form == protocol::ErrorForm::PlainFirst) std::fputs(protocol::error_block(e.what(), form).c_str(), stderr);
     if (!e.detail().empty()) {
         std::istringstream in(e.detail());
         std::string line;
         while (std::getline(in, line))
             if (!line.empty()) log::error(line);
     }
-    std::fflush(stdout);
-    std::fputs(protocol::error_block(e.what(), protocol::profile().error).c_str(), stderr);
+    if (form != protocol::ErrorForm::PlainFirst) std::fputs(protocol::error_block(e.what(), form).c_str(), stderr);
+}
+
+// The caller's release: remotes/VERSION beside the program (or PROTOCOL). Chosen before the
+// invocation is parsed (its errors need a form), again with the call's shape once it is
+// known; only then is the fallback's note printed.
+void choose_profile(const std::string& argv0, protocol::Shape shape, bool note) {
+    std::string self;
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) self.assign(buf, static_cast<size_t>(n));
+    auto d = protocol::detect(config().get("PROTOCOL"), protocol::remotes_dirs_of(argv0, self), shape);
+    protocol::current_profile() = d.profile;
+    if (note && !d.note.empty()) log::info(d.note);
+}
+
+// A DS action (and tm monitor, which oned runs through the DS driver) with its dump on argv
+// comes from a release before 6.8; with the id alone, from 6.8 or later.
+protocol::Shape shape_of(const Invocation& inv) {
+    if (inv.kind == Kind::Tm && inv.action != "monitor") return protocol::Shape::Unknown;
+    return inv.args.size() >= 2 ? protocol::Shape::DumpOnArgv : protocol::Shape::DumpOnStdin;
 }
 
 }  // namespace
@@ -34,6 +58,7 @@ int main(int argc, char** argv) {
     try {
         config() = Config::load();
         log::set_debug(config().get_bool("DEBUG"));
+        choose_profile(argv[0], protocol::Shape::Unknown, false);
         cli::Parsed p = cli::parse(std::vector<std::string>(argv, argv + argc));
         std::string out;
         if (p.what == cli::Parsed::What::Meta) {
@@ -42,6 +67,7 @@ int main(int argc, char** argv) {
             return rc;
         }
         log::set_action(p.inv.full_action());
+        if (!p.action_help) choose_profile(argv[0], shape_of(p.inv), true);
         if (p.action_help) {
             std::fputs(cli::action_help(p.inv).c_str(), stdout);
             return 0;

@@ -26,6 +26,7 @@ enum class ArgKind {
     Format,    // raw | qcow2 | swap | ...: a plain word
     Files,     // context: one or more files, each "path" or "path:'name'"
     Extra,     // zero to two trailing words (pre/postmigrate: template, caller's TM)
+    Unread,    // any words, never interpreted (an action that answers "not supported")
 };
 
 struct ArgSpec {

@@ -29,6 +29,11 @@ namespace onestor {
 
 // ---- datastore (DS) drivers -----------------------------------------------------------
 
+struct ExportInfo {
+    std::string source, md5, format;
+    long size_mb = 0;
+};
+
 struct DsResult {
     std::string source;  // new SOURCE (cp, mkfs, clone)
     std::string format;  // detected format, printed when the protocol profile says so
@@ -83,6 +88,8 @@ using Mkimage = void(const TmContext&, long size_mb, const std::string& format, 
 using Mkswap = void(const TmContext&, long size_mb, const HostPath& dst);
 using Migrate = void(const TmContext&, const MigrateRequest&);  // pre/postmigrate
 using MonitorDs = MonitorResult(const std::string& ds_dir);   // the host-side probe
+using Export = ExportInfo(const DsDump&);                      // DS export
+using Host = void();                                           // run on the host itself (activate)
 }  // namespace sig
 
 // One entry of a table: a function of one of the shapes above.

@@ -9,6 +9,7 @@ namespace onestor::log {
 
 // The action name printed after the level; set once by main from the invocation.
 void set_action(const std::string& action);
+const std::string& action();
 void set_debug(bool on);
 
 void info(const std::string& msg);

@@ -4,9 +4,9 @@
 // arrives on stdin rather than in argv. Backends return values (MonitorResult, DsResult);
 // only this module turns them into text.
 //
-// Releases differ in some of these forms. A Profile names the form of each, and profile()
-// picks it once from the PROTOCOL setting: a release profile is one more entry in
-// profile_named() (protocol.cpp), nothing elsewhere.
+// Releases differ in some of these forms. A Profile names the form of each; main picks it
+// once (remotes/VERSION beside the binary, or PROTOCOL): the differences between releases
+// are tabled at the top of protocol.cpp and decided in profile_of_release(), nothing elsewhere.
 #pragma once
 #include <optional>
 #include <string>
@@ -17,27 +17,54 @@ namespace onestor::protocol {
 // ---- forms -------------------------------------------------------------------------------
 
 enum class ErrorForm {
-    Markers,  // "ERROR MESSAGE --8<------\n<msg>\nERROR MESSAGE ------>8--" (<= 6.0)
-    Plain,    // "<msg>" alone (6.2+)
+    Markers,     // "ERROR MESSAGE --8<------\n<msg>\nERROR MESSAGE ------>8--" (<= 6.0)
+    PlainFirst,  // "<msg>" alone, before any log line: 6.2 .. 6.10 take all of stderr as the reason
+    Plain,       // "<msg>" alone, after the log lines: 7.x takes the lines that are not log lines
 };
 
 enum class VmLineForm {
     Poll,     // VM=[ID=n,POLL="DISK_SIZE=[ID=d,SIZE=mb] SNAPSHOT_SIZE=[...] "] (in band, <= 5.10)
-    Monitor,  // VM = [ ID = n, MONITOR = "<base64 of the same text>" ] (the host probe's form)
+    Monitor,  // VM = [ ID = n, MONITOR = "<base64 of the same text>" ] (5.12+, and the host probe's form)
 };
 
+// A caller profile: the release family (5.x, 6.x, 7.x) and the release whose forms it
+// follows (two forms changed inside a family: VM lines at 5.12, the error at 6.2).
 struct Profile {
-    std::string name;
-    bool source_format = false;  // cp/clone print "SOURCE FORMAT" (6.x) instead of "SOURCE"
+    std::string name = "5";     // the family: "5", "6", "7"
+    int major = 5, minor = 10;  // the release whose forms these are
+    std::string origin;         // how it was chosen (onestor --version)
+    bool source_format = false;  // cp/clone print "SOURCE FORMAT" (6.0+) instead of "SOURCE"
     ErrorForm error = ErrorForm::Markers;
     VmLineForm monitor_vms = VmLineForm::Poll;    // TM monitor, run through the DS driver
     VmLineForm probe_vms = VmLineForm::Monitor;  // monitor_ds, the probe run on the host
+    std::string describe() const;                 // "6.x (6.10 forms)"
 };
 
-// The profile for a PROTOCOL value ("5", "6"); anything else is the 5.x profile.
+// The forms of release major.minor; nullopt outside the families we know (5.x, 6.x, 7.x).
+std::optional<Profile> profile_of_release(int major, int minor);
+// A remotes/VERSION text ("6.10.0", "6.10"; a first line) -> its profile; nullopt if garbage.
+std::optional<Profile> profile_of_version(const std::string& text);
+// For a PROTOCOL value: "5" (the seed's 5.10 forms; also ""), "6" (6.10), "7" (7.4) or a
+// release "X.Y[.Z]"; anything else is refused (DriverError).
 Profile profile_named(const std::string& name);
-// The profile of this run: profile_named(config PROTOCOL).
-Profile profile();
+
+// The call's shape, for the fallback: a DS action (or tm monitor) given its dump on argv
+// comes from a release before 6.8.
+enum class Shape { Unknown, DumpOnArgv, DumpOnStdin };
+struct Detection {
+    Profile profile;
+    std::string note;  // non-empty: the fallback was taken; main prints it as one INFO line
+};
+// PROTOCOL `setting` ("" = detect) wins; then the first remotes/VERSION found in `remotes_dirs`;
+// unreadable or unknown: the newest profile a call of this shape allows.
+Detection detect(const std::string& setting, const std::vector<std::string>& remotes_dirs, Shape shape);
+// The remotes trees a program path implies: .../remotes/tm/shared/clone -> .../remotes; the
+// binary's own directory (.../remotes/onestor -> .../remotes; /var/tmp/one/onestor on a host).
+std::vector<std::string> remotes_dirs_of(const std::string& argv0, const std::string& self_exe);
+
+// The profile of this run, chosen once by main (detect); the seed's 5.x before that.
+Profile& current_profile();
+inline Profile profile() { return current_profile(); }
 
 // ---- results (stdout) ----------------------------------------------------------------------
 
@@ -61,6 +88,8 @@ struct MonitorResult {
 
 // "SOURCE\n", or "SOURCE FORMAT\n" when the profile says so and the format is known.
 std::string source_line(const std::string& source, const std::string& format, const Profile& p);
+// export's answer: <IMPORT_INFO> with IMPORT_SOURCE, MD5, SIZE, FORMAT, DISPOSE=NO (one line).
+std::string import_info(const std::string& source, const std::string& md5, long size_mb, const std::string& format);
 // A bare number line (stat's MiB).
 std::string number_line(unsigned long long n);
 // USED_MB=, TOTAL_MB=, FREE_MB= lines, then one line per VM in `form`.

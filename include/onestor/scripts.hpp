@@ -9,6 +9,7 @@ extern const char* const kTiedToDriver;  // "$@" in a session of its own, ended 
 extern const char* const kSweep;         // $1 onestor, $2 path: `onestor sweep` where installed
 extern const char* const kLimited;       // $1 KiB, $2 CPU s, then "$@" under those limits
 extern const char* const kSizeAndHead;   // $1: size line, then the first 64 KiB of a regular file
+extern const char* const kMonitorMark;   // $1 marker, $2 value, then "$@": .monitor written if it differs
 extern const char* const kWriteLine;     // $1 line, $2 file
 extern const char* const kTarCommit;     // $1 temp dir, $2 name inside, $3 target
 extern const char* const kRetire;        // $1 source, $2 its hidden temporary name: rename, remove

@@ -23,10 +23,22 @@ void remove_leftovers(Host& h, const std::string& dst);
 
 // Copies `src` on `from` to `dst` on `to` (replacing dst only when the copy is complete).
 // The source is left as it is (see move()).
-void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
+// A local-monitoring marker to write on the destination (upstream's <ds>/.monitor): `path`
+// empty for none. The receiving session on `to` writes it first (see with_monitor_mark), so
+// a host-to-host move needs no connection of the front-end to the destination for it.
+struct MonitorMark {
+    std::string path, value;
+};
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep,
+          const MonitorMark& mark = {});
 // copy(), then (only then) the source renamed aside in one step and removed: its path never
 // names a partly removed tree. The move stands should the removal itself fail (logged).
-void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep);
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep,
+          const MonitorMark& mark = {});
+// `then` preceded by writing `value` into the marker file `mark` (upstream's .monitor, read by
+// the host probes) when it does not hold it already: temp name, synced, renamed. A marker that
+// cannot be written is logged, not fatal: `then` runs either way.
+Argv with_monitor_mark(const std::string& mark, const std::string& value, const Argv& then);
 
 // The host side of a transfer, run as `onestor send|receive|sweep ...` on the hosts (words
 // `w` after "onestor"): its exit code, or -1 when w[0] is none of these.

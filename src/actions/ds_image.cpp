@@ -28,6 +28,12 @@ const Register r_mkfs{{Kind::Ds, "mkfs", kDump, "create an empty image (raw, qco
 const Register r_rm{{Kind::Ds, "rm", kDump, "remove IMAGE/SOURCE (and its snapshots) from the datastore", rm}};
 const Register r_stat{{Kind::Ds, "stat", kDump, "print the size of IMAGE/PATH in MiB, rounded up", stat}};
 const Register r_clone{{Kind::Ds, "clone", kDump, "copy the image at IMAGE/PATH to a new SOURCE; prints SOURCE", clone}};
+void export_image(Call& c) {
+    ExportInfo e = c.op<sig::Export>()(c.args.dump());
+    c.out = protocol::import_info(e.source, e.md5, e.size_mb, e.format);
+}
+
+const Register r_export{{Kind::Ds, "export", kDump, "print IMPORT_INFO (source, MD5, size, format) for a marketplace", export_image}};
 const Register r_monitor{{Kind::Ds, "monitor", kDump, "print USED_MB, TOTAL_MB and FREE_MB of the datastore", monitor}};
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
+#include "onestor/transfer.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -243,6 +244,14 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
         if (!u.entries.empty()) out.push_back(std::move(u));
     }
     return out;
+}
+
+void CommonTm::mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm) {
+    h.run(transfer::with_monitor_mark(monitor_mark_of(vm_dir, tm).path, tm, {"true"}), {.timeout_s = 60});
+}
+
+transfer::MonitorMark CommonTm::monitor_mark_of(const std::string& vm_dir, const std::string& tm) {
+    return {join_path(dirname_of(clean_path(vm_dir, "VM directory")), ".monitor"), tm};
 }
 
 MonitorResult CommonTm::monitor(const DsDump& d) {

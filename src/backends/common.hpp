@@ -4,6 +4,7 @@
 #pragma once
 #include "onestor/backend.hpp"
 #include "onestor/host.hpp"
+#include "onestor/transfer.hpp"
 
 #include <string>
 
@@ -16,6 +17,8 @@ public:
     void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
     void premigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
     void postmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    // Our file TMs' premigrate makes nothing on the destination: only the hand-off to undo.
+    void failmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
     MonitorResult monitor(const DsDump&);
     void resize(const TmContext&, const HostPath& disk, long size_mb);
 
@@ -42,6 +45,12 @@ protected:
     // Per VM directory under a system datastore dir: its disks and their snapshots, sizes
     // from st_blocks, links followed.
     static std::vector<VmDiskUsage> vm_disk_usage(const std::string& ds_dir);
+    // Upstream's enable_local_monitoring: the host probes (monitor_ds.rb, monitor_ds_vm.rb)
+    // report a datastore directory only when its .monitor names the TM whose monitor_ds
+    // measures it. Written beside the VM directories of `vm_dir`'s datastore when it does not
+    // say `tm` already (temp name, synced, renamed); no VM's clean-up removes it.
+    static void mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm);
+    static transfer::MonitorMark monitor_mark_of(const std::string& vm_dir, const std::string& tm);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);

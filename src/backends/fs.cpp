@@ -118,6 +118,21 @@ public:
         log::info("removed " + onestor::quoted(src));
     }
 
+    ExportInfo export_image(const DsDump& d) {
+        if (!d.datastore.attr("BRIDGE_LIST").empty())
+            throw DriverError("fs: BRIDGE_LIST datastores are not supported by this version");
+        std::string src = image_source(d);
+        struct stat st {};
+        if (::lstat(src.c_str(), &st) != 0) throw_errno("cannot export", src);
+        if (!S_ISREG(st.st_mode)) throw DriverError("cannot export " + onestor::quoted(src) + ": not a regular file");
+        Result r = run({"md5sum", "--", src}, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot checksum " + onestor::quoted(src)});
+        std::string md5 = r.out.substr(0, r.out.find(' '));
+        if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos)
+            throw DriverError("md5sum of " + onestor::quoted(src) + " printed no checksum");
+        // The declared format, as everywhere: never what the guest wrote into the image.
+        return {src, md5, declared_format(d), d.img().size_mb};
+    }
+
     unsigned long long stat_mb(const DsDump& d) {
         const Image& img = d.img();
         reject_unsupported_sources(img.path);
@@ -520,7 +535,8 @@ const DsTable& fs_table() {
                             {"monitor", op(b, &Fs::monitor)},
                             {"snap_delete", op(b, &Fs::snap_delete)},
                             {"snap_flatten", op(b, &Fs::snap_flatten)},
-                            {"snap_revert", op(b, &Fs::snap_revert)}}};
+                            {"snap_revert", op(b, &Fs::snap_revert)},
+                            {"export", op(b, &Fs::export_image)}}};
     return t;
 }
 

@@ -23,6 +23,10 @@
 #include "onestor/qemu.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <netdb.h>
+#include <set>
+#include <unistd.h>
 #include <sstream>
 
 namespace onestor::backends {
@@ -111,6 +115,62 @@ public:
         for (const auto& lv : vm_volumes(c, from, r.vm_dir)) lvm::deactivate(from, lv);
         Host& to = Host::get(r.dst_host);
         mark_host(to, clean_path(r.vm_dir, "VM directory"));
+        migrate_other(c, r);
+    }
+
+    // Upstream's activate, run on the host itself at boot (cron @reboot): the disk LVs of the
+    // VMs this host owns (their .host names it) are active again. Only a disk.N link to its own
+    // LV (/dev/vg-one-<ds>/lv-one-<vmid>-<N>) whose device is missing and that lvs knows.
+    void activate_host() {
+        Host& h = Host::local_host();
+        std::set<std::string> me = own_names();
+        std::string loc = clean_path(config().get("DATASTORE_LOCATION"), "DATASTORE_LOCATION");
+        auto number = [](const std::string& n) { return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos; };
+        int activated = 0;
+        for (const auto& ds : h.list(loc)) {
+            if (!number(ds)) continue;
+            for (const auto& vm : h.list(join_path(loc, ds))) {
+                std::string dir = join_path(join_path(loc, ds), vm);
+                if (!number(vm) || h.readlink(dir) != "") continue;
+                std::ifstream in(join_path(dir, ".host"));
+                std::string owner;
+                if (!std::getline(in, owner) || !me.count(owner)) continue;
+                for (const auto& n : h.list(dir)) {
+                    int id = disk_id_of("/" + n);
+                    std::string target = id >= 0 ? h.readlink(join_path(dir, n)) : "";
+                    auto ref = lvm::parse_disk_device(target);
+                    if (!ref || std::to_string(ref->vmid) != vm || ref->disk != id) continue;
+                    lvm::Lv lv = lvm::disk_lv(ref->ds, ref->vmid, ref->disk);
+                    if (lv.device() != target || h.exists(target) || !lvm::find(h, lv)) continue;
+                    lvm::activate(h, lv);
+                    ++activated;
+                    log::info("activated " + quoted(lv.spec()) + " for VM " + vm);
+                }
+            }
+        }
+        log::info(std::to_string(activated) + " volume(s) activated");
+    }
+
+    // This machine's names as a front-end may know it: hostname, its short form, the FQDN.
+    static std::set<std::string> own_names() {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) != 0) throw_errno("cannot read the host name", "gethostname");
+        std::set<std::string> names{buf, std::string(buf).substr(0, std::string(buf).find('.'))};
+        addrinfo hints{};
+        hints.ai_flags = AI_CANONNAME;
+        addrinfo* res = nullptr;
+        if (::getaddrinfo(buf, nullptr, &hints, &res) == 0) {
+            if (res && res->ai_canonname) names.insert(res->ai_canonname);
+            ::freeaddrinfo(res);
+        }
+        return names;
+    }
+
+    // The VM stays on the source: the destination lets go of the volumes premigrate activated
+    // (a volume active on two hosts is one write away from corruption).
+    void failmigrate(const TmContext& c, const MigrateRequest& r) {
+        Host& to = Host::get(r.dst_host);
+        for (const auto& lv : vm_volumes(c, to, r.vm_dir)) lvm::deactivate(to, lv);
         migrate_other(c, r);
     }
 
@@ -507,6 +567,8 @@ const TmTable& fs_lvm_table() {
                             {"mv", op(b, &FsLvm::mv)},
                             {"premigrate", op(b, &FsLvm::premigrate)},
                             {"postmigrate", op(b, &FsLvm::postmigrate)},
+                            {"failmigrate", op(b, &FsLvm::failmigrate)},
+                            {"activate", op(b, &FsLvm::activate_host)},
                             {"snap_create", op(b, &FsLvm::snap_create)},
                             {"snap_delete", op(b, &FsLvm::snap_delete)},
                             {"snap_revert", op(b, &FsLvm::snap_revert)},

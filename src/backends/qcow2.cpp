@@ -81,6 +81,7 @@ public:
                  h.rename_step(tmp.path(), dir, false), h.symlink_step(leaf + "/0", dst.path),
                  h.sync_step(dirname_of(dst.path))});
         tmp.keep();
+        if (local_system(c)) mark_local_monitoring(h, dirname_of(dst.path), "ssh");
         log::info("disk " + quoted(dst.str()) + (copy ? " is a standalone copy of " : " is an overlay on ") + quoted(image));
     }
 
@@ -428,6 +429,7 @@ private:
                  h.rename_step(l.dir, dir, false), h.symlink_step(l.leaf + "/" + std::to_string(active), dst.path),
                  h.sync_step(dirname_of(dst.path))});
         stage.keep();
+        mark_local_monitoring(h, dirname_of(dst.path), "ssh");
         log::info("persistent disk " + quoted(dst.str()) + " runs on a copy of " + quoted(fe.label(image)) + ", layer " +
                   std::to_string(active));
     }
@@ -757,6 +759,7 @@ const TmTable& qcow2_table() {
                             {"mv.ssh", ssh_table().entry("mv")},
                             {"premigrate", op(b, &Qcow2::premigrate)},
                             {"postmigrate", op(b, &Qcow2::postmigrate)},
+                            {"failmigrate", op(b, &Qcow2::failmigrate)},
                             {"snap_create", op(b, &Qcow2::snap_create)},
                             {"snap_create.ssh", op(b, &Qcow2::snap_create)},
                             {"snap_create_live", op(b, &Qcow2::snap_create_live)},

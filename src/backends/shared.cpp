@@ -168,6 +168,7 @@ const TmTable& shared_table() {
                             {"mv", op(b, &Shared::mv)},
                             {"premigrate", op(b, &Shared::premigrate)},
                             {"postmigrate", op(b, &Shared::postmigrate)},
+                            {"failmigrate", op(b, &Shared::failmigrate)},
                             {"snap_create", op(b, &Shared::snap_create)},
                             {"snap_delete", op(b, &Shared::snap_delete)},
                             {"snap_revert", op(b, &Shared::snap_revert)},

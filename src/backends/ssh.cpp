@@ -72,7 +72,9 @@ public:
         // No questions first (each costs a round trip, one to the destination a connection):
         // the copy fails by itself when there is nothing to send, and only then is asked why.
         try {
-            transfer::move(from, src.path, to, dst.path, transfer::Leftovers::remove);  // makes the parents
+            // makes the parents; the receiver writes the destination's marker, as upstream's mv
+            // carries it (an ssh system datastore's is "ssh")
+            transfer::move(from, src.path, to, dst.path, transfer::Leftovers::remove, monitor_mark_of(dst.path, "ssh"));
         } catch (const DriverError&) {
             if (interrupted() || !missing(from, src.path)) throw;
             return check_moved(to, src, dst);
@@ -117,7 +119,8 @@ private:
         check_disk_path(dst, c.vmid);
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
-        transfer::copy(from, src.path, to, dst.path);
+        // (the receiver writes the probes' marker of the host's datastore, as upstream's clone)
+        transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::keep, monitor_mark_of(dirname_of(dst.path), "ssh"));
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
         int id = disk_id_of(dst.path);
         if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
@@ -168,6 +171,7 @@ const TmTable& ssh_table() {
                             {"mv", op(b, &Ssh::mv)},
                             {"premigrate", op(b, &Ssh::premigrate)},
                             {"postmigrate", op(b, &Ssh::postmigrate)},
+                            {"failmigrate", op(b, &Ssh::failmigrate)},
                             {"snap_create", op(b, &Ssh::snap_create)},
                             {"snap_delete", op(b, &Ssh::snap_delete)},
                             {"snap_revert", op(b, &Ssh::snap_revert)},

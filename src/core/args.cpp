@@ -21,6 +21,7 @@ std::string kind_word(ArgKind k) {
         case ArgKind::Format: return "format";
         case ArgKind::Files: return "file[:'name']...";
         case ArgKind::Extra: return "[template_b64] [caller_tm]";
+        case ArgKind::Unread: return "[args...]";
     }
     return "?";
 }
@@ -30,7 +31,7 @@ std::string synopsis(const std::vector<ArgSpec>& spec) {
     std::string s;
     for (const auto& a : spec) {
         if (!s.empty()) s += ' ';
-        if (a.kind == ArgKind::DsDump || a.kind == ArgKind::Files || a.kind == ArgKind::Extra)
+        if (a.kind == ArgKind::DsDump || a.kind == ArgKind::Files || a.kind == ArgKind::Extra || a.kind == ArgKind::Unread)
             s += kind_word(a.kind);
         else
             s += a.name + "(" + kind_word(a.kind) + ")";
@@ -65,6 +66,7 @@ ContextFile Args::parse_context_file(const std::string& word) {
 Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words, const std::string& action,
                  const std::function<std::string()>& stdin_text) {
     Args a;
+    if (spec.size() == 1 && spec[0].kind == ArgKind::Unread) return a;
     auto usage = [&](const std::string& why) {
         return DriverError(action + ": " + why + "; usage: " + action + " " + synopsis(spec));
     };

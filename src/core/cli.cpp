@@ -3,6 +3,7 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/transfer.hpp"
 
 #include <algorithm>
@@ -222,7 +223,9 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         return w.empty() ? 2 : 0;
     }
     if (w[0] == "--version") {
-        out = std::string("onestor ") + ONESTOR_VERSION + "\n";
+        // The profile this binary would use where it sits (main chose it from remotes/VERSION).
+        out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + protocol::profile().describe() + ", from " +
+              protocol::profile().origin + "\n";
         return 0;
     }
     if (w[0] == "actions") {

@@ -12,7 +12,7 @@ namespace {
 
 const std::map<std::string, std::string>& defaults() {
     static const std::map<std::string, std::string> d = {
-        {"PROTOCOL", "5"},                          // 5: seed result/error forms; 6: 6.x+ forms
+        {"PROTOCOL", ""},                           // caller profile: "" detect (remotes/VERSION), 5, 6, 7, X.Y
         {"SSH", "ssh"},                             // command and options, like upstream's $SSH
         {"SSH_CONNECT_TIMEOUT", "15"},              // seconds
         {"SSH_CONTROL_PERSIST", "0"},               // >0: keep a shared connection that long after an action

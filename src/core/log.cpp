@@ -30,6 +30,7 @@ double now() {
 }  // namespace
 
 void set_action(const std::string& action) { g_action = action; }
+const std::string& action() { return g_action; }
 void set_debug(bool on) { logger().set_level(on ? spdlog::level::debug : spdlog::level::info); }
 
 void info(const std::string& msg) { logger().info("INFO: {}: {}", g_action, msg); }

@@ -34,6 +34,14 @@ const char* const kSizeAndHead =
     "stat -L -c %s -- \"$1\" && exec head -c 65536 -- \"$1\"";
 
 // $1 a line, $2 a file: the file holds that line, replaced by rename.
+// The host probes' .monitor marker: $1 marker file, $2 value, then the command to run. Written
+// (temp name, synced, renamed, directory synced) only when it does not say $2 already; a
+// failure to write it is reported as INFO and does not stop the command.
+const char* const kMonitorMark =
+    "m=$1; v=$2; shift 2; if [ \"$(cat -- \"$m\" 2>/dev/null)\" != \"$v\" ]; then t=\"$m.onestor-tmp.$$\"; "
+    "if mkdir -p -- \"${m%/*}\" && printf '%s\\n' \"$v\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$m\"; then sync -- \"${m%/*}\"; "
+    "else rm -f -- \"$t\"; echo \"INFO: cannot write $m\" >&2; fi; fi; exec \"$@\"";
+
 const char* const kWriteLine = "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"";
 
 // The tar fallback is two-phase, because a tar archive that ends between two members is a

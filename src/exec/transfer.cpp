@@ -129,7 +129,14 @@ void remove_leftovers(Host& h, const std::string& dst) {
     }
 }
 
-void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
+Argv with_monitor_mark(const std::string& mark, const std::string& value, const Argv& then) {
+    Argv a = {"sh", "-c", scripts::kMonitorMark, "sh", mark, value};
+    a.insert(a.end(), then.begin(), then.end());
+    return a;
+}
+
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers,
+          const MonitorMark& mark) {
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
     // (onestor send/receive and our tar scripts: their error blocks are theirs)
     RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what, .error_blocks = true};
@@ -143,6 +150,7 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
         Argv consumer = to.onestor({"receive"});
         if (leftovers == Leftovers::remove) consumer.push_back("--clean");  // by the receiver itself
         consumer.push_back(dst);
+        if (!mark.path.empty()) consumer = with_monitor_mark(mark.path, mark.value, consumer);
         try {
             pipe(from, producer, to, consumer, o);
             return;
@@ -161,8 +169,9 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
     }
 }
 
-void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
-    copy(from, src, to, dst, leftovers);
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers,
+          const MonitorMark& mark) {
+    copy(from, src, to, dst, leftovers, mark);
     // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
     // source where it was, whatever its orphaned transfer does.
     Result r = from.run({"sh", "-c", scripts::kRetire, "sh", src, io::temp_name_for(src)},

@@ -67,6 +67,8 @@ LOCK_DIR=$T/lock
 LOCK_TIMEOUT=20
 REMOTES_DIR=$R
 LVM_SUDO=
+# The seed's 5.x forms (no remotes/VERSION here); test_profiles.sh detects per release.
+PROTOCOL=5
 CFG
     export ONESTOR_CONF=$T/onestor.conf
     SSHH=(ssh -F "$T/hosts/ssh_config")

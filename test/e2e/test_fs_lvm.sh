@@ -102,6 +102,24 @@ check "... (still on host02)" active_on host02 lv-one-42-1
 expect_ok "postmigrate host02 -> host01" "$R/tm/fs_lvm/postmigrate" host02 host01 "$V" 42 0 "$TPL"
 check "after it, only on host01" inactive_on host02 lv-one-42-1
 check "... (and host01 has them)" active_on host01 lv-one-42-1
+
+# ---- a live migration host01 -> host02 that fails: failmigrate lets go of host02's volumes ----
+expect_ok "premigrate host01 -> host02 (to fail)" "$R/tm/fs_lvm/premigrate" host01 host02 "$V" 42 0 "$TPL"
+check "premigrate activated them on host02" active_on host02 lv-one-42-1
+expect_ok "failmigrate host01 -> host02" "$R/tm/fs_lvm/failmigrate" host01 host02 "$V" 42 0 "$TPL"
+check "failmigrate: inactive on host02 again" inactive_on host02 lv-one-42-1
+check "failmigrate: ... (disk.0 too)" inactive_on host02 lv-one-42-0
+check "failmigrate: still active on host01" active_on host01 lv-one-42-1
+
+# ---- host01 reboots: activate, run on host01 itself, brings its VM's volumes back ----------
+on host01 lvchange -q -an vg-one-0/lv-one-42-0 vg-one-0/lv-one-42-1 >/dev/null 2>&1
+check "(reboot: inactive on host01)" inactive_on host01 lv-one-42-0
+run_action on host01 env ONESTOR_LVM_SUDO= "$R/tm/fs_lvm/activate"
+check "activate on host01 exits 0 ($ERR)" test "$RC" = 0
+check "activate: host01's VM disks are active again" active_on host01 lv-one-42-0
+check "activate: ... (disk.1)" active_on host01 lv-one-42-1
+run_action on host02 env ONESTOR_LVM_SUDO= "$R/tm/fs_lvm/activate"
+check "activate on host02, which owns no VM: exits 0, activates nothing" eval '[ "$RC" = 0 ] && inactive_on host02 lv-one-42-0'
 on host01 qemu-io -f raw -c 'write -P 0x7c 3M 1M' /dev/vg-one-0/lv-one-42-1 >/dev/null
 D1=$(dev_sum host01 /dev/vg-one-0/lv-one-42-1)
 

@@ -51,6 +51,8 @@ check "onestor actions lists the qcow2 .ssh variants" \
 vm_xml 42 host01 ssh "0:YES:$DS/1/base:128:64:raw:qcow2"
 expect_ok "clone.ssh frontend -> host01" tm clone.ssh "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
 D0=$(at host01 "$V/disk.0")
+check "clone.ssh: host01's datastore 0 is marked for the host probes (.monitor = ssh)" test "$(cat "$(at host01 "$DS/0/.monitor")")" = ssh
+check "... and the front-end's shared-mode datastore is not" test ! -e "$DS/0/.monitor"
 check "disk.0 -> disk.0.snap/0, self link disk.0.snap -> ." \
     bash -c "$(declare -f link_is); link_is '$D0' disk.0.snap/0 && link_is '$D0.snap/disk.0.snap' ."
 check "layer 0 is a standalone qcow2 (no backing file: the image datastore may go)" \

@@ -271,6 +271,8 @@ std::string normalize(std::string text, const World& w) {
 // argv of an action as oned sends it (after the program name), for the case's world.
 Argv action_args(const World& w, Kind kind, const std::string& action) {
     const std::string vm = w.ds + "/0/5", disk = vm + "/disk.0";
+    const Action* a = Registry::find(kind, action);
+    if (a && a->args.size() == 1 && a->args[0].kind == ArgKind::Unread) return {};  // (answers "not supported")
     if (kind == Kind::Ds) {
         std::string img = w.image_xml(w.ds + "/1/raw", "");
         if (action == "cp") img = w.image_xml("", w.root.string() + "/src/upload.raw");
@@ -288,7 +290,8 @@ Argv action_args(const World& w, Kind kind, const std::string& action) {
     if (action == "mv") return {"host01:" + vm, "host02:" + vm, "5", "0"};
     if (action == "delete") return {"host01:" + vm, "5", "0"};
     if (action == "resize") return {"host01:" + disk, "16", "5", "1"};
-    if (action == "premigrate" || action == "postmigrate") return {"host01", "host02", vm, "5", "0", tmpl};
+    if (action == "activate") return {};
+    if (action == "premigrate" || action == "postmigrate" || action == "failmigrate") return {"host01", "host02", vm, "5", "0", tmpl};
     if (action == "monitor_ds") return {w.ds + "/0"};
     if (action == "monitor") return {w.dump("", "0"), "0"};
     if (action.rfind("snap_", 0) == 0) return {"host01:" + disk, "1", "5", "1"};  // (0: the image's own, copied by ssh)

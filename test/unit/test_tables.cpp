@@ -27,6 +27,7 @@ bool right_shape(Kind k, const Table& t, const std::string& key) {
         if (a == "cp" || a == "mkfs" || a == "clone") return shaped<sig::Image>(t, key);
         if (a == "stat") return shaped<sig::Stat>(t, key);
         if (a == "monitor") return shaped<sig::Monitor>(t, key);
+        if (a == "export") return shaped<sig::Export>(t, key);
         return shaped<sig::ImageVoid>(t, key);
     }
     static const std::map<std::string, bool (*)(const Table&, const std::string&)> tm = {
@@ -36,6 +37,7 @@ bool right_shape(Kind k, const Table& t, const std::string& key) {
         {"snap_create_live", shaped<sig::DiskNum>}, {"snap_delete", shaped<sig::DiskNum>},
         {"snap_revert", shaped<sig::DiskNum>},  {"context", shaped<sig::Context>},  {"mkimage", shaped<sig::Mkimage>},
         {"mkswap", shaped<sig::Mkswap>},        {"premigrate", shaped<sig::Migrate>}, {"postmigrate", shaped<sig::Migrate>},
+        {"failmigrate", shaped<sig::Migrate>},  {"activate", shaped<sig::Host>},
         {"monitor", shaped<sig::Monitor>},      {"monitor_ds", shaped<sig::MonitorDs>}};
     auto it = tm.find(a);
     if (it != tm.end()) return it->second(t, key);
