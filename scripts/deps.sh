@@ -6,7 +6,9 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       nlohmann-json3-dev libxxhash-dev qemu-utils genisoimage xorriso openssh-server openssh-client
       e2fsprogs xfsprogs util-linux coreutils procps bc
       libvirt-daemon-system libvirt-clients qemu-system-x86
-      user-mode-linux kmod lvm2 thin-provisioning-tools iproute2)
+      user-mode-linux kmod lvm2 thin-provisioning-tools iproute2
+      libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
+      gzip bzip2 xz-utils zstd tar zip)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
