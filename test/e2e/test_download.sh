@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The download pipeline end to end (issue 13), through the hidden `onestor fetch URL OUT`,
+# against real HTTPS servers on loopback (test/e2e/httpsd.sh: nginx with a CA made here, and
+# a server that cuts connections). Each case checks the bytes of the result, or that a
+# refused download left nothing in the output directory (no final name, no temp file).
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@" none
+
+# HTTPS test ports: 8443..8460, two per suite run (nginx, the cutting server).
+PORT=${HTTPSD_PORT:-$((8443 + 2 * (${TESTHOSTS_PORT:-0} % 9)))}
+WWW=$T/www
+HW=$T/httpsd
+mkdir -p "$WWW"
+trap '"$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$HW" >/dev/null 2>&1; e2e_cleanup' EXIT
+
+# Fixtures, made by the real tools: an image with a zero run (a hole) and random data.
+{ head -c 1M /dev/urandom; head -c 8M /dev/zero; head -c 3M /dev/urandom; printf tail; } > "$WWW/img"
+gzip -k "$WWW/img"; bzip2 -k "$WWW/img"; xz -k -T1 "$WWW/img"; zstd -q "$WWW/img" -o "$WWW/img.zst"
+(cd "$WWW" && tar cf img.tar img && tar czf img.tgz img && zip -q img.zip img && cp img other &&
+    tar cf two.tar img other && mkdir d && cp img d/ && tar cf dir.tar d && ln -s img lnk && tar cf link.tar lnk)
+head -c 1G /dev/zero | gzip -1 > "$WWW/bomb.gz"
+# A 4 GiB sparse image holding 64 MiB of data in 8 extents, gzip-compressed.
+truncate -s 4G "$T/sparse"
+for i in 0 1 2 3 4 5 6 7; do
+    head -c 8M /dev/urandom | dd of="$T/sparse" bs=1M seek=$((i * 512)) conv=notrunc status=none
+done
+gzip -1 -c "$T/sparse" > "$WWW/sparse.gz"
+head -c 10M /dev/urandom > "$WWW/slow"
+
+"$ONESTOR_SRC/test/e2e/httpsd.sh" start "$WWW" "$HW" "$PORT" || { echo "httpsd failed" >&2; exit 1; }
+U=https://127.0.0.1:$PORT
+C=https://127.0.0.1:$((PORT + 1))
+export ONESTOR_DOWNLOAD_CA_FILE=$HW/ca.pem ONESTOR_DOWNLOAD_RETRIES=2
+
+n=0
+# fetch URL [OPTIONS...]: fetches into a fresh directory $O (result $O/out).
+fetch() {
+    n=$((n + 1)); O=$T/out$n; mkdir -p "$O"
+    local url=$1; shift
+    run_action "$ONESTOR_BIN" fetch "$url" "$O/out" "$@"
+}
+same() { cmp -s "$1" "$2"; }
+empty_dir() { [ -z "$(ls -A "$1")" ]; }
+# refused DESCRIPTION SUBSTRING URL [OPTIONS...]: an error naming SUBSTRING, nothing created.
+refused() {
+    local d=$1 want=$2; shift 2
+    n=$((n + 1)); O=$T/out$n; mkdir -p "$O"
+    local url=$1; shift
+    expect_error "$d" "$want" "$ONESTOR_BIN" fetch "$url" "$O/out" "$@"
+    check "$d: nothing created" empty_dir "$O"
+}
+
+# --- plain, compressions, archives ---------------------------------------------------------
+fetch "$U/img"
+check "https: the bytes arrive" same "$O/out" "$WWW/img"
+check "https: the MD5 reported is the file's" grep -qx "md5 $(md5sum < "$WWW/img" | cut -d' ' -f1)" <<< "$OUT"
+check "https: the zero run is a hole" test "$(alloc_kib "$O/out")" -lt 6000
+for z in gz bz2 xz zst; do
+    fetch "$U/img.$z"
+    check "$z: decompressed while streaming" same "$O/out" "$WWW/img"
+done
+for a in tar zip tgz; do
+    fetch "$U/img.$a"
+    check "$a: the one file unpacked" same "$O/out" "$WWW/img"
+done
+fetch "$U/img.gz" --no-decompress
+check "--no-decompress: the bytes as served" same "$O/out" "$WWW/img.gz"
+refused "a tar of two files" "holds more than one file" "$U/two.tar"
+refused "a tar of a directory" "must hold one regular file" "$U/dir.tar"
+refused "a tar of a symlink" "must hold one regular file" "$U/link.tar"
+
+# --- checksums ---------------------------------------------------------------------------
+fetch "$U/img.gz" --md5 "$(md5sum < "$WWW/img.gz" | cut -d' ' -f1)" \
+    --sha1 "$(sha1sum < "$WWW/img.gz" | cut -d' ' -f1)" --sha256 "$(sha256sum < "$WWW/img.gz" | cut -d' ' -f1)"
+check "matching MD5, SHA1 and SHA256 (of the file as served) accepted" same "$O/out" "$WWW/img"
+refused "an MD5 mismatch" "checksum mismatch: MD5 of '$U/img.gz' is" "$U/img.gz" --md5 0123456789abcdef0123456789abcdef
+refused "a SHA256 mismatch" "checksum mismatch: SHA256" "$U/img" --sha256 "$(printf '%064d' 0)"
+refused "a malformed MD5" "bad MD5" "$U/img" --md5 xyz
+
+# --- HTTP: redirects, errors, TLS --------------------------------------------------------
+fetch "$U/redirect1"
+check "a redirect chain is followed" same "$O/out" "$WWW/img"
+check "the chain went through each hop" bash -c "grep -q '^/redirect2 ' '$HW/access.log' && grep -q '^/redir/img.gz ' '$HW/access.log'"
+refused "an endless redirect" "too many redirects" "$U/loop"
+refused "a redirect from https to http" "https may not lead to http" "$U/downgrade"
+refused "HTTP 404" "HTTP 404 from '$U/error404'" "$U/error404"
+refused "HTTP 500, after the retries" "HTTP 500 from '$U/error500' (after 3 attempts)" "$U/error500"
+check "a 500 is retried (3 requests)" test "$(grep -c '^/error500 ' "$HW/access.log")" -eq 3
+ONESTOR_DOWNLOAD_CA_FILE=$HW/other-ca.pem refused "a certificate of another CA" "TLS certificate of '$U/img' not trusted" "$U/img"
+ONESTOR_DOWNLOAD_CA_FILE= refused "the system CAs do not know the test CA" "not trusted" "$U/img"
+refused "credentials never in messages" "HTTP 404 from '$U/nothere'" "https://user:secret@127.0.0.1:$PORT/nothere?X-Amz-Signature=abc"
+check "credentials never in the log" bash -c "! grep -q secret <<< \"\$1\"" _ "$ERR"
+
+# --- interrupted transfers ---------------------------------------------------------------
+fetch "$C/cut/img.gz"
+check "a cut connection: the retry completes the bytes" same "$O/out" "$WWW/img"
+check "a cut connection: resumed with a Range request (206)" grep -Eq '^/cut/img.gz bytes=[1-9][0-9]*- 206$' "$HW/cut.log"
+check "a cut connection: the retry is logged as INFO" grep -q '^INFO: .*resuming at byte' <<< "$ERR"
+fetch "$C/norange/img.xz"
+check "a server that ignores Range: started over, the bytes right" same "$O/out" "$WWW/img"
+check "a server that ignores Range: logged" grep -q 'starting over' <<< "$ERR"
+fetch "$C/norange/img.zip" --md5 "$(md5sum < "$WWW/img.zip" | cut -d' ' -f1)"
+check "started over: the checksum covers the bytes once" same "$O/out" "$WWW/img"
+
+# --- limits, sparse images, progress -----------------------------------------------------
+refused "a gzip bomb stops at --limit" "stopped at --limit (104857600 bytes)" "$U/bomb.gz" --limit 100M
+ONESTOR_MAX_DOWNLOAD_SIZE=64M refused "a gzip bomb stops at MAX_DOWNLOAD_SIZE" \
+    "stopped at MAX_DOWNLOAD_SIZE (67108864 bytes)" "$U/bomb.gz"
+fetch "$U/sparse.gz"
+check "a 4 GiB sparse image: the bytes arrive" test "$(sparse_sum "$O/out")" = "$(sparse_sum "$T/sparse")"
+check "a 4 GiB sparse image: allocation ~ its 64 MiB of data" test "$(alloc_kib "$O/out")" -le $((64 * 1024 + 1024))
+check "a 4 GiB sparse image: 4 GiB apparent size" test "$(stat -c %s "$O/out")" -eq $((4 << 30))
+start=$(date +%s.%N)
+ONESTOR_LIMIT_TRANSFER_BW=1M fetch "$U/slow"
+took=$(echo "$(date +%s.%N) - $start" | bc)
+check "LIMIT_TRANSFER_BW caps the rate (10 MiB at 1 MiB/s: $took s)" test "$(echo "$took >= 7.5" | bc)" -eq 1
+check "progress: INFO lines with bytes and rate on stderr" grep -Eq "^INFO: .*'$U/slow': [0-9.]+ MiB of 10.0 MiB, [0-9.]+ MiB/s, ETA [0-9]+ s" <<< "$ERR"
+check "progress: stdout holds only the summary" bash -c "! grep -q INFO <<< \"\$1\"" _ "$OUT"
+check "progress: the bytes arrive" same "$O/out" "$WWW/slow"
+
+# --- local sources as today's cp reads them ----------------------------------------------
+fetch "$WWW/img.zst"
+check "a local compressed file through the same pipeline" same "$O/out" "$WWW/img"
+
+e2e_finish
