@@ -19,3 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# An S3 API server for the download suite (test/e2e/httpsd.sh), from npm, beside the system.
+if [ ! -x /opt/onestor-test/node_modules/.bin/s3rver ]; then
+    command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+    npm install --prefix /opt/onestor-test --no-audit --no-fund s3rver@3.7.1 >/dev/null
+fi

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <sys/stat.h>
@@ -128,6 +129,7 @@ std::string matrix() {
 
 // Hidden developer command: the download pipeline end to end, for tests and benchmarks.
 //   onestor fetch URL|PATH OUT [--md5 X] [--sha1 X] [--sha256 X] [--limit N] [--no-decompress]
+//                 [--s3-endpoint URL --s3-region R]   (keys: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)
 int fetch(const std::vector<std::string>& w, std::string& out) {
     const char* usage = "usage: onestor fetch URL OUT [--md5 X] [--sha1 X] [--sha256 X] [--limit N] [--no-decompress]";
     if (w.size() < 3) throw DriverError(usage);
@@ -144,12 +146,17 @@ int fetch(const std::vector<std::string>& w, std::string& out) {
         else if (w[i] == "--sha1") o.sha1 = val();
         else if (w[i] == "--sha256") o.sha256 = val();
         else if (w[i] == "--no-decompress") o.no_decompress = true;
+        else if (w[i] == "--s3-endpoint") o.s3.endpoint = val();
+        else if (w[i] == "--s3-region") o.s3.region = val();
         else if (w[i] == "--limit") {
             o.limit = stream::parse_rate(val());
             o.limit_name = "--limit";
             limit_set = true;
         } else throw DriverError(usage);
     }
+    // S3 keys from the environment, never on a command line that ps shows.
+    for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &o.s3.access_key}, {"AWS_SECRET_ACCESS_KEY", &o.s3.secret_key}})
+        if (const char* v = std::getenv(var)) *field = v;
     io::File in;
     if (!download::is_remote_url(o.url)) {
         in = io::open_read(clean_path(o.url, "path"));

@@ -178,15 +178,17 @@ private:
         curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
         curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &HttpSource::on_header);
         curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+        // S3 wants the payload's hash signed in (an empty GET body); libcurl signs the headers we add.
+        if (!sigv4_.empty())
+            headers_ = curl_slist_append(
+                headers_, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         ranged_ = offset_ > 0;
         if (ranged_) {
             std::string range = std::to_string(offset_) + "-";
             curl_easy_setopt(easy_, CURLOPT_RANGE, range.c_str());  // copied by libcurl
-            if (!etag_.empty()) {
-                headers_ = curl_slist_append(headers_, ("If-Range: " + etag_).c_str());
-                curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
-            }
+            if (!etag_.empty()) headers_ = curl_slist_append(headers_, ("If-Range: " + etag_).c_str());
         }
+        if (headers_) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
         first_chunk_ = true;
         restart_ = false;
         attempt_bytes_ = 0;

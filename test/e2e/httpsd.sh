@@ -10,6 +10,8 @@
 # of each file gets the full Content-Length and only half the body before the connection is
 # closed: /cut/<name> honours Range on the retry, /norange/<name> always sends the whole file.
 # It logs "PATH RANGE STATUS" per request in WORK/cut.log.
+# On https://127.0.0.1:PORT+2, an S3 API server (s3rver, from npm: scripts/deps.sh installs it
+# in /opt/onestor-test) with a bucket "bkt", access key S3RVER; its log is WORK/s3.log.
 # The CA is WORK/ca.pem; WORK/other-ca.pem is a CA that signed nothing here.
 set -euo pipefail
 
@@ -107,8 +109,14 @@ EOF
     echo $! > "$work/nginx.master"
     setsid python3 "$work/cut.py" "$root" "$cport" "$work" >"$work/cut.out" 2>&1 < /dev/null &
     echo $! > "$work/cut.pid"
-    for _ in $(seq 50); do
-        if [ -f "$work/cut.ready" ] && curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$port/"; then
+    s3rver=${S3RVER:-/opt/onestor-test/node_modules/.bin/s3rver}
+    mkdir -p "$work/s3"
+    setsid "$s3rver" -d "$work/s3" -a 127.0.0.1 -p $((port + 2)) --key "$work/server.key" --cert "$work/server.pem" \
+        --configure-bucket bkt >"$work/s3.log" 2>&1 < /dev/null &
+    echo $! > "$work/s3.pid"
+    for _ in $(seq 100); do
+        if [ -f "$work/cut.ready" ] && curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$port/" &&
+            curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/"; then
             exit 0
         fi
         sleep 0.1
@@ -120,7 +128,7 @@ EOF
 stop)
     work=$2
     [ -d "$work" ] || exit 0
-    for f in nginx.master cut.pid; do
+    for f in nginx.master cut.pid s3.pid; do
         if [ -f "$work/$f" ]; then
             pid=$(cat "$work/$f")
             kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true

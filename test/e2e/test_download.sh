@@ -6,8 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@" none
 
-# HTTPS test ports: 8443..8460, two per suite run (nginx, the cutting server).
-PORT=${HTTPSD_PORT:-$((8443 + 2 * (${TESTHOSTS_PORT:-0} % 9)))}
+# HTTPS test ports: 8443..8460, three per suite run (nginx, the cutting server, S3).
+PORT=${HTTPSD_PORT:-$((8443 + 3 * (${TESTHOSTS_PORT:-0} % 6)))}
 WWW=$T/www
 HW=$T/httpsd
 mkdir -p "$WWW"
@@ -117,6 +117,24 @@ check "LIMIT_TRANSFER_BW caps the rate (10 MiB at 1 MiB/s: $took s)" test "$(ech
 check "progress: INFO lines with bytes and rate on stderr" grep -Eq "^INFO: .*'$U/slow': [0-9.]+ MiB of 10.0 MiB, [0-9.]+ MiB/s, ETA [0-9]+ s" <<< "$ERR"
 check "progress: stdout holds only the summary" bash -c "! grep -q INFO <<< \"\$1\"" _ "$OUT"
 check "progress: the bytes arrive" same "$O/out" "$WWW/slow"
+
+# --- S3 (s3rver: signed requests; it checks the access key, not the V4 signature) --------
+S=https://127.0.0.1:$((PORT + 2))
+for key in dir/img.gz "dir/my%20img.xz"; do
+    curl -sSf --cacert "$HW/ca.pem" --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$WWW/img.${key##*.}" "$S/bkt/$key" || fail "upload of $key to S3"
+done
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+fetch s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
+check "s3://: a signed GET brings the bytes" same "$O/out" "$WWW/img"
+fetch "s3://bkt/dir/my img.xz" --s3-endpoint "$S" --s3-region us-east-1
+check "s3://: a key with a space (percent-encoded in the request)" same "$O/out" "$WWW/img"
+AWS_ACCESS_KEY_ID=WRONGKEY AWS_SECRET_ACCESS_KEY=topsecret refused "s3://: a wrong access key" \
+    "HTTP 403 from 's3://bkt/dir/img.gz'" s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
+check "s3://: the secret is never in the messages" bash -c "! grep -q topsecret <<< \"\$1\"" _ "$ERR"
+AWS_SECRET_ACCESS_KEY= refused "s3://: no secret key" "needs a region, an access key and a secret key" \
+    s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
 # --- local sources as today's cp reads them ----------------------------------------------
 fetch "$WWW/img.zst"
