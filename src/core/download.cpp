@@ -12,10 +12,7 @@
 #include "onestor/log.hpp"
 #include "onestor/stream.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <curl/curl.h>
-#include <openssl/evp.h>
+#include "download_libs.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -75,7 +72,7 @@ private:
 void curl_init() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw DriverError("cannot initialise libcurl");
+        if (lib::curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw DriverError("cannot initialise libcurl");
     });
 }
 
@@ -93,8 +90,8 @@ public:
     HttpSource(std::string url, std::string shown, HttpSettings s, const S3Credentials* s3)
         : url_(std::move(url)), shown_(std::move(shown)), s_(std::move(s)) {
         curl_init();
-        easy_ = curl_easy_init();
-        multi_ = curl_multi_init();
+        easy_ = lib::curl_easy_init();
+        multi_ = lib::curl_multi_init();
         if (!easy_ || !multi_) throw DriverError("cannot initialise libcurl");
         if (s3) {
             sigv4_ = "aws:amz:" + s3->region + ":s3";
@@ -103,10 +100,10 @@ public:
         }
     }
     ~HttpSource() override {
-        if (active_) curl_multi_remove_handle(multi_, easy_);
-        curl_easy_cleanup(easy_);
-        curl_multi_cleanup(multi_);
-        curl_slist_free_all(headers_);
+        if (active_) lib::curl_multi_remove_handle(multi_, easy_);
+        lib::curl_easy_cleanup(easy_);
+        lib::curl_multi_cleanup(multi_);
+        lib::curl_slist_free_all(headers_);
     }
     HttpSource(const HttpSource&) = delete;
     HttpSource& operator=(const HttpSource&) = delete;
@@ -128,13 +125,13 @@ public:
             if (done_) return 0;
             if (!active_) start();
             int running = 0;
-            CURLMcode mc = curl_multi_perform(multi_, &running);
-            if (mc != CURLM_OK) throw DriverError("download of " + quoted(shown_) + " failed: " + curl_multi_strerror(mc));
+            CURLMcode mc = lib::curl_multi_perform(multi_, &running);
+            if (mc != CURLM_OK) throw DriverError("download of " + quoted(shown_) + " failed: " + lib::curl_multi_strerror(mc));
             int queued = 0;
-            while (CURLMsg* m = curl_multi_info_read(multi_, &queued))
+            while (CURLMsg* m = lib::curl_multi_info_read(multi_, &queued))
                 if (m->msg == CURLMSG_DONE) attempt_done(m->data.result);
             if (buf_.empty() && active_) {
-                curl_multi_poll(multi_, nullptr, 0, 500, nullptr);
+                lib::curl_multi_poll(multi_, nullptr, 0, 500, nullptr);
                 check_interrupted();
             }
         }
@@ -146,55 +143,55 @@ private:
             done_ = true;
             return;
         }
-        curl_easy_reset(easy_);
-        curl_slist_free_all(headers_);
+        lib::curl_easy_reset(easy_);
+        lib::curl_slist_free_all(headers_);
         headers_ = nullptr;
         std::string scheme = scheme_of(url_);
-        curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
-        curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
+        lib::curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
+        lib::curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
         // Never from https to http (nor anywhere but http(s)).
-        curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, scheme == "https" ? "https" : "http,https");
-        curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(easy_, CURLOPT_FAILONERROR, 1L);
-        curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (!s_.ca_file.empty()) curl_easy_setopt(easy_, CURLOPT_CAINFO, s_.ca_file.c_str());
-        if (!s_.proxy.empty()) curl_easy_setopt(easy_, CURLOPT_PROXY, s_.proxy.c_str());
-        curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT, s_.connect_timeout);
-        curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-        curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME, s_.low_speed_time);
-        if (s_.rate) curl_easy_setopt(easy_, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(s_.rate));
-        curl_easy_setopt(easy_, CURLOPT_USERAGENT, "onestor/" ONESTOR_VERSION);
+        lib::curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, scheme == "https" ? "https" : "http,https");
+        lib::curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
+        lib::curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, 10L);
+        lib::curl_easy_setopt(easy_, CURLOPT_FAILONERROR, 1L);
+        lib::curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+        lib::curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
+        lib::curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (!s_.ca_file.empty()) lib::curl_easy_setopt(easy_, CURLOPT_CAINFO, s_.ca_file.c_str());
+        if (!s_.proxy.empty()) lib::curl_easy_setopt(easy_, CURLOPT_PROXY, s_.proxy.c_str());
+        lib::curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT, s_.connect_timeout);
+        lib::curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        lib::curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME, s_.low_speed_time);
+        if (s_.rate) lib::curl_easy_setopt(easy_, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(s_.rate));
+        lib::curl_easy_setopt(easy_, CURLOPT_USERAGENT, "onestor/" ONESTOR_VERSION);
         if (!sigv4_.empty()) {
-            curl_easy_setopt(easy_, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-            curl_easy_setopt(easy_, CURLOPT_USERNAME, user_.c_str());
-            curl_easy_setopt(easy_, CURLOPT_PASSWORD, pass_.c_str());
+            lib::curl_easy_setopt(easy_, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+            lib::curl_easy_setopt(easy_, CURLOPT_USERNAME, user_.c_str());
+            lib::curl_easy_setopt(easy_, CURLOPT_PASSWORD, pass_.c_str());
         }
-        curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, errbuf_);
+        lib::curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, errbuf_);
         errbuf_[0] = 0;
-        curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpSource::on_data);
-        curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
-        curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &HttpSource::on_header);
-        curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+        lib::curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpSource::on_data);
+        lib::curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+        lib::curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &HttpSource::on_header);
+        lib::curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
         // S3 wants the payload's hash signed in (an empty GET body); libcurl signs the headers we add.
         if (!sigv4_.empty())
-            headers_ = curl_slist_append(
+            headers_ = lib::curl_slist_append(
                 headers_, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         ranged_ = offset_ > 0;
         if (ranged_) {
             std::string range = std::to_string(offset_) + "-";
-            curl_easy_setopt(easy_, CURLOPT_RANGE, range.c_str());  // copied by libcurl
-            if (!etag_.empty()) headers_ = curl_slist_append(headers_, ("If-Range: " + etag_).c_str());
+            lib::curl_easy_setopt(easy_, CURLOPT_RANGE, range.c_str());  // copied by libcurl
+            if (!etag_.empty()) headers_ = lib::curl_slist_append(headers_, ("If-Range: " + etag_).c_str());
         }
-        if (headers_) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
+        if (headers_) lib::curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
         first_chunk_ = true;
         restart_ = false;
         attempt_bytes_ = 0;
         hdr_etag_.clear();
         hdr_total_ = 0;
-        if (curl_multi_add_handle(multi_, easy_) != CURLM_OK) throw DriverError("cannot start the download of " + quoted(shown_));
+        if (lib::curl_multi_add_handle(multi_, easy_) != CURLM_OK) throw DriverError("cannot start the download of " + quoted(shown_));
         active_ = true;
     }
 
@@ -227,14 +224,14 @@ private:
         if (self->first_chunk_) {
             self->first_chunk_ = false;
             long code = 0;
-            curl_easy_getinfo(self->easy_, CURLINFO_RESPONSE_CODE, &code);
+            lib::curl_easy_getinfo(self->easy_, CURLINFO_RESPONSE_CODE, &code);
             if (self->ranged_ && code != 206) {  // the whole file again: start over
                 self->restart_ = true;
                 return 0;
             }
             if (!self->ranged_) {
                 curl_off_t len = -1;
-                curl_easy_getinfo(self->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+                lib::curl_easy_getinfo(self->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
                 self->total_ = len > 0 ? static_cast<unsigned long long>(len) : 0;
                 self->etag_ = self->hdr_etag_;
             } else if (!self->total_) {
@@ -248,7 +245,7 @@ private:
     }
 
     void attempt_done(CURLcode rc) {
-        curl_multi_remove_handle(multi_, easy_);
+        lib::curl_multi_remove_handle(multi_, easy_);
         active_ = false;
         if (restart_) {
             offset_ = 0;
@@ -258,14 +255,14 @@ private:
             throw Restart{};
         }
         long code = 0;
-        curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);
+        lib::curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);
         if (rc == CURLE_OK && code >= 200 && code < 300) {
             done_ = true;
             return;
         }
         bool transient = false;
         std::string why;
-        std::string detail = errbuf_[0] ? std::string(errbuf_) : std::string(curl_easy_strerror(rc));
+        std::string detail = errbuf_[0] ? std::string(errbuf_) : std::string(lib::curl_easy_strerror(rc));
         switch (rc) {
         case CURLE_OK:
             why = "HTTP " + std::to_string(code) + " from " + quoted(shown_);
@@ -300,11 +297,11 @@ private:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
         case CURLE_SSL_CONNECT_ERROR:
-            why = "download of " + quoted(shown_) + " failed: " + curl_easy_strerror(rc);
+            why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
             transient = true;
             break;
         default:
-            why = "download of " + quoted(shown_) + " failed: " + curl_easy_strerror(rc);
+            why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
         }
         if (attempt_bytes_ > 0) failures_ = 0;  // progress was made: a fresh budget
         if (!transient || failures_ >= s_.retries) {
@@ -354,9 +351,9 @@ std::string s3_http_url(const std::string& url, const S3Credentials& c) {
     while (i <= key.size()) {
         size_t j = key.find('/', i);
         if (j == std::string::npos) j = key.size();
-        char* e = curl_easy_escape(nullptr, key.data() + i, static_cast<int>(j - i));
+        char* e = lib::curl_easy_escape(nullptr, key.data() + i, static_cast<int>(j - i));
         out += "/" + std::string(e ? e : "");
-        curl_free(e);
+        lib::curl_free(e);
         i = j + 1;
     }
     return out;
@@ -368,24 +365,24 @@ class Hashes {
 public:
     Hashes() { reset(); }
     ~Hashes() {
-        for (auto* c : ctx_) EVP_MD_CTX_free(c);
+        for (auto* c : ctx_) lib::EVP_MD_CTX_free(c);
     }
     Hashes(const Hashes&) = delete;
     Hashes& operator=(const Hashes&) = delete;
     void reset() {
-        const EVP_MD* mds[3] = {EVP_md5(), EVP_sha1(), EVP_sha256()};
+        const EVP_MD* mds[3] = {lib::EVP_md5(), lib::EVP_sha1(), lib::EVP_sha256()};
         for (int i = 0; i < 3; ++i) {
-            if (!ctx_[i]) ctx_[i] = EVP_MD_CTX_new();
-            if (!ctx_[i] || EVP_DigestInit_ex(ctx_[i], mds[i], nullptr) != 1) throw DriverError("cannot initialise OpenSSL digests");
+            if (!ctx_[i]) ctx_[i] = lib::EVP_MD_CTX_new();
+            if (!ctx_[i] || lib::EVP_DigestInit_ex(ctx_[i], mds[i], nullptr) != 1) throw DriverError("cannot initialise OpenSSL digests");
         }
     }
     void update(const char* p, size_t n) {
-        for (auto* c : ctx_) EVP_DigestUpdate(c, p, n);
+        for (auto* c : ctx_) lib::EVP_DigestUpdate(c, p, n);
     }
     std::string hex(int i) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
-        EVP_DigestFinal_ex(ctx_[i], md, &len);
+        lib::EVP_DigestFinal_ex(ctx_[i], md, &len);
         static const char* d = "0123456789abcdef";
         std::string s;
         for (unsigned k = 0; k < len; ++k) {
@@ -474,22 +471,22 @@ class ArchiveLayer : public Reader {
 public:
     ArchiveLayer(Reader& up, const std::string& filter, const std::string& format, std::string shown)
         : up_(up), inbuf_(1 << 16), shown_(std::move(shown)), format_(format), filter_(filter) {
-        a_ = archive_read_new();
+        a_ = lib::archive_read_new();
         if (!a_) throw DriverError("cannot initialise libarchive");
         int rc = ARCHIVE_OK;
         // In-process libraries only: a fallback to an external program is refused (WARN).
-        if (filter == "gzip") rc = archive_read_support_filter_gzip(a_);
-        else if (filter == "bzip2") rc = archive_read_support_filter_bzip2(a_);
-        else if (filter == "xz") rc = archive_read_support_filter_xz(a_);
-        else if (filter == "zstd") rc = archive_read_support_filter_zstd(a_);
+        if (filter == "gzip") rc = lib::archive_read_support_filter_gzip(a_);
+        else if (filter == "bzip2") rc = lib::archive_read_support_filter_bzip2(a_);
+        else if (filter == "xz") rc = lib::archive_read_support_filter_xz(a_);
+        else if (filter == "zstd") rc = lib::archive_read_support_filter_zstd(a_);
         if (rc != ARCHIVE_OK) throw DriverError("no built-in " + filter + " decompressor in libarchive");
-        if (format == "tar") rc = archive_read_support_format_tar(a_);
-        else if (format == "zip") rc = archive_read_support_format_zip_streamable(a_);
-        else rc = archive_read_support_format_raw(a_);
+        if (format == "tar") rc = lib::archive_read_support_format_tar(a_);
+        else if (format == "zip") rc = lib::archive_read_support_format_zip_streamable(a_);
+        else rc = lib::archive_read_support_format_raw(a_);
         if (rc != ARCHIVE_OK) throw DriverError("libarchive cannot read " + format);
-        if (archive_read_open(a_, this, nullptr, &ArchiveLayer::on_read, nullptr) != ARCHIVE_OK) fail();
+        if (lib::archive_read_open(a_, this, nullptr, &ArchiveLayer::on_read, nullptr) != ARCHIVE_OK) fail();
         archive_entry* e = nullptr;
-        rc = archive_read_next_header(a_, &e);
+        rc = lib::archive_read_next_header(a_, &e);
         if (rc == ARCHIVE_EOF) {
             if (format != "raw") throw DriverError("the " + format + " archive " + quoted(shown_) + " holds no file");
             eof_ = true;
@@ -498,19 +495,19 @@ public:
         if (rc < ARCHIVE_WARN) fail();
         if (format != "raw") check_member(e);
     }
-    ~ArchiveLayer() override { archive_read_free(a_); }
+    ~ArchiveLayer() override { lib::archive_read_free(a_); }
     ArchiveLayer(const ArchiveLayer&) = delete;
     ArchiveLayer& operator=(const ArchiveLayer&) = delete;
 
     size_t read(char* buf, size_t n) override {
         if (eof_) return 0;
-        la_ssize_t k = archive_read_data(a_, buf, n);
+        la_ssize_t k = lib::archive_read_data(a_, buf, n);
         if (k < 0) fail();
         if (k == 0) {
             eof_ = true;
             if (format_ != "raw") {  // exactly one member: the next header must be the end
                 archive_entry* e = nullptr;
-                int rc = archive_read_next_header(a_, &e);
+                int rc = lib::archive_read_next_header(a_, &e);
                 if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
                     throw DriverError("the " + format_ + " archive " + quoted(shown_) + " holds more than one file");
                 if (rc != ARCHIVE_EOF) fail();
@@ -522,14 +519,14 @@ public:
 private:
     void check_member(archive_entry* e) {
         // The member's name is never used: only its type and its bytes matter.
-        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+        if (lib::archive_entry_filetype(e) != AE_IFREG || lib::archive_entry_hardlink(e))
             throw DriverError("the " + format_ + " archive " + quoted(shown_) + " must hold one regular file, not " +
-                              (archive_entry_filetype(e) == AE_IFDIR ? "a directory" : "a link or special file"));
-        if (archive_entry_is_encrypted(e)) throw DriverError("the " + format_ + " archive " + quoted(shown_) + " is encrypted");
+                              (lib::archive_entry_filetype(e) == AE_IFDIR ? "a directory" : "a link or special file"));
+        if (lib::archive_entry_is_encrypted(e)) throw DriverError("the " + format_ + " archive " + quoted(shown_) + " is encrypted");
     }
     [[noreturn]] void fail() {
         if (err_) std::rethrow_exception(err_);
-        const char* m = archive_error_string(a_);
+        const char* m = lib::archive_error_string(a_);
         std::string what = format_ == "raw" ? "cannot decompress the " + filter_ + " data of " + quoted(shown_)
                                             : "cannot unpack the " + format_ + " archive " + quoted(shown_);
         throw DriverError(what + ": " + (m ? m : "unknown error"));
@@ -584,7 +581,7 @@ void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, con
             cur = unpack.get();
         }
     }
-    std::vector<char> buf(1 << 18);
+    std::vector<char> buf(1 << 17);
     for (;;) {
         size_t k = cur->read(buf.data(), buf.size());
         if (k == 0) break;

@@ -11,7 +11,7 @@ namespace onestor::download {
 namespace {
 
 constexpr size_t kBlock = 4096;
-constexpr size_t kBuffer = 1 << 20;
+constexpr size_t kBuffer = 256 << 10;
 
 bool all_zero(const char* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
