@@ -48,6 +48,7 @@ struct DownloadOptions {
     unsigned long long limit = 0;      // most bytes the result may have (0: none)
     std::string limit_name = "the size limit";  // named in the error, e.g. "MAX_DOWNLOAD_SIZE"
     std::string md5, sha1, sha256;     // expected digests of the bytes as served; empty: not checked
+    bool all_digests = false;          // compute all three (else only the expected ones)
     S3Credentials s3;
     std::optional<HttpSettings> http;  // empty: HttpSettings::from_config(config())
     bool progress = true;              // INFO: lines every ~5 s on long downloads
@@ -57,7 +58,7 @@ struct DownloadResult {
     unsigned long long bytes_in = 0;   // bytes as served (what the checksums cover)
     unsigned long long bytes_out = 0;  // size of the result (after decompression/unpacking)
     unsigned long long allocated = 0;  // bytes the result occupies on disk (holes excluded)
-    std::string md5, sha1, sha256;     // lower-case hex of the bytes as served
+    std::string md5, sha1, sha256;     // lower-case hex of the bytes as served ("": not computed)
     std::string compression;           // "", "gzip", "bzip2", "xz", "zstd"
     std::string archive;               // "", "tar", "zip"
 };

@@ -128,10 +128,11 @@ std::string matrix() {
 }
 
 // Hidden developer command: the download pipeline end to end, for tests and benchmarks.
-//   onestor fetch URL|PATH OUT [--md5 X] [--sha1 X] [--sha256 X] [--limit N] [--no-decompress]
+//   onestor fetch URL|PATH OUT [--md5 X] [--sha1 X] [--sha256 X] [--digests] [--limit N] [--no-decompress]
 //                 [--s3-endpoint URL --s3-region R]   (keys: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)
 int fetch(const std::vector<std::string>& w, std::string& out) {
-    const char* usage = "usage: onestor fetch URL OUT [--md5 X] [--sha1 X] [--sha256 X] [--limit N] [--no-decompress]";
+    const char* usage =
+        "usage: onestor fetch URL OUT [--md5 X] [--sha1 X] [--sha256 X] [--digests] [--limit N] [--no-decompress]";
     if (w.size() < 3) throw DriverError(usage);
     download::DownloadOptions o;
     o.url = w[1];
@@ -146,6 +147,7 @@ int fetch(const std::vector<std::string>& w, std::string& out) {
         else if (w[i] == "--sha1") o.sha1 = val();
         else if (w[i] == "--sha256") o.sha256 = val();
         else if (w[i] == "--no-decompress") o.no_decompress = true;
+        else if (w[i] == "--digests") o.all_digests = true;
         else if (w[i] == "--s3-endpoint") o.s3.endpoint = val();
         else if (w[i] == "--s3-region") o.s3.region = val();
         else if (w[i] == "--limit") {

@@ -124,6 +124,11 @@ public:
             }
             if (done_) return 0;
             if (!active_) start();
+            if (paused_) {  // drained: take the chunk libcurl held back (delivered right here)
+                paused_ = false;
+                lib::curl_easy_pause(easy_, CURLPAUSE_CONT);
+                continue;
+            }
             int running = 0;
             CURLMcode mc = lib::curl_multi_perform(multi_, &running);
             if (mc != CURLM_OK) throw DriverError("download of " + quoted(shown_) + " failed: " + lib::curl_multi_strerror(mc));
@@ -188,6 +193,7 @@ private:
         if (headers_) lib::curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
         first_chunk_ = true;
         restart_ = false;
+        paused_ = false;
         attempt_bytes_ = 0;
         hdr_etag_.clear();
         hdr_total_ = 0;
@@ -237,6 +243,12 @@ private:
             } else if (!self->total_) {
                 self->total_ = self->hdr_total_;
             }
+        }
+        // One curl_multi_perform may read many chunks: past 256 KiB the rest waits in
+        // libcurl (paused) until the pipeline drained ours. Memory stays bounded.
+        if (self->buf_.size() >= (256u << 10)) {
+            self->paused_ = true;
+            return CURL_WRITEFUNC_PAUSE;
         }
         self->buf_.append(p, size * n);
         self->offset_ += size * n;
@@ -327,7 +339,7 @@ private:
     char errbuf_[CURL_ERROR_SIZE] = {};
     std::string buf_;
     size_t pos_ = 0;
-    bool active_ = false, done_ = false, restart_ = false, ranged_ = false, first_chunk_ = true;
+    bool active_ = false, done_ = false, restart_ = false, ranged_ = false, first_chunk_ = true, paused_ = false;
     unsigned long long offset_ = 0, total_ = 0, attempt_bytes_ = 0, hdr_total_ = 0;
     std::string etag_, hdr_etag_;
     int failures_ = 0;
@@ -361,25 +373,35 @@ std::string s3_http_url(const std::string& url, const S3Credentials& c) {
 
 // ---- metering: hashes, counters, progress ----------------------------------------------
 
+// The digests wanted (expected ones, or all three when asked): each costs a pass of CPU
+// over the data (SHA256 ~0.5 GB/s), so none is computed for nothing.
 class Hashes {
 public:
-    Hashes() { reset(); }
+    explicit Hashes(const bool want[3]) {
+        for (int i = 0; i < 3; ++i) want_[i] = want[i];
+        reset();
+    }
     ~Hashes() {
-        for (auto* c : ctx_) lib::EVP_MD_CTX_free(c);
+        for (auto* c : ctx_)
+            if (c) lib::EVP_MD_CTX_free(c);
     }
     Hashes(const Hashes&) = delete;
     Hashes& operator=(const Hashes&) = delete;
     void reset() {
-        const EVP_MD* mds[3] = {lib::EVP_md5(), lib::EVP_sha1(), lib::EVP_sha256()};
+        const EVP_MD* (*mds[3])() = {&lib::EVP_md5<>, &lib::EVP_sha1<>, &lib::EVP_sha256<>};
         for (int i = 0; i < 3; ++i) {
+            if (!want_[i]) continue;
             if (!ctx_[i]) ctx_[i] = lib::EVP_MD_CTX_new();
-            if (!ctx_[i] || lib::EVP_DigestInit_ex(ctx_[i], mds[i], nullptr) != 1) throw DriverError("cannot initialise OpenSSL digests");
+            if (!ctx_[i] || lib::EVP_DigestInit_ex(ctx_[i], mds[i](), nullptr) != 1)
+                throw DriverError("cannot initialise OpenSSL digests");
         }
     }
     void update(const char* p, size_t n) {
-        for (auto* c : ctx_) lib::EVP_DigestUpdate(c, p, n);
+        for (auto* c : ctx_)
+            if (c) lib::EVP_DigestUpdate(c, p, n);
     }
-    std::string hex(int i) {
+    std::string hex(int i) {  // "" when not computed
+        if (!ctx_[i]) return "";
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
         lib::EVP_DigestFinal_ex(ctx_[i], md, &len);
@@ -393,6 +415,7 @@ public:
     }
 
 private:
+    bool want_[3] = {false, false, false};
     EVP_MD_CTX* ctx_[3] = {nullptr, nullptr, nullptr};
 };
 
@@ -683,7 +706,8 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
     }
 
     SparseWriter w(out_fd);
-    Hashes h;
+    const bool want[3] = {o.all_digests || !md5.empty(), o.all_digests || !sha1.empty(), o.all_digests || !sha256.empty()};
+    Hashes h(want);
     DownloadResult r;
     for (;;) {
         try {

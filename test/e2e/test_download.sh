@@ -51,7 +51,7 @@ refused() {
 }
 
 # --- plain, compressions, archives ---------------------------------------------------------
-fetch "$U/img"
+fetch "$U/img" --digests
 check "https: the bytes arrive" same "$O/out" "$WWW/img"
 check "https: the MD5 reported is the file's" grep -qx "md5 $(md5sum < "$WWW/img" | cut -d' ' -f1)" <<< "$OUT"
 check "https: the zero run is a hole" test "$(alloc_kib "$O/out")" -lt 6000

@@ -186,7 +186,10 @@ TEST_CASE("pipeline: archives must hold exactly one regular file") {
 TEST_CASE("checksums of the bytes as served; a mismatch is an error") {
     Dir d;
     sh("printf abc > " + d / "abc");
-    DownloadResult r = fetch_local(d / "abc", d / "out");
+    CHECK(fetch_local(d / "abc", d / "out").md5.empty());  // none asked, none computed
+    DownloadOptions all;
+    all.all_digests = true;
+    DownloadResult r = fetch_local(d / "abc", d / "out", all);
     CHECK(r.md5 == "900150983cd24fb0d6963f7d28e17f72");
     CHECK(r.sha1 == "a9993e364706816aba3e25717850c26c9cd0d89d");
     CHECK(r.sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
