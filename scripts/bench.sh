@@ -307,7 +307,8 @@ bench_lvm() {
 
 bench_download() {
     local gib=${BENCH_DL_GIB:-4} data=${BENCH_DL_DATA_MIB:-512} port=${BENCH_HTTPS_PORT:-8457} i r m
-    local www=$T/www hw=$T/httpsd d=$T/dl
+    local www=$T/www d=$T/dl
+    BENCH_HW=$T/httpsd  # global: the EXIT trap runs after this function returned
     mkdir -p "$www" "$d"
     truncate -s "${gib}G" "$T/img"
     for i in $(seq 0 $((data / 8 - 1))); do
@@ -316,14 +317,14 @@ bench_download() {
     gzip -c "$T/img" > "$www/img.gz"
     local want; want=$(sparse_sum "$T/img")
     rm -f "$T/img"
-    "$ONESTOR_SRC/test/e2e/httpsd.sh" start "$www" "$hw" "$port" >/dev/null
-    trap '"$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$hw" >/dev/null 2>&1; e2e_cleanup' EXIT
-    local url=https://127.0.0.1:$port/img.gz ca=$hw/ca.pem
+    "$ONESTOR_SRC/test/e2e/httpsd.sh" start "$www" "$BENCH_HW" "$port" >/dev/null
+    trap '"$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$BENCH_HW" >/dev/null 2>&1; e2e_cleanup' EXIT
+    local url=https://127.0.0.1:$port/img.gz ca=$BENCH_HW/ca.pem
     export ONESTOR_DOWNLOAD_CA_FILE=$ca
     # Each contender ends with the image durable under its final name (onestor fsyncs before
     # its rename; the others get a sync of their result).
     declare -A cmd=(
-        [onestor]="$ONESTOR_BIN fetch $url $d/onestor.img >/dev/null"
+        [onestor]="$ONESTOR_BIN fetch $url $d/onestor.img >/dev/null 2>$d/progress"
         [pipe]="curl -sS --cacert $ca $url | gunzip > $d/p.tmp && cp --sparse=always $d/p.tmp $d/pipe.img && rm $d/p.tmp && sync $d/pipe.img"
         [upstream]="curl -sS --cacert $ca $url -o $d/u.gz && gunzip -c $d/u.gz > $d/u.tmp && cp $d/u.tmp $d/upstream.img && rm $d/u.gz $d/u.tmp && sync $d/upstream.img"
     )
