@@ -260,6 +260,9 @@ private:
         lib::curl_multi_remove_handle(multi_, easy_);
         active_ = false;
         if (restart_) {
+            // A server that cuts every transfer and cannot resume would loop forever.
+            if (++restarts_ > s_.retries)
+                throw DriverError("download of " + quoted(shown_) + " keeps breaking off and the server cannot resume it");
             offset_ = 0;
             total_ = 0;
             etag_.clear();
@@ -342,7 +345,7 @@ private:
     bool active_ = false, done_ = false, restart_ = false, ranged_ = false, first_chunk_ = true, paused_ = false;
     unsigned long long offset_ = 0, total_ = 0, attempt_bytes_ = 0, hdr_total_ = 0;
     std::string etag_, hdr_etag_;
-    int failures_ = 0;
+    int failures_ = 0, restarts_ = 0;
 };
 
 // s3://bucket/key -> <endpoint>/bucket/key (path style), each key segment percent-encoded.

@@ -8,7 +8,8 @@
 #   /downgrade -> http://127.0.0.1:PORT+1/img (https to http)  /error500, /error404 (statuses)
 # On https://127.0.0.1:PORT+1, a small Python server serves ROOT too, but the first request
 # of each file gets the full Content-Length and only half the body before the connection is
-# closed: /cut/<name> honours Range on the retry, /norange/<name> always sends the whole file.
+# closed: /cut/<name> honours Range on the retry, /norange/<name> always sends the whole file,
+# /alwayscut/<name> cuts every response and ignores Range.
 # It logs "PATH RANGE STATUS" per request in WORK/cut.log.
 # On https://127.0.0.1:PORT+2, an S3 API server (s3rver, from npm: scripts/deps.sh installs it
 # in /opt/onestor-test) with a bucket "bkt", access key S3RVER; its log is WORK/s3.log.
@@ -71,7 +72,7 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def do_GET(self):
-        m = re.match(r"^/(cut|norange)/([A-Za-z0-9._-]+)$", self.path)
+        m = re.match(r"^/(cut|norange|alwayscut)/([A-Za-z0-9._-]+)$", self.path)
         rng = self.headers.get("Range", "")
         def log(status):
             with open(os.path.join(work, "cut.log"), "a") as f:
@@ -79,7 +80,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if not m or not os.path.isfile(os.path.join(root, m.group(2))):
             log(404); self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
         data = open(os.path.join(root, m.group(2)), "rb").read()
-        first = self.path not in seen
+        first = self.path not in seen or m.group(1) == "alwayscut"
         seen.add(self.path)
         r = re.match(r"^bytes=(\d+)-$", rng)
         if m.group(1) == "cut" and r and not first:

@@ -99,6 +99,7 @@ check "a cut connection: the retry is logged as INFO" grep -q '^INFO: .*resuming
 fetch "$C/norange/img.xz"
 check "a server that ignores Range: started over, the bytes right" same "$O/out" "$WWW/img"
 check "a server that ignores Range: logged" grep -q 'starting over' <<< "$ERR"
+refused "a server that always cuts and cannot resume: bounded restarts" "keeps breaking off" "$C/alwayscut/img"
 fetch "$C/norange/img.zip" --md5 "$(md5sum < "$WWW/img.zip" | cut -d' ' -f1)"
 check "started over: the checksum covers the bytes once" same "$O/out" "$WWW/img"
 
