@@ -19,7 +19,9 @@
 namespace onestor::download::lib {
 
 inline void* open(const char* soname) {
-    void* h = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    // Lazy binding: only the functions a download calls are resolved (fewer pages touched);
+    // ours are looked up, and checked, by sym() below.
+    void* h = ::dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
     if (!h) throw DriverError(std::string("downloads need ") + soname + ", which cannot be loaded", ::dlerror());
     return h;
 }
