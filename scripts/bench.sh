@@ -2,6 +2,7 @@
 # Benchmarks, each side by side with the obvious alternative, on real test hosts:
 #   bench.sh ssh     ssh driver: host01 -> host02 moves (onestor | tar -S over ssh | the ssh floor)
 #   bench.sh qcow2   qcow2 driver: deploy by overlay vs a full cp; snapshot cost at chain depth 1/10/50
+#   bench.sh stat    DS stat: onestor (the format from magic bytes, no child process) vs qemu-img info
 #   bench.sh lvm     fs_lvm driver (inside user-mode-linux hosts): deploy into an LV vs qemu-img by
 #                    hand; zero-on-delete vs dd
 #   bench.sh download  import of a sparse raw image, gzip-compressed, over HTTPS from a local nginx:
@@ -16,14 +17,14 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
     if [ "$SECTION" = all ]; then
-        for s in ssh qcow2 lvm download; do bash "$0" "$s"; echo; done
+        for s in ssh qcow2 stat lvm download; do bash "$0" "$s"; echo; done
         exit 0
     fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=${BENCH_BIN:-$PWD/build/onestor}
 set +eu
 source test/e2e/lib.sh
-case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; download) e2e_init "$@" none ;;
+case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; stat|download) e2e_init "$@" none ;;
     lvm)
         export LVMHOSTS_SAN_MB=$(( ${BENCH_LV_GIB:-4} * 3072 + 1024 ))
         e2e_init "$@" lvm ;;
@@ -305,6 +306,33 @@ bench_lvm() {
     rm -f "$img"
 }
 
+# DS stat of a 1 GiB raw file and a 1 GiB qcow2, timed as oned runs it (the whole action:
+# process start, base64 + XML decoding, the path policy), against `qemu-img info` alone on
+# the same file (what stat ran before, with its probe): wall time, and CPU time (user + sys,
+# the process and its children), which a loaded machine disturbs less. Medians of
+# BENCH_STAT_RUNS runs.
+bench_stat() {
+    local d=$T/stat n=${BENCH_STAT_RUNS:-15} f k dump TIMEFORMAT='%3R %3U %3S'
+    mkdir -p "$d"
+    truncate -s 1G "$d/raw"
+    qemu-img create -q -f qcow2 "$d/qcow2" 1G
+    echo "== DS stat vs qemu-img info on the same file: medians of $n runs, ms (load average: $(cut -d' ' -f1 /proc/loadavg))"
+    printf '  %-8s | %12s %12s | %14s %12s\n' file "onestor stat" "(CPU)" "qemu-img info" "(CPU)"
+    for f in raw qcow2; do
+        dump=$(ds_dump PATH="$d/$f" SAFE_DIRS="$d" RESTRICTED_DIRS=/)
+        : >"$T/stat.os"
+        : >"$T/stat.qi"
+        for k in $(seq "$n"); do
+            { time "$R/datastore/fs/stat" "$dump" 0 >/dev/null; } 2>>"$T/stat.os"
+            { time qemu-img info --output=json "$d/$f" >/dev/null; } 2>>"$T/stat.qi"
+        done
+        ms() { awk -v c="${2:-}" '{print 0, (c ? $2 + $3 : $1) * 1000}' "$1" >"$T/ms"; median "$T/ms"; }
+        printf '  %-8s | %12.1f %12.1f | %14.1f %12.1f\n' "$f" "$(ms "$T/stat.os")" "$(ms "$T/stat.os" 1)" \
+            "$(ms "$T/stat.qi")" "$(ms "$T/stat.qi" 1)"
+    done
+    echo "  (onestor stat prints $("$R/datastore/fs/stat" "$dump" 0) MiB for the qcow2: its virtual size, read from its header)"
+}
+
 bench_download() {
     local gib=${BENCH_DL_GIB:-4} data=${BENCH_DL_DATA_MIB:-512} port=${BENCH_HTTPS_PORT:-8457} i r m
     local www=$T/www d=$T/dl
@@ -356,6 +384,7 @@ bench_download() {
 }
 
 case "$SECTION" in
+    stat) bench_stat ;;
     download) bench_download ;;
     lvm) bench_lvm ;;
     ssh)

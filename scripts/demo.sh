@@ -12,13 +12,16 @@ PART=${1:-all}
 if [ -z "${E2E_IN_NS:-}" ]; then
     [ "$(id -u)" -eq 0 ] || { echo "scripts/demo.sh must run as root (test hosts need mount namespaces)" >&2; exit 1; }
     bash scripts/deps.sh
-    cmake -S . -B build -DONESTOR_TESTS=OFF >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+    # A build directory of its own: the demo needs no tests, and its cache must not decide
+    # what another script's build runs.
+    cmake -S . -B build-demo -DONESTOR_TESTS=OFF -DONESTOR_FUZZ=OFF -DONESTOR_SANITIZE=OFF >/dev/null &&
+        cmake --build build-demo -j"$(nproc)" >/dev/null
     if [ "$PART" = all ]; then
         for p in shared ssh qcow2 fs_lvm; do bash "$0" "$p"; echo; done
         exit 0
     fi
 fi
-export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build/onestor
+export ONESTOR_SRC=$PWD ONESTOR_BIN=$PWD/build-demo/onestor
 set +e
 source test/e2e/lib.sh
 case "$PART" in ssh) e2e_init "$@" ssh ;; fs_lvm) e2e_init "$@" lvm ;; *) e2e_init "$@" shared ;; esac

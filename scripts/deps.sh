@@ -8,7 +8,8 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       libvirt-daemon-system libvirt-clients qemu-system-x86
       user-mode-linux kmod lvm2 thin-provisioning-tools iproute2
       libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
-      gzip bzip2 xz-utils zstd tar zip)
+      gzip bzip2 xz-utils zstd tar zip
+      clang libclang-rt-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,11 +5,10 @@
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
+#include "onestor/io.hpp"
 #include "onestor/log.hpp"
 
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 #include <sstream>
 
 using namespace onestor;
@@ -34,7 +33,7 @@ void error_block(const DriverError& e) {
 }
 
 std::string read_stdin() {
-    std::string s((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    std::string s = io::read_capped(0, io::kMaxStdin, "the action data on stdin");
     if (s.find_first_not_of(" \n\r\t") == std::string::npos) throw DriverError("the action data is empty (expected on stdin)");
     return s;
 }

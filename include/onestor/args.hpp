@@ -1,6 +1,7 @@
 // The argument kinds every action shares, parsed once by name (as Ceph's rbd does), so an
 // action receives typed values: "host:/path", ids, sizes, the DS dump, context files.
 #pragma once
+#include "onestor/numbers.hpp"  // the ranges of ids and sizes
 #include "onestor/paths.hpp"
 #include "onestor/xml.hpp"
 
@@ -17,11 +18,11 @@ enum class ArgKind {
     HostPath,  // host:/path
     Path,      // /path, or host:/path (mvds' destination comes both ways)
     Host,      // a bare host name (premigrate)
-    VmId,      // integer >= 0
-    DsId,      // integer >= 0
-    SnapId,    // integer >= 0
-    SaveSnapId,  // integer >= -1 (cpds: -1 is the current state, not a snapshot)
-    SizeMb,    // integer > 0
+    VmId,      // integer 0..INT32_MAX (oned's ids are ints)
+    DsId,      // integer 0..INT32_MAX
+    SnapId,    // integer 0..INT32_MAX
+    SaveSnapId,  // integer -1..INT32_MAX (cpds: -1 is the current state, not a snapshot)
+    SizeMb,    // integer 1..kMaxSizeMb
     Format,    // raw | qcow2 | swap | ...: a plain word
     Files,     // context: one or more files, each "path" or "path:'name'"
     Extra,     // zero to two trailing words (pre/postmigrate: template, caller's TM)
@@ -30,6 +31,9 @@ enum class ArgKind {
 struct ArgSpec {
     std::string name;
     ArgKind kind;
+    // Where a path argument must lie; checked by parse() once the ids are read, before any
+    // backend runs (so every driver and every .ssh variant has the same rule).
+    Confine confine = Confine::None;
 };
 
 class Args {
@@ -48,9 +52,11 @@ public:
                       const std::string& action, const std::function<std::string()>& stdin_text);
 
     static ContextFile parse_context_file(const std::string& word);
-    static long parse_int(const std::string& word, const std::string& what, long min);
+    // parse_number (numbers.hpp): strict decimal in [min, max]
+    static long parse_int(const std::string& word, const std::string& what, long long min, long long max);
 
 private:
+    static void confine_paths(const std::vector<ArgSpec>& spec, const Args& a);
     std::map<std::string, HostPath> paths_;
     std::map<std::string, std::string> words_;
     std::map<std::string, long> nums_;

@@ -48,7 +48,9 @@ public:
     // take as long as its steps together (no limit when one of them has none).
     std::vector<std::string> batch(const std::vector<Step>& steps);
     // The primitives below as steps, to be batched with others.
-    Step run_step(const Argv& argv, const std::string& what, int timeout_s = 0);
+    // With limits, argv runs under those rlimits (here: set in the child; there: ulimit in
+    // a fixed sh script around the words), as Host::run does with RunOptions::limits.
+    Step run_step(const Argv& argv, const std::string& what, int timeout_s = 0, Limits limits = {});
     Step mkdir_step(const std::string& dir);
     Step sync_step(const std::string& path);
     Step remove_step(const std::string& path);

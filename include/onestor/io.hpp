@@ -35,13 +35,31 @@ private:
 
 File open_read(const std::string& path);  // throws DriverError
 
-// A new file beside `target` under a hidden temporary name. commit() fsyncs it, renames
-// it onto `target` and fsyncs the directory; if the object dies uncommitted (an error, a
-// signal turned into an exception) the temporary file is removed. Nothing half-written
-// ever carries the final name.
+// What the drivers read whole from stdin (the 6.8+ DS dump, the pre/postmigrate template)
+// is at most this: a dump is a few KiB; a larger input is refused, never buffered.
+constexpr size_t kMaxStdin = 16u << 20;
+// All of fd up to its end, refused ("<what> is larger than N MiB") once it holds more than
+// `cap` bytes: at most cap + 1 bytes are ever read.
+std::string read_capped(int fd, size_t cap, const std::string& what);
+
+// Refuses what an image import must not read, on the opened descriptor of `path` (named
+// as given in messages): anything but a regular file (a FIFO, a device, a directory), an
+// empty file, and files of kernel pseudo filesystems (/proc, /sys: their sizes are not
+// their contents, and their contents are the front-end's).
+void require_image_file(int fd, const std::string& path);
+
+// The mode of every image file onestor makes: upstream's, which its tools leave under
+// oneadmin's usual umask 022 (qemu-img creates 0644; cp and the downloader 0666 & ~022).
+constexpr mode_t kImageMode = 0644;
+
+// A new file beside `target` under a hidden temporary name. commit() gives it `mode`
+// exactly (whatever the umask, and whoever wrote the inode: qemu-img or mkfs may have
+// replaced it with one of their own), fsyncs it, renames it onto `target` and fsyncs the
+// directory; if the object dies uncommitted (an error, a signal turned into an exception)
+// the temporary file is removed. Nothing half-written ever carries the final name.
 class TempFile {
 public:
-    explicit TempFile(std::string target, mode_t mode = 0660);
+    explicit TempFile(std::string target, mode_t mode = kImageMode);
     TempFile(const TempFile&) = delete;
     TempFile& operator=(const TempFile&) = delete;
     ~TempFile();
@@ -52,6 +70,7 @@ public:
 
 private:
     std::string target_, tmp_;
+    mode_t mode_;
     File file_;
     bool done_ = false;
 };
@@ -67,8 +86,23 @@ void rename_path(const std::string& from, const std::string& to, bool replace);
 void replace_dir(const std::string& from, const std::string& to);
 void fsync_dir(const std::string& dir);
 void mkdir_p(const std::string& dir, mode_t mode = 0755);
-// Removes a file, a symlink or a whole tree (never following symlinks); missing is fine.
+// Removes a file, a symlink or a whole tree (never following symlinks, even one swapped in
+// while it works: each directory is opened O_NOFOLLOW and emptied through its descriptor);
+// missing is fine.
 void remove_tree(const std::string& path);
+
+// Temporaries of writers that died (SIGKILL, a crash). Every writer of a temp name holds
+// an flock(LOCK_EX) on it for as long as it lives (TempFile, the stream receiver: see
+// hold_temp), and the name carries the pid of the process that made it. sweep_temps()
+// removes, in `dir`, only names that is_temp_name() accepts and start with `prefix`, that
+// are regular files or directories (never a symlink, never followed), whose process is
+// not running here and whose lock it can take; it returns how many it removed and never
+// fails (an action goes on whatever its sweep finds).
+bool is_temp_name(const std::string& name);
+int sweep_temps(const std::string& dir, const std::string& prefix = "");
+// Opens the temp at `path` (O_NOFOLLOW) and takes its lock: the descriptor to keep open
+// while the temp is being written.
+int hold_temp(const std::string& path);
 bool exists(const std::string& path);  // lstat succeeds
 
 // Allocated bytes of a file or a tree (st_blocks), never following symlinks.

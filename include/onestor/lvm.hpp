@@ -42,11 +42,15 @@ struct LvState {
 // The group's LVs as `host` sees them (name -> state); throws when the group is missing.
 std::map<std::string, LvState> list(Host& h, const std::string& vg);
 std::optional<LvState> find(Host& h, const Lv& lv);
+// The output of list's `lvs` (name|bytes|attr|pool a line) and usage's `vgs` (size|free in
+// MiB), parsed; throws DriverError for anything else.
+std::map<std::string, LvState> parse_lvs(const std::string& out, const std::string& vg);
 
 struct VgUsage {
     unsigned long long total_mb = 0, free_mb = 0;
 };
 VgUsage usage(Host& h, const std::string& vg);
+VgUsage parse_vgs(const std::string& out, const std::string& vg);
 
 // The metadata changes. Each takes the group's lock for its own duration only.
 void create_linear(Host& h, const Lv& lv, unsigned long long mb);

@@ -17,15 +17,15 @@ struct ImageInfo {
     std::string full_backing_file;   // backing_file resolved against the image's directory
 };
 
-// `qemu-img info --output=json [-f FMT] PATH` parsed. An empty `format` lets qemu-img probe.
-ImageInfo info(Host& h, const std::string& path, const std::string& format = "");
-// Parses that JSON (a sample sits beside the parser in qemu.cpp).
+// Every command names the image's format (-f): qemu-img never probes one (an image a
+// guest writes would choose how it is read; a probe follows the files an image names).
+// `qemu-img info --output=json -f FMT PATH` (info_step), parsed by parse_info (a sample of
+// the JSON sits beside the parser in qemu.cpp).
 ImageInfo parse_info(const std::string& json);
 
-// `qemu-img info --backing-chain`: the image first, then each backing file down to the base.
-// `format` is the top image's format when the caller knows it: an image a guest writes
-// (a raw disk) must never be probed, or the guest chooses how it is read.
-std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format = "");
+// `qemu-img info --backing-chain -f FMT`: the image first, then each backing file down to
+// the base (their formats as the layers above name them).
+std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format);
 std::vector<ImageInfo> parse_chain(const std::string& json);
 Step chain_step(Host& h, const std::string& path, const std::string& format);
 Step info_step(Host& h, const std::string& path, const std::string& format);
@@ -49,6 +49,10 @@ Step rebase_step(Host& h, const std::string& path, const std::string& new_backin
 // Only the backing file name changes (the data already matches): qemu-img rebase -u.
 Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
                         const std::string& backing_format);
+
+// The rlimits of a qemu-img that moves an image's data (convert, rebase), for callers that
+// build such a command themselves (qemu.cpp says why these values).
+Limits data_limits();
 
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);

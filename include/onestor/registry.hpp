@@ -56,5 +56,9 @@ const std::vector<DsBackend*>& ds_backends();
 const std::vector<TmBackend*>& tm_backends();
 DsBackend* find_ds_backend(const std::string& name);
 TmBackend* find_tm_backend(const std::string& name);
+// A TM driver name read from a template (DISK/TM_MAD) or an argument, returned when it is
+// [a-z0-9_]+ and a registered backend or a plain directory REMOTES_DIR/tm/<name> (not a
+// symlink); refused otherwise, since it becomes part of a path that is run.
+std::string valid_tm_name(const std::string& name);
 
 }  // namespace onestor

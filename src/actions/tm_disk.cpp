@@ -12,19 +12,32 @@
 namespace onestor::actions::tm_disk {
 namespace {
 
-const std::vector<ArgSpec> kPair = {
-    {"src", ArgKind::HostPath}, {"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
-const std::vector<ArgSpec> kToImage = {
-    {"src", ArgKind::HostPath}, {"dst", ArgKind::Path}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
-const std::vector<ArgSpec> kCpds = {{"src", ArgKind::HostPath},
-                                    {"dst", ArgKind::Path},
+// DSID is the image's datastore for disk actions, the (new) system datastore for the VM
+// directory (see Confine).
+const std::vector<ArgSpec> kToVm = {{"src", ArgKind::HostPath, Confine::Image},
+                                    {"dst", ArgKind::HostPath, Confine::VmDisk},
+                                    {"vmid", ArgKind::VmId},
+                                    {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kMv = {{"src", ArgKind::HostPath, Confine::VmDiskOrAnyDir},
+                                  {"dst", ArgKind::HostPath, Confine::VmDiskOrDir},
+                                  {"vmid", ArgKind::VmId},
+                                  {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kToImage = {{"src", ArgKind::HostPath, Confine::VmDisk},
+                                       {"dst", ArgKind::Path, Confine::Image},
+                                       {"vmid", ArgKind::VmId},
+                                       {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kCpds = {{"src", ArgKind::HostPath, Confine::VmDisk},
+                                    {"dst", ArgKind::Path, Confine::Image},
                                     {"snap", ArgKind::SaveSnapId},
                                     {"vmid", ArgKind::VmId},
                                     {"dsid", ArgKind::DsId}};
-const std::vector<ArgSpec> kOne = {{"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kOne = {
+    {"dst", ArgKind::HostPath, Confine::VmDiskOrDir}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
-const std::vector<ArgSpec> kResize = {
-    {"disk", ArgKind::HostPath}, {"size", ArgKind::SizeMb}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kResize = {{"disk", ArgKind::HostPath, Confine::VmDisk},
+                                      {"size", ArgKind::SizeMb},
+                                      {"vmid", ArgKind::VmId},
+                                      {"dsid", ArgKind::DsId}};
 
 void clone(Call& c) { c.tm().clone(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void ln(Call& c) { c.tm().ln(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
@@ -34,11 +47,11 @@ void mv(Call& c) { c.tm().mv(c.tm_context(), c.args.path("src"), c.args.path("ds
 void del(Call& c) { c.tm().del(c.tm_context(), c.args.path("dst")); }
 void resize(Call& c) { c.tm().resize(c.tm_context(), c.args.path("disk"), c.args.num("size")); }
 
-const Register r_clone{{Kind::Tm, "clone", kPair, "copy a non-persistent image to the VM's disk", clone}};
-const Register r_ln{{Kind::Tm, "ln", kPair, "give the VM its persistent image", ln}};
+const Register r_clone{{Kind::Tm, "clone", kToVm, "copy a non-persistent image to the VM's disk", clone}};
+const Register r_ln{{Kind::Tm, "ln", kToVm, "give the VM its persistent image", ln}};
 const Register r_mvds{{Kind::Tm, "mvds", kToImage, "return a persistent disk to its image", mvds}};
 const Register r_cpds{{Kind::Tm, "cpds", kCpds, "copy a disk (or one of its snapshots) to a new image", cpds}};
-const Register r_mv{{Kind::Tm, "mv", kPair, "move a disk or the VM directory between hosts", mv}};
+const Register r_mv{{Kind::Tm, "mv", kMv, "move a disk or the VM directory between hosts", mv}};
 const Register r_delete{{Kind::Tm, "delete", kOne, "remove a disk or the VM directory", del}};
 const Register r_resize{{Kind::Tm, "resize", kResize, "grow a disk of a stopped VM to SIZE MiB", resize}};
 

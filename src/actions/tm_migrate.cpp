@@ -2,18 +2,16 @@
 //   premigrate|postmigrate SRC_HOST DST_HOST VM_DIR VMID DSID [TEMPLATE_B64] [CALLER_TM]
 // The VM template comes as the 6th argument (<= 5.8) or on stdin (5.10+); a last word that
 // is not a template is the TM that called us through migrate_other. They print nothing.
+#include "onestor/io.hpp"
 #include "onestor/registry.hpp"
 
 #include <unistd.h>
-
-#include <iostream>
-#include <iterator>
 
 namespace onestor::actions::tm_migrate {
 namespace {
 
 const std::vector<ArgSpec> kMigrate = {{"src_host", ArgKind::Host}, {"dst_host", ArgKind::Host},
-                                       {"dir", ArgKind::Path},      {"vmid", ArgKind::VmId},
+                                       {"dir", ArgKind::Path, Confine::VmDir}, {"vmid", ArgKind::VmId},
                                        {"dsid", ArgKind::DsId},     {"extra", ArgKind::Extra}};
 
 bool looks_like_template(const std::string& w) {
@@ -31,10 +29,10 @@ MigrateRequest request(const Call& c) {
         if (r.template_b64.empty() && looks_like_template(w))
             r.template_b64 = w;
         else if (r.caller_tm.empty())
-            r.caller_tm = w;
+            r.caller_tm = valid_tm_name(w);
     }
     if (r.template_b64.empty() && !isatty(0)) {
-        std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        std::string in = io::read_capped(0, io::kMaxStdin, "the VM template on stdin");
         while (!in.empty() && (in.back() == '\n' || in.back() == ' ')) in.pop_back();
         r.template_b64 = in;
     }

@@ -28,7 +28,7 @@ void monitor(Call& c) {
     for (const auto& l : m.vm_lines) c.out += l + "\n";
 }
 
-const Register r_monitor_ds{{Kind::Tm, "monitor_ds", {{"dir", ArgKind::Path}}, "report a local system datastore's usage (on the host)", monitor_ds}};
+const Register r_monitor_ds{{Kind::Tm, "monitor_ds", {{"dir", ArgKind::Path, Confine::Datastore}}, "report a local system datastore's usage (on the host)", monitor_ds}};
 const Register r_monitor{{Kind::Tm, "monitor", {{"dump", ArgKind::DsDump}}, "report a system datastore's usage", monitor}};
 
 }  // namespace

@@ -7,7 +7,7 @@ namespace onestor::actions::tm_snapshot {
 namespace {
 
 const std::vector<ArgSpec> kSnap = {
-    {"disk", ArgKind::HostPath}, {"snap", ArgKind::SnapId}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+    {"disk", ArgKind::HostPath, Confine::VmDisk}, {"snap", ArgKind::SnapId}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
 void create(Call& c) { c.tm().snap_create(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }
 void create_live(Call& c) { c.tm().snap_create_live(c.tm_context(), c.args.path("disk"), c.args.num("snap")); }

@@ -9,14 +9,14 @@ namespace onestor::actions::tm_volatile {
 namespace {
 
 const std::vector<ArgSpec> kContext = {
-    {"files", ArgKind::Files}, {"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+    {"files", ArgKind::Files}, {"dst", ArgKind::HostPath, Confine::VmDiskSys}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 const std::vector<ArgSpec> kMkimage = {{"size", ArgKind::SizeMb},
                                        {"format", ArgKind::Format},
-                                       {"dst", ArgKind::HostPath},
+                                       {"dst", ArgKind::HostPath, Confine::VmDiskSys},
                                        {"vmid", ArgKind::VmId},
                                        {"dsid", ArgKind::DsId}};
 const std::vector<ArgSpec> kMkswap = {
-    {"size", ArgKind::SizeMb}, {"dst", ArgKind::HostPath}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+    {"size", ArgKind::SizeMb}, {"dst", ArgKind::HostPath, Confine::VmDiskSys}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
 void context(Call& c) { c.tm().context(c.tm_context(), c.args.files(), c.args.path("dst")); }
 void mkimage(Call& c) {

@@ -2,6 +2,7 @@
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
@@ -21,6 +22,9 @@
 namespace onestor::backends {
 
 std::string CommonTm::host_image_path(const std::string& fe_source, const std::string& disk_path) {
+    // Arguments are confined by their kinds; a disk's SOURCE read from the VM template is
+    // held to the same rule here, where every image path is made.
+    confine(fe_source, Confine::Image, 0, 0, config().get("DATASTORE_LOCATION"), fe_source);
     std::string fe_root = dirname_of(dirname_of(fe_source));
     std::string host_root = dirname_of(dirname_of(dirname_of(disk_path)));
     if (fe_root == "/" || host_root == "/")
@@ -40,11 +44,7 @@ bool CommonTm::is_vm_dir(const HostPath& p, long vmid) {
     return basename_of(p.path) == std::to_string(vmid) && dirname_of(dirname_of(p.path)) != "/";
 }
 
-std::string CommonTm::disk_format(const VmDisk& d) {
-    std::string f = d.get("FORMAT");
-    if (f.empty()) f = d.get("DRIVER");
-    return f.empty() ? "raw" : f;
-}
+std::string CommonTm::disk_format(const VmDisk& d) { return imgformat::declared(d.get("FORMAT"), d.get("DRIVER")); }
 
 void CommonTm::del(const TmContext& c, const HostPath& dst) {
     // Only the VM's own directory or something directly inside it: never "/", never
@@ -76,15 +76,17 @@ void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& form
 
 namespace {
 
-// A private directory on the front-end that is removed with everything in it.
-struct TempDir {
+// The context ISO's staging directory, under a temp name (held with its lock, so a sweep
+// leaves it alone) in `dir`: beside the destination, on its filesystem (no tmpfs filled
+// with copies), where the files can be hard-linked. Removed with everything in it.
+struct StageDir {
     std::string path;
-    TempDir() {
-        char t[] = "/tmp/onestor-ctx.XXXXXX";
-        if (!mkdtemp(t)) throw_errno("cannot create a directory in", "/tmp");
-        path = t;
+    io::File hold;
+    explicit StageDir(const std::string& target) : path(io::temp_name_for(target)) {
+        if (::mkdir(path.c_str(), 0700) != 0) throw_errno("cannot create a directory beside", target);
+        hold = io::File(io::hold_temp(path));
     }
-    ~TempDir() {
+    ~StageDir() {
         try {
             io::remove_tree(path);
         } catch (...) {
@@ -92,31 +94,57 @@ struct TempDir {
     }
 };
 
+// Puts the context file `from` at `to`: a hard link to the opened file where it is
+// readable by all (what a copy would give) and on the same filesystem, else a reflink or
+// a sparse copy (io::copy_fd). Opening never blocks (O_NONBLOCK: a FIFO is refused, not
+// waited on), and what is linked is the inode that was checked.
+void stage_file(const ContextFile& f, const std::string& to) {
+    int fd = ::open(f.path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open context file", f.path);
+    io::File in(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        throw DriverError("context file " + quoted(f.path) + " is not a regular file");
+    std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if ((st.st_mode & 0444) == 0444 && ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        return;
+    ::fcntl(fd, F_SETFL, O_RDONLY);
+    int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (out < 0) throw_errno("cannot create", to);
+    io::File o(out);
+    io::copy_fd(fd, out, f.name);
+}
+
 }  // namespace
 
 void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files, const HostPath& dst) {
     check_disk_path(dst, c.vmid);
-    TempDir work;
+    Host& h = Host::get(dst.host);
+    // Staged beside the destination when it is here; for another host, in the same
+    // directory on the front-end where it exists (a shared system datastore), else /var/tmp.
+    std::string vm_dir = dirname_of(dst.path);
+    if (h.local()) io::mkdir_p(vm_dir);
+    std::string near = h.local() || Host::local_host().is_dir(vm_dir) ? dst.path : join_path("/var/tmp", basename_of(dst.path));
+    StageDir work(near);
     std::string dir = join_path(work.path, "iso");
-    io::mkdir_p(dir);
+    io::mkdir_p(dir, 0700);
     std::set<std::string> names;
     for (const auto& f : files) {
         if (!names.insert(f.name).second) throw DriverError("two context files are named " + quoted(f.name));
-        io::File in = io::open_read(f.path);
-        struct stat st {};
-        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw DriverError("context file " + quoted(f.path) + " is not a regular file");
-        io::TempFile out(join_path(dir, f.name), 0644);
-        io::copy_fd(in.fd(), out.fd(), f.name);
-        out.commit(false);
+        stage_file(f, join_path(dir, f.name));
     }
     std::string iso = join_path(work.path, "context.iso");
     Argv a = config().get_words("MKISOFS");
     a.insert(a.end(), {"-o", iso, "-V", "CONTEXT", "-J", "-R", "-quiet", dir});
-    run(a, {.timeout_s = 300, .what = "cannot build the context ISO"});
-    Host& h = Host::get(dst.host);
-    h.mkdir_p(dirname_of(dst.path));
-    h.put_file(iso, dst.path);
+    long limit = config().get_int("COMMAND_TIMEOUT");
+    run(a, {.timeout_s = static_cast<int>(limit > 0 ? limit : 300), .what = "cannot build the context ISO"});
+    if (h.local()) {
+        h.sync(iso);
+        h.rename(iso, dst.path, true);  // (syncs the directory)
+    } else {
+        h.mkdir_p(vm_dir);
+        h.put_file(iso, dst.path);
+    }
     log::info("context ISO with " + std::to_string(files.size()) + " files placed at " + quoted(dst.str()));
 }
 
@@ -127,7 +155,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
     std::set<std::string> others;
     for (const auto& d : vm.disks) {
         std::string tm = d.get("TM_MAD");
-        if (!tm.empty() && tm != name()) others.insert(tm);
+        if (!tm.empty() && tm != name()) others.insert(valid_tm_name(tm));  // all checked before any runs
     }
     for (const auto& tm : others) {
         Argv a;
@@ -148,7 +176,7 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
             throw_errno("cannot write", "memfd");
         ::lseek(fd, 0, SEEK_SET);
         log::info("calling " + tm + " " + c.action);
-        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed"});
+        run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed", .error_blocks = true});
     }
 }
 
@@ -167,9 +195,15 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
 }
 
 std::string CommonTm::image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image) {
+    // Which files are which: a persistent image (CLONE=NO) is its guest's disk, written by
+    // the guest itself or saved back from its copy, so its content never decides its format:
+    // FORMAT, else DRIVER when the disk runs on the image, else raw (what fs_lvm writes back).
+    // A non-persistent image is only read by VMs (they write overlays or copies): without a
+    // FORMAT its first bytes decide (imgformat: no qemu-img probe, nothing it names opened;
+    // an image naming another file is refused).
     std::string f = d.get("FORMAT");
-    if (f.empty() && runs_on_image) f = d.get("DRIVER");
-    if (f.empty()) f = qemu::info(h, image).format;
+    if (f.empty() && runs_on_image) f = disk_format(d);
+    if (f.empty()) f = d.get("CLONE") == "NO" ? "raw" : imgformat::decide_path(h, image).format;
     if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
     return f;
 }

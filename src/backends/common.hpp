@@ -30,12 +30,13 @@ protected:
     static void check_disk_path(const HostPath& p, long vmid);
     // "<root>/<sysds>/<vmid>" itself, or a disk inside it.
     static bool is_vm_dir(const HostPath& p, long vmid);
-    static std::string disk_format(const VmDisk& d);  // FORMAT, DRIVER, or raw
+    static std::string disk_format(const VmDisk& d);  // imgformat::declared: FORMAT, DRIVER, or raw
     // The image's format as oned declares it: DISK/FORMAT (6.x). Without it (5.x), DRIVER
     // is the hypervisor's driver for disk.N: for a disk that runs on the image itself
     // (`runs_on_image`: a qcow2 persistent disk) that is the image's format; otherwise it
-    // is the overlay's or the LV's, so the image is probed as upstream does (and then
-    // validated as that format). Only raw and qcow2 are accepted.
+    // is the overlay's or the LV's. A persistent image is then raw, a non-persistent one
+    // is decided from its first bytes (never a qemu-img probe; see common.cpp for which
+    // files are guest-written). Only raw and qcow2 are accepted.
     static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
     // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
     static bool disk_flag(const VmDisk& d, const std::string& key);

@@ -7,6 +7,7 @@
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
+#include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
@@ -16,7 +17,6 @@
 
 #include <climits>
 #include <dirent.h>
-#include <nlohmann/json.hpp>  // brings std::quoted (<iomanip>): calls below say onestor::quoted
 #include <fcntl.h>
 #include <map>
 #include <set>
@@ -40,12 +40,6 @@ std::string random_hex() {
     std::string s;
     for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
     return s;
-}
-
-std::string canonical(const std::string& p) {
-    char buf[PATH_MAX];
-    if (!::realpath(p.c_str(), buf)) throw_errno("cannot access", p);
-    return buf;
 }
 
 bool numeric(const std::string& n) {  // a snapshot's file name
@@ -97,6 +91,7 @@ public:
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
         return store(d, base, image_id, Origin::Created, [&](int fd, const std::string& tmp) {
             Host& h = Host::local_host();
+            // SIZE is at most kMaxSizeMb (xml.cpp): the shift stays far below off_t's limit.
             if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
             if (fstype == "swap") mkfs::swap(h, tmp);
             if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
@@ -131,8 +126,7 @@ public:
         reject_unsupported_sources(img.path);
         std::string p = clean_path(img.path, "image path");
         PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
-        std::string c = canonical(p);
-        policy.check(c);
+        std::string c = policy.resolve(p);
         struct stat st {};
         if (::stat(c.c_str(), &st) != 0) throw_errno("cannot stat", p);
         // qemu-img would block on a FIFO or read a device: only files and directories are images.
@@ -140,9 +134,10 @@ public:
         unsigned long long bytes = 0;
         if (S_ISDIR(st.st_mode)) {
             bytes = tree_bytes(c);
-        } else {
-            qemu::ImageInfo i = qemu::info(Host::local_host(), c);
-            bytes = i.format == "raw" ? static_cast<unsigned long long>(st.st_size) : i.virtual_size;
+        } else {  // a raw file's size, or the virtual size in its header: no child process
+            io::File f(::open(c.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+            if (!f) throw_errno("cannot open", p);
+            bytes = imgformat::decide_fd(f.fd(), img.path).virtual_size;
         }
         if (bytes == 0) throw DriverError("cannot determine size for " + onestor::quoted(img.path) + ": it is empty");
         return io::mib_ceil(bytes);
@@ -152,20 +147,19 @@ public:
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string from = clean_path(img.path, "image to clone");
-        io::File in = io::open_read(from);
-        struct stat st {};
-        if (::fstat(in.fd(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw DriverError("image to clone " + onestor::quoted(from) + " is not a regular file");
+        io::File in = open_in_datastores(base, from);
         log::info("cloning " + onestor::quoted(from));
         // As upstream's `cp -f`: the clone keeps the original's format (oned gives it the
-        // original's FORMAT), so it is never converted to the datastore's DRIVER.
+        // original's FORMAT), so it is never converted to the datastore's DRIVER. The
+        // original may be a persistent image, written by its guest: never probed.
         return store(d, base, image_id, Origin::Clone,
-                     [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); });
+                     [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); }, declared_format(d));
     }
 
     MonitorResult monitor(const DsDump& d) override {
         std::string base = base_path(d);
         io::mkdir_p(base);
+        io::sweep_temps(base);
         return filesystem_usage(base);
     }
 
@@ -174,7 +168,7 @@ public:
         Lock lock(s.lock_name);
         require(s.file);
         if (d.datastore.tm_mad == "qcow2") {
-            delete_layer(s);
+            delete_layer(d, s);
         } else {  // full copies: nothing is built on a snapshot
             io::remove_tree(s.file);
             io::fsync_dir(s.dir);
@@ -190,7 +184,8 @@ public:
         if (d.datastore.tm_mad == "qcow2") {
             // The active layer is the highest-numbered file; a fresh overlay on the snapshot
             // replaces it atomically (the overlay is complete before the rename).
-            long active_id = highest_snapshot(s.dir);
+            Chain c = checked_chain(d, s);
+            long active_id = c.layers.rbegin()->first;
             // The highest file is the active layer, not a snapshot: an overlay on itself
             // would lose its data and leave an image backed by itself.
             if (s.id == active_id)
@@ -199,9 +194,7 @@ public:
             std::string active = join_path(s.dir, std::to_string(active_id));
             std::string tmp = io::temp_name_for(active);
             try {
-                Argv a = config().get_words("QEMU_IMG");
-                a.insert(a.end(), {"create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", s.file, tmp});
-                h.run(a, {.what = "cannot create overlay on " + onestor::quoted(s.file)});
+                qemu::create_overlay(h, s.file, c.format(s.id), tmp);
                 h.sync(tmp);
                 io::rename_path(tmp, active, true);
             } catch (...) {
@@ -220,9 +213,14 @@ public:
         require(s.file);
         Host& h = Host::local_host();
         if (d.datastore.tm_mad == "qcow2") {
-            io::TempFile t(s.source);
-            qemu::convert(h, "qcow2", s.file, "qcow2", t.path());
-            t.commit(true);
+            // The image keeps its declared format (oned's FORMAT stays true). Snapshot 0 is
+            // the image itself: nothing to write.
+            Chain c = checked_chain(d, s);
+            if (s.id != 0) {
+                io::TempFile t(s.source);
+                qemu::convert(h, c.format(s.id), s.file, c.base_format, t.path());
+                t.commit(true);
+            }
         } else {
             io::rename_path(s.file, s.source, true);
             io::fsync_dir(dirname_of(s.source));
@@ -264,13 +262,33 @@ private:
     static io::File open_allowed(const DsDump& d, const std::string& path) {
         std::string p = clean_path(path, "image path");
         PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
-        policy.check(canonical(p));
+        policy.resolve(p);
         int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) throw_errno("cannot open", p);
         io::File f(fd);
-        policy.check(fd_path(fd));
+        policy.check(fd_path(fd), p);
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw DriverError(onestor::quoted(p) + " is not a regular file");
+        io::require_image_file(fd, p);  // and not empty, not a /proc or /sys file
+        ::fcntl(fd, F_SETFL, O_RDONLY);
+        return f;
+    }
+
+    // The image to clone: a file of a datastore (strictly inside the directory that holds
+    // BASE_PATH, /var/lib/one/datastores, by its path as given and by the file opened), with
+    // the same file-type rules as an import; opened without blocking (a FIFO is refused).
+    static io::File open_in_datastores(const std::string& base, const std::string& path) {
+        std::string root = dirname_of(base);
+        auto refuse = [&] { return DriverError("image to clone " + onestor::quoted(path) + " is not inside the datastores"); };
+        char real_root[PATH_MAX], real[PATH_MAX];
+        if (root == "/" || !strictly_within(path, root) || !::realpath(root.c_str(), real_root)) throw refuse();
+        // A link leading outside is refused before it is opened (a device is never opened).
+        if (::realpath(path.c_str(), real) && !strictly_within(real, real_root)) throw refuse();
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) throw_errno("cannot open image to clone", path);
+        io::File f(fd);
+        if (!strictly_within(fd_path(fd), real_root)) throw refuse();
+        io::require_image_file(fd, path);
         ::fcntl(fd, F_SETFL, O_RDONLY);
         return f;
     }
@@ -290,17 +308,13 @@ private:
     DsResult store(const DsDump& d, const std::string& base, long image_id, Origin origin, Fill fill,
                    std::string format = "", bool path_callback = false) {
         io::mkdir_p(base);
+        io::sweep_temps(base);  // what writers killed here left (never a live one's)
         std::string source = unique_source(base, image_id);
         io::TempFile t(source);
         if constexpr (std::is_invocable_v<Fill, int, const std::string&>) {
             fill(t.fd(), path_callback ? t.path() : onestor::quoted(source));
         }
-        if (format.empty()) {
-            if (origin == Origin::Import)
-                format = check_and_convert(d, t.path());
-            else
-                format = qemu::info(Host::local_host(), t.path()).format;
-        }
+        if (origin == Origin::Import) format = check_and_convert(d, t.path());
         for (int i = 0;; ++i) {
             try {
                 t.commit(false);
@@ -314,13 +328,13 @@ private:
         return {source, format};
     }
 
-    // Detects the format of a freshly imported file (our own copy, so what is checked is
-    // what is kept); refuses it when it names another file (self_contained_format); converts
-    // it to the datastore DRIVER when CONVERT allows (not for CDROM images or FILE
-    // datastores), as upstream cp does.
+    // Decides the format of a freshly imported file from its first bytes (our own copy, so
+    // what is checked is what is kept; imgformat refuses an image that names another file);
+    // converts it to the datastore DRIVER when CONVERT allows (not for CDROM images or FILE
+    // datastores), as upstream cp does. vmdk, vdi and vhdx are accepted only to be converted.
     static std::string check_and_convert(const DsDump& d, const std::string& tmp) {
         Host& h = Host::local_host();
-        std::string fmt = self_contained_format(tmp, d.img().path);
+        std::string fmt = imgformat::decide_fd(io::open_read(tmp).fd(), d.img().path).format;
         std::string driver = d.datastore.attr("DRIVER");
         bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 &&
                        (!d.image || d.image->type != 1);
@@ -336,42 +350,16 @@ private:
             }
             fmt = driver;
         }
+        if (fmt != "raw" && fmt != "qcow2")
+            throw DriverError("cannot import " + onestor::quoted(d.img().path) + ": a " + fmt +
+                              " image is only taken to be converted (datastore DRIVER raw or qcow2, CONVERT not NO)");
         return fmt;
     }
 
-    // The format of a user's image at `path` (`what` names it in messages). Refused when
-    // reading it would read another file: a backing file, a qcow2 external data file, a
-    // vmdk extent other than itself. Converting such an image (or running a VM on it)
-    // would copy a front-end or host file the user cannot read into their image.
-    static std::string self_contained_format(const std::string& path, const std::string& what) {
-        Argv a = config().get_words("QEMU_IMG");
-        a.insert(a.end(), {"info", "--output=json", "-U", path});
-        Result r = Host::local_host().run(a, {.timeout_s = 120, .what = "cannot read image " + onestor::quoted(what)});
-        auto text = [](const nlohmann::json& o, const char* k) {
-            return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string{};
-        };
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(r.out);
-        } catch (const nlohmann::json::exception& e) {
-            throw DriverError(std::string("cannot read qemu-img info output: ") + e.what());
-        }
-        std::string fmt = text(j, "format");
-        if (fmt.empty()) throw DriverError("cannot tell the format of image " + onestor::quoted(what));
-        std::string refused = "cannot import " + onestor::quoted(what) + ": ";
-        if (std::string b = text(j, "backing-filename"); !b.empty() || j.contains("full-backing-filename"))
-            throw DriverError(refused + "it has a backing file (" + onestor::quoted(b) + "); import a standalone image");
-        if (j.contains("format-specific") && j["format-specific"].is_object() &&
-            j["format-specific"].contains("data")) {
-            const auto& data = j["format-specific"]["data"];
-            if (std::string f = text(data, "data-file"); !f.empty())
-                throw DriverError(refused + "it has an external data file (" + onestor::quoted(f) + ")");
-            if (data.is_object() && data.contains("extents") && data["extents"].is_array())
-                for (const auto& e : data["extents"])
-                    if (std::string f = text(e, "filename"); f != path)
-                        throw DriverError(refused + "it names another extent file (" + onestor::quoted(f) + ")");
-        }
-        return fmt;
+    // The image's declared format: IMAGE/FORMAT, else its TEMPLATE/DRIVER, else raw (as the
+    // TM's disk_format): what a guest wrote into it never decides how it is read.
+    static std::string declared_format(const DsDump& d) {
+        return imgformat::declared(d.img().format, attr(d.img().tmpl, "DRIVER"));
     }
 
     // IMAGE/SOURCE, refused unless strictly inside BASE_PATH (by components, and by the
@@ -400,40 +388,76 @@ private:
         return s;
     }
 
-    // A qcow2 image's snapshot k is layer k of <SOURCE>.snap (the TM's layout: 0 -> SOURCE,
-    // overlays naming their backing by absolute path, the highest the image's active layer),
-    // and other layers may be built on it. Each of those is rebased first (safe mode: the
-    // data it read through k is copied into it) onto k's own backing file, so no chain ever
-    // breaks; only then does k go. Every layer's header is checked before anything is
-    // touched (a qcow2 whose backing file is a layer of this directory, its format named:
-    // never probed), and the chains are walked before and after.
-    static void delete_layer(const Snapshot& s) {
+    // The layers of a qcow2 image's <SOURCE>.snap (the TM's layout: 0 -> SOURCE, overlays
+    // naming their backing by absolute path, the highest the image's active layer), checked
+    // before anything reads them. Layer 0 is the image itself, a link to SOURCE, opened with
+    // the image's declared format (never probed: a raw image holds what its guest wrote,
+    // maybe a qcow2 header naming a host file) and standing alone. Every other layer is a
+    // qcow2 file, checked as the TM checks it (qemu::validate: its backing file inside the
+    // directory), that names a layer of this directory and that layer's format (layer 0's:
+    // the declared one), and leads down to layer 0 without a loop.
+    struct Chain {
+        std::string base_format;                 // layer 0's, as declared
+        std::map<long, qemu::ImageInfo> layers;  // layer -> its header (0: SOURCE's)
+        std::map<long, long> below;              // layer -> the layer it is built on
+        std::string format(long k) const { return k == 0 ? base_format : "qcow2"; }
+    };
+
+    static Chain checked_chain(const DsDump& d, const Snapshot& s) {
+        Host& h = Host::local_host();
+        Chain c;
+        c.base_format = declared_format(d);
+        std::string zero = join_path(s.dir, "0");
+        char z[PATH_MAX], src[PATH_MAX];
+        struct stat st {};
+        if (::lstat(zero.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || !::realpath(zero.c_str(), z) ||
+            !::realpath(s.source.c_str(), src) || std::string(z) != src)
+            throw DriverError("layer 0 of " + onestor::quoted(s.source) + " is not the image itself");
+        c.layers[0] = qemu::validate(h, s.source, c.base_format, "");
+        for (const auto& n : h.list(s.dir)) {
+            if (!numeric(n) || n == "0") continue;
+            std::string f = join_path(s.dir, n);
+            if (::lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+                throw DriverError("layer " + onestor::quoted(f) + " is not a file");
+            qemu::ImageInfo i = qemu::validate(h, f, "qcow2", s.dir);
+            std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
+            bool layer = !b.empty() && b[0] == '/' && numeric(basename_of(b)) &&
+                         (dirname_of(b) == s.dir || dirname_of(b) == join_path(s.dir, basename_of(s.dir)));
+            long k = layer ? std::stol(basename_of(b)) : -1L;
+            if (k < 0 || i.backing_format != c.format(k))
+                throw DriverError("layer " + onestor::quoted(f) + " does not name a layer of its directory and its format");
+            c.layers[std::stol(n)] = i;
+            c.below[std::stol(n)] = k;
+        }
+        for (const auto& [k, b] : c.below) {
+            long at = k;
+            for (size_t steps = 0; at != 0; ++steps) {
+                auto it = c.below.find(at);
+                if (it == c.below.end() || steps > c.below.size())
+                    throw DriverError("the chain of " + onestor::quoted(s.source) + " is broken or loops at layer " +
+                                      std::to_string(k));
+                at = it->second;
+            }
+        }
+        return c;
+    }
+
+    // Snapshot k of a qcow2 image may have other layers built on it. Each of those is
+    // rebased first (safe mode: the data it read through k is copied into it) onto k's own
+    // backing file, so no chain ever breaks; only then does k go. The chains are checked
+    // before anything is touched, and walked by qemu-img before and after.
+    static void delete_layer(const DsDump& d, const Snapshot& s) {
         Host& h = Host::local_host();
         std::string what = "snapshot " + std::to_string(s.id) + " of " + onestor::quoted(s.source);
         long active = highest_snapshot(s.dir);
         if (s.id == active) throw DriverError(what + " is the image's active layer; it cannot be deleted");
         if (s.id == 0)
             throw DriverError(what + " is the image itself, the base of its chain; it cannot be deleted (flatten the image instead)");
-        // layer -> the layer it is built on (-1: not a layer of this directory)
-        std::map<long, qemu::ImageInfo> layers;
-        auto below = [&](const qemu::ImageInfo& i) {
-            std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
-            std::string n = basename_of(b);
-            bool layer = !b.empty() && b[0] == '/' && numeric(n) &&
-                         (dirname_of(b) == s.dir || dirname_of(b) == join_path(s.dir, basename_of(s.dir)));
-            return layer ? std::stol(n) : -1L;
-        };
-        for (const auto& n : h.list(s.dir)) {
-            if (!numeric(n) || n == "0") continue;
-            std::string f = join_path(s.dir, n);
-            qemu::ImageInfo i = qemu::validate(h, f, "qcow2", s.dir);
-            if (i.backing_format.empty() || below(i) < 0)
-                throw DriverError("layer " + onestor::quoted(f) + " does not name a layer of its directory and its format");
-            layers[std::stol(n)] = i;
-        }
+        Chain c = checked_chain(d, s);
+        const auto& layers = c.layers;
         std::vector<long> children;
-        for (const auto& [k, i] : layers)
-            if (below(i) == s.id) children.push_back(k);
+        for (const auto& [k, b] : c.below)
+            if (b == s.id) children.push_back(k);
         auto walk = [&](long k) {  // qemu-img walks the chain from layer k to its base, no loop
             std::set<std::string> seen;
             for (const auto& i : qemu::chain(h, join_path(s.dir, std::to_string(k)), "qcow2"))

@@ -160,6 +160,7 @@ public:
         Host& h = Host::get(disk.host);
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
+        // size_mb is 1..kMaxSizeMb (ArgKind::SizeMb): `want` is at most 2^60, never wrapped.
         unsigned long long want = static_cast<unsigned long long>(size_mb) * kMiB;
         if (size_mb <= 0 || want < st->bytes)
             throw DriverError("cannot shrink " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
@@ -373,7 +374,7 @@ private:
         if (thin) a.push_back("--target-is-zero");
         a.insert(a.end(), {src, dev});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev)});
+                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev), .limits = qemu::data_limits()});
     }
 
     // A volume of another system datastore, copied by a host that sees both groups.

@@ -583,7 +583,7 @@ private:
         Argv a = config().get_words("QEMU_IMG");
         a.insert(a.end(), {"convert", "-q", "-U", "-f", format, "-O", "qcow2", disk.path, out});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot copy the running disk " + quoted(disk.str())});
+                  .what = "cannot copy the running disk " + quoted(disk.str()), .limits = qemu::data_limits()});
     }
 
     struct Layout {

@@ -1,6 +1,8 @@
 #include "onestor/args.hpp"
 
+#include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/host.hpp"
 
 namespace onestor {
 
@@ -36,12 +38,8 @@ std::string synopsis(const std::vector<ArgSpec>& spec) {
     return s;
 }
 
-long Args::parse_int(const std::string& w, const std::string& what, long min) {
-    bool ok = !w.empty() && w.size() <= 18;
-    for (size_t i = 0; ok && i < w.size(); ++i) ok = (w[i] >= '0' && w[i] <= '9') || (i == 0 && w[i] == '-' && w.size() > 1);
-    long n = ok ? std::stol(w) : 0;
-    if (!ok || n < min) throw DriverError(what + " must be an integer >= " + std::to_string(min) + ", not " + quoted(w));
-    return n;
+long Args::parse_int(const std::string& w, const std::string& what, long long min, long long max) {
+    return static_cast<long>(parse_number(w, min, max, what));  // long is 64-bit: no narrowing
 }
 
 ContextFile Args::parse_context_file(const std::string& word) {
@@ -91,9 +89,9 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
             case ArgKind::DsDump: {
                 if (n == 2) {
                     a.dump_ = DsDump::from_base64(words[0]);
-                    a.nums_["id"] = parse_int(words[1], "id", 0);
+                    a.nums_["id"] = parse_int(words[1], "id", 0, kMaxId);
                 } else if (n == 1) {
-                    a.nums_["id"] = parse_int(words[0], "id", 0);
+                    a.nums_["id"] = parse_int(words[0], "id", 0, kMaxId);
                     a.dump_ = DsDump::from_base64(stdin_text());
                 } else {
                     throw usage("expected 2 arguments (or 1 with the dump on stdin), got " + std::to_string(n));
@@ -124,10 +122,10 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
             case ArgKind::Path: a.paths_[s.name] = HostPath::parse(w); break;
             case ArgKind::Host: a.words_[s.name] = valid_host(w); break;
             case ArgKind::VmId:
-            case ArgKind::DsId: a.nums_[s.name] = parse_int(w, s.name, 0); break;
-            case ArgKind::SnapId: a.nums_[s.name] = parse_int(w, s.name, 0); break;
-            case ArgKind::SaveSnapId: a.nums_[s.name] = parse_int(w, s.name, -1); break;
-            case ArgKind::SizeMb: a.nums_[s.name] = parse_int(w, s.name, 1); break;
+            case ArgKind::DsId: a.nums_[s.name] = parse_int(w, s.name, 0, kMaxId); break;
+            case ArgKind::SnapId: a.nums_[s.name] = parse_int(w, s.name, 0, kMaxId); break;
+            case ArgKind::SaveSnapId: a.nums_[s.name] = parse_int(w, s.name, -1, kMaxId); break;
+            case ArgKind::SizeMb: a.nums_[s.name] = parse_int(w, s.name, 1, kMaxSizeMb); break;
             case ArgKind::Format: {
                 for (char c : w)
                     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
@@ -143,7 +141,20 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
         throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
                     " arguments, got " + std::to_string(n));
     if (a.extra_.size() > 2) throw usage("too many arguments");
+    confine_paths(spec, a);
     return a;
+}
+
+void Args::confine_paths(const std::vector<ArgSpec>& spec, const Args& a) {
+    auto num = [&](const char* n) { return a.nums_.count(n) ? a.nums_.at(n) : -1L; };  // monitor_ds has no ids
+    for (const auto& s : spec) {
+        if (s.confine == Confine::None) continue;
+        const HostPath& p = a.path(s.name);
+        std::string root = confine(p.path, s.confine, num("vmid"), num("dsid"), config().get("DATASTORE_LOCATION"), p.str());
+        // Where the path is opened here, its directories are followed here too: resolved.
+        // (pre/postmigrate's directory names no host: it is on the hypervisors.)
+        if (s.confine != Confine::VmDir && Host::get(p.host).local()) confine_resolved(p.path, root, p.str());
+    }
 }
 
 const HostPath& Args::path(const std::string& name) const {

@@ -72,6 +72,8 @@ const char* kUsage =
     "  onestor send PATH [RATE] | onestor receive PATH  the sparse transfer stream (ssh driver)\n"
     "  onestor receive --clean PATH                     the same, first removing PATH's temporary\n"
     "                                                   copies that killed attempts left\n"
+    "  onestor sweep PATH                               remove PATH's temporary copies whose writer\n"
+    "                                                   died (never a live writer's)\n"
     "  onestor --version\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
@@ -191,7 +193,8 @@ Parsed parse(const std::vector<std::string>& argv) {
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
-            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "fetch") {
+            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" ||
+            w[0] == "fetch") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -313,6 +316,12 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         stream::Stats st = stream::receive(0, dst);
         out = "received " + std::to_string(st.files) + " files, " + std::to_string(st.data) + " bytes of data, " +
               std::to_string(st.size) + " bytes in all\n";
+        return 0;
+    }
+    if (w[0] == "sweep") {  // run by Host::copy_to_temp on a host, in the copy's own batch
+        if (w.size() != 2) throw DriverError("usage: onestor sweep PATH");
+        std::string path = clean_path(w[1], "path");
+        io::sweep_temps(dirname_of(path), "." + basename_of(path) + ".onestor-tmp.");
         return 0;
     }
     if (w[0] == "fetch") return fetch(w, out);

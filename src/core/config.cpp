@@ -1,6 +1,7 @@
 #include "onestor/config.hpp"
 
 #include "onestor/error.hpp"
+#include "onestor/numbers.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -115,14 +116,9 @@ std::string Config::get(const std::string& key) const {
 }
 
 long Config::get_int(const std::string& key) const {
-    std::string v = get(key);
-    try {
-        size_t used = 0;
-        long n = std::stol(v, &used);
-        if (used == v.size()) return n;
-    } catch (...) {
-    }
-    throw DriverError("configuration " + key + " must be a number, not " + quoted(v));
+    // Every numeric setting is a count of seconds or a protocol number: an int (callers
+    // narrow it to int), never negative.
+    return static_cast<long>(parse_number(get(key), 0, INT32_MAX, "configuration " + key));
 }
 
 bool Config::get_bool(const std::string& key) const {

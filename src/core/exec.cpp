@@ -9,7 +9,8 @@
 #include <ctime>
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <sys/resource.h>
+#include <vector>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -48,8 +49,6 @@ std::string last_line_of(const std::string& text) {
     return lines.empty() ? std::string() : lines.back();
 }
 
-std::string last_line(const std::string& text) { return failure_reason(text); }
-
 double now() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -58,11 +57,11 @@ double now() {
 
 }  // namespace
 
-std::string failure_reason(const std::string& err) {
+std::string failure_reason(const std::string& err, bool error_blocks) {
     // The first error block: in a pipeline the side that failed first names the cause
     // (a full disk), the other only its echo (a broken pipe).
     const std::string marker = "ERROR MESSAGE --8<------\n";
-    auto m = err.find(marker);
+    auto m = error_blocks ? err.find(marker) : std::string::npos;
     if (m != std::string::npos) {
         auto b = m + marker.size();
         auto e = err.find('\n', b);
@@ -140,35 +139,56 @@ Result run(const Argv& argv, const RunOptions& opts) {
         in_fd = devnull.fd;
     }
 
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-    posix_spawn_file_actions_adddup2(&fa, opts.stdout_fd >= 0 ? opts.stdout_fd : out_w.fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    // Own process group, so a timeout or our SIGTERM ends the whole pipeline it starts.
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGHUP);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
-
     std::vector<char*> cargv;
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
-    pid_t pid = -1;
-    int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, &at, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int out_fd = opts.stdout_fd >= 0 ? opts.stdout_fd : out_w.fd, err_fd = err_w.fd;
+    // Under an address-space limit glibc gets two malloc arenas, not one per thread: each
+    // reserves 64 MiB of address space, and a threaded tool (qemu-img's I/O threads) would
+    // fail for want of reservations, not of memory.
+    std::vector<std::string> env;
+    std::vector<char*> cenv;
+    if (opts.limits.address_space > 0) {
+        for (char** e = environ; *e; ++e)
+            if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0) env.emplace_back(*e);
+        env.emplace_back("MALLOC_ARENA_MAX=2");
+        for (auto& e : env) cenv.push_back(e.data());
+        cenv.push_back(nullptr);
+    }
+    // The child reports a failed exec (its errno) through this pipe; exec closes it.
+    int exec_pipe[2] = {-1, -1};
+    if (pipe2(exec_pipe, O_CLOEXEC) != 0) throw_errno("cannot create pipe for", argv[0]);
+    Fd exec_r{exec_pipe[0]}, exec_w{exec_pipe[1]};
+    // fork, not posix_spawn: the rlimits are set in the child before exec. Between fork and
+    // exec the child makes only async-signal-safe calls (another thread may hold a lock).
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("cannot run", argv[0]);
+    if (pid == 0) {
+        // Own process group, so a timeout or our SIGTERM ends the whole pipeline it starts.
+        ::setpgid(0, 0);
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &dfl, nullptr);
+        rlimit as{opts.limits.address_space, opts.limits.address_space}, cpu{opts.limits.cpu_s, opts.limits.cpu_s};
+        if (::dup2(in_fd, 0) >= 0 && ::dup2(out_fd, 1) >= 0 && ::dup2(err_fd, 2) >= 0 &&
+            (as.rlim_cur == 0 || ::setrlimit(RLIMIT_AS, &as) == 0) && (cpu.rlim_cur == 0 || ::setrlimit(RLIMIT_CPU, &cpu) == 0))
+            ::execvpe(cargv[0], cargv.data(), cenv.empty() ? environ : cenv.data());
+        int e = errno;
+        [[maybe_unused]] ssize_t w = ::write(exec_w.fd, &e, sizeof e);
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // (also here: the group exists before any kill(-pid) below)
     out_w.reset();
     err_w.reset();
-    if (rc != 0) {
-        errno = rc;
+    exec_w.reset();
+    int exec_errno = 0;
+    ssize_t got;
+    while ((got = ::read(exec_r.fd, &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+    }
+    if (got == sizeof exec_errno) {
+        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        errno = exec_errno;
         throw_errno("cannot run", argv[0]);
     }
 
@@ -208,13 +228,13 @@ Result run(const Argv& argv, const RunOptions& opts) {
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    if (!res.err.empty()) log::debug(argv[0] + " stderr: " + last_line(res.err));
+    if (!res.err.empty()) log::debug(argv[0] + " stderr: " + failure_reason(res.err, opts.error_blocks));
     if (!opts.cleanup) check_interrupted();
     if (timed_out)
         throw DriverError((opts.what.empty() ? render(argv) : opts.what) + ": timed out after " +
                           std::to_string(opts.timeout_s) + " s");
     if (opts.check && res.status != 0) {
-        std::string why = last_line(res.err);
+        std::string why = failure_reason(res.err, opts.error_blocks);
         if (why.empty()) why = "exit code " + std::to_string(res.status);
         std::string what = opts.what.empty() ? "command failed: " + render(argv) : opts.what;
         throw DriverError(what + ": " + why, res.err);
@@ -233,6 +253,7 @@ Result run_pipe(const Argv& producer, const Argv& consumer, const RunOptions& op
             po.timeout_s = opts.timeout_s;
             po.stdout_fd = wr.fd;
             po.what = opts.what;
+            po.error_blocks = opts.error_blocks;
             run(producer, po);
         } catch (...) {
             producer_error = std::current_exception();

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <cstdlib>
 #include <map>
+#include <netdb.h>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,9 +33,24 @@ const char* const kTiedToDriver =
     "{ cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null; } >/dev/null 2>&1 & w=$!; "
     "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; exit $s";
 
+// $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
+const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
+
 // The remote words for argv under that wrapper.
 Argv tied(const Argv& argv) {
     Argv a = {"sh", "-c", kTiedToDriver, "sh"};
+    a.insert(a.end(), argv.begin(), argv.end());
+    return a;
+}
+
+// The remote words that run argv under rlimits (RunOptions::limits): a fixed script,
+// the limits and the command as its positional arguments (ulimit -v counts KiB; two malloc
+// arenas, as exec.cpp gives a local child under an address-space limit).
+Argv limited(const Argv& argv, const Limits& l) {
+    if (l.address_space == 0 && l.cpu_s == 0) return argv;
+    auto value = [](unsigned long long v) { return v == 0 ? std::string("unlimited") : std::to_string(v); };
+    Argv a = {"sh", "-c", "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"", "sh",
+              value((l.address_space + 1023) / 1024), value(l.cpu_s)};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
 }
@@ -59,12 +75,25 @@ std::map<std::string, std::unique_ptr<Host>>& hosts() {
     return h;
 }
 
+// Exact names only: a hypervisor named like the front-end's short name (or any prefix of
+// it) is another machine unless FRONTEND says otherwise.
 bool is_frontend(const std::string& name) {
     if (name.empty() || name == "localhost") return true;
     char buf[256] = {};
     if (gethostname(buf, sizeof buf - 1) == 0) {
         std::string hn = buf;
-        if (name == hn || name == hn.substr(0, hn.find('.'))) return true;
+        if (name == hn) return true;
+        // The FQDN when the hostname is short: asked of the resolver only for "<hostname>.<domain>".
+        if (name.size() > hn.size() && name.compare(0, hn.size() + 1, hn + ".") == 0) {
+            addrinfo hints{}, *res = nullptr;
+            hints.ai_flags = AI_CANONNAME;
+            bool same = false;
+            if (getaddrinfo(hn.c_str(), nullptr, &hints, &res) == 0) {
+                same = res && res->ai_canonname && name == res->ai_canonname;
+                freeaddrinfo(res);
+            }
+            if (same) return true;
+        }
     }
     std::istringstream in(config().get("FRONTEND"));
     std::string w;
@@ -229,7 +258,7 @@ Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
-        std::string why = failure_reason(r.err);
+        std::string why = failure_reason(r.err, opts.error_blocks);
         throw DriverError(opts.what + ": " + (why.empty() ? "exit code " + std::to_string(r.status) : why), r.err);
     }
     return r;
@@ -242,10 +271,12 @@ Result Host::run(const Argv& argv, RunOptions opts) {
     bool check = opts.check;
     opts.check = false;
     // A command fed from our stdin ends by itself when that input ends.
-    Result r = opts.stdin_fd >= 0 ? onestor::run(command(argv), opts) : run_tied(command(tied(argv)), opts);
+    Argv words = limited(argv, opts.limits);
+    opts.limits = {};  // (they bind the command there, not our ssh client)
+    Result r = opts.stdin_fd >= 0 ? onestor::run(command(words), opts) : run_tied(command(tied(words)), opts);
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (check && r.status != 0) {
-        std::string why = failure_reason(r.err);
+        std::string why = failure_reason(r.err, opts.error_blocks);
         if (why.empty()) why = "exit code " + std::to_string(r.status);
         throw DriverError(opts.what + ": " + why, r.err);
     }
@@ -304,9 +335,9 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
     return outs;
 }
 
-Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s) {
-    return {[argv, what, timeout_s] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what}).out; },
-            {{argv, what}},
+Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s, Limits limits) {
+    return {[argv, what, timeout_s, limits] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what, .limits = limits}).out; },
+            {{limited(argv, limits), what}},
             {},
             timeout_s};
 }
@@ -337,14 +368,24 @@ Step Host::remove_step(const std::string& path) {
             {}};
 }
 
+// Every rename that publishes data is followed by a sync of its directory, here and there
+// in the same step (GNU sync fsyncs a directory it is given): a crash after the step must
+// not lose the new name.
 Step Host::rename_step(const std::string& from, const std::string& to, bool replace) {
-    Step s{[from, to, replace] { io::rename_path(from, to, replace); return std::string(); }, {}, {}};
+    Step s{[from, to, replace] {
+               io::rename_path(from, to, replace);
+               io::fsync_dir(dirname_of(to));
+               return std::string();
+           },
+           {},
+           {}};
     Argv a = {"mv", "-T"};
     if (!replace) a.push_back("--no-clobber");
     a.insert(a.end(), {"--", from, to});
     s.there.push_back({a, "cannot rename " + quoted(label(from)) + " to " + quoted(to)});
     // mv --no-clobber gives up silently when `to` exists: then `from` is still there.
     if (!replace) s.there.push_back({{"test", "!", "-e", from, "-a", "!", "-L", from}, quoted(label(to)) + " already exists"});
+    s.there.push_back({{"sync", "--", dirname_of(to)}, "cannot sync " + quoted(label(dirname_of(to)))});
     return s;
 }
 
@@ -359,9 +400,12 @@ Step Host::symlink_step(const std::string& target, const std::string& link) {
                     ::unlink(tmp.c_str());
                     throw;
                 }
+                io::fsync_dir(dirname_of(link));
                 return std::string();
             },
-            {{{"ln", "-s", "--", target, tmp}, what}, {{"mv", "-T", "--", tmp, link}, what}},
+            {{{"ln", "-s", "--", target, tmp}, what},
+             {{"mv", "-T", "--", tmp, link}, what},
+             {{"sync", "--", dirname_of(link)}, what}},
             {"rm", "-f", "--", tmp}};
 }
 
@@ -486,6 +530,7 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
     std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
     auto tmp = std::make_unique<RemoteTemp>(*this, io::temp_name_for(dst));
     if (local_) {
+        io::sweep_temps(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.");
         io::File in = io::open_read(src);
         int fd = ::open(tmp->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
         if (fd < 0) throw_errno("cannot create", tmp->path());
@@ -495,7 +540,10 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
         return tmp;
     }
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    batch({run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
+    // First, in the same round trip, what dead writers of dst left there (by the host's own
+    // onestor, which can tell a dead writer from a live one; skipped where it is missing).
+    batch({run_step({"sh", "-c", kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
+           run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
            sync_step(tmp->path())});
     return tmp;
@@ -504,9 +552,8 @@ std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std
 void Host::sync(const std::string& path) { batch({sync_step(path)}); }
 
 void Host::commit(RemoteTemp& tmp, const std::string& dst, bool replace) {
-    rename(tmp.path(), dst, replace);
+    rename(tmp.path(), dst, replace);  // (rename_step syncs the directory)
     tmp.keep();
-    if (local_) io::fsync_dir(dirname_of(dst));
 }
 
 void Host::symlink(const std::string& target, const std::string& link) { batch({symlink_step(target, link)}); }

@@ -9,9 +9,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <random>
 #include <sys/ioctl.h>
+#include <climits>
+#include <csignal>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <vector>
 
@@ -39,6 +44,38 @@ File open_read(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open", path);
     return File(fd);
+}
+
+std::string read_capped(int fd, size_t cap, const std::string& what) {
+    std::string s;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("cannot read", what);
+        if (n == 0) return s;
+        if (s.size() + static_cast<size_t>(n) > cap)
+            throw DriverError(what + " is larger than " +
+                              (cap >= (1u << 20) ? std::to_string(cap >> 20) + " MiB" : std::to_string(cap) + " bytes") +
+                              "; refused");
+        s.append(buf, static_cast<size_t>(n));
+    }
+}
+
+void require_image_file(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
+    if (!S_ISREG(st.st_mode)) throw DriverError(quoted(path) + " is not a regular file");
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) != 0) throw_errno("cannot stat the filesystem of", path);
+    switch (static_cast<unsigned long>(fs.f_type)) {
+        case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
+        case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC:
+            throw DriverError(quoted(path) + " is a file of a kernel pseudo filesystem, not an image");
+        default: break;
+    }
+    // An operator never means to register an empty image (0 MiB: nothing a VM can use).
+    if (st.st_size == 0) throw DriverError(quoted(path) + " is empty");
 }
 
 namespace {
@@ -123,7 +160,7 @@ std::string temp_name_for(const std::string& target) {
     return join_path(dirname_of(target), "." + basename_of(target) + ".onestor-tmp." + suffix);
 }
 
-TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)) {
+TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)), mode_(mode) {
     for (int i = 0; i < 8 && !file_; ++i) {
         tmp_ = temp_name_for(target_);
         int fd = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -133,6 +170,8 @@ TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target))
             throw_errno("cannot create a file beside", target_);
     }
     if (!file_) throw DriverError("cannot create a temporary file beside " + quoted(target_));
+    // Held for our lifetime: the mark of a live writer that sweep_temps() respects.
+    ::flock(file_.fd(), LOCK_EX);
 }
 
 TempFile::~TempFile() {
@@ -142,7 +181,8 @@ TempFile::~TempFile() {
 void TempFile::commit(bool replace) {
     // By path, not by our fd: a tool (qemu-img, mkfs) may have replaced the inode.
     File again(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!again || ::fsync(again.fd()) != 0) throw_errno("cannot sync", tmp_);
+    if (!again || ::fchmod(again.fd(), mode_) != 0) throw_errno("cannot set the mode of", tmp_);
+    if (::fsync(again.fd()) != 0) throw_errno("cannot sync", tmp_);
     rename_path(tmp_, target_, replace);
     done_ = true;
     fsync_dir(dirname_of(target_));
@@ -211,26 +251,129 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-void remove_tree(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
+namespace {
+
+// Removes `name` in the directory `dirfd`: a symlink or a file is unlinked, a directory is
+// opened with O_NOFOLLOW (a symlink swapped in is never followed) and emptied through its
+// own descriptor, then removed. `shown` names it in errors.
+void remove_at(int dirfd, const std::string& name, const std::string& shown) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return;
+    if (errno != EISDIR && errno != EPERM) throw_errno("cannot remove", shown);
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && ::unlinkat(dirfd, name.c_str(), 0) == 0)
+        return;  // no longer a directory (a symlink swapped in): removed as what it is now
+    if (fd < 0) {
         if (errno == ENOENT) return;
-        throw_errno("cannot stat", path);
+        throw_errno("cannot open directory", shown);
     }
-    if (S_ISDIR(st.st_mode)) {
-        DIR* d = ::opendir(path.c_str());
-        if (!d) throw_errno("cannot open directory", path);
-        std::vector<std::string> names;
-        while (auto* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n != "." && n != "..") names.push_back(n);
-        }
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        throw_errno("cannot open directory", shown);
+    }
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    try {
+        for (const auto& n : names) remove_at(::dirfd(d), n, join_path(shown, n));
+    } catch (...) {
         ::closedir(d);
-        for (const auto& n : names) remove_tree(join_path(path, n));
-        if (::rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove directory", path);
-    } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        throw_errno("cannot remove", path);
+        throw;
     }
+    ::closedir(d);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+        throw_errno("cannot remove directory", shown);
+}
+
+}  // namespace
+
+void remove_tree(const std::string& path) {
+    if (path.empty()) return;
+    std::string dir = dirname_of(path), name = basename_of(path);
+    if (name.empty() || name == "/" || name == "." || name == "..") throw DriverError("cannot remove " + quoted(path));
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return;
+        throw_errno("cannot open directory", dir);
+    }
+    File hold(dfd);
+    remove_at(dfd, name, path);
+}
+
+bool is_temp_name(const std::string& name) {
+    // ".<name>.onestor-tmp.<pid>.<8 hex digits>", exactly as temp_name_for() makes them.
+    const std::string mark = ".onestor-tmp.";
+    size_t m = name.rfind(mark);
+    if (name.size() < 2 || name[0] != '.' || m == std::string::npos || m < 2) return false;
+    std::string tail = name.substr(m + mark.size());
+    size_t dot = tail.find('.');
+    if (dot == 0 || dot == std::string::npos || dot > 10 || tail.size() - dot - 1 != 8) return false;
+    for (size_t i = 0; i < tail.size(); ++i) {
+        char c = tail[i];
+        bool ok = i < dot ? (c >= '0' && c <= '9') : i == dot || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (!ok) return false;
+    }
+    return true;
+}
+
+namespace {
+
+// Whether the process named in a temp name still runs here (then it is never swept, even
+// should it write the temp with a program that holds no lock).
+bool writer_alive(const std::string& name) {
+    size_t m = name.rfind(".onestor-tmp.") + 13;
+    long pid = std::strtol(name.c_str() + m, nullptr, 10);
+    if (pid <= 0 || pid > INT_MAX) return false;
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+int sweep_temps(const std::string& dir, const std::string& prefix) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 0;
+    File hold(dfd);
+    DIR* d = ::fdopendir(::dup(dfd));
+    if (!d) return 0;
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (is_temp_name(n) && n.rfind(prefix, 0) == 0) names.push_back(n);
+    }
+    ::closedir(d);
+    int removed = 0;
+    for (const auto& n : names) {
+        if (writer_alive(n)) continue;
+        // O_NOFOLLOW: a symlink is never followed (nor swept); O_NONBLOCK: a FIFO never blocks.
+        int fd = ::openat(dfd, n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) continue;
+        File f(fd);
+        struct stat st {}, again {};
+        if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) continue;
+        // A writer holds LOCK_EX on its temp for as long as it lives: taken means alive.
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) continue;
+        if (::fstatat(dfd, n.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || again.st_ino != st.st_ino ||
+            again.st_dev != st.st_dev)
+            continue;
+        try {
+            remove_at(dfd, n, join_path(dir, n));
+            log::info("removed " + quoted(join_path(dir, n)) + ", left by a writer that died");
+            ++removed;
+        } catch (const DriverError& e) {
+            log::info(std::string("a dead writer's temporary was not removed: ") + e.what());
+        }
+    }
+    if (removed) ::fsync(dfd);
+    return removed;
+}
+
+int hold_temp(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open", path);
+    ::flock(fd, LOCK_EX);
+    return fd;
 }
 
 unsigned long long allocated_bytes(const std::string& path) {

@@ -4,7 +4,9 @@
 #include "onestor/error.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 
+#include <charconv>
 #include <sstream>
 
 namespace onestor::lvm {
@@ -14,10 +16,6 @@ namespace {
 Lock metadata_lock(const std::string& vg) { return Lock("lvm-" + vg); }
 
 std::string mb(unsigned long long n) { return std::to_string(n) + "m"; }
-
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
-}
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
@@ -32,6 +30,21 @@ std::vector<std::string> split(const std::string& s, char sep) {
     }
     out.push_back(cur);
     return out;
+}
+
+// A size field of lvs/vgs --nosuffix: digits, and for MiB units an optional fraction (cut).
+// Anything else -- a word, a sign, more than 64 bits -- is an error, not a wrapped number.
+unsigned long long size_field(const std::string& field, bool fraction, const std::string& what) {
+    auto first = field.find_first_not_of(' '), last = field.find_last_not_of(' ');
+    std::string f = first == std::string::npos ? "" : field.substr(first, last - first + 1);
+    auto dot = fraction ? f.find('.') : std::string::npos;
+    std::string whole = f.substr(0, dot), frac = dot == std::string::npos ? "" : f.substr(dot + 1);
+    unsigned long long n = 0;
+    auto [end, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), n);
+    if (whole.empty() || ec != std::errc() || end != whole.data() + whole.size() ||
+        (dot != std::string::npos && (frac.empty() || frac.find_first_not_of("0123456789") != std::string::npos)))
+        throw DriverError("unexpected size " + quoted(f) + " in the output of " + what);
+    return n;
 }
 
 void run_lvm(Host& h, std::initializer_list<std::string> words, const std::string& what) {
@@ -62,22 +75,27 @@ std::optional<DiskRef> parse_disk_device(const std::string& dev) {
     auto dash = rest.find('-');
     if (dash == std::string::npos) return std::nullopt;
     std::string vm = rest.substr(0, dash), disk = rest.substr(dash + 1);
-    if (!all_digits(ds) || !all_digits(vm) || !all_digits(disk)) return std::nullopt;
-    return DiskRef{std::stol(ds), std::stol(vm), std::stoi(disk)};
+    auto d = to_number(ds, 0, kMaxId), v = to_number(vm, 0, kMaxId), k = to_number(disk, 0, kMaxId);
+    if (!d || !v || !k) return std::nullopt;  // not a name of ours (numbers.hpp: no sign, no leading zeros)
+    return DiskRef{static_cast<long>(*d), static_cast<long>(*v), static_cast<int>(*k)};
 }
 
 std::map<std::string, LvState> list(Host& h, const std::string& vg) {
     Result r = h.run(command({"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
                               "lv_name,lv_size,lv_attr,pool_lv", vg}),
                      {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name()});
+    return parse_lvs(r.out, vg);
+}
+
+std::map<std::string, LvState> parse_lvs(const std::string& text, const std::string& vg) {
     std::map<std::string, LvState> out;
-    std::istringstream in(r.out);
+    std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
         auto f = split(line, '|');
         if (f.size() < 4 || f[0].empty()) continue;
         LvState s;
-        s.bytes = std::stoull(f[1]);
+        s.bytes = size_field(f[1], false, "lvs " + vg);
         s.active = f[2].size() > 4 && f[2][4] == 'a';
         s.is_pool = !f[2].empty() && f[2][0] == 't';
         s.pool = f[3];
@@ -97,9 +115,13 @@ VgUsage usage(Host& h, const std::string& vg) {
     Result r = h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o",
                               "vg_size,vg_free", vg}),
                      {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name()});
-    auto f = split(r.out.substr(0, r.out.find('\n')), '|');
-    if (f.size() < 2) throw DriverError("unexpected vgs output for " + quoted(vg) + ": " + quoted(r.out));
-    return {static_cast<unsigned long long>(std::stod(f[0])), static_cast<unsigned long long>(std::stod(f[1]))};
+    return parse_vgs(r.out, vg);
+}
+
+VgUsage parse_vgs(const std::string& text, const std::string& vg) {
+    auto f = split(text.substr(0, text.find('\n')), '|');
+    if (f.size() < 2) throw DriverError("unexpected vgs output for " + quoted(vg) + ": " + quoted(text));
+    return {size_field(f[0], true, "vgs " + vg), size_field(f[1], true, "vgs " + vg)};
 }
 
 void create_linear(Host& h, const Lv& lv, unsigned long long size_mb) {

@@ -2,9 +2,11 @@
 
 #include "onestor/error.hpp"
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace onestor {
 
@@ -81,6 +83,70 @@ int disk_id_of(const std::string& p) {
     return std::stoi(b.substr(5));
 }
 
+std::string confine(const std::string& path, Confine c, long vmid, long dsid, const std::string& location,
+                    const std::string& shown) {
+    std::string loc = clean_path(location, "DATASTORE_LOCATION");
+    std::vector<std::string> comps;  // path's components below <loc>
+    if (strictly_within(path, loc)) {
+        std::istringstream in(path.substr(loc == "/" ? 1 : loc.size() + 1));
+        for (std::string w; std::getline(in, w, '/');) comps.push_back(w);
+    }
+    // <n>: a datastore id as oned writes it (digits, no leading zero)
+    bool ds_ok = !comps.empty() && comps[0].size() < 10 && comps[0].find_first_not_of("0123456789") == std::string::npos &&
+                 (comps[0] == "0" || comps[0][0] != '0');
+    long n = ds_ok ? std::stol(comps[0]) : -1;
+    bool in_vm = ds_ok && comps.size() >= 2 && comps[1] == std::to_string(vmid);
+    bool disk = in_vm && comps.size() >= 3, dir = in_vm && comps.size() == 2;
+    std::string vm = std::to_string(vmid), sys = std::to_string(dsid);
+    bool ok = false;
+    std::string want;
+    switch (c) {
+        case Confine::None: return {};
+        case Confine::Image:
+            ok = ds_ok && comps.size() >= 2;
+            want = "is not an image of a datastore (expected " + loc + "/<ds id>/<name>)";
+            break;
+        case Confine::VmDisk:
+            ok = disk;
+            want = "is not a disk of VM " + vm + " (expected " + loc + "/<ds id>/" + vm + "/disk.N)";
+            break;
+        case Confine::VmDiskSys:
+            ok = disk && n == dsid;
+            want = "is not a disk of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm + "/disk.N)";
+            break;
+        case Confine::VmDiskOrDir:
+            ok = disk || (dir && n == dsid);
+            want = "is not a disk of VM " + vm + " nor its directory (expected " + loc + "/" + sys + "/" + vm + "[/disk.N])";
+            break;
+        case Confine::VmDiskOrAnyDir:
+            ok = disk || dir;
+            want = "is not a disk of VM " + vm + " nor its directory (expected " + loc + "/<ds id>/" + vm + "[/disk.N])";
+            break;
+        case Confine::VmDir:
+            ok = dir && n == dsid;
+            want = "is not the directory of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm + ")";
+            break;
+        case Confine::Datastore:
+            ok = ds_ok && comps.size() == 1;
+            want = "is not a datastore directory (expected " + loc + "/<ds id>)";
+            break;
+    }
+    if (!ok) throw DriverError(quoted(shown) + " " + want);
+    return loc + "/" + comps[0];
+}
+
+void confine_resolved(const std::string& path, const std::string& root, const std::string& shown) {
+    char r[PATH_MAX], a[PATH_MAX];
+    if (path == root) return;                  // the datastore directory itself
+    if (!::realpath(root.c_str(), r)) return;  // nothing below it exists to lead anywhere
+    // The deepest existing ancestor of the parent: what a mkdir -p or an open would go through.
+    std::string dir = dirname_of(path);
+    struct stat st {};
+    while (dir != root && within(dir, root) && ::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) dir = dirname_of(dir);
+    if (!::realpath(dir.c_str(), a) || !within(a, r))
+        throw DriverError(quoted(shown) + " leads outside its datastore " + quoted(root) + " through a symbolic link");
+}
+
 namespace {
 
 std::vector<std::string> entries(const std::string& list) {
@@ -90,10 +156,12 @@ std::vector<std::string> entries(const std::string& list) {
     while (in >> w) {
         if (w[0] != '/') continue;  // only absolute directories mean anything here
         try {
+            // Both forms: paths are decided as given and canonically (a lexical path matches
+            // the entry as written, a canonical one its canonical form).
             std::string c = clean_path(w, "directory");
-            char buf[PATH_MAX];
-            if (realpath(c.c_str(), buf)) c = buf;  // compare like with like: canonical paths
             out.push_back(c);
+            char buf[PATH_MAX];
+            if (realpath(c.c_str(), buf) && c != buf) out.push_back(buf);
         } catch (const DriverError&) {
         }
     }
@@ -126,9 +194,23 @@ bool PathPolicy::allowed(const std::string& p) const {
     return deny == 0 || allow > deny;
 }
 
-void PathPolicy::check(const std::string& p) const {
-    if (!allowed(p))
-        throw DriverError("Not allowed to copy image from " + quoted(p) + ", check RESTRICTED_DIRS in your datastore");
+namespace {
+[[noreturn]] void not_allowed(const std::string& given) {
+    throw DriverError("Not allowed to copy image from " + quoted(given) +
+                      " (it is restricted or does not exist), check RESTRICTED_DIRS in your datastore");
+}
+}  // namespace
+
+void PathPolicy::check(const std::string& p, const std::string& given) const {
+    if (!allowed(p)) not_allowed(given);
+}
+
+std::string PathPolicy::resolve(const std::string& given) const {
+    check(given, given);  // as given first: a restricted path is refused before any stat
+    char buf[PATH_MAX];
+    if (!::realpath(given.c_str(), buf)) not_allowed(given);  // unresolvable: the same refusal
+    check(buf, given);
+    return buf;
 }
 
 }  // namespace onestor

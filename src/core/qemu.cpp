@@ -17,11 +17,20 @@ namespace onestor::qemu {
 //     "dirty-flag": false
 // }
 namespace {
+// A byte count only: get<unsigned long long> of a float (1e79, found by the qemu_info fuzz
+// target) is undefined behaviour, and a negative integer would wrap to a huge size.
+unsigned long long virtual_size(const nlohmann::json& j) {
+    auto it = j.find("virtual-size");
+    if (it == j.end()) return 0;
+    if (!it->is_number_unsigned()) throw DriverError("qemu-img info reported a virtual size that is not a byte count");
+    return it->get<unsigned long long>();
+}
+
 ImageInfo from_json(const nlohmann::json& j) {
     ImageInfo i;
     i.filename = j.value("filename", "");
     i.format = j.value("format", "");
-    i.virtual_size = j.value("virtual-size", 0ull);
+    i.virtual_size = virtual_size(j);
     i.backing_file = j.value("backing-filename", "");
     i.full_backing_file = j.value("full-backing-filename", "");
     i.backing_format = j.value("backing-filename-format", "");
@@ -30,12 +39,31 @@ ImageInfo from_json(const nlohmann::json& j) {
     return i;
 }
 
+// qemu-img parses untrusted bytes (an image a user imported, layers whose data a guest
+// wrote): it is always told the format (-f), and runs under rlimits besides its time
+// limit. Its I/O threads reserve address space (8 MiB of stack each, up to 64 of them;
+// malloc arenas are capped at two under a limit): convert failed to start one under 512 MiB,
+// and `info --backing-chain` of a deep chain on a loaded machine aborted under 1 GiB. So
+// reading headers (info, create, rebase -u, resize) gets 2 GiB and 30 s of CPU; moving data
+// (convert, rebase) 4 GiB and 4 h of CPU (honest conversions measured here use ~0.6 CPU s
+// per GiB; COPY_TIMEOUT bounds the wall time). A crafted image that makes it allocate or
+// spin without end is stopped there.
+constexpr Limits kHeaderLimits{2ull << 30, 30};
+
+// A format for -f: never empty (qemu-img would probe).
+const std::string& named(const std::string& format) {
+    if (format.empty()) throw DriverError("internal error: qemu-img without an image format");
+    return format;
+}
+
 Argv qemu_img(std::initializer_list<std::string> args) {
     Argv a = config().get_words("QEMU_IMG");
     a.insert(a.end(), args);
     return a;
 }
 }  // namespace
+
+Limits data_limits() { return {4ull << 30, 4 * 3600}; }
 
 std::vector<ImageInfo> parse_chain(const std::string& text) {
     std::vector<ImageInfo> out;
@@ -50,10 +78,8 @@ std::vector<ImageInfo> parse_chain(const std::string& text) {
 }
 
 Step chain_step(Host& h, const std::string& path, const std::string& format) {
-    Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U"});
-    if (!format.empty()) a.insert(a.end(), {"-f", format});
-    a.push_back(path);
-    return h.run_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120);
+    Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U", "-f", named(format), path});
+    return h.run_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
 std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format) {
@@ -73,12 +99,13 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
         for (char ch : path) file += ch == ',' ? std::string(",,") : std::string(1, ch);
         r = h.run(qemu_img({"info", "--output=json", "-U", "--image-opts",
                             "driver=qcow2,file.driver=file,file.filename=" + file + ",data-file.driver=null-co"}),
-                  {.timeout_s = 120, .check = false});
+                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits});
         plain = r.status != 0 && (r.err.find("can only be set for images with an external data file") != std::string::npos ||
                                   r.err.find("support the option 'data-file") != std::string::npos);
     }
     if (plain)
-        r = h.run(qemu_img({"info", "--output=json", "-U", "-f", declared, path}), {.timeout_s = 120, .check = false});
+        r = h.run(qemu_img({"info", "--output=json", "-U", "-f", declared, path}),
+                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits});
     if (r.status != 0) {
         // "qemu-img: Could not open '<the options>': Image is not in qcow2 format": the cause
         std::string why = failure_reason(r.err);
@@ -118,7 +145,7 @@ Step overlay_step(Host& h, const std::string& backing, const std::string& backin
     for (const auto& o : config().get_words_or_empty("QCOW2_OPTIONS")) a.push_back(o);
     a.push_back(path);
     if (size > 0) a.push_back(std::to_string(size));
-    return h.run_step(a, "cannot create an overlay on " + quoted(h.label(backing)), 120);
+    return h.run_step(a, "cannot create an overlay on " + quoted(h.label(backing)), 120, kHeaderLimits);
 }
 
 void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path) {
@@ -127,13 +154,14 @@ void create_overlay(Host& h, const std::string& backing, const std::string& back
 
 Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
     return h.run_step(qemu_img({"rebase", "-q", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
-                      "cannot rebase " + quoted(h.label(path)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
+                      "cannot rebase " + quoted(h.label(path)), static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                      data_limits());
 }
 
 Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
                         const std::string& backing_format) {
     return h.run_step(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
-                      "cannot rebase " + quoted(h.label(path)), 120);
+                      "cannot rebase " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
 ImageInfo parse_info(const std::string& text) {
@@ -148,24 +176,19 @@ ImageInfo parse_info(const std::string& text) {
 }
 
 Step info_step(Host& h, const std::string& path, const std::string& format) {
-    Argv a = qemu_img({"info", "--output=json", "-U"});
-    if (!format.empty()) a.insert(a.end(), {"-f", format});
-    a.push_back(path);  // absolute (clean_path), so never taken for an option or a protocol
-    return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120);
-}
-
-ImageInfo info(Host& h, const std::string& path, const std::string& format) {
-    return parse_info(h.batch({info_step(h, path, format)}).front());
+    // (path: absolute (clean_path), so never taken for an option or a protocol)
+    Argv a = qemu_img({"info", "--output=json", "-U", "-f", named(format), path});
+    return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
     h.run(qemu_img({"create", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
-          {.timeout_s = 300, .what = "cannot create image " + quoted(h.label(path))});
+          {.timeout_s = 300, .what = "cannot create image " + quoted(h.label(path)), .limits = kHeaderLimits});
 }
 
 Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
     return h.run_step(qemu_img({"resize", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
-                      "cannot resize image " + quoted(h.label(path)), 300);
+                      "cannot resize image " + quoted(h.label(path)), 300, kHeaderLimits);
 }
 
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
@@ -175,7 +198,8 @@ void resize(Host& h, const std::string& format, const std::string& path, unsigne
 Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
                   const std::string& out) {
     return h.run_step(qemu_img({"convert", "-q", "-f", in_format, "-O", out_format, in, out}),
-                      "cannot convert image " + quoted(h.label(in)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
+                      "cannot convert image " + quoted(h.label(in)), static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                      data_limits());
 }
 
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,

@@ -1,6 +1,9 @@
 #include "onestor/registry.hpp"
 
+#include "onestor/config.hpp"
 #include "onestor/error.hpp"
+
+#include <sys/stat.h>
 
 namespace onestor {
 
@@ -33,6 +36,18 @@ TmBackend* find_tm_backend(const std::string& name) {
     for (auto* b : tm_backends())
         if (b->name() == name) return b;
     return nullptr;
+}
+
+std::string valid_tm_name(const std::string& name) {
+    bool ok = !name.empty() && name.size() <= 64 &&
+              name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+    struct stat st {};
+    if (ok && !find_tm_backend(name)) {
+        std::string dir = config().get("REMOTES_DIR") + "/tm/" + name;
+        ok = ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (!ok) throw DriverError("invalid transfer driver " + quoted(name) + ": not [a-z0-9_] or not installed");
+    return name;
 }
 
 DsBackend& Call::ds() const {

@@ -4,6 +4,7 @@
 #include "onestor/exec.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/paths.hpp"
 
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack, not malloc'd
@@ -259,6 +260,11 @@ std::string safe_rel(const std::string& rel) {
     return rel;
 }
 
+// The permission bits a received file or directory may have: never setuid, setgid or
+// sticky, never writable by others, whatever the stream says (a crafted stream, or a file
+// a guest made setuid on its host, must not turn into a setuid binary on this one).
+uint32_t safe_mode(uint32_t mode) { return mode & 0775; }
+
 // A pipe of 1 MiB instead of 64 KiB between us and ssh: each side runs longer before it
 // waits for the other (fewer wake-ups on a busy machine). Not a pipe, or not allowed: as is.
 void widen_pipe(int fd) { ::fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
@@ -283,7 +289,10 @@ Stats receive(int fd, const std::string& dst) {
     r.bytes(magic, kMagicLen);
     if (std::memcmp(magic, kMagic, kMagicLen) != 0) throw DriverError("not an onestor transfer stream");
     io::mkdir_p(dirname_of(dst));
+    // What dead receivers of dst left (a SIGKILL, a host crash): never a live one's.
+    io::sweep_temps(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.");
     std::string tmp = io::temp_name_for(dst);
+    io::File hold;  // our temp's lock, held until it carries the final name (sweep_temps)
     bool made = false, is_dir = false;
     Stats s;
     std::set<std::string> dirs;  // directories this stream created (parents must be among them)
@@ -301,8 +310,9 @@ Stats receive(int fd, const std::string& dst) {
             std::string path = rel.empty() ? tmp : tmp + "/" + rel;
             made = true;
             if (type == 'D') {
-                uint32_t mode = r.u32() & 07777;
+                uint32_t mode = safe_mode(r.u32());
                 if (::mkdir(path.c_str(), 0700) != 0) throw_errno("cannot create directory", path);
+                if (rel.empty()) hold = io::File(io::hold_temp(path));
                 ::chmod(path.c_str(), mode | 0700);
                 if (rel.empty()) is_dir = true;
                 dirs.insert(rel);
@@ -311,11 +321,12 @@ Stats receive(int fd, const std::string& dst) {
                 std::string target = r.str();
                 if (::symlink(target.c_str(), path.c_str()) != 0) throw_errno("cannot create symlink", path);
             } else if (type == 'F') {
-                uint32_t mode = r.u32() & 07777;
+                uint32_t mode = safe_mode(r.u32());
                 uint64_t size = r.u64();
                 int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
                 if (f < 0) throw_errno("cannot create", path);
                 io::File file(f);
+                if (rel.empty()) hold = io::File(io::hold_temp(path));
                 uint64_t unsynced = 0, synced_to = 0;
                 for (;;) {
                     uint8_t t = r.u8();
@@ -379,19 +390,14 @@ Stats receive(int fd, const std::string& dst) {
 
 uint64_t parse_rate(const std::string& text) {
     if (text.empty()) return 0;
-    size_t used = 0;
-    uint64_t n = 0;
-    try {
-        n = std::stoull(text, &used);
-    } catch (...) {
-        throw DriverError("bad transfer rate " + quoted(text));
-    }
-    std::string unit = text.substr(used);
-    if (unit == "" || unit == "B") return n;
-    if (unit == "K" || unit == "k") return n << 10;
-    if (unit == "M" || unit == "m") return n << 20;
-    if (unit == "G" || unit == "g") return n << 30;
-    throw DriverError("bad transfer rate " + quoted(text));
+    size_t digits = text.find_first_not_of("0123456789");
+    std::string unit = digits == std::string::npos ? "" : text.substr(digits);
+    int shift = unit == "" || unit == "B" ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" || unit == "m" ? 20
+              : unit == "G" || unit == "g" ? 30 : -1;
+    if (shift < 0) throw DriverError("bad transfer rate " + quoted(text));
+    // In range before the shift: the rate in bytes/s fits an int64.
+    return static_cast<uint64_t>(parse_number(text.substr(0, digits), 0, INT64_MAX >> shift, "transfer rate"))
+           << shift;
 }
 
 }  // namespace onestor::stream

@@ -22,13 +22,15 @@ namespace {
 //
 // Receive: $1 temp dir, $2 target. Removes the temp dir itself when extraction fails, and
 // names tar's first real complaint (a full disk) in an error block, which the driver reports
-// before any echo of the failure (a broken pipe on the sending side).
+// before any echo of the failure (a broken pipe on the sending side). As the stream receiver
+// does, it leaves nothing setuid, setgid, sticky or writable by others.
 const char* kTarReceive =
     "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
     "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
     "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
     "printf '%s\\n' \"$e\" >&2; "
     "printf 'ERROR MESSAGE --8<------\\n%s\\nERROR MESSAGE ------>8--\\n' \"${r:-tar failed}\" >&2; exit 1; fi; "
+    "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
     "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
 
 // Commit: $1 temp dir, $2 the name inside it, $3 target. A directory target is moved aside
@@ -186,7 +188,8 @@ void remove_leftovers(Host& h, const std::string& dst) {
 
 void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers) {
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
-    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what};
+    // (onestor send/receive and our tar scripts: their error blocks are theirs)
+    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what, .error_blocks = true};
     log::info("transferring " + quoted(from.label(src)) + " to " + quoted(to.label(dst)));
     try {
         // onestor travels with the remotes tree to every host: assume it is on both ends,

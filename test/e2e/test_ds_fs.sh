@@ -71,7 +71,7 @@ check "cp: no temporary file left after the successful copies" no_tmp
 # Failures after the temporary file exists: it is removed again.
 printf 'QFI\373\0\0\0\3' >"$SAFE/broken.qcow2"
 truncate -s 1M "$SAFE/broken.qcow2"
-refused "cp: a broken qcow2 into a DRIVER=raw datastore" "cannot" "$FSD/cp" "$(dump PATH="$SAFE/broken.qcow2" DRIVER=raw)" 7
+refused "cp: a broken qcow2 into a DRIVER=raw datastore" "is not a valid qcow2 image" "$FSD/cp" "$(dump PATH="$SAFE/broken.qcow2" DRIVER=raw)" 7
 # A qcow2 whose backing file (or external data file) is a front-end file would copy that
 # file into the datastore when converted, or hand it to a VM later.
 qemu-img create -q -f qcow2 -b /etc/passwd -F raw "$SAFE/backed.qcow2" 1M
@@ -149,9 +149,24 @@ check "clone: one new SOURCE under BASE_PATH" eval 'one_source "$OUT" && [ "$OUT
 check "clone: identical checksum" same "$OUT" "$S1"
 check "clone: the original is untouched" test "$(sum "$S1")" = "$before_clone"
 # oned gives a clone the original's FORMAT: it is copied as it is, never converted.
-expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/clone" "$(dump PATH="${QN% qcow2}" DRIVER=raw)" 8
+expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/clone" "$(dump PATH="${QN% qcow2}" FORMAT=qcow2 DRIVER=raw)" 8
 check "clone: the qcow2 stays qcow2, identical ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && same "${OUT% qcow2}" "$SAFE/q.qcow2"'
 refused "clone: a missing image" "cannot" "$FSD/clone" "$(dump PATH="$BASE/nothing")" 8
+
+echo "# image modes"
+# Every new image gets one mode (upstream's 0644), whoever wrote the file (onestor, qemu-img
+# create, qemu-img convert) and whatever the umask.
+expect_ok "modes: (setup) mkfs raw" "$FSD/mkfs" "$(dump FSTYPE=raw SIZE=1)" 9
+M_RAW=$OUT
+expect_ok "modes: (setup) mkfs qcow2" "$FSD/mkfs" "$(dump FSTYPE=qcow2 SIZE=1)" 9
+M_Q=$OUT
+expect_ok "modes: (setup) clone" "$FSD/clone" "$(dump PATH="$S1")" 8
+M_C=$OUT
+expect_ok "modes: (setup) cp under umask 077" sh -c 'umask 077; exec "$@"' sh "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw")" 7
+M_U=$OUT
+modes=$(stat -c %a "$S1" "$QR" "$M_RAW" "$M_Q" "$M_C" "$M_U" 2>&1 | sort | uniq -c | tr -s ' \n' ' ')
+check "modes: cp, converted cp, mkfs raw, mkfs qcow2, clone, cp under umask 077 are all 0644 (${modes})" \
+    test "$modes" = " 6 644 "
 
 echo "# monitor"
 expect_ok "monitor: datastore 1" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1
@@ -186,24 +201,83 @@ expect_ok "snap_flatten: to snapshot 1" "$FSD/snap_flatten" "$(dump SOURCE="$P" 
 check "snap_flatten: SOURCE equals snapshot 1, SOURCE.snap gone" eval '[ "$(sum "$P")" = "$sum1" ] && [ ! -e "$P.snap" ]'
 
 echo "# snapshots (qcow2, TM_MAD=qcow2)"
+# The TM's layout beside a persistent qcow2 image: 0 -> SOURCE, overlays with absolute names.
 Q=$BASE/qcow2image
-qemu-img create -q -f qcow2 "$Q" 16M && qio -c 'write -P 0x11 0 64k' "$Q"
-mkdir -p "$Q.snap"
-qemu-img create -q -f qcow2 -b "$Q" -F qcow2 "$Q.snap/0" && qio -c 'write -P 0xaa 0 64k' "$Q.snap/0"
-qemu-img create -q -f qcow2 -b "$Q.snap/0" -F qcow2 "$Q.snap/1" && qio -c 'write -P 0xbb 0 64k' "$Q.snap/1"
-check "qcow2 setup: the active layer reads its own data" qio -r -c 'read -P 0xbb 0 64k' "$Q.snap/1"
-expect_ok "snap_revert (qcow2): to snapshot 0" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
-check "snap_revert (qcow2): the active layer reads snapshot 0's data" qio -r -c 'read -P 0xaa 0 64k' "$Q.snap/1"
-check "snap_revert (qcow2): the active layer backs on snapshot 0" test "$(qfield "$Q.snap/1" 'backing file')" = "$Q.snap/0"
-check "snap_revert (qcow2): qemu-img check is clean" qcheck "$Q.snap/1"
-check "snap_revert (qcow2): snapshot 0 and the base are kept" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q.snap/0" && qio -r -c "read -P 0x11 0 64k" "$Q"'
-refused "snap_revert (qcow2): to the active layer itself" "active layer" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
-check "snap_revert (qcow2): the active layer is intact after that" eval 'qcheck "$Q.snap/1" && qio -r -c "read -P 0xaa 0 64k" "$Q.snap/1"'
+qemu-img create -q -f qcow2 "$Q" 16M && qio -c 'write -P 0x11 0 64k' "$Q" && qio -c 'write -P 0x22 128k 64k' "$Q"
+mkdir -p "$Q.snap" && ln -s "$Q" "$Q.snap/0" && ln -s "$Q.snap" "$Q.snap/qcow2image.snap"
+qemu-img create -q -f qcow2 -b "$Q.snap/0" -F qcow2 "$Q.snap/1" && qio -c 'write -P 0xaa 0 64k' "$Q.snap/1"
+qemu-img create -q -f qcow2 -b "$Q.snap/1" -F qcow2 "$Q.snap/2" && qio -c 'write -P 0xbb 0 64k' "$Q.snap/2"
+QD=(FORMAT=qcow2 TM_MAD=qcow2)
+check "qcow2 setup: the active layer reads its own data" qio -r -c 'read -P 0xbb 0 64k' "$Q.snap/2"
+expect_ok "snap_revert (qcow2): to snapshot 1" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" "${QD[@]}" TARGET_SNAPSHOT=1)" 7
+check "snap_revert (qcow2): the active layer reads snapshot 1's data" qio -r -c 'read -P 0xaa 0 64k' "$Q.snap/2"
+check "snap_revert (qcow2): the active layer backs on snapshot 1" test "$(qfield "$Q.snap/2" 'backing file')" = "$Q.snap/1"
+check "snap_revert (qcow2): qemu-img check is clean" qcheck "$Q.snap/2"
+check "snap_revert (qcow2): snapshot 1 and the base are kept" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q.snap/1" && qio -r -c "read -P 0x11 0 64k" "$Q"'
+refused "snap_revert (qcow2): to the active layer itself" "active layer" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$Q" "${QD[@]}" TARGET_SNAPSHOT=2)" 7
+check "snap_revert (qcow2): the active layer is intact after that" eval 'qcheck "$Q.snap/2" && qio -r -c "read -P 0xaa 0 64k" "$Q.snap/2"'
 qio -c 'write -P 0xcc 64k 64k' "$Q.snap/1"
-expect_ok "snap_flatten (qcow2): to snapshot 1" timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$Q" TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+expect_ok "snap_flatten (qcow2): to snapshot 1" timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$Q" "${QD[@]}" TARGET_SNAPSHOT=1)" 7
 check "snap_flatten (qcow2): SOURCE is a qcow2 with no backing file" eval '[ "$(qfield "$Q" "file format")" = qcow2 ] && [ -z "$(qfield "$Q" "backing file")" ]'
-check "snap_flatten (qcow2): SOURCE holds snapshot 1's data" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q" && qio -r -c "read -P 0xcc 64k 64k" "$Q"'
+check "snap_flatten (qcow2): SOURCE holds snapshot 1's data" eval 'qio -r -c "read -P 0xaa 0 64k" "$Q" && qio -r -c "read -P 0xcc 64k 64k" "$Q" && qio -r -c "read -P 0x22 128k 64k" "$Q"'
 check "snap_flatten (qcow2): qemu-img check is clean, SOURCE.snap gone" eval 'qcheck "$Q" && [ ! -e "$Q.snap" ]'
+
+echo "# a raw persistent image whose guest wrote a qcow2 header naming /etc/passwd (issue 9, item 1)"
+# Snapshot 0 is the image itself: opened as declared (raw), its header is the guest's data.
+qemu-img create -q -f qcow2 -b /etc/passwd -F raw "$T/hdr" 1M
+E=$BASE/guest
+truncate -s 16M "$E"
+head -c 1M /dev/urandom | dd of="$E" bs=64k seek=16 conv=notrunc status=none
+dd if="$T/hdr" of="$E" conv=notrunc status=none
+ESUM=$(sum "$E")
+evil_snap() {
+    rm -rf "$E.snap" && mkdir "$E.snap" && ln -s "$E" "$E.snap/0" && ln -s "$E.snap" "$E.snap/guest.snap" &&
+        qemu-img create -q -f qcow2 -F raw -b "$E.snap/0" "$E.snap/1"
+}
+no_passwd() { ! grep -aq "^root:" "$1"; }
+check "(/etc/passwd has a root: line, which the checks below look for)" grep -q "^root:" /etc/passwd
+evil_snap
+expect_ok "snap_flatten of snapshot 0 (FORMAT=raw)" timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$E" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
+check "snap_flatten 0: the image keeps its bytes (no /etc/passwd in it), SOURCE.snap gone" \
+    eval '[ "$(sum "$E")" = "$ESUM" ] && no_passwd "$E" && [ ! -e "$E.snap" ]'
+evil_snap
+expect_ok "snap_revert to snapshot 0 (FORMAT=raw)" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$E" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
+check "snap_revert 0: the new active layer names its backing format raw" test "$(qfield "$E.snap/1" 'backing file format')" = raw
+check "snap_revert 0: the active layer reads the guest's bytes, no /etc/passwd" eval \
+    'timeout 20 qemu-img convert -U -f qcow2 -O raw "$E.snap/1" "$T/e1.raw" && cmp -s "$T/e1.raw" "$E" && no_passwd "$T/e1.raw"'
+check "snap_revert 0: the image is unchanged" test "$(sum "$E")" = "$ESUM"
+qemu-img create -q -f qcow2 -F qcow2 -b "$E.snap/0" "$E.snap/1"
+refused "snap_flatten: a layer that opens snapshot 0 (raw) as qcow2" "does not name a layer of its directory and its format" \
+    timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$E" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+rm -rf "$E.snap"
+
+echo "# every snapshot of a raw persistent image round-trips (snapshots made by the qcow2 TM)"
+RT=$BASE/roundtrip
+V50=$DS/0/50
+qemu-img create -q -f raw "$RT" 16M
+vm_xml 50 frontend shared "0:NO:$RT:16:16:raw:qcow2"
+expect_ok "(setup) tm/qcow2/ln of the persistent raw image" "$R/tm/qcow2/ln" "frontend:$RT" "frontend:$V50/disk.0" 50 1
+fmt=raw
+for k in 0 1 2 3; do
+    qemu-io -f $fmt -c "write -P $((0x40 + k)) ${k}M 1M" "$V50/disk.0" >/dev/null
+    qemu-img convert -U -f $fmt -O raw "$V50/disk.0" "$T/rt$k"
+    expect_ok "(setup) tm/qcow2/snap_create $k" "$R/tm/qcow2/snap_create" "frontend:$V50/disk.0" $k 50 1
+    fmt=qcow2
+done
+qemu-io -f qcow2 -c "write -P 0x7f 0 1M" "$V50/disk.0" >/dev/null  # the active layer (4) is none of them
+rm -rf "$V50"
+tar -C "$BASE" -cf "$T/rt.tar" roundtrip roundtrip.snap
+RTSUM=$(sum "$RT")
+fresh() { rm -rf "$RT" "$RT.snap" && tar -C "$BASE" -xf "$T/rt.tar"; }
+for k in 0 1 2 3; do
+    fresh
+    expect_ok "snap_revert to snapshot $k of a raw image" timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$RT" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=$k)" 7
+    check "snap_revert $k: the active layer reads exactly snapshot $k; the image is unchanged" eval \
+        'timeout 20 qemu-img compare -q -U -f qcow2 -F raw "$RT.snap/4" "$T/rt$k" && [ "$(sum "$RT")" = "$RTSUM" ]'
+    fresh
+    expect_ok "snap_flatten to snapshot $k of a raw image" timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$RT" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=$k)" 7
+    check "snap_flatten $k: SOURCE is raw, byte for byte snapshot $k; SOURCE.snap gone" eval 'cmp -s "$RT" "$T/rt$k" && [ ! -e "$RT.snap" ]'
+done
 
 echo "# snap_delete (qcow2) of a snapshot other layers are built on"
 # The TM's layout beside a persistent image: 0 -> SOURCE, overlays with absolute names and
@@ -252,6 +326,30 @@ check "snap_delete (qcow2): the chain 3 -> 0 (the link to SOURCE), nothing else"
 check "snap_delete (qcow2): SOURCE and its link are untouched" eval '[ "$(sum "$C")" = "$CSUM" ] && [ "$(readlink "$C.snap/0")" = "$C" ]'
 check "snapshots: no temporary file left" no_tmp
 
+echo "# images that name other files (issue 9, item 3): refused at once, nothing they name opened"
+mkfifo "$SAFE/extent.fifo"
+printf '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 2048 FLAT "%s" 0\n' \
+    "$SAFE/extent.fifo" >"$SAFE/desc.vmdk"
+cp "$SAFE/desc.vmdk" "$BASE/desc.vmdk"
+qemu-img create -q -f qcow2 -o data_file="$SAFE/df.data" "$SAFE/df.qcow2" 1M
+rm "$SAFE/df.data" && mkfifo "$SAFE/df.data"
+vm_xml 51 frontend shared "0:YES:$BASE/desc.vmdk:16:16::qcow2"
+t0=$SECONDS
+refused "stat: a vmdk descriptor whose extent is a FIFO" "vmdk descriptor" timeout 30 "$FSD/stat" "$(dump PATH="$SAFE/desc.vmdk")" 0
+refused "cp: a vmdk descriptor whose extent is a FIFO" "vmdk descriptor" timeout 30 "$FSD/cp" "$(dump PATH="$SAFE/desc.vmdk")" 7
+refused "tm/qcow2/clone: a vmdk descriptor (no DISK/FORMAT)" "vmdk descriptor" \
+    timeout 30 "$R/tm/qcow2/clone" "frontend:$BASE/desc.vmdk" "frontend:$DS/0/51/disk.0" 51 1
+refused "stat: a qcow2 with an external data file (a FIFO)" "external data file" timeout 30 "$FSD/stat" "$(dump PATH="$SAFE/df.qcow2")" 0
+refused "cp: a qcow2 with an external data file (a FIFO)" "external data file" timeout 30 "$FSD/cp" "$(dump PATH="$SAFE/df.qcow2")" 7
+check "refused within seconds, no wait on a FIFO ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 10
+exec 3<>"$SAFE/extent.fifo" 4<>"$SAFE/df.data"; exec 3>&- 4>&-  # frees any reader an old build left blocked
+qemu-img create -q -f vmdk "$SAFE/mono.vmdk" 8M && qio -f vmdk -c 'write -P 0x5b 1M 1M' "$SAFE/mono.vmdk"
+expect_ok "stat: a monolithic sparse vmdk (size from its header)" "$FSD/stat" "$(dump PATH="$SAFE/mono.vmdk")" 0
+check "stat: 8 MiB, got '$OUT'" test "$OUT" = 8
+expect_ok "cp: a monolithic vmdk into a DRIVER=qcow2 datastore (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/cp" "$(dump PATH="$SAFE/mono.vmdk" DRIVER=qcow2)" 7
+check "cp: converted to qcow2 with the vmdk's data" eval '[[ $OUT == *" qcow2" ]] && qio -r -f qcow2 -c "read -P 0x5b 1M 1M" "${OUT% qcow2}"'
+refused "cp: a vmdk where nothing converts it (CONVERT=no)" "only taken to be converted" "$FSD/cp" "$(dump PATH="$SAFE/mono.vmdk" DRIVER=qcow2 CONVERT=no)" 7
+
 echo "# bad input (refused, nothing created or removed)"
 IMG=$SAFE/sparse.raw
 ln -s ../../onestor "$FSD/bogus"
@@ -263,7 +361,8 @@ refused "XML without DATASTORE" "no DATASTORE" "$FSD/cp" "$(printf '<DS_DRIVER_A
 refused "cp without IMAGE" "no IMAGE" "$FSD/cp" "$(dump NO_IMAGE=1)" 7
 refused "cp without PATH" "no PATH" "$FSD/cp" "$(dump PATH=)" 7
 refused "cp of /etc/hostname (not in SAFE_DIRS)" "Not allowed to copy image from '/etc/hostname'" "$FSD/cp" "$(dump PATH=/etc/hostname)" 7
-refused "cp of a symlink in SAFE_DIRS to /etc/passwd" "Not allowed to copy image from '/etc/passwd'" "$FSD/cp" "$(dump PATH="$SAFE/passwd-link")" 7
+refused "cp of a symlink in SAFE_DIRS to /etc/passwd, named as given" "Not allowed to copy image from '$SAFE/passwd-link'" "$FSD/cp" "$(dump PATH="$SAFE/passwd-link")" 7
+check "cp of the symlink: the message does not name its target" test "${ERR/\/etc\/passwd/}" = "$ERR"
 refused "cp of a path with '..'" "'..'" "$FSD/cp" "$(dump PATH="$SAFE/../${SAFE##*/}/sparse.raw")" 7
 refused "cp of a relative path" "not absolute" "$FSD/cp" "$(dump PATH=sparse.raw)" 7
 refused "cp from /var/lib/one even when in SAFE_DIRS" "Not allowed" "$FSD/cp" "$(dump PATH="$DS/secret.raw" SAFE_DIRS="$SAFE /var/lib/one")" 7
@@ -300,5 +399,77 @@ par_ok=1
 for f in "$T"/par.*.out; do one_source "$(cat "$f")" && same "$(cat "$f")" "$SAFE/par.raw" || par_ok=0; done
 check "concurrency: every SOURCE holds the image" test "$par_ok" = 1
 check "concurrency: no temporary file left" no_tmp
+
+echo "# dead writers' temporaries"
+# A cp killed with SIGKILL mid-copy leaves its hidden temporary; the next action in that
+# directory (monitor, cp) removes it, while a live writer's (a cp running) is never touched.
+head -c 400M /dev/zero >"$SAFE/big.raw"
+printf 'data' | dd of="$SAFE/big.raw" bs=1M seek=399 conv=notrunc status=none
+# kill_mid_cp ID: starts a cp, SIGKILLs it once its temporary exists; prints that temporary.
+kill_mid_cp() {
+    local try pid t
+    for try in 1 2 3 4 5; do
+        "$FSD/cp" "$(dump PATH="$SAFE/big.raw" IMAGE_ID=$1)" "$1" >/dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 1 2000); do
+            t=$(compgen -G "$BASE/.*.onestor-tmp.$pid.*" | head -1)
+            [ -n "$t" ] && break
+        done
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        [ -n "$t" ] && [ -e "$t" ] && { echo "$t"; return 0; }
+    done
+    return 1
+}
+K1=$(kill_mid_cp 301)
+check "cp killed mid-copy: its temporary is left (${K1##*/})" test -n "$K1" -a -f "$K1"
+K2=$(kill_mid_cp 302)
+# A live writer's: a cp of the big image, stopped (SIGSTOP) while it writes.
+"$FSD/cp" "$(dump PATH="$SAFE/big.raw" IMAGE_ID=303)" 303 >"$T/live.out" 2>/dev/null &
+LIVE=$!
+for _ in $(seq 1 2000); do compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" >/dev/null && break; done
+kill -STOP "$LIVE"
+LT=$(compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" | head -1)
+expect_ok "monitor with dead writers' temporaries in BASE_PATH" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1
+check "monitor: the killed cp's temporary is removed" test -n "$K1" -a ! -e "$K1"
+check "monitor: the second killed cp's too" test -n "$K2" -a ! -e "$K2"
+check "monitor: a live (stopped) cp's temporary is kept (${LT##*/})" test -n "$LT" -a -e "$LT"
+kill -CONT "$LIVE"
+wait "$LIVE"
+check "the live cp completes afterwards" eval 'one_source "$(cat "$T/live.out")" && same "$(cat "$T/live.out")" "$SAFE/big.raw"'
+K3=$(kill_mid_cp 304)
+check "cp killed mid-copy again: its temporary is left" test -n "$K3" -a -f "$K3"
+expect_ok "cp after a killed cp" "$FSD/cp" "$(dump PATH="$SAFE/par.raw" IMAGE_ID=305)" 305
+check "cp: the killed cp's temporary is removed" test -n "$K3" -a ! -e "$K3"
+check "no temporary file left" no_tmp
+rm -f "$SAFE/big.raw" "$(cat "$T/live.out")"
+
+echo "# onestor receive: modes, names and types a stream may not impose"
+mkdir -p "$T/st/tree/sub"
+printf 'suid' >"$T/st/tree/sub/tool"
+chmod 6777 "$T/st/tree/sub/tool"
+chmod 3777 "$T/st/tree/sub"
+chmod 1777 "$T/st/tree"
+expect_ok "receive: a tree with setuid, setgid, sticky and world-writable modes" \
+    sh -c '"$1" send "$2" | "$1" receive "$3"' sh "$R/onestor" "$T/st/tree" "$T/st/got"
+bad_modes=$(find "$T/st/got" -perm /7002 -printf '%m %P\n')
+check "receive: nothing received is setuid, setgid, sticky or world-writable ('$bad_modes')" \
+    eval '[ -f "$T/st/got/sub/tool" ] && [ -z "$bad_modes" ]'
+check "receive: the data arrived" test "$(cat "$T/st/got/sub/tool" 2>/dev/null)" = suid
+# Crafted streams (record: type byte, u16 name length, name, ...; little-endian).
+M='ONESTOR-STREAM/1\n'
+crafted() { printf "$M$1" >"$T/st/crafted"; }
+recv_listing() { find "$T/st" / -maxdepth 1 -newer "$T/st/crafted" 2>/dev/null | sort; }
+for c in 'escape|unsafe path|F\x07\x00../evil\xed\x01\x00\x00' \
+         'absolute|absolute path|F\x0a\x00/tmp/evil\xed\x01\x00\x00' \
+         'device node record|record type|D\x00\x00\xed\x01\x00\x00B\x03\x00dev' \
+         'FIFO record|record type|D\x00\x00\xed\x01\x00\x00P\x04\x00fifo' \
+         'through a symlink|no parent|D\x00\x00\xed\x01\x00\x00L\x01\x00l\x04\x00/tmpD\x05\x00l/sub\xed\x01\x00\x00'; do
+    IFS='|' read -r what why bytes <<<"$c"
+    crafted "$bytes"
+    rm -rf "$T/st/out"
+    expect_error "receive: a stream naming $what is refused" "$why" sh -c '"$1" receive "$2" <"$3"' sh "$R/onestor" "$T/st/out" "$T/st/crafted"
+    check "receive ($what): nothing created" eval '[ ! -e "$T/st/out" ] && [ -z "$(compgen -G "$T/st/.out.onestor-tmp.*")" ] && [ ! -e /tmp/evil ] && [ ! -e "$T/evil" ] && [ ! -e /tmp/sub ]'
+done
 
 e2e_finish

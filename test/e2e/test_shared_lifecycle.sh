@@ -32,6 +32,34 @@ expect_ok "context disk.2" "$R/tm/shared/context" "$SRC/context.sh" "$SRC/init.s
 check "the context ISO is labelled CONTEXT" sh -c "isoinfo -d -i '$V/disk.2' | grep -q 'Volume id: CONTEXT'"
 check "context.sh is in the ISO with its bytes" test "$(isoinfo -R -i "$V/disk.2" -x /context.sh)" = ctx
 check "a path:'name' file is in the ISO under its name" test "$(isoinfo -R -i "$V/disk.2" -x "/start me.sh")" = "#!/bin/sh"
+# The ISO is staged beside its destination (not in /tmp, often a tmpfs, with full copies),
+# under a temporary name that is gone afterwards; a FIFO named in FILES is refused at once.
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\nexec genisoimage "$@"\n' "$SRC/mkiso.args" >"$SRC/mkiso"
+chmod +x "$SRC/mkiso"
+expect_ok "context disk.4 (the ISO tool's arguments recorded)" env ONESTOR_MKISOFS="$SRC/mkiso" \
+    "$R/tm/shared/context" "$SRC/context.sh" "host01:$V/disk.4" 42 0
+iso_out=$(sed -n '/^-o$/{n;p;}' "$SRC/mkiso.args")
+check "context: staged in the VM directory under a temporary name ('$iso_out')" eval '[[ $iso_out == "$V/.disk.4.onestor-tmp."*/context.iso ]]'
+check "context: the ISO holds the file, the staging directory is gone" \
+    eval '[ "$(isoinfo -R -i "$V/disk.4" -x /context.sh)" = ctx ] && [ -z "$(find "$DS" -name "*onestor-tmp*")" ]'
+mkfifo "$SRC/fifo"
+expect_error "context: a FIFO in FILES is refused, not waited on" "not a regular file" \
+    timeout 20 "$R/tm/shared/context" "$SRC/context.sh" "$SRC/fifo" "host01:$V/disk.5" 42 0
+check "context (FIFO): no disk.5, nothing left" eval '[ ! -e "$V/disk.5" ] && [ -z "$(find "$DS" -name "*onestor-tmp*")" ]'
+rm -f "$V/disk.4" "$SRC/fifo"
+# A clone first removes what dead writers of its target left (the host's onestor, in the
+# clone's own round trip), never what a live writer holds (its flock).
+DEADT=$V/.disk.6.onestor-tmp.4194000.0badcafe LIVET=$V/.disk.6.onestor-tmp.4194001.0badcafe
+echo half >"$DEADT"
+echo half >"$LIVET"
+flock -x "$LIVET" sleep 60 &
+HOLDER=$!
+sleep 0.3
+expect_ok "clone disk.6 beside a dead and a live writer's temporaries" env ONESTOR_REMOTE_ONESTOR="$R/onestor" "$R/tm/shared/clone" "frontend:$IMG1" "host01:$V/disk.6" 42 1
+check "clone: the dead writer's temporary is removed" test ! -e "$DEADT"
+check "clone: the live writer's temporary is kept" test -e "$LIVET"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+rm -f "$V/disk.6" "$LIVET" "$DEADT"
 expect_ok "mkswap disk.3" "$R/tm/shared/mkswap" 16 "host01:$V/disk.3" 42 0
 
 # ---- STOP, RESUME, MIGRATE: shared storage, nothing moves, everything stays ----------------
@@ -100,6 +128,17 @@ expect_ok "monitor" "$R/tm/shared/monitor" "$M" 5
 check "monitor prints usage" grep -qE '^USED_MB=[0-9]+$' <<<"$OUT"
 check "monitor prints TOTAL_MB and FREE_MB" grep -qE '^TOTAL_MB=[0-9]+$' <<<"$OUT"
 check "monitor reports VM 43's disks" grep -q 'VM=\[ID=43,POLL="DISK_SIZE=\[ID=0,SIZE=' <<<"$OUT"
+
+# ---- a hypervisor named like the front-end's short host name is another machine --------------
+# The front-end runs here in a UTS namespace named host01.frontend.example: "host01" is its
+# short name, and still the test host (reached over ssh), not the front-end.
+as_fe_named() { unshare -u sh -c 'hostname "$0" && exec "$@"' host01.frontend.example "$@"; }
+vm_xml 48 host01 shared
+c=$(connections host01)
+expect_ok "mkimage on host01 from a front-end whose short name is host01" \
+    as_fe_named "$R/tm/shared/mkimage" 8 raw "host01:$DS/0/48/disk.0" 48 0
+check "host01 was reached over ssh, not taken for the front-end" test "$(connections host01)" -gt "$c"
+expect_ok "delete it" "$R/tm/shared/delete" "host01:$DS/0/48" 48 0
 
 # ---- bad input: refused, nothing touched -----------------------------------------------------
 snapshot() { find "$DS" -printf '%p %s %T@\n' | sort | sha256sum; }

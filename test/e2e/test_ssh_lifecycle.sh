@@ -78,6 +78,12 @@ lifecycle() {
     check "$m: CREATE: disk.1.snap/0 is a full copy" test "$(ssum host01 "$V/disk.1.snap/0")" = "$sum1"
     check "$m: CREATE: the images are untouched" test "$(sparse_sum "$IMG0")" = "$SUM0" -a "$(sparse_sum "$P1")" = "$sum1"
 
+    # A file in the VM dir made setuid, setgid and world-writable (and the dir sticky): every
+    # move delivers it with none of those bits, whichever way it travels.
+    printf 'tool' >"$(at host01 "$V/tool")"
+    chmod 6777 "$(at host01 "$V/tool")"
+    chmod 1777 "$(at host01 "$V")"
+
     # STOP, RESUME, MIGRATE: per-disk mv (nothing moves), then the directory's mv
     for step in "STOP host01 frontend" "RESUME frontend host01" "MIGRATE host01 host02"; do
         set -- $step
@@ -101,6 +107,8 @@ lifecycle() {
         check "$m: $1: disk.1 same bytes" test "$(ssum "$3" "$V/disk.1")" = "$sum1"
         check "$m: $1: disk.1.snap/ travelled" test "$(ssum "$3" "$V/disk.1.snap/0")" = "$sum1"
         check "$m: $1: nothing left under $2's datastore 0" test -z "$(ls -A "$(at "$2" "$DS/0")")"
+        check "$m: $1: nothing arrived setuid, setgid, sticky or world-writable" \
+            test -f "$(at "$3" "$V/tool")" -a -z "$(find "$(at "$3" "$V")" -perm /7002)"
     done
     check "$m: MIGRATE: host02 sees its copy" test "$(sparse_sum_on host02 "$V/disk.0")" = "$SUM0"
     if [ "$h2h" = direct ]; then

@@ -82,35 +82,35 @@ TEST_CASE("unsupported actions answer from one place") {
 }
 
 TEST_CASE("argument kinds: counts first, then typed values") {
-    Args a = args(Kind::Tm, "clone", {"fe:/d/1/abc", "host01:/d/0/42/disk.0", "42", "1"});
+    Args a = args(Kind::Tm, "clone", {"fe:/var/lib/one/datastores/1/abc", "host01:/var/lib/one/datastores/0/42/disk.0", "42", "1"});
     CHECK(a.path("src").host == "fe");
-    CHECK(a.path("dst").path == "/d/0/42/disk.0");
+    CHECK(a.path("dst").path == "/var/lib/one/datastores/0/42/disk.0");
     CHECK(a.num("vmid") == 42);
     CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"a", "b"}), doctest::Contains("expected 4 arguments, got 2"), DriverError);
-    CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"/d/1/abc", "host01:/x", "1", "1"}), doctest::Contains("host:/path"),
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"/var/lib/one/datastores/1/abc", "host01:/x", "1", "1"}), doctest::Contains("host:/path"),
                          DriverError);
     for (const char* bad : {"-1", "1x", "", "99999999999999999999", "4 2"})
         CHECK_THROWS_AS(args(Kind::Tm, "clone", {"fe:/a", "h:/b", bad, "1"}), DriverError);
     // mvds' destination: a bare SOURCE path (5.x) or host:path
-    CHECK(args(Kind::Tm, "mvds", {"h:/d/0/42/disk.1", "/d/1/abc", "42", "1"}).path("dst").host.empty());
+    CHECK(args(Kind::Tm, "mvds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/abc", "42", "1"}).path("dst").host.empty());
     // cpds takes -1 (the current state); snapshot actions do not
-    CHECK(args(Kind::Tm, "cpds", {"h:/d/0/42/disk.1", "/d/1/new", "-1", "42", "1"}).num("snap") == -1);
-    CHECK_THROWS_AS(args(Kind::Tm, "snap_create", {"h:/d/0/42/disk.0", "-1", "42", "1"}), DriverError);
-    CHECK(args(Kind::Tm, "mkimage", {"512", "qcow2", "h:/d/0/42/disk.2", "42", "0"}).word("format") == "qcow2");
-    CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"0", "raw", "h:/d/0/42/disk.2", "42", "0"}), DriverError);
-    CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"5", "raw;rm", "h:/d/0/42/disk.2", "42", "0"}), DriverError);
+    CHECK(args(Kind::Tm, "cpds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/new", "-1", "42", "1"}).num("snap") == -1);
+    CHECK_THROWS_AS(args(Kind::Tm, "snap_create", {"h:/var/lib/one/datastores/0/42/disk.0", "-1", "42", "1"}), DriverError);
+    CHECK(args(Kind::Tm, "mkimage", {"512", "qcow2", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}).word("format") == "qcow2");
+    CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"0", "raw", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"5", "raw;rm", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}), DriverError);
 }
 
 TEST_CASE("context files: path or path:'name', variadic before the last three") {
-    Args a = args(Kind::Tm, "context", {"/var/lib/one/vms/42/context.sh", "/d/2/c0ffee:'init script.sh'",
-                                        "h:/d/0/42/disk.4", "42", "0"});
+    Args a = args(Kind::Tm, "context", {"/var/lib/one/vms/42/context.sh", "/var/lib/one/datastores/2/c0ffee:'init script.sh'",
+                                        "h:/var/lib/one/datastores/0/42/disk.4", "42", "0"});
     REQUIRE(a.files().size() == 2);
     CHECK(a.files()[0].name == "context.sh");
-    CHECK(a.files()[1].path == "/d/2/c0ffee");
+    CHECK(a.files()[1].path == "/var/lib/one/datastores/2/c0ffee");
     CHECK(a.files()[1].name == "init script.sh");
-    CHECK_THROWS_AS(Args::parse_context_file("/d/2/x:'../../etc'"), DriverError);
+    CHECK_THROWS_AS(Args::parse_context_file("/var/lib/one/datastores/2/x:'../../etc'"), DriverError);
     CHECK_THROWS_AS(Args::parse_context_file("http://example.org/x"), DriverError);
-    CHECK_THROWS_WITH_AS(args(Kind::Tm, "context", {"h:/d/0/42/disk.4", "42", "0"}), doctest::Contains("at least 4"),
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "context", {"h:/var/lib/one/datastores/0/42/disk.4", "42", "0"}), doctest::Contains("at least 4"),
                          DriverError);
 }
 
@@ -121,7 +121,36 @@ TEST_CASE("DS dump: argv (5.x) or stdin (6.8+); premigrate's optional template")
     CHECK_THROWS_AS(args(Kind::Ds, "monitor", {}), DriverError);
     CHECK_THROWS_AS(args(Kind::Ds, "monitor", {b64, "3", "x"}), DriverError);
     CHECK_THROWS_AS(args(Kind::Ds, "monitor", {b64, "x"}), DriverError);
-    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/d/0/42", "42", "0"}).extra().empty());
-    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/d/0/42", "42", "0", "TPL", "qcow2"}).extra().size() == 2);
-    CHECK_THROWS_AS(args(Kind::Tm, "premigrate", {"h1", "h2", "/d/0/42", "42", "0", "a", "b", "c"}), DriverError);
+    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0"}).extra().empty());
+    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "TPL", "qcow2"}).extra().size() == 2);
+    CHECK_THROWS_AS(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "a", "b", "c"}), DriverError);
+}
+
+TEST_CASE("TM paths are confined by their argument kinds, for every driver") {
+    const std::string D = "/var/lib/one/datastores";
+    // issue 9 item 4: delete of a <x>/<y>/<vmid> tree outside the datastores
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "delete", {"h:/var/tmp/elsewhere/x/42", "42", "0"}),
+                         ("'h:/var/tmp/elsewhere/x/42' is not a disk of VM 42 nor its directory (expected " + D + "/0/42[/disk.N])").c_str(),
+                         DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "delete", {"h:" + D + "/0", "42", "0"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "delete", {"h:" + D + "/5/42", "42", "0"}), DriverError);  // not the DSID's
+    CHECK(args(Kind::Tm, "delete", {"h:" + D + "/0/42", "42", "0"}).path("dst").path == D + "/0/42");
+    // item 5: an image from outside the datastores, a disk written back outside them
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"h:/etc/shadow", "h:" + D + "/0/46/disk.0", "46", "0"}),
+                         doctest::Contains("'h:/etc/shadow' is not an image of a datastore"), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "mvds", {"h:" + D + "/0/46/disk.0", "/var/tmp/x", "46", "1"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "cpds", {"h:" + D + "/0/46/disk.0", D + "/1", "-1", "46", "1"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "snap_create", {"h:" + D + "/0/45/disk.0", "0", "46", "1"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "mkswap", {"8", "h:" + D + "/1/46/disk.3", "46", "0"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/tmp/46", "46", "0"}), DriverError);
+    // mv: the disk anywhere in the datastores, the VM directory into the DSID's
+    CHECK_NOTHROW(args(Kind::Tm, "mv", {"h1:" + D + "/0/46", "h2:" + D + "/7/46", "46", "7"}));
+    CHECK_THROWS_AS(args(Kind::Tm, "mv", {"h1:" + D + "/0/46", "h2:" + D + "/7/46", "46", "0"}), DriverError);
+    CHECK_THROWS_AS(args(Kind::Tm, "mv", {"h1:" + D + "/0/46/disk.0", "h2:/tmp/46/disk.0", "46", "0"}), DriverError);
+}
+
+TEST_CASE("driver names read from templates: [a-z0-9_]+, registered or installed") {
+    CHECK(valid_tm_name("qcow2") == "qcow2");
+    for (const char* bad : {"../../../../tmp/evil", "", "Shared", "a b", "x/y", "nosuch_tm"})
+        CHECK_THROWS_WITH_AS(valid_tm_name(bad), doctest::Contains("invalid transfer driver"), DriverError);
 }

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
@@ -72,13 +74,35 @@ TEST_CASE("run: output, status, failures with a reason") {
                          "cannot do it: the reason", DriverError);
     CHECK_THROWS_WITH_AS(run({"/nonexistent/program"}), doctest::Contains("cannot run"), DriverError);
     CHECK_THROWS_WITH_AS(run({"sleep", "5"}, {.timeout_s = 1}), doctest::Contains("timed out"), DriverError);
-    // The reason inside a remote onestor's error block is the one that counts.
-    CHECK(failure_reason("INFO: x\nERROR MESSAGE --8<------\ndisk full\nERROR MESSAGE ------>8--\n") == "disk full");
+    // The reason inside a remote onestor's error block is the one that counts...
+    CHECK(failure_reason("INFO: x\nERROR MESSAGE --8<------\ndisk full\nERROR MESSAGE ------>8--\n", true) == "disk full");
+    // ...but only from onestor: a tool's stderr is data. qemu-img echoes a backing name read
+    // from a guest-written header, and the guest wrote a block into that name.
+    std::string forged = "qemu-img: Could not open 'x\nERROR MESSAGE --8<------\nyour account is suspended\n"
+                         "ERROR MESSAGE ------>8--\ny': Could not open backing file: No such file or directory\n";
+    CHECK(failure_reason(forged) == "y': Could not open backing file: No such file or directory");
+    CHECK_THROWS_WITH_AS(run({"sh", "-c", "printf '%s' \"$1\" >&2; exit 1", "sh", forged}, {.what = "cannot read"}),
+                         "cannot read: y': Could not open backing file: No such file or directory", DriverError);
+    CHECK_THROWS_WITH_AS(run({"sh", "-c", "printf '%s' \"$1\" >&2; exit 1", "sh", forged}, {.what = "x", .error_blocks = true}),
+                         "x: your account is suspended", DriverError);
     CHECK(failure_reason("a\nlast line\n\n") == "last line");
     // a trailing warning does not hide the error before it
     CHECK(failure_reason("  Volume group \"vg\" has insufficient free space\n  WARNING: not backed up.\n") ==
           "Volume group \"vg\" has insufficient free space");
     CHECK(failure_reason("  WARNING: only a warning\n") == "WARNING: only a warning");
+}
+
+TEST_CASE("run: rlimits are set in the child before it execs") {
+    Result r = run({"sh", "-c", "ulimit -v; ulimit -t"}, {.limits = {.address_space = 256ull << 20, .cpu_s = 7}});
+    CHECK(r.out == std::to_string(256 << 10) + "\n7\n");
+    CHECK(run({"sh", "-c", "ulimit -t"}).out == "unlimited\n");  // and only there
+    // two malloc arenas under an address-space limit (threads reserve 64 MiB each otherwise)
+    CHECK(run({"sh", "-c", "echo $MALLOC_ARENA_MAX"}, {.limits = {.address_space = 1ull << 30}}).out == "2\n");
+    // A program that wants more memory than allowed fails, one that spins is stopped.
+    CHECK(run({"sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}"},
+              {.check = false, .limits = {.address_space = 64ull << 20}}).status != 0);
+    int st = run({"sh", "-c", "while :; do :; done"}, {.timeout_s = 20, .check = false, .limits = {.cpu_s = 1}}).status;
+    CHECK((st == 128 + SIGXCPU || st == 128 + SIGKILL));  // (long before the 20 s timeout, which would throw)
 }
 
 TEST_CASE("run_pipe: producer | consumer, and the producer's failure is named") {
