@@ -52,12 +52,15 @@ struct DownloadOptions {
     S3Credentials s3;
     std::optional<HttpSettings> http;  // empty: HttpSettings::from_config(config())
     bool progress = true;              // INFO: lines every ~5 s on long downloads
+    unsigned long long head = 0;       // >0: stop quietly after this many result bytes (a header
+                                       // for DS stat); the digests are then not checked
 };
 
 struct DownloadResult {
     unsigned long long bytes_in = 0;   // bytes as served (what the checksums cover)
     unsigned long long bytes_out = 0;  // size of the result (after decompression/unpacking)
     unsigned long long allocated = 0;  // bytes the result occupies on disk (holes excluded)
+    unsigned long long total_in = 0;   // size of the source as announced (Content-Length), 0: unknown
     std::string md5, sha1, sha256;     // lower-case hex of the bytes as served ("": not computed)
     std::string compression;           // "", "gzip", "bzip2", "xz", "zstd"
     std::string archive;               // "", "tar", "zip"

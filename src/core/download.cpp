@@ -431,20 +431,14 @@ public:
         size_t k = up_.read(buf, n);
         h_.update(buf, k);
         r_.bytes_in += k;
-        if (progress_ && now() - last_ >= 5.0) report();
+        if (progress_ && now() - last_ >= every_) report();
         return k;
     }
 
 private:
     void report() {
         last_ = now();
-        double rate = static_cast<double>(r_.bytes_in) / std::max(0.001, last_ - t0_);
-        unsigned long long total = http_ ? http_->total() : 0;
-        std::string msg = "download of " + quoted(shown_) + ": " + mib(r_.bytes_in);
-        if (total) msg += " of " + mib(total);
-        msg += fmt::format(", {}/s", mib(static_cast<unsigned long long>(rate)));
-        if (total && rate > 0 && total > r_.bytes_in)
-            msg += fmt::format(", ETA {:.0f} s", static_cast<double>(total - r_.bytes_in) / rate);
+        std::string msg = log::progress_line("download of " + quoted(shown_), r_.bytes_in, http_ ? http_->total() : 0, last_ - t0_);
         if (r_.bytes_out != r_.bytes_in) msg += ", " + mib(r_.bytes_out) + " written";
         log::info(msg);
     }
@@ -454,7 +448,7 @@ private:
     const HttpSource* http_;
     std::string shown_;
     bool progress_;
-    double t0_, last_;
+    double t0_, last_, every_ = log::progress_interval();
 };
 
 // ---- peeking, decompression, archives ----------------------------------------------------
@@ -610,6 +604,11 @@ void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, con
     std::vector<char> buf(1 << 17);
     for (;;) {
         size_t k = cur->read(buf.data(), buf.size());
+        if (o.head && w.size() + k >= o.head) {  // the header asked for: enough
+            w.write(buf.data(), o.head - w.size());
+            r.bytes_out = w.size();
+            break;
+        }
         if (k == 0) break;
         if (o.limit && w.size() + k > o.limit)
             throw DriverError("download of " + quoted(shown) + " stopped at " + o.limit_name + " (" + std::to_string(o.limit) +
@@ -723,6 +722,8 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
         }
     }
     w.finish();
+    if (http) r.total_in = http->total();
+    if (o.head) return r;
     r.md5 = h.hex(0);
     r.sha1 = h.hex(1);
     r.sha256 = h.hex(2);

@@ -13,6 +13,9 @@
 # It logs "PATH RANGE STATUS" per request in WORK/cut.log.
 # On https://127.0.0.1:PORT+2, an S3 API server (s3rver, from npm: scripts/deps.sh installs it
 # in /opt/onestor-test) with a bucket "bkt", access key S3RVER; its log is WORK/s3.log.
+# On http://127.0.0.1:PORT+3, moto's S3 server (pip), which verifies SigV4 signatures (s3rver
+# does not): an IAM user with S3 rights is made before authentication starts; its keys are in
+# WORK/moto.env (MOTO_KEY=, MOTO_SECRET=); log WORK/moto.log.
 # The CA is WORK/ca.pem; WORK/other-ca.pem is a CA that signed nothing here.
 set -euo pipefail
 
@@ -115,9 +118,23 @@ EOF
     setsid "$s3rver" -d "$work/s3" -a 127.0.0.1 -p $((port + 2)) --key "$work/server.key" --cert "$work/server.pem" \
         --configure-bucket bkt >"$work/s3.log" 2>&1 < /dev/null &
     echo $! > "$work/s3.pid"
+    # Three unauthenticated IAM calls (user, key, policy), every later request is verified.
+    INITIAL_NO_AUTH_ACTION_COUNT=3 setsid moto_server -H 127.0.0.1 -p $((port + 3)) >"$work/moto.log" 2>&1 < /dev/null &
+    echo $! > "$work/moto.pid"
     for _ in $(seq 100); do
         if [ -f "$work/cut.ready" ] && curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$port/" &&
-            curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/"; then
+            curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/" &&
+            curl -s -o /dev/null "http://127.0.0.1:$((port + 3))/moto-api/"; then
+            python3 - "http://127.0.0.1:$((port + 3))" > "$work/moto.env" <<'EOF' || break
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x")
+iam.create_user(UserName="onestor")
+k = iam.create_access_key(UserName="onestor")["AccessKey"]
+iam.put_user_policy(UserName="onestor", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+print("MOTO_KEY=" + k["AccessKeyId"]); print("MOTO_SECRET=" + k["SecretAccessKey"])
+EOF
             exit 0
         fi
         sleep 0.1
@@ -129,7 +146,7 @@ EOF
 stop)
     work=$2
     [ -d "$work" ] || exit 0
-    for f in nginx.master cut.pid s3.pid; do
+    for f in nginx.master cut.pid s3.pid moto.pid; do
         if [ -f "$work/$f" ]; then
             pid=$(cat "$work/$f")
             kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true

@@ -6,8 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@" none
 
-# HTTPS test ports: 8443..8460, three per suite run (nginx, the cutting server, S3).
-PORT=${HTTPSD_PORT:-$((8443 + 3 * (${TESTHOSTS_PORT:-0} % 6)))}
+# HTTPS test ports: 8443..8466, four per suite run (nginx, the cutting server, s3rver, moto).
+PORT=${HTTPSD_PORT:-$((8443 + 4 * (${TESTHOSTS_PORT:-0} % 6)))}
 WWW=$T/www
 HW=$T/httpsd
 mkdir -p "$WWW"
@@ -140,5 +140,86 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 # --- local sources as today's cp reads them ----------------------------------------------
 fetch "$WWW/img.zst"
 check "a local compressed file through the same pipeline" same "$O/out" "$WWW/img"
+
+# --- DS cp and stat through the installed action (datastore/fs/cp), as oned runs them ------
+echo "# datastore/fs/cp from URLs"
+FSD=$R/datastore/fs
+BASE=$DS/1
+mkdir -p "$BASE"
+qemu-img create -q -f qcow2 "$WWW/q.qcow2" 64M && qemu-io -c 'write -P 0x5a 1M 1M' "$WWW/q.qcow2" >/dev/null
+qemu-img create -q -f qcow2 -b /etc/passwd -F raw "$WWW/backed.qcow2" 1M
+gzip -k "$WWW/q.qcow2"
+# listing: what the datastore holds (names, sizes, types), equal before and after a refusal.
+listing() { find "$DS" -printf '%p %s %y\n' | sort; }
+# one_source S: one line naming a new regular file directly under BASE_PATH.
+one_source() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] && [[ $1 == "$BASE"/* ]] && [[ ${1#"$BASE"/} != */* ]] && [ -f "$1" ]; }
+# ds_refused DESCRIPTION SUBSTRING DUMP: cp refused with SUBSTRING, the datastore unchanged.
+ds_refused() {
+    local before
+    before=$(listing)
+    expect_error "$1" "$2" "$FSD/cp" "$3" 7
+    check "$1: nothing created in the datastore" test "$before" = "$(listing)"
+}
+expect_ok "cp https: a plain image" "$FSD/cp" "$(ds_dump PATH="$U/img")" 7
+check "cp https: one SOURCE with the image's bytes" eval 'one_source "$OUT" && same "$OUT" "$WWW/img"'
+check "cp https: the zero run is a hole" test "$(alloc_kib "$OUT")" -lt 6000
+for z in gz xz zst tar; do
+    expect_ok "cp https: img.$z" "$FSD/cp" "$(ds_dump PATH="$U/img.$z")" 7
+    check "cp https: img.$z unpacked into the image's bytes" eval 'one_source "$OUT" && same "$OUT" "$WWW/img"'
+done
+expect_ok "cp https: NO_DECOMPRESS=yes keeps the bytes as served" "$FSD/cp" "$(ds_dump PATH="$U/img.gz" DS_XML='<NO_DECOMPRESS>YES</NO_DECOMPRESS>')" 7
+check "cp https, NO_DECOMPRESS: the gzip file itself" same "$OUT" "$WWW/img.gz"
+expect_ok "cp https: MD5 and SHA1 of the file as served verified" "$FSD/cp" \
+    "$(ds_dump PATH="$U/img.gz" MD5="$(md5sum < "$WWW/img.gz" | cut -d' ' -f1)" IMAGE_XML="<SHA1>$(sha1sum < "$WWW/img.gz" | cut -d' ' -f1)</SHA1>")" 7
+check "cp https, checksums: the image's bytes" same "$OUT" "$WWW/img"
+ds_refused "cp https: an MD5 mismatch" "checksum mismatch: MD5 of '$U/img.gz'" "$(ds_dump PATH="$U/img.gz" MD5=0123456789abcdef0123456789abcdef)"
+ds_refused "cp https: a SHA256 mismatch" "checksum mismatch: SHA256" "$(ds_dump PATH="$U/img" IMAGE_XML="<SHA256>$(printf '%064d' 0)</SHA256>")"
+ds_refused "cp: an MD5 mismatch of a local file" "checksum mismatch: MD5" "$(ds_dump PATH="$WWW/img" SAFE_DIRS="$WWW" RESTRICTED_DIRS=/ MD5=0123456789abcdef0123456789abcdef)"
+expect_ok "cp: a local gzip file is decompressed as upstream's downloader does" "$FSD/cp" "$(ds_dump PATH="$WWW/img.gz" SAFE_DIRS="$WWW" RESTRICTED_DIRS=/)" 7
+check "cp local gzip: the image's bytes" same "$OUT" "$WWW/img"
+ONESTOR_DOWNLOAD_CA_FILE=$HW/other-ca.pem ds_refused "cp https: a certificate of another CA" "not trusted" "$(ds_dump PATH="$U/img")"
+ONESTOR_MAX_DOWNLOAD_SIZE=64M ds_refused "cp https: a gzip bomb stops at MAX_DOWNLOAD_SIZE" "stopped at MAX_DOWNLOAD_SIZE" "$(ds_dump PATH="$U/bomb.gz")"
+expect_ok "cp https: a 4 GiB sparse image, gzip" "$FSD/cp" "$(ds_dump PATH="$U/sparse.gz")" 7
+check "cp https sparse: the bytes arrive" test "$(sparse_sum "$OUT")" = "$(sparse_sum "$T/sparse")"
+check "cp https sparse: allocation ~ its 64 MiB of data ($(alloc_kib "$OUT") KiB)" test "$(alloc_kib "$OUT")" -le $((64 * 1024 + 1024))
+rm -f "$OUT"
+expect_ok "cp https: a qcow2 (gzip) into a DRIVER=raw datastore" "$FSD/cp" "$(ds_dump PATH="$U/q.qcow2.gz" DRIVER=raw)" 7
+check "cp https qcow2: converted to raw, data kept" eval '[ "$(qemu-img info "$OUT" | sed -n "s/^file format: //p")" = raw ] && qemu-io -f raw -r -c "read -P 0x5a 1M 1M" "$OUT" >/dev/null'
+ds_refused "cp https: a qcow2 backed by a front-end file" "backing file" "$(ds_dump PATH="$U/backed.qcow2")"
+ds_refused "cp: an unknown scheme" "unsupported source" "$(ds_dump PATH=ftp://127.0.0.1/img)"
+start=$(date +%s.%N)
+expect_ok "cp https: the datastore's LIMIT_TRANSFER_BW" "$FSD/cp" "$(ds_dump PATH="$U/slow" DS_XML='<LIMIT_TRANSFER_BW>1M</LIMIT_TRANSFER_BW>')" 7
+took=$(echo "$(date +%s.%N) - $start" | bc)
+check "cp https, LIMIT_TRANSFER_BW=1M: 10 MiB took $took s (>= 7.5)" test "$(echo "$took >= 7.5" | bc)" -eq 1
+check "cp https: progress INFO lines (bytes, rate, ETA) on stderr" grep -Eq "^INFO: .*[0-9.]+ MiB of 10.0 MiB, [0-9.]+ MiB/s, ETA [0-9]+ s" <<< "$ERR"
+check "cp https: stdout is only the SOURCE" one_source "$OUT"
+expect_ok "stat https: a qcow2's virtual size from its header (gzip)" "$FSD/stat" "$(ds_dump PATH="$U/q.qcow2.gz")" 7
+check "stat https qcow2: 64 MiB ($OUT)" test "$OUT" = 64
+expect_ok "stat https: a raw image's announced length" "$FSD/stat" "$(ds_dump PATH="$U/img")" 7
+check "stat https raw: 13 MiB rounded up ($OUT)" test "$OUT" = 13
+expect_error "stat https: a compressed raw image cannot be sized" "sized only by downloading" "$FSD/stat" "$(ds_dump PATH="$U/img.xz")" 7
+S=https://127.0.0.1:$((PORT + 2))
+S3XML="<ENDPOINT>$S</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>S3RVER</ACCESS_KEY_ID>"
+expect_ok "cp s3: signed GET, keys from the datastore template" "$FSD/cp" "$(ds_dump PATH=s3://bkt/dir/img.gz DS_XML="$S3XML<SECRET_ACCESS_KEY>S3RVER</SECRET_ACCESS_KEY>")" 7
+check "cp s3: the image's bytes" same "$OUT" "$WWW/img"
+ONESTOR_S3_ENDPOINT=$S ONESTOR_S3_REGION=us-east-1 ONESTOR_S3_ACCESS_KEY_ID=S3RVER ONESTOR_S3_SECRET_ACCESS_KEY=S3RVER \
+    expect_ok "cp s3: keys from the settings" "$FSD/cp" "$(ds_dump PATH=s3://bkt/dir/img.gz)" 7
+check "cp s3 (settings): the image's bytes" same "$OUT" "$WWW/img"
+ds_refused "cp s3: a wrong access key" "HTTP 403" "$(ds_dump PATH=s3://bkt/dir/img.gz DS_XML="<ENDPOINT>$S</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>WRONG</ACCESS_KEY_ID><SECRET_ACCESS_KEY>topsecret</SECRET_ACCESS_KEY>")"
+check "cp s3: the secret is never in the messages" bash -c "! grep -q topsecret <<< \"\$1\"" _ "$ERR"
+ds_refused "cp s3: no keys anywhere" "needs a region, an access key and a secret key" "$(ds_dump PATH=s3://bkt/dir/img.gz)"
+# moto verifies SigV4 signatures: a right key with a wrong secret is refused.
+source "$HW/moto.env"
+M=http://127.0.0.1:$((PORT + 3))
+curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$MOTO_KEY:$MOTO_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$M/mbkt" >/dev/null &&
+    curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$MOTO_KEY:$MOTO_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+        -T "$WWW/img.zst" "$M/mbkt/img.zst" >/dev/null || fail "upload to moto"
+MXML="<ENDPOINT>$M</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>$MOTO_KEY</ACCESS_KEY_ID>"
+expect_ok "cp s3 (moto): a signed GET, its signature verified" "$FSD/cp" "$(ds_dump PATH=s3://mbkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>$MOTO_SECRET</SECRET_ACCESS_KEY>")" 7
+check "cp s3 (moto): the image's bytes" same "$OUT" "$WWW/img"
+ds_refused "cp s3 (moto): the right key with a WRONG SECRET" "HTTP 403 from 's3://mbkt/img.zst'" \
+    "$(ds_dump PATH=s3://mbkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>wrong${MOTO_SECRET}</SECRET_ACCESS_KEY>")"
+check "cp s3 (moto): the secret is never in the messages" bash -c "! grep -q -- \"\$2\" <<< \"\$1\"" _ "$ERR" "wrong$MOTO_SECRET"
+check "cp/stat: no temporary file left in the datastore" test -z "$(find "$BASE" -name '.*onestor-tmp*')"
 
 e2e_finish

@@ -4,6 +4,7 @@
 #include "onestor/config.hpp"
 #include "onestor/download.hpp"
 #include "onestor/error.hpp"
+#include "onestor/log.hpp"
 
 #include <doctest/doctest.h>
 
@@ -248,4 +249,11 @@ TEST_CASE("unsupported sources and bad S3 sources are refused before any request
     o.url = "s3://bucket/key";
     CHECK_THROWS_WITH_AS(download_to_fd(o, fd), doctest::Contains("needs a region"), DriverError);
     ::close(fd);
+}
+
+TEST_CASE("progress lines: bytes, total, rate and ETA") {
+    using onestor::log::progress_line;
+    CHECK(progress_line("copy", 10ull << 20, 40ull << 20, 2.0) == "copy: 10.0 MiB of 40.0 MiB, 5.0 MiB/s, ETA 6 s");
+    CHECK(progress_line("download", 3ull << 20, 0, 1.0) == "download: 3.0 MiB, 3.0 MiB/s");  // total unknown: no ETA
+    CHECK(progress_line("x", 5ull << 20, 5ull << 20, 1.0) == "x: 5.0 MiB of 5.0 MiB, 5.0 MiB/s");
 }
