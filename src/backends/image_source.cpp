@@ -3,12 +3,19 @@
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
+#include "onestor/exec.hpp"
+#include "onestor/host.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
+#include "onestor/paths.hpp"
 #include "onestor/stream.hpp"
 
+#include <exception>
+#include <fcntl.h>
 #include <functional>
+#include <thread>
+#include <utility>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <strings.h>
@@ -51,9 +58,80 @@ unsigned long long free_bytes(int fd) {
     return static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize;
 }
 
+// ssh://HOST:/PATH or HOST:/PATH (upstream's pseudo-URL, and scp's form): HOST a host
+// name (Host::get checks it), PATH absolute and clean.
+bool ssh_source(const std::string& src, std::string& host, std::string& file) {
+    std::string rest = src;
+    bool scheme = rest.size() > 6 && !strncasecmp(rest.c_str(), "ssh://", 6);
+    if (scheme) rest = rest.substr(6);
+    auto colon = rest.find(':');
+    if (colon == std::string::npos || colon == 0 || rest.find('/') < colon) {
+        if (scheme) throw DriverError("bad ssh source " + quoted(src) + " (expected ssh://HOST:/PATH)");
+        return false;
+    }
+    if (rest.compare(colon + 1, 1, "/") != 0) {
+        if (scheme || rest.compare(colon + 1, 2, "//") == 0) throw DriverError("bad ssh source " + quoted(src) + " (the path must be absolute)");
+        return false;
+    }
+    host = rest.substr(0, colon);
+    file = clean_path(rest.substr(colon + 1), "image path");
+    return true;
+}
+
+// The file of an ssh source, its canonical path on its host checked by the datastore's
+// path policy (the refusal the same whether it exists or not).
+std::string ssh_allowed(const DsDump& d, Host& h, const std::string& file, const std::string& shown) {
+    PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
+    policy.check(file, shown);
+    return policy.resolve(file, [&](const std::string& p) { return h.realpath(p); });
+}
+
+// Reads a regular file of a host through a pipe: its `cat` runs on a thread (Host::run,
+// the command an argv crossing ssh quoted once) while the pipeline reads the other end.
+class SshReader {
+public:
+    SshReader(Host& h, const std::string& path, const std::string& shown) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot make a pipe for", shown);
+        read_ = io::File(p[0]);
+        io::File w(p[1]);
+        worker_ = std::thread([this, &h, path, shown, w = std::move(w)]() mutable {
+            try {
+                RunOptions o;
+                o.stdout_fd = w.fd();
+                o.what = "cannot read " + quoted(shown);
+                h.run({"sh", "-c", "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; exec cat -- \"$1\"",
+                       "sh", path},
+                      o);
+            } catch (...) {
+                err_ = std::current_exception();
+            }
+        });
+    }
+    ~SshReader() { finish(false); }
+    SshReader(const SshReader&) = delete;
+    SshReader& operator=(const SshReader&) = delete;
+    int fd() const { return read_.fd(); }
+    // Waits for the remote side; with check, its failure (a short read is not a whole file)
+    // is thrown. Without, the reading end is closed first so that it ends.
+    void finish(bool check) {
+        if (!check) read_ = io::File();
+        if (worker_.joinable()) worker_.join();
+        if (check && err_) std::rethrow_exception(std::exchange(err_, nullptr));
+    }
+
+private:
+    io::File read_;
+    std::thread worker_;
+    std::exception_ptr err_;
+};
+
 }  // namespace
 
-bool remote(const std::string& path) { return download::is_remote_url(path); }
+bool remote(const std::string& path) {
+    std::string host, file;
+    return download::is_remote_url(path) || ssh_source(path, host, file);
+}
 
 download::DownloadOptions options(const DsDump& d) {
     const Image& img = d.img();
@@ -74,6 +152,26 @@ download::DownloadOptions options(const DsDump& d) {
 void fill(const DsDump& d, int local_fd, int out_fd) {
     download::DownloadOptions o = options(d);
     std::string shown = download::display_url(o.url);
+    std::string host, file;
+    if (local_fd < 0 && ssh_source(o.url, host, file)) {
+        Host& h = Host::get(host);
+        SshReader in(h, ssh_allowed(d, h, file, o.url), o.url);
+        o.local_fd = in.fd();
+        download::Limit l = download::limit_for(config(), free_bytes(out_fd));
+        o.limit = l.bytes;
+        o.limit_name = l.name;
+        download::DownloadResult r;
+        try {
+            r = download::download_to_fd(o, out_fd);
+        } catch (...) {
+            in.finish(false);
+            throw;
+        }
+        in.finish(true);
+        log::info(fmt::format("read {} from {}: {} bytes in, {} bytes out ({} allocated)", quoted(file), host, r.bytes_in,
+                              r.bytes_out, r.allocated));
+        return;
+    }
     if (local_fd >= 0) {
         unsigned char head[512];
         ssize_t n = ::pread(local_fd, head, sizeof head, 0);
@@ -100,6 +198,11 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
 }
 
 unsigned long long remote_size(const DsDump& d) {
+    std::string host, file;
+    if (ssh_source(d.img().path, host, file)) {
+        Host& h = Host::get(host);
+        return imgformat::decide_path(h, ssh_allowed(d, h, file, d.img().path)).virtual_size;
+    }
     download::DownloadOptions o = options(d);
     o.md5.clear(), o.sha1.clear(), o.sha256.clear();
     o.progress = false;

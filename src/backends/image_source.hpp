@@ -9,7 +9,9 @@
 
 namespace onestor::backends::image_source {
 
-// PATH names a remote source (http://, https://, s3://).
+// PATH names a remote source: http://, https://, s3://, or a file on a host reached with
+// ssh, ssh://HOST:/PATH or HOST:/PATH (the datastore's path policy applies to the file's
+// canonical path on that host, as to a local file).
 bool remote(const std::string& path);
 
 // The download of the image of `d` as its templates ask: MD5/SHA1 (as upstream) and SHA256
