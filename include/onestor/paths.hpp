@@ -35,7 +35,8 @@ struct HostPath {
 
 // A context file argument: "path" or "path:'name'" (FILES_DS images under their own names).
 struct ContextFile {
-    std::string path;  // clean absolute path on the front-end
+    std::string path;  // clean absolute path on the front-end ("" for a URL)
+    std::string url;   // an http(s):// source, downloaded as served ("" for a path)
     std::string name;  // name inside the ISO; never empty, never with '/'
 };
 

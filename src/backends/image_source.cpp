@@ -197,6 +197,20 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
                           (o.md5.empty() && o.sha1.empty() && o.sha256.empty()) ? "" : ", checksums verified"));
 }
 
+void fetch_file(const std::string& url, int out_fd) {
+    std::string scheme = url.substr(0, url.find("://"));
+    if (strcasecmp(scheme.c_str(), "http") != 0 && strcasecmp(scheme.c_str(), "https") != 0)
+        throw DriverError("context file " + quoted(download::display_url(url)) + ": only http:// and https:// are downloaded");
+    download::DownloadOptions o;
+    o.url = url;
+    o.no_decompress = true;
+    download::Limit l = download::limit_for(config(), free_bytes(out_fd));
+    o.limit = l.bytes;
+    o.limit_name = l.name;
+    download::DownloadResult r = download::download_to_fd(o, out_fd);
+    log::info(fmt::format("downloaded {}: {} bytes", quoted(download::display_url(url)), r.bytes_out));
+}
+
 unsigned long long remote_size(const DsDump& d) {
     std::string host, file;
     if (ssh_source(d.img().path, host, file)) {

@@ -36,4 +36,9 @@ void fill(const DsDump& d, int local_fd, int out_fd);
 // without the whole download, which stat does not do, as upstream).
 unsigned long long remote_size(const DsDump& d);
 
+// A context file from an http(s):// URL into out_fd (new, empty): the bytes as served (no
+// decompression, as upstream's wget), at most the free space of out_fd's filesystem and
+// MAX_DOWNLOAD_SIZE, transport as the settings say.
+void fetch_file(const std::string& url, int out_fd);
+
 }  // namespace onestor::backends::image_source

@@ -571,6 +571,54 @@ private:
     std::exception_ptr err_;
 };
 
+// gzip, the common case, with zlib itself: libarchive (and the dozen libraries it pulls
+// in) is loaded only for the other compressions and for archives. Members of a
+// multi-member file follow each other, as gunzip reads them; a truncated stream is an error.
+class GzipLayer : public Reader {
+public:
+    GzipLayer(Reader& up, std::string shown) : up_(up), inbuf_(1 << 16), shown_(std::move(shown)) {
+        if (lib::inflateInit2_(&zs_, 15 + 16, ZLIB_VERSION, static_cast<int>(sizeof zs_)) != Z_OK)
+            throw DriverError("cannot initialise zlib");
+    }
+    ~GzipLayer() override { lib::inflateEnd(&zs_); }
+    GzipLayer(const GzipLayer&) = delete;
+    GzipLayer& operator=(const GzipLayer&) = delete;
+
+    size_t read(char* out, size_t n) override {
+        for (;;) {
+            if (zs_.avail_in == 0 && !eof_) {
+                size_t k = up_.read(inbuf_.data(), inbuf_.size());
+                if (k == 0) eof_ = true;
+                zs_.next_in = reinterpret_cast<Bytef*>(inbuf_.data());
+                zs_.avail_in = static_cast<uInt>(k);
+            }
+            if (member_end_) {
+                if (zs_.avail_in == 0 && eof_) return 0;
+                if (zs_.avail_in == 0) continue;
+                lib::inflateReset(&zs_);  // another member follows
+                member_end_ = false;
+            }
+            zs_.next_out = reinterpret_cast<Bytef*>(out);
+            zs_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+            int rc = lib::inflate(&zs_, Z_NO_FLUSH);
+            size_t got = std::min<size_t>(n, 1u << 30) - zs_.avail_out;
+            if (rc == Z_STREAM_END) member_end_ = true;
+            else if (rc == Z_BUF_ERROR && eof_ && zs_.avail_in == 0)
+                throw DriverError("cannot decompress the gzip data of " + quoted(shown_) + ": truncated");
+            else if (rc != Z_OK && rc != Z_BUF_ERROR)
+                throw DriverError("cannot decompress the gzip data of " + quoted(shown_) + ": " + (zs_.msg ? zs_.msg : "corrupt data"));
+            if (got) return got;
+        }
+    }
+
+private:
+    Reader& up_;
+    std::vector<char> inbuf_;
+    std::string shown_;
+    z_stream zs_{};
+    bool eof_ = false, member_end_ = false;
+};
+
 std::string check_hex(const std::string& v, size_t len, const char* name) {
     std::string s = lower(v);
     if (s.size() != len || s.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -584,13 +632,17 @@ void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, con
     Metered metered(src, h, r, http, shown, o.progress);
     Reader* cur = &metered;
     std::unique_ptr<Peek> p1, p2;
-    std::unique_ptr<ArchiveLayer> dec, unpack;
+    std::unique_ptr<Reader> dec;
+    std::unique_ptr<ArchiveLayer> unpack;
     if (!o.no_decompress) {
         p1 = std::make_unique<Peek>(metered, 8);
         r.compression = detect_compression(p1->data(), p1->size());
         cur = p1.get();
         if (!r.compression.empty()) {
-            dec = std::make_unique<ArchiveLayer>(*p1, r.compression, "raw", shown);
+            if (r.compression == "gzip")
+                dec = std::make_unique<GzipLayer>(*p1, shown);
+            else
+                dec = std::make_unique<ArchiveLayer>(*p1, r.compression, "raw", shown);
             cur = dec.get();
         }
         p2 = std::make_unique<Peek>(*cur, 512);

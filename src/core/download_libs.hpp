@@ -1,4 +1,4 @@
-// libcurl, libarchive and libcrypto, opened with dlopen at the first download instead of
+// libcurl, libarchive, libcrypto and zlib, opened with dlopen at the first download instead of
 // being linked: together with their own dependencies (gnutls, kerberos, ldap, icu, ...)
 // they are ~40 libraries, which made every onestor start (each driver action oned runs)
 // several times slower and heavier. Only a download pays for them now, and a host without
@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 #undef curl_easy_setopt  // curl.h's pass-through macros would swallow lib::curl_easy_setopt
 #undef curl_easy_getinfo
 
@@ -28,6 +29,7 @@ inline void* open(const char* soname) {
 inline void* curl() { static void* h = open("libcurl.so.4"); return h; }
 inline void* archive() { static void* h = open("libarchive.so.13"); return h; }
 inline void* crypto() { static void* h = open("libcrypto.so.3"); return h; }
+inline void* zlib() { static void* h = open("libz.so.1"); return h; }  // (libcurl's own dependency)
 
 template <typename F>
 F sym(void* h, const char* name) {
@@ -90,6 +92,11 @@ ONESTOR_LAZY(crypto, EVP_DigestFinal_ex)
 ONESTOR_LAZY(crypto, EVP_md5)
 ONESTOR_LAZY(crypto, EVP_sha1)
 ONESTOR_LAZY(crypto, EVP_sha256)
+
+ONESTOR_LAZY(zlib, inflateInit2_)
+ONESTOR_LAZY(zlib, inflate)
+ONESTOR_LAZY(zlib, inflateReset)
+ONESTOR_LAZY(zlib, inflateEnd)
 
 #undef ONESTOR_LAZY
 

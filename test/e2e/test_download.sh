@@ -222,4 +222,21 @@ ds_refused "cp s3 (moto): the right key with a WRONG SECRET" "HTTP 403 from 's3:
 check "cp s3 (moto): the secret is never in the messages" bash -c "! grep -q -- \"\$2\" <<< \"\$1\"" _ "$ERR" "wrong$MOTO_SECRET"
 check "cp/stat: no temporary file left in the datastore" test -z "$(find "$BASE" -name '.*onestor-tmp*')"
 
+# --- TM context with http(s) entries in FILES -----------------------------------------------
+echo "# tm/shared/context with URLs"
+V=$DS/0/42
+mkdir -p "$V"
+echo "ctx" > "$T/context.sh"
+printf '#!/bin/sh\necho hi\n' > "$WWW/init.sh"
+expect_ok "context: https:// files in FILES" "$R/tm/shared/context" "$T/context.sh" "$U/init.sh" "$U/redirect1:'img.gz'" \
+    "frontend:$V/disk.2" 42 0
+check "context: the URL's file in the ISO under its last path segment" cmp -s <(isoinfo -R -i "$V/disk.2" -x /init.sh) "$WWW/init.sh"
+check "context: a URL:'name' file (through redirects), as served (not decompressed)" cmp -s <(isoinfo -R -i "$V/disk.2" -x /img.gz) "$WWW/img.gz"
+check "context: the local file too" test "$(isoinfo -R -i "$V/disk.2" -x /context.sh)" = ctx
+ONESTOR_DOWNLOAD_CA_FILE=$HW/other-ca.pem expect_error "context: a URL whose certificate is not trusted" "not trusted" \
+    "$R/tm/shared/context" "$T/context.sh" "$U/init.sh" "frontend:$V/disk.3" 42 0
+check "context (untrusted): no ISO, no temporary left" eval '[ ! -e "$V/disk.3" ] && [ -z "$(find "$DS" -name "*onestor-tmp*")" ]'
+expect_error "context: a 404" "HTTP 404" "$R/tm/shared/context" "$T/context.sh" "$U/nothere.sh" "frontend:$V/disk.4" 42 0
+check "context (404): no ISO" test ! -e "$V/disk.4"
+
 e2e_finish
