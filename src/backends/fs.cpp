@@ -1,5 +1,6 @@
 // The `fs` datastore driver: images are files under the datastore's BASE_PATH on the
-// front-end (BRIDGE_LIST is refused for now). Every new file is written beside its
+// front-end (BRIDGE_LIST is refused for now), imported from a local file or downloaded
+// (image_source.hpp). Every new file is written beside its
 // target under a temporary name and renamed when complete and synced; SOURCE names are
 // random and claimed with RENAME_NOREPLACE, so concurrent actions never collide.
 #include "image_source.hpp"

@@ -64,6 +64,7 @@ bool ssh_source(const std::string& src, std::string& host, std::string& file) {
     std::string rest = src;
     bool scheme = rest.size() > 6 && !strncasecmp(rest.c_str(), "ssh://", 6);
     if (scheme) rest = rest.substr(6);
+    else if (src.find("://") != std::string::npos) return false;  // another scheme's URL
     auto colon = rest.find(':');
     if (colon == std::string::npos || colon == 0 || rest.find('/') < colon) {
         if (scheme) throw DriverError("bad ssh source " + quoted(src) + " (expected ssh://HOST:/PATH)");
