@@ -5,6 +5,8 @@
 #   bench.sh stat    DS stat: onestor (the format from magic bytes, no child process) vs qemu-img info
 #   bench.sh lvm     fs_lvm driver (inside user-mode-linux hosts): deploy into an LV vs qemu-img by
 #                    hand; zero-on-delete vs dd
+#   bench.sh download  import of a sparse raw image, gzip-compressed, over HTTPS from a local nginx:
+#                    onestor fetch | curl | gunzip then cp --sparse=always | upstream's flow
 #   bench.sh         all of them
 # Needs root and builds build/onestor (BENCH_BIN: time another onestor binary instead, e.g. an older
 # build). Sizes scale with BENCH_* variables (see each section).
@@ -15,14 +17,14 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
     if [ "$SECTION" = all ]; then
-        for s in ssh qcow2 stat lvm; do bash "$0" "$s"; echo; done
+        for s in ssh qcow2 stat lvm download; do bash "$0" "$s"; echo; done
         exit 0
     fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=${BENCH_BIN:-$PWD/build/onestor}
 set +eu
 source test/e2e/lib.sh
-case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; stat) e2e_init "$@" none ;;
+case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; stat|download) e2e_init "$@" none ;;
     lvm)
         export LVMHOSTS_SAN_MB=$(( ${BENCH_LV_GIB:-4} * 3072 + 1024 ))
         e2e_init "$@" lvm ;;
@@ -331,8 +333,59 @@ bench_stat() {
     echo "  (onestor stat prints $("$R/datastore/fs/stat" "$dump" 0) MiB for the qcow2: its virtual size, read from its header)"
 }
 
+bench_download() {
+    local gib=${BENCH_DL_GIB:-4} data=${BENCH_DL_DATA_MIB:-512} port=${BENCH_HTTPS_PORT:-8457} i r m
+    local www=$T/www d=$T/dl
+    BENCH_HW=$T/httpsd  # global: the EXIT trap runs after this function returned
+    mkdir -p "$www" "$d"
+    truncate -s "${gib}G" "$T/img"
+    for i in $(seq 0 $((data / 8 - 1))); do
+        head -c 8M /dev/urandom | dd of="$T/img" bs=1M seek=$((i * gib * 1024 / (data / 8))) conv=notrunc status=none
+    done
+    gzip -c "$T/img" > "$www/img.gz"
+    local want; want=$(sparse_sum "$T/img")
+    rm -f "$T/img"
+    "$ONESTOR_SRC/test/e2e/httpsd.sh" start "$www" "$BENCH_HW" "$port" >/dev/null
+    trap '"$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$BENCH_HW" >/dev/null 2>&1; e2e_cleanup' EXIT
+    local url=https://127.0.0.1:$port/img.gz ca=$BENCH_HW/ca.pem
+    export ONESTOR_DOWNLOAD_CA_FILE=$ca
+    # Each contender ends with the image durable under its final name (onestor fsyncs before
+    # its rename; the others get a sync of their result).
+    declare -A cmd=(
+        [onestor]="$ONESTOR_BIN fetch $url $d/onestor.img >/dev/null 2>$d/progress"
+        [pipe]="curl -sS --cacert $ca $url | gunzip > $d/p.tmp && cp --sparse=always $d/p.tmp $d/pipe.img && rm $d/p.tmp && sync $d/pipe.img"
+        [upstream]="curl -sS --cacert $ca $url -o $d/u.gz && gunzip -c $d/u.gz > $d/u.tmp && cp $d/u.tmp $d/upstream.img && rm $d/u.gz $d/u.tmp && sync $d/upstream.img"
+    )
+    local order=(onestor pipe upstream)
+    for r in 1 2 3; do
+        for i in 0 1 2; do
+            m=${order[$(((r - 1 + i) % 3))]}
+            rm -f "$d/$m.img"; sync
+            /usr/bin/time -f '%e %M' -o "$T/tv" bash -c "${cmd[$m]}" || { echo "$m failed" >&2; exit 1; }
+            echo "$r $(cat "$T/tv") $(du -k "$d/$m.img" | cut -f1)" >> "$T/dl.$m"
+            if [ "$r" = 1 ] && [ "$(sparse_sum "$d/$m.img")" != "$want" ]; then echo "$m: the result differs" >&2; exit 1; fi
+            rm -f "$d/$m.img"
+        done
+    done
+    echo "== download: a ${gib} GiB sparse raw image holding ${data} MiB of random data, gzip-compressed"
+    echo "   ($(du -m "$www/img.gz" | cut -f1) MiB), over HTTPS from nginx on loopback; median of 3 rounds"
+    printf '  %-58s %8s %10s %12s\n' method "wall s" "peak RSS" "allocated"
+    local name
+    for m in onestor pipe upstream; do
+        case $m in
+            onestor) name="onestor fetch (one stream, sparse, fsync)" ;;
+            pipe) name="curl | gunzip > f; cp --sparse=always; sync" ;;
+            upstream) name="upstream: curl -o tmp; gunzip > tmp2; cp; sync" ;;
+        esac
+        printf '  %-58s %8.2f %7.1f MiB %8.1f MiB\n' "$name" "$(median "$T/dl.$m" 2)" \
+            "$(echo "$(median "$T/dl.$m" 3) / 1024" | bc -l)" "$(echo "$(median "$T/dl.$m" 4) / 1024" | bc -l)"
+    done
+    echo "  (peak RSS: the largest process of the contender, from GNU time; allocated: du of the result)"
+}
+
 case "$SECTION" in
     stat) bench_stat ;;
+    download) bench_download ;;
     lvm) bench_lvm ;;
     ssh)
         echo "== ssh transfer host01 -> host02: an ${SPARSE_GIB} GiB sparse image holding ${DATA_MIB} MiB of data, and a ${DATA_MIB} MiB dense one"

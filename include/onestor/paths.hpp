@@ -2,6 +2,7 @@
 // "host:path" argument splits, how paths normalise (OpenNebula's fix_dir_slashes), whether
 // a path lies inside a directory by components, and the RESTRICTED_DIRS/SAFE_DIRS policy.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,8 @@ struct HostPath {
 
 // A context file argument: "path" or "path:'name'" (FILES_DS images under their own names).
 struct ContextFile {
-    std::string path;  // clean absolute path on the front-end
+    std::string path;  // clean absolute path on the front-end ("" for a URL)
+    std::string url;   // an http(s):// source, downloaded as served ("" for a path)
     std::string name;  // name inside the ISO; never empty, never with '/'
 };
 
@@ -77,6 +79,8 @@ public:
     // never what it resolves to, whether it exists or not (a path that cannot be resolved
     // is refused like a restricted one, so answers cannot probe restricted directories).
     std::string resolve(const std::string& given) const;
+    // The same, canonicalised by `realpath` ("" when it cannot be): a path on another host.
+    std::string resolve(const std::string& given, const std::function<std::string(const std::string&)>& realpath) const;
     // Throws the same refusal (naming `given`) unless `path` is allowed.
     void check(const std::string& path, const std::string& given) const;
     bool allowed(const std::string& path) const;

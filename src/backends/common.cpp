@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "image_source.hpp"
 
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
@@ -101,6 +102,12 @@ struct StageDir {
 // a sparse copy (io::copy_fd). Opening never blocks (O_NONBLOCK: a FIFO is refused, not
 // waited on), and what is linked is the inode that was checked.
 void stage_file(const ContextFile& f, const std::string& to) {
+    if (!f.url.empty()) {  // downloaded into the staging directory (removed with it on failure)
+        io::File out(::open(to.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!out) throw_errno("cannot create", to);
+        image_source::fetch_file(f.url, out.fd());
+        return;
+    }
     int fd = ::open(f.path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open context file", f.path);
     io::File in(fd);

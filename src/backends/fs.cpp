@@ -2,9 +2,11 @@
 // the layer checks) is the candidate to join qcow2's chain logic in src/tools/ (not done yet).
 //
 // The `fs` datastore driver: images are files under the datastore's BASE_PATH on the
-// front-end (BRIDGE_LIST is refused for now). Every new file is written beside its
+// front-end (BRIDGE_LIST is refused for now), imported from a local file or downloaded
+// (image_source.hpp). Every new file is written beside its
 // target under a temporary name and renamed when complete and synced; SOURCE names are
 // random and claimed with RENAME_NOREPLACE, so concurrent actions never collide.
+#include "image_source.hpp"
 #include "onestor/backend.hpp"
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
@@ -60,17 +62,12 @@ public:
         const Image& img = d.img();
         std::string base = base_path(d);
         reject_unsupported_sources(img.path);
-        if (!attr(img.tmpl, "MD5").empty() || !attr(img.tmpl, "SHA1").empty()) {
-            throw DriverError("image checksums (MD5/SHA1) are not verified by this version; remove them to import " +
-                              onestor::quoted(img.path));
-        }
-        io::File in = open_allowed(d, img.path);
-        log::info("copying " + onestor::quoted(img.path) + " into datastore " + std::to_string(d.datastore.id));
-        return store(d, base, Origin::Import, [&](int out_fd, const std::string& label) {
-            io::CopyStats cs = io::copy_fd(in.fd(), out_fd, label);
-            log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +
-                      " MiB apparent)" + (cs.reflinked ? ", reflinked" : ""));
-        });
+        bool remote = image_source::remote(img.path);
+        io::File in = remote ? io::File() : open_allowed(d, img.path);
+        log::info((remote ? "downloading " : "copying ") + onestor::quoted(download::display_url(img.path)) +
+                  " into datastore " + std::to_string(d.datastore.id));
+        return store(d, base, Origin::Import,
+                     [&](int out_fd, const std::string&) { image_source::fill(d, remote ? -1 : in.fd(), out_fd); });
     }
 
     DsResult mkfs(const DsDump& d, long) {
@@ -136,6 +133,7 @@ public:
     unsigned long long stat_mb(const DsDump& d) {
         const Image& img = d.img();
         reject_unsupported_sources(img.path);
+        if (image_source::remote(img.path)) return io::mib_ceil(image_source::remote_size(d));
         std::string p = clean_path(img.path, "image path");
         PathPolicy policy(d.datastore.attr("RESTRICTED_DIRS"), d.datastore.attr("SAFE_DIRS"));
         std::string c = policy.resolve(p);
@@ -265,8 +263,9 @@ private:
 
     static void reject_unsupported_sources(const std::string& path) {
         if (path.empty()) throw DriverError("the image has no PATH");
-        if (path.find("://") != std::string::npos)
-            throw DriverError("cannot import " + onestor::quoted(path) + ": only local paths are supported by this version");
+        if (path.find("://") != std::string::npos && !image_source::remote(path))
+            throw DriverError("cannot import " + onestor::quoted(download::display_url(path)) +
+                              ": unsupported source (a local path, http://, https:// or s3://)");
     }
 
     // The image to import, opened after the path policy passed on its canonical path, and

@@ -52,10 +52,16 @@ ContextFile Args::parse_context_file(const std::string& word) {
         path = word.substr(0, sep);
         name = word.substr(sep + 2, word.size() - sep - 3);
     }
-    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0)
-        throw DriverError("context file " + quoted(word) + ": http(s) sources are not supported");
-    f.path = clean_path(path, "context file");
-    f.name = name.empty() ? basename_of(f.path) : name;
+    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) {
+        // Downloaded (TM context), named as wget -P names it: the last segment of its path.
+        f.url = path;
+        std::string u = path.substr(0, path.find_first_of("?#"));
+        auto host_end = u.find('/', u.find("://") + 3);
+        f.name = name.empty() && host_end != std::string::npos ? u.substr(u.rfind('/') + 1) : name;
+    } else {
+        f.path = clean_path(path, "context file");
+        f.name = name.empty() ? basename_of(f.path) : name;
+    }
     if (f.name.empty() || f.name == "." || f.name == ".." || f.name.find('/') != std::string::npos)
         throw DriverError("context file " + quoted(word) + " has an unusable name " + quoted(f.name));
     for (unsigned char c : f.name)

@@ -20,6 +20,17 @@ const std::map<std::string, std::string>& defaults() {
         {"HOST_TO_HOST", "direct"},                 // direct: hosts stream to each other; relay: via the front-end
         {"HOST_SSH", "ssh"},                        // how a host reaches another host (direct mode)
         {"LIMIT_TRANSFER_BW", ""},                  // e.g. 50M: cap of each transfer stream, bytes/s
+        {"DOWNLOAD_CA_FILE", ""},                   // CA bundle for https:// sources ("": the system CAs)
+        {"DOWNLOAD_PROXY", ""},                     // proxy URL for downloads ("": the *_proxy environment)
+        {"DOWNLOAD_RETRIES", "5"},                  // retries of a download after a transient failure
+        {"DOWNLOAD_CONNECT_TIMEOUT", "30"},         // seconds
+        {"DOWNLOAD_LOW_SPEED_TIME", "60"},          // seconds under 1 KiB/s before an attempt is abandoned
+        {"MAX_DOWNLOAD_SIZE", ""},                  // e.g. 100G: largest downloaded image ("": the free space)
+        {"PROGRESS_INTERVAL", "5"},                 // seconds between INFO progress lines of copies and downloads
+        {"S3_ENDPOINT", ""},                        // s3:// sources without keys in their templates:
+        {"S3_REGION", ""},                          //   endpoint ("": AWS for the region), region,
+        {"S3_ACCESS_KEY_ID", ""},                   //   and keys
+        {"S3_SECRET_ACCESS_KEY", ""},
         {"QEMU_IMG", "qemu-img"},
         {"QCOW2_OPTIONS", ""},                      // extra qemu-img create options for overlays
         {"QCOW2_STANDALONE", "no"},                 // qcow2 clone: full copy instead of an overlay

@@ -1,8 +1,11 @@
 #include "onestor/log.hpp"
 
+#include "onestor/config.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace onestor::log {
@@ -37,15 +40,30 @@ void info(const std::string& msg) { logger().info("INFO: {}: {}", g_action, msg)
 void error(const std::string& msg) { logger().error("ERROR: {}: {}", g_action, msg); }
 void debug(const std::string& msg) { logger().debug("DEBUG: {}: {}", g_action, msg); }
 
+double progress_interval() {
+    static const double every = static_cast<double>(std::clamp(config().get_int("PROGRESS_INTERVAL"), 1L, 3600L));
+    return every;
+}
+
+std::string progress_line(const std::string& what, unsigned long long done, unsigned long long total, double seconds) {
+    auto mib = [](unsigned long long b) { return static_cast<double>(b) / (1 << 20); };
+    double rate = static_cast<double>(done) / std::max(0.001, seconds);
+    std::string msg = fmt::format("{}: {:.1f} MiB", what, mib(done));
+    if (total) msg += fmt::format(" of {:.1f} MiB", mib(total));
+    msg += fmt::format(", {:.1f} MiB/s", mib(static_cast<unsigned long long>(rate)));
+    if (total > done && rate > 0) msg += fmt::format(", ETA {:.0f} s", static_cast<double>(total - done) / rate);
+    return msg;
+}
+
 Progress::Progress(std::string what, unsigned long long total)
-    : what_(std::move(what)), total_(total), last_(now()) {}
+    : what_(std::move(what)), total_(total), start_(now()), last_(start_), every_(progress_interval()) {}
 
 void Progress::advance(unsigned long long bytes) {
     done_ += bytes;
     double t = now();
-    if (t - last_ >= 5.0) {
+    if (t - last_ >= every_) {
         last_ = t;
-        info(fmt::format("{}: {} of {} MiB", what_, done_ >> 20, total_ >> 20));
+        info(progress_line(what_, done_, total_, t - start_));
     }
 }
 

@@ -206,11 +206,19 @@ void PathPolicy::check(const std::string& p, const std::string& given) const {
 }
 
 std::string PathPolicy::resolve(const std::string& given) const {
+    return resolve(given, [](const std::string& p) {
+        char buf[PATH_MAX];
+        return ::realpath(p.c_str(), buf) ? std::string(buf) : std::string{};
+    });
+}
+
+std::string PathPolicy::resolve(const std::string& given,
+                                const std::function<std::string(const std::string&)>& realpath) const {
     check(given, given);  // as given first: a restricted path is refused before any stat
-    char buf[PATH_MAX];
-    if (!::realpath(given.c_str(), buf)) not_allowed(given);  // unresolvable: the same refusal
-    check(buf, given);
-    return buf;
+    std::string real = realpath(given);
+    if (real.empty()) not_allowed(given);  // unresolvable: the same refusal
+    check(real, given);
+    return real;
 }
 
 }  // namespace onestor

@@ -207,6 +207,10 @@ DsDump DsDump::from_xml(const std::string& xml) {
     for (auto* c = root->FirstChildElement(); c; c = c->NextSiblingElement()) {
         std::string n = c->Name();
         if (n != "IMAGE" && n != "DATASTORE") d.extras[n] = c->GetText() ? c->GetText() : "";
+        if (n == "MARKETPLACE")  // an app's import: MARKETPLACE/TEMPLATE/<X> as "MARKETPLACE/<X>" (S3 keys)
+            if (auto* t = c->FirstChildElement("TEMPLATE"))
+                for (auto* e = t->FirstChildElement(); e; e = e->NextSiblingElement())
+                    d.extras["MARKETPLACE/" + std::string(e->Name())] = e->GetText() ? e->GetText() : "";
     }
     return d;
 }

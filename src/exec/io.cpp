@@ -132,7 +132,8 @@ CopyStats copy_fd(int in, int out, const std::string& label) {
         cs.data = static_cast<unsigned long long>(st.st_blocks) * 512;
         return cs;
     }
-    log::Progress prog(label, cs.size);
+    // The data to move (what the progress counts): the allocated bytes, at most the size.
+    log::Progress prog(label, std::min(cs.size, static_cast<unsigned long long>(st.st_blocks) * 512));
     bool use_cfr = true;
     off_t end = st.st_size, pos = 0;
     while (pos < end) {

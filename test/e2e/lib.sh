@@ -164,11 +164,12 @@ make_sparse() {
 # ds_dump [KEY=VALUE...]: a base64 DS_DRIVER_ACTION_DATA document. Keys: IMAGE_ID SOURCE
 # PATH FSTYPE FORMAT FS SIZE TYPE PERSISTENT TARGET_SNAPSHOT DS_ID BASE_PATH DS_MAD TM_MAD
 # DS_TYPE SAFE_DIRS RESTRICTED_DIRS DRIVER CONVERT MD5 NO_IMAGE=1 DATASTORE_LOCATION
-# MONITOR_VM_DISKS BRIDGE_LIST
+# MONITOR_VM_DISKS BRIDGE_LIST IMAGE_XML DS_XML
 ds_dump() {
     local IMAGE_ID=7 SOURCE="" PATH_="" FSTYPE="" FORMAT="" FS="" SIZE=0 TYPE=0 PERSISTENT=0 TARGET_SNAPSHOT=-1
     local DS_ID=1 BASE_PATH="" DS_MAD=fs TM_MAD=shared DS_TYPE=0 SAFE_DIRS="" RESTRICTED_DIRS="" DRIVER="" CONVERT=""
     local MD5="" NO_IMAGE="" DATASTORE_LOCATION="" MONITOR_VM_DISKS="" BRIDGE_LIST=""
+    local IMAGE_XML="" DS_XML=""  # extra elements, verbatim, for the image's / datastore's TEMPLATE
     local kv
     for kv in "$@"; do
         case "$kv" in
@@ -190,6 +191,7 @@ ds_dump() {
             echo "<DATASTORE_ID>$DS_ID</DATASTORE_ID><DATASTORE>default</DATASTORE>"
             echo "<TEMPLATE><DEV_PREFIX><![CDATA[hd]]></DEV_PREFIX>"
             [ -n "$MD5" ] && echo "<MD5>$(x "$MD5")</MD5>"
+            [ -n "$IMAGE_XML" ] && echo "$IMAGE_XML"
             echo "</TEMPLATE></IMAGE>"
         fi
         echo "<DATASTORE><ID>$DS_ID</ID><NAME>ds$DS_ID</NAME><DS_MAD>$DS_MAD</DS_MAD><TM_MAD>$TM_MAD</TM_MAD>"
@@ -199,6 +201,7 @@ ds_dump() {
         [ -n "$DRIVER" ] && echo "<DRIVER>$DRIVER</DRIVER>"
         [ -n "$CONVERT" ] && echo "<CONVERT>$CONVERT</CONVERT>"
         [ -n "$BRIDGE_LIST" ] && echo "<BRIDGE_LIST>$(x "$BRIDGE_LIST")</BRIDGE_LIST>"
+        [ -n "$DS_XML" ] && echo "$DS_XML"
         echo "</TEMPLATE></DATASTORE>"
         [ -n "$DATASTORE_LOCATION" ] && echo "<DATASTORE_LOCATION>$(x "$DATASTORE_LOCATION")</DATASTORE_LOCATION>"
         [ -n "$MONITOR_VM_DISKS" ] && echo "<MONITOR_VM_DISKS>$MONITOR_VM_DISKS</MONITOR_VM_DISKS>"

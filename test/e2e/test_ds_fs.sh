@@ -366,8 +366,9 @@ check "cp of the symlink: the message does not name its target" test "${ERR/\/et
 refused "cp of a path with '..'" "'..'" "$FSD/cp" "$(dump PATH="$SAFE/../${SAFE##*/}/sparse.raw")" 7
 refused "cp of a relative path" "not absolute" "$FSD/cp" "$(dump PATH=sparse.raw)" 7
 refused "cp from /var/lib/one even when in SAFE_DIRS" "Not allowed" "$FSD/cp" "$(dump PATH="$DS/secret.raw" SAFE_DIRS="$SAFE /var/lib/one")" 7
-refused "cp of an http:// PATH" "only local paths are supported" "$FSD/cp" "$(dump PATH=http://127.0.0.1/img.raw)" 7
-refused "cp with an MD5 to verify" "MD5" "$FSD/cp" "$(dump PATH="$IMG" MD5=0123456789abcdef0123456789abcdef)" 7
+refused "cp of an ftp:// PATH" "unsupported source" "$FSD/cp" "$(dump PATH=ftp://127.0.0.1/img.raw)" 7
+refused "cp with a wrong MD5" "checksum mismatch: MD5" "$FSD/cp" "$(dump PATH="$IMG" MD5=0123456789abcdef0123456789abcdef)" 7
+refused "cp with a malformed SHA1" "bad SHA1" "$FSD/cp" "$(dump PATH="$IMG" IMAGE_XML='<SHA1>xyz</SHA1>')" 7
 refused "cp of a FIFO" "not a regular file" "$FSD/cp" "$(dump PATH="$SAFE/fifo")" 7
 refused "cp of a directory" "not a regular file" "$FSD/cp" "$(dump PATH="$SAFE")" 7
 refused "cp with no arguments" "usage" "$FSD/cp"

@@ -109,7 +109,15 @@ TEST_CASE("context files: path or path:'name', variadic before the last three") 
     CHECK(a.files()[1].path == "/var/lib/one/datastores/2/c0ffee");
     CHECK(a.files()[1].name == "init script.sh");
     CHECK_THROWS_AS(Args::parse_context_file("/var/lib/one/datastores/2/x:'../../etc'"), DriverError);
-    CHECK_THROWS_AS(Args::parse_context_file("http://example.org/x"), DriverError);
+    // URLs (downloaded by the TM): named by the last segment of their path, as wget -P names them.
+    ContextFile u = Args::parse_context_file("https://example.org/a/b.sh?sig=1");
+    CHECK(u.url == "https://example.org/a/b.sh?sig=1");
+    CHECK(u.path.empty());
+    CHECK(u.name == "b.sh");
+    CHECK(Args::parse_context_file("http://example.org/x:'my name'").name == "my name");
+    CHECK_THROWS_AS(Args::parse_context_file("http://example.org/"), DriverError);
+    CHECK_THROWS_AS(Args::parse_context_file("http://example.org"), DriverError);
+    CHECK_THROWS_AS(Args::parse_context_file("http://example.org/x:'../../etc'"), DriverError);
     CHECK_THROWS_WITH_AS(args(Kind::Tm, "context", {"h:/var/lib/one/datastores/0/42/disk.4", "42", "0"}), doctest::Contains("at least 4"),
                          DriverError);
 }

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "scratch.hpp"
+
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -18,17 +20,8 @@ using namespace onestor;
 namespace fs = std::filesystem;
 
 namespace {
-struct Dir {
-    fs::path p = fs::temp_directory_path() / ("onestor-io-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
-    Dir() { fs::create_directories(p); }
-    ~Dir() { fs::remove_all(p); }
-    std::string operator/(const std::string& n) const { return (p / n).string(); }
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+using scratch::Dir;
+using scratch::slurp;
 
 void write_at(const std::string& path, off_t off, const std::string& data) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
