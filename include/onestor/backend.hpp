@@ -80,6 +80,8 @@ public:
     virtual std::set<std::string> features() const = 0;
     // Suffixed variants with their own behaviour ("ln.ssh"); others fall back to the plain action.
     virtual std::set<std::string> variants() const { return {}; }
+    // Images are RBD volumes: image arguments are host:POOL/IMAGE, not paths (Args::parse).
+    virtual bool rbd_images() const { return false; }
 
     virtual void clone(const TmContext&, const HostPath& src, const HostPath& dst);
     virtual void ln(const TmContext&, const HostPath& src, const HostPath& dst);

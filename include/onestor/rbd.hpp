@@ -25,6 +25,7 @@ struct Image {
     std::string pool, name;
     std::string spec() const { return pool + "/" + name; }
     std::string snap(const std::string& s) const { return spec() + "@" + s; }
+    bool operator==(const Image&) const = default;
 };
 
 // "POOL/NAME" (an image's SOURCE, a TM's disk source) into its parts, each validated.

@@ -5,6 +5,8 @@
 namespace onestor {
 namespace backends {
 DsBackend& fs_backend();
+DsBackend& ceph_ds_backend();
+TmBackend& ceph_tm_backend();
 TmBackend& shared_backend();
 TmBackend& ssh_backend();
 TmBackend& qcow2_backend();
@@ -12,13 +14,13 @@ TmBackend& fs_lvm_backend();
 }  // namespace backends
 
 const std::vector<DsBackend*>& ds_backends() {
-    static const std::vector<DsBackend*> all = {&backends::fs_backend()};
+    static const std::vector<DsBackend*> all = {&backends::fs_backend(), &backends::ceph_ds_backend()};
     return all;
 }
 
 const std::vector<TmBackend*>& tm_backends() {
     static const std::vector<TmBackend*> all = {&backends::shared_backend(), &backends::ssh_backend(), &backends::qcow2_backend(),
-                                                  &backends::fs_lvm_backend()};
+                                                  &backends::fs_lvm_backend(), &backends::ceph_tm_backend()};
     return all;
 }
 

@@ -106,9 +106,7 @@ ms_bind_port_max = $((P + 39))
 auth_cluster_required = cephx
 auth_service_required = cephx
 auth_client_required = cephx
-keyring = $D/keyring/\$name.keyring
 run_dir = $D/run
-admin_socket = $D/run/\$name.asok
 log_file = $D/log/\$name.log
 crash_dir = $D/crash
 osd_pool_default_size = 1
@@ -133,13 +131,24 @@ osd_op_num_threads_per_shard = 1
 mgr_initial_modules = iostat
 rbd_default_features = 61
 
+# Keyrings of the daemons and the admin only: client.oneadmin, the drivers' user, must be
+# given its key (CEPH_KEY), as on a real host.
+[client.admin]
+keyring = $D/keyring/\$name.keyring
+
 [mon]
+keyring = $D/keyring/\$name.keyring
+admin_socket = $D/run/\$name.asok
 mon_data = $D/mon/\$cluster-\$id
 
 [mgr]
+keyring = $D/keyring/\$name.keyring
+admin_socket = $D/run/\$name.asok
 mgr_data = $D/mgr/\$cluster-\$id
 
 [osd]
+keyring = $D/keyring/\$name.keyring
+admin_socket = $D/run/\$name.asok
 osd_data = $D/osd/\$id
 osd_objectstore = bluestore
 bluestore_block_path = $D/osd/block.\$id
