@@ -4,6 +4,8 @@
 #
 #   test/ceph/cluster.sh start DIR     # prints nothing but errors; DIR/ceph.conf is the conf
 #   test/ceph/cluster.sh stop DIR      # stops exactly the daemons it started, in order
+#   test/ceph/cluster.sh osd-stop DIR  # the OSD only (a failure mid-action)
+#   test/ceph/cluster.sh osd-start DIR # back, waiting until it is up and its PGs clean
 #
 # Everything lives under DIR: the conf, the keyrings, the mon/mgr/osd data, one BlueStore
 # OSD on a sparse file, the run dir (admin sockets) and the logs; /etc/ceph is never read or
@@ -27,12 +29,13 @@ set -euo pipefail
 
 cmd=${1:-}
 D=${2:-}
-[ -n "$cmd" ] && [ -n "$D" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$D" ] || { echo "usage: $0 start|stop|osd-stop|osd-start DIR" >&2; exit 2; }
 
 if [ -z "${CEPH_PORT:-}" ]; then
     if [ -n "${TESTHOSTS_PORT:-}" ]; then CEPH_PORT=$((20000 + 40 * (TESTHOSTS_PORT % 1000))); else CEPH_PORT=23410; fi
 fi
 P=$CEPH_PORT
+unset CEPH_ARGS  # a caller's (a --keyring for its own tools) would reach the daemons too
 TIMEOUT=${CEPH_START_TIMEOUT:-120}
 
 ceph_admin() { timeout 30 ceph -c "$D/ceph.conf" --connect-timeout 10 "$@"; }
@@ -200,5 +203,11 @@ case "$cmd" in
         start
         ;;
     stop) stop ;;
-    *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+    osd-stop) stop_daemon osd.0 ;;
+    osd-start)
+        start_daemon osd.0 ceph-osd -i 0
+        wait_for "the OSD up" "$TIMEOUT" osd_up
+        wait_for "the PGs active+clean" "$TIMEOUT" pgs_clean
+        ;;
+    *) echo "usage: $0 start|stop|osd-stop|osd-start DIR" >&2; exit 2 ;;
 esac

@@ -28,8 +28,7 @@ exec </dev/null
 CONF=$CL/ceph.conf
 KEY=$CL/keyring/oneadmin.key
 # rbd as the test (admin) sees the cluster, run here on the front-end.
-RB=(rbd -c "$CONF" --id admin)
-export CEPH_ARGS="--keyring=$CL/keyring/client.admin.keyring"
+RB=(timeout 120 rbd -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
 pool_ls() { "${RB[@]}" ls "${1:-one}" 2>/dev/null | sort | tr '\n' ' '; }
 exists() { "${RB[@]}" info "$1" >/dev/null 2>&1; }
 parent_of() { "${RB[@]}" info --format json "$1" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin).get("parent"); print(p and "%s/%s@%s" % (p["pool"], p["image"], p["snapshot"]) or "")'; }
@@ -189,10 +188,28 @@ check "nothing was created by the refused actions" test "$(pool_ls)" = "$before"
 qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 16M
 expect_error "cp of a qcow2 is refused (RBD images are raw)" "RBD images are raw" "$D/cp" "$(cdump PATH="$SAFE/q.qcow2")" 22
 
+echo "# connections: one per host and action"
+vm_xml 44 host02 ceph "0:YES:one/one-7:64:64:raw:ceph"
+expect_conns 0 1 "TM clone on host02: one connection to it" "$TM/clone" "frontend:one/one-7" "host02:$DS/0/44/disk.0" 44 1
+expect_conns 0 1 "TM snap_create: one connection" "$TM/snap_create" "host02:$DS/0/44/disk.0" 0 44 1
+expect_conns 1 0 "DS cp through bridge host01: one connection to it" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 30
+expect_ok "delete VM 44's clone" "$TM/delete" "host02:$DS/0/44/disk.0" 44 1
+expect_ok "rm one/one-30" "$D/rm" "$(cdump SOURCE=one/one-30 IMAGE_ID=30)" 30
+
+echo "# the OSD stopped: a bounded, clear failure; the retry succeeds once it is back"
+"$ONESTOR_SRC/test/ceph/cluster.sh" osd-stop "$CL"
+t0=$SECONDS
+expect_error "cp with the OSD down fails with a reason" "one-31" env ONESTOR_CEPH_TIMEOUT=5 "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 31
+check "... within 60 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 60
+if "$ONESTOR_SRC/test/ceph/cluster.sh" osd-start "$CL"; then pass "the OSD is back"; else fail "the OSD is back"; fi
+expect_ok "the retry of cp succeeds" "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 31
+check "it holds the file's bytes, and no temporary volume is left" test "$(rsum one/one-31)" = "$IMGSUM" -a "$(pool_ls | grep -c tmp)" = 0
+expect_ok "rm one/one-31" "$D/rm" "$(cdump SOURCE=one/one-31 IMAGE_ID=31)" 31
+
 echo "# the end: everything removed through the drivers"
 for id in 7 8 11 12; do
     expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
 done
 check "the pool is empty" test -z "$(pool_ls)"
-check "so is the EC data pool (no rbd_data objects)" test -z "$(rados -c "$CONF" --id admin -p one_ec ls | grep rbd_data)"
+check "so is the EC data pool (no rbd_data objects)" test -z "$(timeout 60 rados -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring" -p one_ec ls | grep rbd_data)"
 e2e_finish
