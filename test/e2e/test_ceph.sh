@@ -196,6 +196,13 @@ expect_conns 1 0 "DS cp through bridge host01: one connection to it" "$D/cp" "$(
 expect_ok "delete VM 44's clone" "$TM/delete" "host02:$DS/0/44/disk.0" 44 1
 expect_ok "rm one/one-30" "$D/rm" "$(cdump SOURCE=one/one-30 IMAGE_ID=30)" 30
 
+echo "# a failed clone removes the volume it made"
+# 2 PiB: more objects than an object map holds, so the grow after the clone fails.
+vm_xml 45 host01 ceph "0:YES:one/one-7:2147483648:64:raw:ceph"
+before=$(pool_ls)
+expect_error "clone grown to 2 PiB fails at the resize" "cannot grow" "$TM/clone" "frontend:one/one-7" "host01:$DS/0/45/disk.0" 45 1
+check "the clone it made is removed (pool as before: '$(pool_ls)')" test "$(pool_ls)" = "$before"
+
 echo "# the OSD stopped: a bounded, clear failure; the retry succeeds once it is back"
 "$ONESTOR_SRC/test/ceph/cluster.sh" osd-stop "$CL"
 t0=$SECONDS
