@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
             return 0;
         }
         const Action* action = Registry::find(p.inv.kind, p.inv.action);
-        Call call{p.inv, Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data), {}};
+        const TmTable* tm = p.inv.kind == Kind::Tm ? find_tm_backend(p.inv.driver) : nullptr;
+        Call call{p.inv, Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data, tm && tm->rbd_images), {}};
         if (call.inv.kind == Kind::Ds && call.inv.driver.empty()) {
             call.inv.driver = call.args.dump().datastore.ds_mad;
             if (call.inv.driver.empty()) throw DriverError("the action data names no DATASTORE/DS_MAD");

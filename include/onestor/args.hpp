@@ -49,8 +49,12 @@ public:
 
     // Parses words against spec; throws DriverError (usage) before anything is touched.
     // `stdin_text` supplies the dump (6.8+ DS form) when only the id is given.
+    // `rbd_images` (drivers whose images are RBD volumes, Table::rbd_images): an image
+    // argument (Confine::Image) may be host:POOL/IMAGE, validated by rbd::parse_spec and
+    // kept as that relative path, which no directory rule applies to.
     static Args parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words,
-                      const std::string& action, const std::function<std::string()>& stdin_text);
+                      const std::string& action, const std::function<std::string()>& stdin_text,
+                      bool rbd_images = false);
 
     static ContextFile parse_context_file(const std::string& word);
     // parse_number (numbers.hpp): strict decimal in [min, max]

@@ -50,8 +50,8 @@ MonitorResult filesystem_usage(const std::string& path);
 // ---- transfer manager (TM) drivers ----------------------------------------------------
 
 // What a TM call knows beyond its path arguments: ids, the action (and .suffix) it runs
-// as, and the VM document fetched on demand as upstream does (`onevm show -x`), at most
-// once per action.
+// as, and the VM / datastore documents fetched on demand as upstream does
+// (`onevm show -x`, `onedatastore show -x`), at most once per action.
 class TmContext {
 public:
     TmContext(std::string driver_, std::string action_, std::string suffix_, long vmid_, long dsid_)
@@ -59,6 +59,7 @@ public:
     std::string driver, action, suffix;
     long vmid, dsid;
     const VmInfo& vm() const;
+    Datastore datastore(long id) const;
 
 private:
     mutable std::optional<VmInfo> vm_;
@@ -123,6 +124,8 @@ Primitive op(F f) {
 struct Table {
     std::string name;
     std::map<std::string, Primitive> ops;  // action, or action.suffix for a variant
+    // Images are RBD volumes: image arguments are host:POOL/IMAGE, not paths (Args::parse).
+    bool rbd_images = false;
 
     bool supports(const std::string& action) const { return ops.count(action) != 0; }
     // The plain actions of the table ("ln"), and the variants of one ("ln.ssh" -> "ssh").

@@ -10,12 +10,14 @@ const TmTable& shared_table();
 const TmTable& ssh_table();
 const TmTable& qcow2_table();
 const TmTable& fs_lvm_table();
+const DsTable& ceph_ds_table();
+const TmTable& ceph_tm_table();
 }  // namespace backends
 
 namespace {
-const RegisterBackends r_backends{{&backends::fs_table},
+const RegisterBackends r_backends{{&backends::fs_table, &backends::ceph_ds_table},
                                   {&backends::shared_table, &backends::ssh_table, &backends::qcow2_table,
-                                   &backends::fs_lvm_table}};
+                                   &backends::fs_lvm_table, &backends::ceph_tm_table}};
 }  // namespace
 
 }  // namespace onestor

@@ -3,6 +3,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/host.hpp"
+#include "onestor/rbd.hpp"
 
 namespace onestor {
 
@@ -69,8 +70,21 @@ ContextFile Args::parse_context_file(const std::string& word) {
     return f;
 }
 
+namespace {
+// host:POOL/IMAGE (or POOL/IMAGE) into `out` when the part after the host is no absolute
+// path; its names are validated here, before anything runs.
+bool rbd_source(const std::string& w, HostPath& out) {
+    auto colon = w.find(':');
+    std::string rest = colon == std::string::npos ? w : w.substr(colon + 1);
+    if (rest.empty() || rest[0] == '/') return false;
+    if (colon != std::string::npos) out.host = valid_host(w.substr(0, colon));
+    out.path = rbd::parse_spec(rest).spec();
+    return true;
+}
+}  // namespace
+
 Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words, const std::string& action,
-                 const std::function<std::string()>& stdin_text) {
+                 const std::function<std::string()>& stdin_text, bool rbd_images) {
     Args a;
     if (spec.size() == 1 && spec[0].kind == ArgKind::Unread) return a;
     auto usage = [&](const std::string& why) {
@@ -120,6 +134,7 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
         if (i >= n) throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
                                 " arguments, got " + std::to_string(n));
         const std::string& w = words[i++];
+        if (rbd_images && s.confine == Confine::Image && rbd_source(w, a.paths_[s.name])) continue;
         switch (s.kind) {
             case ArgKind::HostPath: {
                 HostPath hp = HostPath::parse(w);
@@ -158,6 +173,7 @@ void Args::confine_paths(const std::vector<ArgSpec>& spec, const Args& a) {
     for (const auto& s : spec) {
         if (s.confine == Confine::None) continue;
         const HostPath& p = a.path(s.name);
+        if (p.path.empty() || p.path[0] != '/') continue;  // an RBD spec (rbd_images): no directory
         std::string root = confine(p.path, s.confine, num("vmid"), num("dsid"), config().get("DATASTORE_LOCATION"), p.str());
         // Where the path is opened here, its directories are followed here too: resolved.
         // (pre/postmigrate's directory names no host: it is on the hypervisors.)

@@ -52,6 +52,7 @@ const std::map<std::string, std::string>& defaults() {
         {"COMMAND_TIMEOUT", "0"},                   // seconds for a short command (0: none)
         {"COPY_TIMEOUT", "0"},                      // seconds for a data copy (0: none)
         {"SUPPORTED_FS", "ext2,ext3,ext4,xfs"},     // mkfs FS / FSTYPE values
+        {"CEPH_TIMEOUT", "30"},                     // ceph: seconds to reach the cluster and per operation
         {"DEBUG", "no"},
     };
     return d;

@@ -393,17 +393,21 @@ struct Target {
     }
 };
 
-// Every registered action of every driver, and each variant a driver declares.
+// Every registered action of every file driver, and each variant a driver declares. (ceph's
+// commands go to a cluster whose answers this world has no record of: test_ceph.sh asserts
+// them against a real one.)
 std::vector<Target> every_action() {
     std::vector<Target> t;
     for (const auto& a : Registry::all()) {
         if (a.kind == Kind::Ds)
-            for (auto* b : ds_backends()) t.push_back({Kind::Ds, b->name, a.name, ""});
-        else
-            for (auto* b : tm_backends()) t.push_back({Kind::Tm, b->name, a.name, ""});
+            for (auto* b : ds_backends())
+                if (b->name != "ceph") t.push_back({Kind::Ds, b->name, a.name, ""});
+        if (a.kind == Kind::Tm)
+            for (auto* b : tm_backends())
+                if (!b->rbd_images) t.push_back({Kind::Tm, b->name, a.name, ""});
     }
     for (auto* b : tm_backends())
-        for (const auto& [entry, primitive] : b->ops)
+        if (!b->rbd_images) for (const auto& [entry, primitive] : b->ops)
             if (auto dot = entry.find('.'); dot != std::string::npos)
                 t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).

@@ -1,0 +1,83 @@
+// Ceph RBD through its own tools (`rbd`, `ceph`), run on a bridge or hypervisor host through
+// the host layer: typed names, the argv of each command, and parsers of their JSON output.
+//
+// Naming, as upstream's drivers (so a datastore they made keeps working):
+//   image of the datastore       POOL/one-<IMAGE ID>
+//   VM disk cloned from it       POOL/one-<IMAGE ID>-<VM ID>-<DISK ID>
+//   volatile disk                POOL/one-sys-<VM ID>-<DISK ID>
+//   the snapshot clones hang on  <image>@snap (protected)
+//   a disk/image snapshot        <image>@<SNAPSHOT ID>
+// Pool, image and user names are [A-Za-z0-9_.-] and never start with '-' (rbd would read an
+// option) or '.', at most 100 characters: anything else is refused before a command runs.
+#pragma once
+#include "onestor/exec.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onestor::rbd {
+
+// Returns `s` when it is a valid pool/image/user name, else throws DriverError naming `what`.
+const std::string& valid_name(const std::string& s, const std::string& what);
+
+struct Image {
+    std::string pool, name;
+    std::string spec() const { return pool + "/" + name; }
+    std::string snap(const std::string& s) const { return spec() + "@" + s; }
+    bool operator==(const Image&) const = default;
+};
+
+// "POOL/NAME" (an image's SOURCE, a TM's disk source) into its parts, each validated.
+Image parse_spec(const std::string& spec);
+Image image_of(const std::string& pool, long image_id);                       // one-<id>
+Image disk_of(const Image& src, long vmid, int disk);                         // <src>-<vm>-<disk>
+Image volatile_of(const std::string& pool, long vmid, int disk);              // one-sys-<vm>-<disk>
+constexpr const char* kCloneSnap = "snap";                                    // @snap for clones
+
+// How the tools reach the cluster: CEPH_USER (--id), CEPH_KEY (--keyfile, or --keyring for a
+// *.keyring file), CEPH_CONF (-c). Each is validated when set (user: a name; key and conf:
+// absolute clean paths). The timeout bounds connecting and each monitor/OSD operation, so
+// an unreachable cluster gives an error instead of a hang.
+struct Auth {
+    std::string user, key, conf;
+    int timeout_s = 30;
+    void validate() const;
+};
+
+Argv rbd(const Auth&, const Argv& words);
+Argv ceph(const Auth&, const Argv& words);
+
+// `rbd info --format json`.
+struct Parent {
+    std::string pool, image, snapshot;
+};
+struct Info {
+    std::string name;
+    unsigned long long size = 0;
+    int format = 2;
+    unsigned long long snapshot_count = 0;
+    std::optional<Parent> parent;
+};
+Info parse_info(const std::string& json);
+
+// `rbd snap ls --format json`.
+struct Snap {
+    unsigned long long id = 0;
+    std::string name;
+    unsigned long long size = 0;
+    bool is_protected = false;
+};
+std::vector<Snap> parse_snaps(const std::string& json);
+
+// `rbd ls --format json` (names) and `rbd children --format json` ("pool/image").
+std::vector<std::string> parse_ls(const std::string& json);
+std::vector<std::string> parse_children(const std::string& json);
+
+// `ceph df --format json`: the pool's stored bytes and what can still be written to it.
+struct PoolUsage {
+    unsigned long long used = 0, avail = 0;
+};
+PoolUsage parse_df(const std::string& json, const std::string& pool);
+
+}  // namespace onestor::rbd

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# DS_MAD=ceph and TM_MAD=ceph on a real single-host Ceph cluster (test/ceph/cluster.sh:
+# mon, mgr, one BlueStore OSD on a sparse file, all on 127.0.0.1, started for this suite and
+# stopped at exit, on failure too). host01 and host02 are the sshd test hosts, used as
+# bridges and hypervisors: every rbd/ceph command runs there, as user client.oneadmin with
+# the cluster's conf and key files (paths they see, as on real hosts).
+# Checked after each step: which RBD volumes exist (`rbd ls`), their parents (`rbd info`),
+# their content (sha256 of `rbd export`), and that nothing is left in the pool at the end.
+source "$(dirname "$0")/lib.sh"
+
+e2e_before_hosts() {
+    CL=$T/ceph
+    local t0=$SECONDS
+    if ! "$ONESTOR_SRC/test/ceph/cluster.sh" start "$CL"; then
+        echo "the Ceph test cluster did not start" >&2
+        exit 1
+    fi
+    echo "# ceph cluster started in $((SECONDS - t0)) s"
+}
+ceph_cleanup() {
+    [ -n "${CL:-}" ] && "$ONESTOR_SRC/test/ceph/cluster.sh" stop "$CL" >/dev/null 2>&1
+    e2e_cleanup
+}
+e2e_init "$@" shared
+trap ceph_cleanup EXIT
+exec </dev/null
+
+CONF=$CL/ceph.conf
+KEY=$CL/keyring/oneadmin.key
+# rbd as the test (admin) sees the cluster, run here on the front-end.
+RB=(timeout 120 rbd -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
+pool_ls() { "${RB[@]}" ls "${1:-one}" 2>/dev/null | sort | tr '\n' ' '; }
+exists() { "${RB[@]}" info "$1" >/dev/null 2>&1; }
+parent_of() { "${RB[@]}" info --format json "$1" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin).get("parent"); print(p and "%s/%s@%s" % (p["pool"], p["image"], p["snapshot"]) or "")'; }
+rsum() { "${RB[@]}" export --no-progress "$1" - 2>/dev/null | sha256sum | cut -d' ' -f1; }
+rsize() { "${RB[@]}" info --format json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["size"])'; }
+snaps_of() { "${RB[@]}" snap ls --format json "$1" | /usr/bin/python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))'; }
+# write_at IMAGE OFFSET_MIB BYTE: one MiB of BYTE written into the volume in place, as a
+# guest would (librbd through Debian's python3-rbd, as client.admin).
+write_at() {
+    /usr/bin/python3 - "$CONF" "$CL/keyring/client.admin.keyring" "$@" <<'PY'
+import rados, rbd, sys
+conf, keyring, spec, off, byte = sys.argv[1:]
+pool, name = spec.split("/")
+with rados.Rados(conffile=conf, conf={"keyring": keyring}) as c, c.open_ioctx(pool) as io, rbd.Image(io, name) as img:
+    img.write(bytes([int(byte)]) * 1048576, int(off) << 20)
+PY
+}
+
+scratch_dir SAFE /var/tmp/onestor-ceph.XXXX
+# cdump KEY=VALUE...: the action document of datastore 1 (DS_MAD=ceph, BRIDGE_LIST host01)
+# with the cluster's attributes; POOL / CUSER / CKEY override them.
+cdump() {
+    local POOL=one CUSER=oneadmin CKEY=$KEY rest=() kv
+    for kv in "$@"; do
+        case "$kv" in POOL=* | CUSER=* | CKEY=*) local "${kv%%=*}"="${kv#*=}" ;; *) rest+=("$kv") ;; esac
+    done
+    ds_dump DS_MAD=ceph TM_MAD=ceph BRIDGE_LIST=host01 SAFE_DIRS="$SAFE" RESTRICTED_DIRS=/ ${rest[@]+"${rest[@]}"} | base64 -d |
+        sed "s|<BRIDGE_LIST>|<POOL_NAME>$POOL</POOL_NAME><CEPH_USER>$CUSER</CEPH_USER><CEPH_KEY>$CKEY</CEPH_KEY><CEPH_CONF>$CONF</CEPH_CONF><BRIDGE_LIST>|" |
+        base64 -w0
+}
+D=$R/datastore/ceph
+TM=$R/tm/ceph
+# onedatastore show -x 1: the image datastore (no EC pool) and 2 (EC_POOL_NAME=one_ec)
+for id in 1 2; do
+    ec=""
+    [ "$id" = 2 ] && ec="<EC_POOL_NAME>one_ec</EC_POOL_NAME>"
+    echo "<DATASTORE><ID>$id</ID><NAME>ceph$id</NAME><DS_MAD>ceph</DS_MAD><TM_MAD>ceph</TM_MAD><BASE_PATH>$DS/$id</BASE_PATH><TYPE>0</TYPE><TEMPLATE><POOL_NAME>one</POOL_NAME>$ec</TEMPLATE></DATASTORE>" > "$T/dss/$id.xml"
+done
+export VM_DISK_EXTRA="<CEPH_USER>oneadmin</CEPH_USER><CEPH_KEY>$KEY</CEPH_KEY><CEPH_CONF>$CONF</CEPH_CONF>"
+mkdir -p "$DS/0" "$DS/1"
+
+# A 64 MiB raw image with data at 0, 3, 32 and 63 MiB (holes elsewhere), a persistent one.
+make_sparse "$SAFE/img.raw" 64
+make_sparse "$SAFE/pers.raw" 32
+IMGSUM=$(sum "$SAFE/img.raw") PERSSUM=$(sum "$SAFE/pers.raw")
+
+echo "# DS: import, stat, monitor"
+expect_ok "cp: import a 64 MiB sparse raw image" "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 7
+check "cp prints the SOURCE one/one-7 ('$OUT')" test "$OUT" = "one/one-7"
+check "the volume holds the file's bytes (rbd export)" test "$(rsum one/one-7)" = "$IMGSUM"
+check "its size is the file's" test "$(rsize one/one-7)" = $((64 << 20))
+check "no temporary volume is left" test "$(pool_ls)" = "one-7 "
+expect_ok "cp: the persistent image" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 8
+expect_ok "stat" "$D/stat" "$(cdump PATH="$SAFE/img.raw")" 7
+check "stat prints 64 ('$OUT')" test "$OUT" = 64
+expect_ok "monitor" "$D/monitor" "$(cdump NO_IMAGE=1)" 1
+check "monitor: USED_MB, TOTAL_MB, FREE_MB of the pool ('${OUT//$'\n'/ }')" eval '[[ $OUT =~ ^USED_MB=[0-9]+$'"'\n'"'TOTAL_MB=[1-9][0-9]*$'"'\n'"'FREE_MB=[1-9][0-9]*$ ]]'
+expect_ok "mkfs: an empty 16 MiB image" "$D/mkfs" "$(cdump FSTYPE=raw SIZE=16)" 9
+check "mkfs made one/one-9 of 16 MiB" test "$(rsize one/one-9)" = $((16 << 20))
+expect_ok "clone: a full copy into a new image" "$D/clone" "$(cdump SOURCE=one/one-9 IMAGE_ID=10 | base64 -d | sed 's|<DATASTORE_ID>|<CLONING_ID>9</CLONING_ID><DATASTORE_ID>|' | base64 -w0)" 10
+check "clone printed one/one-10, with no parent" test "$OUT" = one/one-10 -a -z "$(parent_of one/one-10)"
+expect_ok "rm of the copy" "$D/rm" "$(cdump SOURCE=one/one-10 IMAGE_ID=10)" 10
+expect_ok "rm of the empty image" "$D/rm" "$(cdump SOURCE=one/one-9 IMAGE_ID=9)" 9
+check "both are gone" test "$(pool_ls)" = "one-7 one-8 "
+
+echo "# TM: VM 42 on host01: a clone, a persistent disk"
+V=$DS/0/42
+vm_xml 42 host01 ceph "0:YES:one/one-7:96:64:raw:ceph" "1:NO:one/one-8:32:32:raw:ceph"
+expect_ok "clone (96 MiB disk of the 64 MiB image)" "$TM/clone" "frontend:one/one-7" "host01:$V/disk.0" 42 1
+check "one/one-42... named one-7-42-0 is an RBD clone of one/one-7@snap" test "$(parent_of one/one-7-42-0)" = "one/one-7@snap"
+check "the clone is 96 MiB" test "$(rsize one/one-7-42-0)" = $((96 << 20))
+check "the clone's first 64 MiB are the image's bytes" test "$("${RB[@]}" export --no-progress one/one-7-42-0 - 2>/dev/null | head -c $((64 << 20)) | sha256sum | cut -d' ' -f1)" = "$IMGSUM"
+check "one/one-7@snap is protected" test "$("${RB[@]}" snap ls --format json one/one-7 | grep -c '"protected":"true"')" = 1
+expect_ok "clone again (a retry) is fine" "$TM/clone" "frontend:one/one-7" "host01:$V/disk.0" 42 1
+expect_ok "ln (persistent)" "$TM/ln" "frontend:one/one-8" "host01:$V/disk.1" 42 1
+check "ln made nothing" test "$(pool_ls)" = "one-7 one-7-42-0 one-8 "
+printf 'hello\n' > "$T/ctx.sh"
+expect_ok "context (an ISO in the VM directory)" "$TM/context" "$T/ctx.sh" "host01:$V/disk.2" 42 0
+check "the context ISO is a file" test -f "$V/disk.2"
+
+echo "# TM: snapshots of the clone (create 3, revert, delete)"
+A=$(rsum one/one-7-42-0)
+expect_ok "snap_create 0" "$TM/snap_create" "host01:$V/disk.0" 0 42 1
+write_at one/one-7-42-0 10 1 || fail "guest write 1"
+B=$(rsum one/one-7-42-0)
+expect_ok "snap_create 1" "$TM/snap_create" "host01:$V/disk.0" 1 42 1
+write_at one/one-7-42-0 20 2 || fail "guest write 2"
+C=$(rsum one/one-7-42-0)
+expect_ok "snap_create 2" "$TM/snap_create" "host01:$V/disk.0" 2 42 1
+write_at one/one-7-42-0 30 3 || fail "guest write 3"
+check "three snapshots 0 1 2" test "$(snaps_of one/one-7-42-0)" = "0 1 2"
+check "each snapshot holds its own content" test "$(rsum one/one-7-42-0@0)$(rsum one/one-7-42-0@1)$(rsum one/one-7-42-0@2)" = "$A$B$C"
+expect_error "snap_create of an existing id is refused" "already exists" "$TM/snap_create" "host01:$V/disk.0" 1 42 1
+expect_ok "snap_revert 1" "$TM/snap_revert" "host01:$V/disk.0" 1 42 1
+check "the disk reads snapshot 1's content" test "$(rsum one/one-7-42-0)" = "$B"
+check "the snapshots are all still there" test "$(snaps_of one/one-7-42-0)" = "0 1 2"
+expect_ok "snap_delete 0" "$TM/snap_delete" "host01:$V/disk.0" 0 42 1
+check "snapshots 1 2 remain, 2 still its own" test "$(snaps_of one/one-7-42-0)" = "1 2" -a "$(rsum one/one-7-42-0@2)" = "$C"
+expect_error "snap_delete of a missing one" "does not exist" "$TM/snap_delete" "host01:$V/disk.0" 0 42 1
+expect_error "snap_revert to a missing one" "does not exist" "$TM/snap_revert" "host01:$V/disk.0" 7 42 1
+
+echo "# TM: save-as, resize, migrate, back to the datastore, delete"
+expect_ok "mkfs save_as makes nothing" "$D/mkfs" "$(cdump FSTYPE=save_as SIZE=96)" 11
+check "... and prints one/one-11" test "$OUT" = one/one-11 -a "$(pool_ls)" = "one-7 one-7-42-0 one-8 "
+expect_ok "cpds of snapshot 2 into one/one-11" "$TM/cpds" "host01:$V/disk.0" "one/one-11" 2 42 1
+check "one/one-11 holds snapshot 2's bytes" test "$(rsum one/one-11)" = "$C"
+check "one/one-11 has no parent ('$(parent_of one/one-11)')" test -z "$(parent_of one/one-11)"
+expect_ok "cpds of the current disk with EC_POOL_NAME (datastore 2)" "$TM/cpds" "host01:$V/disk.0" "one/one-12" -1 42 2
+check "one/one-12 has its data in pool one_ec" test "$("${RB[@]}" info --format json one/one-12 | grep -o '"data_pool":"[a-z_]*"')" = '"data_pool":"one_ec"'
+expect_ok "resize disk.0 to 128 MiB" "$TM/resize" "host01:$V/disk.0" 128 42 1
+check "it is 128 MiB" test "$(rsize one/one-7-42-0)" = $((128 << 20))
+expect_error "resize cannot shrink" "cannot shrink" "$TM/resize" "host01:$V/disk.0" 64 42 1
+expect_ok "mv disk.0 host01 -> host02 (nothing to move)" "$TM/mv" "host01:$V/disk.0" "host02:$V/disk.0" 42 0
+check "the clone is untouched" test "$(parent_of one/one-7-42-0)" = "one/one-7@snap"
+"${RB[@]}" import --no-progress <(head -c 1048576 /dev/urandom) one/tmpw >/dev/null 2>&1
+PERS2=$(rsum one/one-8)
+expect_ok "mvds (persistent: the disk is the image)" "$TM/mvds" "host01:$V/disk.1" "one/one-8" 42 1
+check "one/one-8 is unchanged" test "$(rsum one/one-8)" = "$PERSSUM" -a "$PERS2" = "$PERSSUM"
+"${RB[@]}" rm --no-progress one/tmpw >/dev/null 2>&1
+expect_error "DS rm of an image with clones is refused" "clones depend on it" "$D/rm" "$(cdump SOURCE=one/one-7 IMAGE_ID=7)" 7
+check "... and nothing was removed" test "$(pool_ls)" = "one-11 one-12 one-7 one-7-42-0 one-8 " -a "$(snaps_of one/one-7)" = snap
+expect_ok "delete disk.0 (the clone and its snapshots)" "$TM/delete" "host01:$V/disk.0" 42 1
+expect_ok "delete disk.1 (persistent: kept)" "$TM/delete" "host01:$V/disk.1" 42 1
+expect_ok "delete the VM directory" "$TM/delete" "host01:$V" 42 0
+check "the clone is gone, the images stay" test "$(pool_ls)" = "one-11 one-12 one-7 one-8 " -a ! -e "$V"
+
+echo "# DS snapshots of a persistent image (revert, delete, flatten)"
+vm_xml 43 host02 ceph "0:NO:one/one-8:32:32:raw:ceph"
+V3=$DS/0/43
+expect_ok "ln on host02" "$TM/ln" "frontend:one/one-8" "host02:$V3/disk.0" 43 1
+S0=$(rsum one/one-8)
+expect_ok "snap_create 0 on the persistent disk" "$TM/snap_create" "host02:$V3/disk.0" 0 43 1
+write_at one/one-8 1 17 || fail "guest write"
+S1=$(rsum one/one-8)
+expect_ok "snap_create 1" "$TM/snap_create" "host02:$V3/disk.0" 1 43 1
+write_at one/one-8 2 18 || fail "guest write"
+expect_ok "DS snap_revert 0" "$D/snap_revert" "$(cdump SOURCE=one/one-8 IMAGE_ID=8 TARGET_SNAPSHOT=0)" 8
+check "the image reads snapshot 0" test "$(rsum one/one-8)" = "$S0"
+expect_ok "DS snap_delete 0" "$D/snap_delete" "$(cdump SOURCE=one/one-8 IMAGE_ID=8 TARGET_SNAPSHOT=0)" 8
+check "snapshot 1 remains" test "$(snaps_of one/one-8)" = 1
+expect_ok "DS snap_flatten 1" "$D/snap_flatten" "$(cdump SOURCE=one/one-8 IMAGE_ID=8 TARGET_SNAPSHOT=1)" 8
+check "the image is snapshot 1's content, with no snapshots" test "$(rsum one/one-8)" = "$S1" -a -z "$(snaps_of one/one-8)"
+expect_ok "delete the persistent disk (kept) and VM 43's directory" "$TM/delete" "host02:$V3" 43 0
+
+echo "# failures"
+expect_error "a missing key file: a one-line reason" "one-20" "$D/cp" "$(cdump PATH="$SAFE/img.raw" CKEY="$SAFE/wrong.key")" 20
+echo "AQBkYWZhAAAAABAAHEmDhQGh5QZ/7Sr0X2Vq3ZpNoCQ+E0S1Tg==" > "$SAFE/wrong.key"
+expect_error "a wrong key: refused by the cluster" "one-20" "$D/cp" "$(cdump PATH="$SAFE/img.raw" CKEY="$SAFE/wrong.key")" 20
+before=$(pool_ls)
+for bad in 'one;id' '-c' '.x' 'o ne' 'one/x' '$(id)'; do
+    expect_error "hostile POOL_NAME '$bad' refused" "POOL_NAME" "$D/cp" "$(cdump PATH="$SAFE/img.raw" POOL="$bad")" 21
+done
+expect_error "hostile SOURCE refused (DS rm)" "RBD" "$D/rm" "$(cdump SOURCE='one/one-7;rm' IMAGE_ID=7)" 7
+expect_error "hostile TM source refused" "RBD image name" "$TM/clone" "frontend:one/-rf" "host01:$DS/0/44/disk.0" 44 1
+expect_error "hostile CEPH_USER refused" "CEPH_USER" "$D/cp" "$(cdump PATH="$SAFE/img.raw" CUSER='--id=admin')" 21
+check "nothing was created by the refused actions" test "$(pool_ls)" = "$before"
+qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 16M
+expect_error "cp of a qcow2 is refused (RBD images are raw)" "RBD images are raw" "$D/cp" "$(cdump PATH="$SAFE/q.qcow2")" 22
+
+echo "# connections: one per host and action"
+vm_xml 44 host02 ceph "0:YES:one/one-7:64:64:raw:ceph"
+expect_conns 0 1 "TM clone on host02: one connection to it" "$TM/clone" "frontend:one/one-7" "host02:$DS/0/44/disk.0" 44 1
+expect_conns 0 1 "TM snap_create: one connection" "$TM/snap_create" "host02:$DS/0/44/disk.0" 0 44 1
+expect_conns 1 0 "DS cp through bridge host01: one connection to it" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 30
+expect_ok "delete VM 44's clone" "$TM/delete" "host02:$DS/0/44/disk.0" 44 1
+expect_ok "rm one/one-30" "$D/rm" "$(cdump SOURCE=one/one-30 IMAGE_ID=30)" 30
+
+echo "# a failed clone removes the volume it made"
+# 2 PiB: more objects than an object map holds, so the grow after the clone fails.
+vm_xml 45 host01 ceph "0:YES:one/one-7:2147483648:64:raw:ceph"
+before=$(pool_ls)
+expect_error "clone grown to 2 PiB fails at the resize" "cannot grow" "$TM/clone" "frontend:one/one-7" "host01:$DS/0/45/disk.0" 45 1
+check "the clone it made is removed (pool as before: '$(pool_ls)')" test "$(pool_ls)" = "$before"
+
+echo "# the OSD stopped: a bounded, clear failure; the retry succeeds once it is back"
+"$ONESTOR_SRC/test/ceph/cluster.sh" osd-stop "$CL"
+t0=$SECONDS
+expect_error "cp with the OSD down fails with a reason" "one-31" env ONESTOR_CEPH_TIMEOUT=5 "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 31
+check "... within 60 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 60
+if "$ONESTOR_SRC/test/ceph/cluster.sh" osd-start "$CL"; then pass "the OSD is back"; else fail "the OSD is back"; fi
+expect_ok "the retry of cp succeeds" "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 31
+check "it holds the file's bytes, and no temporary volume is left" test "$(rsum one/one-31)" = "$IMGSUM" -a "$(pool_ls | grep -c tmp)" = 0
+expect_ok "rm one/one-31" "$D/rm" "$(cdump SOURCE=one/one-31 IMAGE_ID=31)" 31
+
+echo "# the end: everything removed through the drivers"
+for id in 7 8 11 12; do
+    expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
+done
+check "the pool is empty" test -z "$(pool_ls)"
+check "so is the EC data pool (no rbd_data objects)" test -z "$(timeout 60 rados -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring" -p one_ec ls | grep rbd_data)"
+e2e_finish
