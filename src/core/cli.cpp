@@ -70,6 +70,8 @@ const char* kUsage =
     "                                                   copies that killed attempts left\n"
     "  onestor sweep PATH                               remove PATH's temporary copies whose writer\n"
     "                                                   died (never a live writer's)\n"
+    "  onestor doctor [HOST...]                         check what the drivers need on the front-end\n"
+    "                                                   and the hosts; one line per problem, with the fix\n"
     "  onestor --version\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
@@ -127,6 +129,8 @@ std::string matrix() {
 
 }  // namespace
 
+std::string usage_text() { return kUsage; }
+
 Parsed parse(const std::vector<std::string>& argv) {
     Parsed p;
     if (argv.empty()) throw DriverError("no program name");
@@ -135,7 +139,8 @@ Parsed parse(const std::vector<std::string>& argv) {
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
-            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep") {
+            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" ||
+            w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -244,6 +249,15 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         install_remotes(w[1], out);
         return 0;
     }
+    if (w[0] == "config-template" && w.size() == 1) {  // hidden: the package's /etc/one/onestor.conf
+        out = config_template();
+        return 0;
+    }
+    if (w[0] == "man" && w.size() == 1) {  // hidden: the package's onestor(1)
+        out = man_page();
+        return 0;
+    }
+    if (w[0] == "doctor") return doctor(std::vector<std::string>(w.begin() + 1, w.end()), out);
     if (w[0] == "send") {  // stdout is the stream itself: nothing else may go there
         if (w.size() < 2 || w.size() > 3) throw DriverError("usage: onestor send PATH [RATE]");
         stream::send(clean_path(w[1], "path"), 1, w.size() == 3 ? stream::parse_rate(w[2]) : 0);
