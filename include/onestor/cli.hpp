@@ -4,6 +4,7 @@
 #pragma once
 #include "onestor/registry.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,7 @@ int doctor(const std::vector<std::string>& hosts, std::string& out);
 // Creates (idempotently) <dir>/onestor and the symlink tree for every registered
 // driver and action: datastore/<ds>/<action>, tm/<tm>/<action>[.<variant>].
 void install_remotes(const std::string& dir, std::string& out);
+// Calls fn(kind, driver, name) for every link of that tree (what doctor checks).
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn);
 
 }  // namespace onestor::cli

@@ -185,6 +185,20 @@ std::string action_help(const Invocation& inv) {
     return where + " " + synopsis(a->args) + "\n  " + a->help + "\n";
 }
 
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn) {
+    for (const auto& a : Registry::all()) {
+        if (a.kind == Kind::Ds) {
+            for (auto* b : ds_backends()) fn(Kind::Ds, b->name(), a.name);
+        } else {
+            for (auto* b : tm_backends()) {
+                fn(Kind::Tm, b->name(), a.name);
+                for (const auto& v : b->variants())
+                    if (v.rfind(a.name + ".", 0) == 0) fn(Kind::Tm, b->name(), v);
+            }
+        }
+    }
+}
+
 void install_remotes(const std::string& dir_arg, std::string& out) {
     std::string dir = clean_path(dir_arg, "remotes directory");
     io::mkdir_p(dir);
@@ -216,17 +230,7 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
         io::rename_path(tmp, path, true);
         ++made;
     };
-    for (const auto& a : Registry::all()) {
-        if (a.kind == Kind::Ds) {
-            for (auto* b : ds_backends()) link(Kind::Ds, b->name(), a.name);
-        } else {
-            for (auto* b : tm_backends()) {
-                link(Kind::Tm, b->name(), a.name);
-                for (const auto& v : b->variants())
-                    if (v.rfind(a.name + ".", 0) == 0) link(Kind::Tm, b->name(), v);
-            }
-        }
-    }
+    for_each_link(link);
     out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) +
            " already in place\n";
 }
