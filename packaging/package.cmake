@@ -47,4 +47,5 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "qemu-utils, openssh-client, genisoimage | xorr
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lvm2, libvirt-clients")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_POST_BUILD_SCRIPTS ${CMAKE_CURRENT_LIST_DIR}/installed-size.cmake)
 include(CPack)

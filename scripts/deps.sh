@@ -7,7 +7,8 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       e2fsprogs xfsprogs util-linux coreutils procps bc
       libvirt-daemon-system libvirt-clients qemu-system-x86
       user-mode-linux kmod lvm2 thin-provisioning-tools iproute2
-      clang libclang-rt-dev)
+      clang libclang-rt-dev
+      mmdebstrap podman runc)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
