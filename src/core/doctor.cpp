@@ -252,6 +252,12 @@ void remotes_tree(Report& r) {
     if (!v || !std::getline(v, version) || version.empty())
         r.problem(where, join_path(dir, "VERSION") + " is missing or unreadable (onehost sync compares it with the hosts')",
                   "restore it from OpenNebula's remotes (apt-get install --reinstall opennebula)");
+    else if ((version.rfind("5.", 0) == 0) == config().protocol6())
+        // The release profile: oned 6.x reads "SOURCE FORMAT" from cp/clone and plain
+        // errors; 5.x the older forms (see PROTOCOL).
+        r.warn(where, "remotes VERSION " + version + " with PROTOCOL=" + config().get("PROTOCOL"),
+               std::string("set PROTOCOL=") + (config().protocol6() ? "5" : "6") + " in /etc/one/onestor.conf for OpenNebula " +
+                   version.substr(0, version.find('.')) + ".x");
     else
         r.ok(where, "OpenNebula remotes VERSION " + version + ", PROTOCOL=" + config().get("PROTOCOL"));
 }

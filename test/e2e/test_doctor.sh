@@ -71,6 +71,11 @@ chmod 0700 "$T/lock"
 mv "$R/tm/ssh/clone" "$T/clone.link" && printf '#!/bin/sh\nexit 0\n' > "$R/tm/ssh/clone"
 sick "a link of the remotes tree replaced" "1 of [0-9]+ driver links in $R do not point at onestor \(first: $R/tm/ssh/clone\)"
 rm "$R/tm/ssh/clone" && mv "$T/clone.link" "$R/tm/ssh/clone"
+ONESTOR_PROTOCOL=6 doctor
+check "release profile: PROTOCOL=6 for a 6.x remotes tree, no warning" eval '[ "$RC" -eq 0 ] && grep -q "^ok *frontend: OpenNebula remotes VERSION 6.10.0, PROTOCOL=6" <<<"$OUT"'
+doctor
+check "release profile: PROTOCOL=5 for a 6.x remotes tree is warned, with the setting to change" \
+    grep -q "^warning *frontend: remotes VERSION 6.10.0 with PROTOCOL=5 -- set PROTOCOL=6" <<<"$OUT"
 mv "$R/VERSION" "$T/VERSION"
 sick "no VERSION in the remotes tree" "$R/VERSION is missing"
 mv "$T/VERSION" "$R/VERSION"
