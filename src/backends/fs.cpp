@@ -96,8 +96,9 @@ public:
             if (fstype == "swap") mkfs::swap(h, tmp);
             if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
             if (format == "qcow2") {
-                // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed back.
-                std::string q = tmp + ".qcow2";
+                // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed
+                // back; under a temp name of its own, so a sweep finds it should we be killed.
+                std::string q = io::temp_name_for(tmp);
                 try {
                     if (fs.empty() && fstype != "swap")
                         qemu::create(h, "qcow2", q, static_cast<unsigned long long>(img.size_mb));
@@ -340,7 +341,7 @@ private:
                        (!d.image || d.image->type != 1);
         if (convert && (driver == "raw" || driver == "qcow2") && driver != fmt) {
             log::info("converting from " + fmt + " to " + driver);
-            std::string out = tmp + ".conv";
+            std::string out = io::temp_name_for(tmp);  // swept like tmp, should we be killed
             try {
                 qemu::convert(h, fmt, tmp, driver, out);
                 io::rename_path(out, tmp, true);

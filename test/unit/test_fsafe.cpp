@@ -187,6 +187,19 @@ TEST_CASE("sweep_temps: a dead writer's temporary is removed, a live writer's ne
     ::close(ready[1]);
 }
 
+TEST_CASE("sweep_temps: a conversion's output beside an import's temp (a temp of a temp) is swept too") {
+    Scratch s;
+    std::string d = s.p.string();
+    std::string conv = io::temp_name_for(temp_for(d, "img", dead_pid(), "00000001"));
+    CHECK(io::is_temp_name(fs::path(conv).filename().string()));
+    std::ofstream(conv) << "half converted";
+    // Not ours by name (a temp's name carries its writer's pid): rename it as a dead one's.
+    std::string dead = conv.substr(0, conv.rfind(".onestor-tmp.") + 13) + std::to_string(dead_pid()) + ".0000000a";
+    fs::rename(conv, dead);
+    CHECK(io::sweep_temps(d) == 1);
+    CHECK_FALSE(fs::exists(dead));
+}
+
 TEST_CASE("TempFile: its writer holds the lock, so a sweep leaves it alone") {
     Scratch s;
     io::TempFile t(s / "target");
