@@ -78,6 +78,8 @@ check "release profile: PROTOCOL=5 for a 6.x remotes tree is warned, with the se
     grep -q "^warning *frontend: remotes VERSION 6.10.0 with PROTOCOL=5 -- set PROTOCOL=6" <<<"$OUT"
 mv "$R/VERSION" "$T/VERSION"
 sick "no VERSION in the remotes tree" "$R/VERSION is missing"
+STDOUT=$("$R/onestor" doctor 2>/dev/null)
+check "the report goes to stdout, problems too" grep -q "^PROBLEM .*VERSION is missing" <<<"$STDOUT"
 mv "$T/VERSION" "$R/VERSION"
 
 # onestor missing on the hosts (REMOTE_ONESTOR), and host-to-host ssh refused (HOST_SSH).
