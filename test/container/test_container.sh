@@ -93,11 +93,13 @@ MIRROR=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sour
 : "${MIRROR:=http://deb.debian.org/debian}"
 ROOTFS=${ONESTOR_ROOTFS_CACHE:-$W/bookworm.tar}
 if [ ! -s "$ROOTFS" ]; then
-    if ! mmdebstrap --variant=apt --quiet bookworm "$ROOTFS.tmp" "$MIRROR" >"$W/mmdebstrap.log" 2>&1; then
+    # mmdebstrap picks the format from the name: the partial file must end in .tar too.
+    if ! mmdebstrap --variant=apt --quiet bookworm "$ROOTFS.partial.tar" "$MIRROR" >"$W/mmdebstrap.log" 2>&1; then
         tail -n 20 "$W/mmdebstrap.log"; fail "mmdebstrap bookworm from $MIRROR"; finish
     fi
-    mv "$ROOTFS.tmp" "$ROOTFS"
+    mv "$ROOTFS.partial.tar" "$ROOTFS"
 fi
+[ -f "$ROOTFS" ] && tar -tf "$ROOTFS" ./usr/bin/apt-get >/dev/null 2>&1 || { fail "$ROOTFS is no root filesystem tarball"; finish; }
 pass "root filesystem: mmdebstrap --variant=apt bookworm from $MIRROR ($(stat -c %s "$ROOTFS") bytes)"
 mkdir -p "$W/apt"  # downloaded .debs, shared by the chroot and the image build
 stamp "rootfs"
@@ -154,8 +156,9 @@ stamp "chroot"
 
 # ---- 4. the image ----------------------------------------------------------------------------
 mkdir -p "$W/ctx" && cp "$DEB" "$W/ctx/onestor.deb"
-check "podman import of the root filesystem" eval '"${P[@]}" import -q "$ROOTFS" "$BASE" >/dev/null'
-if "${P[@]}" build -q --runtime runc --cgroup-parent "/$CGROUP" --network host --ulimit "nofile=$HN:$HN" \
+"${P[@]}" import -q "$ROOTFS" "$BASE" >/dev/null || { fail "podman import of the root filesystem"; finish; }
+pass "podman import of the root filesystem"
+if "${P[@]}" build -q --pull=never --runtime runc --cgroup-parent "/$CGROUP" --network host --ulimit "nofile=$HN:$HN" \
         --ulimit nproc=4096:4096 -v "$W/apt:/var/cache/apt/archives" --build-arg "BASE=$BASE" \
         -f "$SRC/packaging/Containerfile" -t "$IMAGE" "$W/ctx" >"$W/build.log" 2>&1; then
     pass "podman build -f packaging/Containerfile (the .deb on the imported base)"
