@@ -10,7 +10,8 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
       gzip bzip2 xz-utils zstd tar zip
       clang libclang-rt-dev
-      ceph-mon ceph-mgr ceph-osd ceph-common)
+      ceph-mon ceph-mgr ceph-osd ceph-common
+      mmdebstrap podman runc)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,8 +2,9 @@
 # Installs what it needs, builds onestor three times, each in a build directory of its own
 # with every option it depends on set here (so no other build's cache can change what runs),
 # and runs its suites through ctest:
-#   build-test  g++, warnings as errors: unit (doctest) and every end-to-end suite
-#               test/e2e/test_*.sh (real sshd hosts, real qemu-img, genisoimage, ...)
+#   build-test  g++, warnings as errors: unit (doctest), every end-to-end suite
+#               test/e2e/test_*.sh (real sshd hosts, real qemu-img, genisoimage, ...) and
+#               the package + container suite test/container/test_container.sh
 #   build-asan  g++ with ASan+UBSan: the unit tests and the suites labelled "sanitized"
 #   build-fuzz  clang++ -fsanitize=fuzzer: a bounded run of every libFuzzer target
 #               (test/fuzz; ONESTOR_FUZZ_SECONDS each, default 30, two at a time)
@@ -40,6 +41,9 @@ sanitized_tests=(unit)
 for s in $(sed -n 's/^ *set(SANITIZED_SUITES \(.*\))/\1/p' test/CMakeLists.txt); do sanitized_tests+=("e2e_$s"); done
 fuzz_tests=()
 for t in $(sed -n 's/^ *set(FUZZ_TARGETS \(.*\))/\1/p' test/fuzz/CMakeLists.txt); do fuzz_tests+=("fuzz_$t"); done
+# The package and container suite (test/CMakeLists.txt registers it as "container").
+container_tests=()
+[ -f test/container/test_container.sh ] && container_tests=(container)
 [ ${#e2e_tests[@]} -gt 0 ] || problem "no end-to-end suite found (test/e2e/test_*.sh)"
 [ ${#sanitized_tests[@]} -gt 1 ] || problem "no SANITIZED_SUITES found in test/CMakeLists.txt"
 [ ${#fuzz_tests[@]} -gt 0 ] || problem "no FUZZ_TARGETS found in test/fuzz/CMakeLists.txt"
@@ -85,7 +89,7 @@ stage() {
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 common=(-DONESTOR_TESTS=ON -DONESTOR_FUZZ=OFF -DONESTOR_E2E_PORT_BASE="${ONESTOR_E2E_PORT_BASE:-2300}")
-stage "normal" build-test "" "unit ${e2e_tests[*]}" "${common[@]}" \
+stage "normal" build-test "" "unit ${e2e_tests[*]} ${container_tests[*]}" "${common[@]}" \
     -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONESTOR_WERROR=ON -DONESTOR_SANITIZE=OFF
 stage "sanitized" build-asan "-L sanitized" "${sanitized_tests[*]}" "${common[@]}" \
     -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug -DONESTOR_WERROR=ON -DONESTOR_SANITIZE=ON

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
         std::string out;
         if (p.what == cli::Parsed::What::Meta) {
             rc = cli::run_meta(p.meta, out);
-            std::fputs(out.c_str(), rc == 0 ? stdout : stderr);
+            // doctor's report is its output, problems or not (`onestor doctor > report`).
+            std::fputs(out.c_str(), rc == 0 || p.meta[0] == "doctor" ? stdout : stderr);
             return rc;
         }
         log::set_action(p.inv.full_action());

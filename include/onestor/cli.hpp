@@ -4,6 +4,7 @@
 #pragma once
 #include "onestor/registry.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,21 @@ int run_meta(const std::vector<std::string>& words, std::string& out);
 
 std::string action_help(const Invocation& inv);
 
+// `onestor --help`; the man page's synopsis is made from it.
+std::string usage_text();
+// Generated documents (src/core/docs.cpp), from the registry and the settings table:
+// /etc/one/onestor.conf with every setting commented out at its default, and onestor(1) in roff.
+std::string config_template();
+std::string man_page();
+
+// `onestor doctor [HOST...]` (src/core/doctor.cpp): one line per problem with its fix;
+// returns 0 only when nothing the drivers need is missing.
+int doctor(const std::vector<std::string>& hosts, std::string& out);
+
 // Creates (idempotently) <dir>/onestor and the symlink tree for every registered
 // driver and action: datastore/<ds>/<action>, tm/<tm>/<action>[.<variant>].
 void install_remotes(const std::string& dir, std::string& out);
+// Calls fn(kind, driver, name) for every link of that tree (what doctor checks).
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn);
 
 }  // namespace onestor::cli

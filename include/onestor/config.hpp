@@ -9,6 +9,12 @@
 
 namespace onestor {
 
+struct Setting {
+    std::string key, default_value, help;  // help: one line, for the conf template and man page
+};
+// Every key the binary reads, in the order the template and man page list them.
+const std::vector<Setting>& settings();
+
 class Config {
 public:
     // Built-in defaults, then the file, then the environment.

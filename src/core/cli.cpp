@@ -75,6 +75,8 @@ const char* kUsage =
     "                                                   copies that killed attempts left\n"
     "  onestor sweep PATH                               remove PATH's temporary copies whose writer\n"
     "                                                   died (never a live writer's)\n"
+    "  onestor doctor [HOST...]                         check what the drivers need on the front-end\n"
+    "                                                   and the hosts; one line per problem, with the fix\n"
     "  onestor --version\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
@@ -178,6 +180,8 @@ int fetch(const std::vector<std::string>& w, std::string& out) {
 
 }  // namespace
 
+std::string usage_text() { return kUsage; }
+
 Parsed parse(const std::vector<std::string>& argv) {
     Parsed p;
     if (argv.empty()) throw DriverError("no program name");
@@ -187,7 +191,7 @@ Parsed parse(const std::vector<std::string>& argv) {
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
             w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" ||
-            w[0] == "fetch") {
+            w[0] == "fetch" || w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -232,6 +236,19 @@ std::string action_help(const Invocation& inv) {
     return where + " " + synopsis(a->args) + "\n  " + a->help + "\n";
 }
 
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn) {
+    for (const auto& a : Registry::all()) {
+        if (a.kind == Kind::Ds) {
+            for (auto* b : ds_backends()) fn(Kind::Ds, b->name, a.name);
+        } else {
+            for (auto* b : tm_backends()) {
+                fn(Kind::Tm, b->name, a.name);
+                for (const auto& v : b->variants(a.name)) fn(Kind::Tm, b->name, a.name + "." + v);
+            }
+        }
+    }
+}
+
 void install_remotes(const std::string& dir_arg, std::string& out) {
     std::string dir = clean_path(dir_arg, "remotes directory");
     io::mkdir_p(dir);
@@ -263,16 +280,7 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
         io::rename_path(tmp, path, true);
         ++made;
     };
-    for (const auto& a : Registry::all()) {
-        if (a.kind == Kind::Ds) {
-            for (auto* b : ds_backends()) link(Kind::Ds, b->name, a.name);
-        } else {
-            for (auto* b : tm_backends()) {
-                link(Kind::Tm, b->name, a.name);
-                for (const auto& v : b->variants(a.name)) link(Kind::Tm, b->name, a.name + "." + v);
-            }
-        }
-    }
+    for_each_link(link);
     out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) +
            " already in place\n";
 }
@@ -297,6 +305,15 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
         install_remotes(w[1], out);
         return 0;
     }
+    if (w[0] == "config-template" && w.size() == 1) {  // hidden: the package's /etc/one/onestor.conf
+        out = config_template();
+        return 0;
+    }
+    if (w[0] == "man" && w.size() == 1) {  // hidden: the package's onestor(1)
+        out = man_page();
+        return 0;
+    }
+    if (w[0] == "doctor") return doctor(std::vector<std::string>(w.begin() + 1, w.end()), out);
     if (int rc = transfer::host_side(w, out); rc >= 0) return rc;  // send, receive, sweep
     if (w[0] == "fetch") return fetch(w, out);
     throw DriverError("unknown command " + quoted(w[0]));

@@ -8,53 +8,65 @@
 #include <sstream>
 
 namespace onestor {
+// Every setting, its default and what it means: the one table behind the defaults, the
+// environment overrides, `onestor config-template` (/etc/one/onestor.conf of the package)
+// and the man page, so none of them can drift from what the binary reads.
+const std::vector<Setting>& settings() {
+    static const std::vector<Setting> t = {
+        {"PROTOCOL", "", "caller profile: empty detects oned's release from remotes/VERSION; 5, 6, 7 or X.Y[.Z] force one"},
+        {"SSH", "ssh", "ssh command and options (words, no shell)"},
+        {"SSH_CONNECT_TIMEOUT", "15", "seconds"},
+        {"SSH_CONTROL_PERSIST", "0", ">0: keep one ssh connection per host that many seconds, shared across actions"},
+        {"REMOTE_ONESTOR", "/var/tmp/one/onestor", "onestor on the hosts (onehost sync copies the remotes tree there); used by ssh transfers"},
+        {"HOST_TO_HOST", "direct", "direct: hosts stream to each other with their own ssh; relay: via the front-end"},
+        {"HOST_SSH", "ssh", "how a host reaches another host (direct mode)"},
+        {"LIMIT_TRANSFER_BW", "", "cap of each transfer stream in bytes/s, e.g. 50M (empty: none)"},
+        {"DOWNLOAD_CA_FILE", "", "CA bundle for https:// sources (empty: the system CAs)"},
+        {"DOWNLOAD_PROXY", "", "proxy URL for downloads (empty: the *_proxy environment)"},
+        {"DOWNLOAD_RETRIES", "5", "retries of a download after a transient failure"},
+        {"DOWNLOAD_CONNECT_TIMEOUT", "30", "seconds to connect to a download's server"},
+        {"DOWNLOAD_LOW_SPEED_TIME", "60", "seconds under 1 KiB/s before a download attempt is abandoned"},
+        {"MAX_DOWNLOAD_SIZE", "", "largest downloaded image, e.g. 100G (empty: the datastore's free space)"},
+        {"PROGRESS_INTERVAL", "5", "seconds between INFO progress lines of copies and downloads"},
+        {"S3_ENDPOINT", "", "s3:// sources without keys in their template: endpoint (empty: AWS for the region)"},
+        {"S3_REGION", "", "s3:// sources: region"},
+        {"S3_ACCESS_KEY_ID", "", "s3:// sources: access key"},
+        {"S3_SECRET_ACCESS_KEY", "", "s3:// sources: secret key"},
+        {"QEMU_IMG", "qemu-img", "qemu-img command"},
+        {"QCOW2_OPTIONS", "", "extra qemu-img create options for qcow2 overlays"},
+        {"QCOW2_STANDALONE", "no", "qcow2 clone: a full copy instead of an overlay"},
+        {"LVM_SUDO", "sudo -n", "fs_lvm: prefix of the LVM commands on the hosts (empty when oned's user runs them itself)"},
+        {"LVM_THIN_ENABLE", "no", "fs_lvm: VM disks as thin volumes in a pool per VM (snapshots); DISK/LVM_THIN_ENABLE wins"},
+        {"ZERO_LVM_ON_CREATE", "yes", "fs_lvm: zero what a new linear LV's image does not cover"},
+        {"ZERO_LVM_ON_DELETE", "yes", "fs_lvm: zero a linear LV before removing it"},
+        {"VIRSH", "virsh", "virsh command (live qcow2 actions)"},
+        {"LIBVIRT_URI", "qemu:///system", "libvirt URI for live qcow2 actions"},
+        {"MKSWAP", "mkswap", "mkswap command"},
+        {"MKISOFS", "genisoimage", "ISO maker (\"xorriso -as mkisofs\" works)"},
+        {"ONEVM", "onevm", "how TM actions read the VM document"},
+        {"ONEDATASTORE", "onedatastore", "how TM actions read the datastore document"},
+        {"FRONTEND", "", "extra names of the front-end (besides its hostname, FQDN and localhost): no ssh for them"},
+        {"DATASTORE_LOCATION", "/var/lib/one/datastores", "used when a dump has no BASE_PATH; every TM path must lie under it"},
+        {"REMOTES_DIR", "/var/lib/one/remotes", "where other TMs live (pre/postmigrate hand-off)"},
+        {"LOCK_DIR", "/var/lock/one", "locks that serialise racing actions"},
+        {"LOCK_TIMEOUT", "120", "seconds to wait for a lock (a timeout is an error)"},
+        {"COMMAND_TIMEOUT", "0", "seconds for a command (0: no limit)"},
+        {"COPY_TIMEOUT", "0", "seconds for a data copy (0: no limit)"},
+        {"SUPPORTED_FS", "ext2,ext3,ext4,xfs", "filesystems mkfs/mkimage may create (options: FS_OPTS_<fs>)"},
+        {"CEPH_TIMEOUT", "30", "ceph: seconds the rbd/ceph tools wait to reach the cluster and for each operation"},
+        {"DEBUG", "no", "yes: DEBUG lines, including every command run"},
+    };
+    return t;
+}
+
 namespace {
 
 const std::map<std::string, std::string>& defaults() {
-    static const std::map<std::string, std::string> d = {
-        {"PROTOCOL", ""},                           // caller profile: "" detect (remotes/VERSION), 5, 6, 7, X.Y
-        {"SSH", "ssh"},                             // command and options, like upstream's $SSH
-        {"SSH_CONNECT_TIMEOUT", "15"},              // seconds
-        {"SSH_CONTROL_PERSIST", "0"},               // >0: keep a shared connection that long after an action
-        {"REMOTE_ONESTOR", "/var/tmp/one/onestor"}, // onestor on the hosts (oned copies remotes there)
-        {"HOST_TO_HOST", "direct"},                 // direct: hosts stream to each other; relay: via the front-end
-        {"HOST_SSH", "ssh"},                        // how a host reaches another host (direct mode)
-        {"LIMIT_TRANSFER_BW", ""},                  // e.g. 50M: cap of each transfer stream, bytes/s
-        {"DOWNLOAD_CA_FILE", ""},                   // CA bundle for https:// sources ("": the system CAs)
-        {"DOWNLOAD_PROXY", ""},                     // proxy URL for downloads ("": the *_proxy environment)
-        {"DOWNLOAD_RETRIES", "5"},                  // retries of a download after a transient failure
-        {"DOWNLOAD_CONNECT_TIMEOUT", "30"},         // seconds
-        {"DOWNLOAD_LOW_SPEED_TIME", "60"},          // seconds under 1 KiB/s before an attempt is abandoned
-        {"MAX_DOWNLOAD_SIZE", ""},                  // e.g. 100G: largest downloaded image ("": the free space)
-        {"PROGRESS_INTERVAL", "5"},                 // seconds between INFO progress lines of copies and downloads
-        {"S3_ENDPOINT", ""},                        // s3:// sources without keys in their templates:
-        {"S3_REGION", ""},                          //   endpoint ("": AWS for the region), region,
-        {"S3_ACCESS_KEY_ID", ""},                   //   and keys
-        {"S3_SECRET_ACCESS_KEY", ""},
-        {"QEMU_IMG", "qemu-img"},
-        {"QCOW2_OPTIONS", ""},                      // extra qemu-img create options for overlays
-        {"QCOW2_STANDALONE", "no"},                 // qcow2 clone: full copy instead of an overlay
-        {"LVM_SUDO", "sudo -n"},                    // fs_lvm: prefix of LVM commands on the hosts ("" as root)
-        {"LVM_THIN_ENABLE", "no"},                  // fs_lvm: thin volumes (snapshots) unless DISK/LVM_THIN_ENABLE says
-        {"ZERO_LVM_ON_CREATE", "yes"},              // fs_lvm: zero what the image does not cover (linear LVs)
-        {"ZERO_LVM_ON_DELETE", "yes"},              // fs_lvm: zero a linear LV before removing it
-        {"VIRSH", "virsh"},
-        {"LIBVIRT_URI", "qemu:///system"},
-        {"MKSWAP", "mkswap"},
-        {"MKISOFS", "genisoimage"},                 // or "xorriso -as mkisofs"
-        {"ONEVM", "onevm"},
-        {"ONEDATASTORE", "onedatastore"},
-        {"FRONTEND", ""},                           // extra names of this host (besides hostname, localhost)
-        {"DATASTORE_LOCATION", "/var/lib/one/datastores"},
-        {"REMOTES_DIR", "/var/lib/one/remotes"},     // where other TMs live (migrate_other)
-        {"LOCK_DIR", "/var/lock/one"},
-        {"LOCK_TIMEOUT", "120"},                    // seconds to wait for a lock
-        {"COMMAND_TIMEOUT", "0"},                   // seconds for a short command (0: none)
-        {"COPY_TIMEOUT", "0"},                      // seconds for a data copy (0: none)
-        {"SUPPORTED_FS", "ext2,ext3,ext4,xfs"},     // mkfs FS / FSTYPE values
-        {"CEPH_TIMEOUT", "30"},                     // ceph: seconds to reach the cluster and per operation
-        {"DEBUG", "no"},
-    };
+    static const std::map<std::string, std::string> d = [] {
+        std::map<std::string, std::string> m;
+        for (const auto& s : settings()) m[s.key] = s.default_value;
+        return m;
+    }();
     return d;
 }
 
