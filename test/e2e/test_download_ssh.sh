@@ -50,7 +50,7 @@ check "cp ssh://: the option host ran nothing" test ! -e PWNED
 expect_ok "stat ssh://: a qcow2's virtual size from its header on the host" "$FSD/stat" "$(dump PATH="ssh://host01:$SAFE/q.qcow2")" 7
 check "stat ssh://: 48 MiB ($OUT)" test "$OUT" = 48
 ds_refused "stat ssh://: a file outside SAFE_DIRS" "Not allowed" "$(dump PATH=ssh://host01:/etc/passwd)" stat
-"$ONESTOR_SRC/scripts/testhosts.sh" down "$T/hosts" host02 >/dev/null
+"$ONESTOR_SRC/test/hosts/testhosts.sh" down "$T/hosts" host02 >/dev/null
 ds_refused "cp ssh:// from a host that is down" "host02" "$(dump PATH="ssh://host02:$SAFE/img")"
 check "no temporary file left in the datastore" test -z "$(find "$BASE" -name '.*onestor-tmp*')"
 
