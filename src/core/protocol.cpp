@@ -187,14 +187,19 @@ std::string error_block(const std::string& msg, ErrorForm form) {
 std::string shell_error_printf() { return std::string("'") + kErrorBegin + "\\n%s\\n" + kErrorEnd + "\\n'"; }
 
 std::optional<std::string> first_error_block(const std::string& err) {
-    // The first block: in a pipeline the side that failed first names the cause (a full
-    // disk), the other only its echo (a broken pipe).
+    // In a pipeline the side that failed first names the cause (a full disk), the other only
+    // its echo (a broken pipe), and their stderr may arrive in either order: the first block
+    // that is not a broken pipe, else the first.
     const std::string marker = std::string(kErrorBegin) + "\n";
-    auto m = err.find(marker);
-    if (m == std::string::npos) return std::nullopt;
-    auto b = m + marker.size();
-    auto e = err.find('\n', b);
-    return err.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    std::optional<std::string> first;
+    for (auto m = err.find(marker); m != std::string::npos; m = err.find(marker, m + 1)) {
+        auto b = m + marker.size();
+        auto e = err.find('\n', b);
+        std::string block = err.substr(b, e == std::string::npos ? std::string::npos : e - b);
+        if (block.find("Broken pipe") == std::string::npos) return block;
+        if (!first) first = block;
+    }
+    return first;
 }
 
 std::string read_action_data() {

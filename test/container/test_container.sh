@@ -36,10 +36,12 @@ done
 
 # Work directory in the build tree (not /tmp: the suite's /tmp is bind-mounted into containers).
 W=$(mktemp -d "$B/container-work.XXXXXX")
+# podman refuses a runroot path over 50 characters, which a build tree's may be: a short one.
+RR=$(mktemp -d /run/onestor-ctr.XXXXXX)
 IMAGE=localhost/onestor:test BASE=localhost/onestor-base:bookworm
 CGROUP=onestor-ctr-$$
 HN=$(ulimit -Hn)
-P=(podman --root "$W/root" --runroot "$W/runroot" --tmpdir "$W/tmp" --runtime runc
+P=(podman --root "$W/root" --runroot "$RR" --tmpdir "$W/tmp" --runtime runc
    --cgroup-manager cgroupfs --events-backend file --storage-driver overlay)
 RUN=(run --rm --pull never --log-driver none --runtime runc --cgroup-parent "/$CGROUP"
      --ulimit "nofile=$HN:$HN" --ulimit nproc=4096:4096)
@@ -52,8 +54,10 @@ cleanup() {
     # What podman left mounted under its state (the overlay's bind mount of itself), and the
     # chroot's mounts, innermost first.
     local m
-    for m in $(awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null; done
-    rm -rf "$W"
+    for m in $(awk -v w="$W" -v r="$RR" 'index($2, w) == 1 || index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+        umount -l "$m" 2>/dev/null
+    done
+    rm -rf "$W" "$RR"
     [ "$had_cache" -eq 1 ] || rm -rf /var/lib/containers/cache
     rmdir /var/lib/containers 2>/dev/null
     local d

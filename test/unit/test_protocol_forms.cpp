@@ -18,6 +18,10 @@ TEST_CASE("protocol: profiles choose the result and error forms") {
     CHECK(first_error_block("x\n" + error_block("disk full", ErrorForm::Markers) + error_block("echo", ErrorForm::Markers)) ==
           "disk full");
     CHECK_FALSE(first_error_block("disk full\n"));
+    // a pipeline's sender may complain first: its broken pipe is the echo, not the cause
+    CHECK(first_error_block(error_block("cannot send the stream 'pipe': Broken pipe", ErrorForm::Markers) +
+                            error_block("No space left on device", ErrorForm::Markers)) == "No space left on device");
+    CHECK(first_error_block(error_block("x: Broken pipe", ErrorForm::Markers)) == "x: Broken pipe");
 }
 
 TEST_CASE("protocol: monitor lines in both VM forms") {
