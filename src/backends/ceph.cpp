@@ -1,3 +1,6 @@
+// Over 400 lines: two driver tables (DS and TM) over one cluster model (Cluster, Made); the
+// model is theirs alone, and splitting would make it a header for two files.
+//
 // The `ceph` datastore and transfer drivers: images and VM disks are RBD volumes in a Ceph
 // pool (names and snapshots in upstream's scheme, see rbd.hpp). As upstream, the `rbd` and
 // `ceph` tools run on a bridge (DS: a BRIDGE_LIST host) or the hypervisor (TM) through the

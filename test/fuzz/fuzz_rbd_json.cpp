@@ -1,5 +1,5 @@
 // What `rbd info/snap ls/ls/children --format json` and `ceph df --format json` print, as
-// src/core/rbd.cpp reads it (run on a bridge: what a broken or different Ceph prints must be
+// src/tools/rbd.cpp reads it (run on a bridge: what a broken or different Ceph prints must be
 // an error, never a crash). Only DriverError may escape.
 #include "onestor/error.hpp"
 #include "onestor/rbd.hpp"

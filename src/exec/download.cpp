@@ -1,3 +1,6 @@
+// Over 400 lines: one pipeline of four stages (source, decompressor, unpacker, writer) that
+// pull from each other and share one error path; split, each would expose its buffers.
+//
 // The download pipeline (see download.hpp). Everything is pulled, in one thread, from the
 // end: the writer asks the unpacker, which asks the decompressor (libarchive's read
 // callbacks), which asks the metered source (hashes, counters, progress), which drives
