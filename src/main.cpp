@@ -8,9 +8,9 @@
 #include "onestor/log.hpp"
 #include "onestor/protocol.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <sstream>
-#include <unistd.h>
 
 using namespace onestor;
 
@@ -75,7 +75,9 @@ int main(int argc, char** argv) {
         }
         const Action* action = Registry::find(p.inv.kind, p.inv.action);
         const TmTable* tm = p.inv.kind == Kind::Tm ? find_tm_backend(p.inv.driver) : nullptr;
-        Call call{p.inv, Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data, tm && tm->rbd_images), {}};
+        Call call{p.inv,
+                  Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data, tm && tm->rbd_images),
+                  {}};
         if (call.inv.kind == Kind::Ds && call.inv.driver.empty()) {
             call.inv.driver = call.args.dump().datastore.ds_mad;
             if (call.inv.driver.empty()) throw DriverError("the action data names no DATASTORE/DS_MAD");

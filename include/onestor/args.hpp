@@ -14,19 +14,19 @@
 namespace onestor {
 
 enum class ArgKind {
-    DsDump,    // DS form: "DUMP ID" (5.x) or "ID" with the base64 dump on stdin (6.8+)
-    HostPath,  // host:/path
-    Path,      // /path, or host:/path (mvds' destination comes both ways)
-    Host,      // a bare host name (premigrate)
-    VmId,      // integer 0..INT32_MAX (oned's ids are ints)
-    DsId,      // integer 0..INT32_MAX
-    SnapId,    // integer 0..INT32_MAX
+    DsDump,      // DS form: "DUMP ID" (5.x) or "ID" with the base64 dump on stdin (6.8+)
+    HostPath,    // host:/path
+    Path,        // /path, or host:/path (mvds' destination comes both ways)
+    Host,        // a bare host name (premigrate)
+    VmId,        // integer 0..INT32_MAX (oned's ids are ints)
+    DsId,        // integer 0..INT32_MAX
+    SnapId,      // integer 0..INT32_MAX
     SaveSnapId,  // integer -1..INT32_MAX (cpds: -1 is the current state, not a snapshot)
-    SizeMb,    // integer 1..kMaxSizeMb
-    Format,    // raw | qcow2 | swap | ...: a plain word
-    Files,     // context: one or more files, each "path" or "path:'name'"
-    Extra,     // zero to two trailing words (pre/postmigrate: template, caller's TM)
-    Unread,    // any words, never interpreted (an action that answers "not supported")
+    SizeMb,      // integer 1..kMaxSizeMb
+    Format,      // raw | qcow2 | swap | ...: a plain word
+    Files,       // context: one or more files, each "path" or "path:'name'"
+    Extra,       // zero to two trailing words (pre/postmigrate: template, caller's TM)
+    Unread,      // any words, never interpreted (an action that answers "not supported")
 };
 
 struct ArgSpec {
@@ -52,9 +52,8 @@ public:
     // `rbd_images` (drivers whose images are RBD volumes, Table::rbd_images): an image
     // argument (Confine::Image) may be host:POOL/IMAGE, validated by rbd::parse_spec and
     // kept as that relative path, which no directory rule applies to.
-    static Args parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words,
-                      const std::string& action, const std::function<std::string()>& stdin_text,
-                      bool rbd_images = false);
+    static Args parse(const std::vector<ArgSpec>& spec, const std::vector<std::string>& words, const std::string& action,
+                      const std::function<std::string()>& stdin_text, bool rbd_images = false);
 
     static ContextFile parse_context_file(const std::string& word);
     // parse_number (numbers.hpp): strict decimal in [min, max]

@@ -46,7 +46,6 @@ using protocol::VmDiskUsage;
 // Used/total/free MiB of the filesystem holding `path` (statvfs).
 MonitorResult filesystem_usage(const std::string& path);
 
-
 // ---- transfer manager (TM) drivers ----------------------------------------------------
 
 // What a TM call knows beyond its path arguments: ids, the action (and .suffix) it runs
@@ -71,15 +70,14 @@ struct MigrateRequest {
     std::string caller_tm;     // set when another TM's migrate_other calls us
 };
 
-
 // ---- tables ---------------------------------------------------------------------------
 
 // The shapes of primitives, one per argument layout of the actions (src/actions/).
 namespace sig {
-using Image = DsResult(const DsDump&, long image_id);      // cp, mkfs, clone
-using ImageVoid = void(const DsDump&, long image_id);      // rm, snap_*
-using Stat = unsigned long long(const DsDump&);            // stat
-using Monitor = MonitorResult(const DsDump&);              // DS and TM monitor
+using Image = DsResult(const DsDump&, long image_id);                            // cp, mkfs, clone
+using ImageVoid = void(const DsDump&, long image_id);                            // rm, snap_*
+using Stat = unsigned long long(const DsDump&);                                  // stat
+using Monitor = MonitorResult(const DsDump&);                                    // DS and TM monitor
 using Paths = void(const TmContext&, const HostPath& src, const HostPath& dst);  // clone ln mvds mv
 using Cpds = void(const TmContext&, const HostPath& src, const HostPath& dst, long snap_id);
 using DiskNum = void(const TmContext&, const HostPath& disk, long n);  // snap_*, resize
@@ -88,9 +86,9 @@ using One = void(const TmContext&, const HostPath& dst);  // delete
 using Mkimage = void(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
 using Mkswap = void(const TmContext&, long size_mb, const HostPath& dst);
 using Migrate = void(const TmContext&, const MigrateRequest&);  // pre/postmigrate
-using MonitorDs = MonitorResult(const std::string& ds_dir);   // the host-side probe
-using Export = ExportInfo(const DsDump&);                      // DS export
-using Host = void();                                           // run on the host itself (activate)
+using MonitorDs = MonitorResult(const std::string& ds_dir);     // the host-side probe
+using Export = ExportInfo(const DsDump&);                       // DS export
+using Host = void();                                            // run on the host itself (activate)
 }  // namespace sig
 
 // One entry of a table: a function of one of the shapes above.

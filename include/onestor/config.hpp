@@ -25,10 +25,9 @@ public:
     std::string get(const std::string& key) const;
     long get_int(const std::string& key) const;
     bool get_bool(const std::string& key) const;
-    std::vector<std::string> get_words(const std::string& key) const;  // a command: argv words
+    std::vector<std::string> get_words(const std::string& key) const;           // a command: argv words
     std::vector<std::string> get_words_or_empty(const std::string& key) const;  // options: may be none
     void set(const std::string& key, const std::string& value) { values_[key] = value; }
-
 
     static std::map<std::string, std::string> parse(const std::string& text);
 

@@ -31,24 +31,24 @@ struct S3Credentials {
 // Transport settings; from_config reads DOWNLOAD_CA_FILE, DOWNLOAD_PROXY, DOWNLOAD_RETRIES,
 // DOWNLOAD_CONNECT_TIMEOUT, DOWNLOAD_LOW_SPEED_TIME and LIMIT_TRANSFER_BW.
 struct HttpSettings {
-    std::string ca_file;            // empty: the system CAs
-    std::string proxy;              // empty: libcurl's default (the *_proxy environment)
-    int retries = 5;                // further attempts after a transient failure
-    long connect_timeout = 30;      // seconds
-    long low_speed_time = 60;       // seconds below 1 KiB/s before the attempt is abandoned
-    unsigned long long rate = 0;    // bytes/s, 0: no cap
-    double backoff = 1.0;           // seconds before the first retry, doubled each time (max 30)
+    std::string ca_file;          // empty: the system CAs
+    std::string proxy;            // empty: libcurl's default (the *_proxy environment)
+    int retries = 5;              // further attempts after a transient failure
+    long connect_timeout = 30;    // seconds
+    long low_speed_time = 60;     // seconds below 1 KiB/s before the attempt is abandoned
+    unsigned long long rate = 0;  // bytes/s, 0: no cap
+    double backoff = 1.0;         // seconds before the first retry, doubled each time (max 30)
     static HttpSettings from_config(const Config& c);
 };
 
 struct DownloadOptions {
-    std::string url;                   // http://, https://, s3://bucket/key, or a label for local_fd
-    std::optional<int> local_fd;       // a local source, already opened by the caller (read from its offset)
-    bool no_decompress = false;        // NO_DECOMPRESS=yes: the bytes as served
-    unsigned long long limit = 0;      // most bytes the result may have (0: none)
+    std::string url;                            // http://, https://, s3://bucket/key, or a label for local_fd
+    std::optional<int> local_fd;                // a local source, already opened by the caller (read from its offset)
+    bool no_decompress = false;                 // NO_DECOMPRESS=yes: the bytes as served
+    unsigned long long limit = 0;               // most bytes the result may have (0: none)
     std::string limit_name = "the size limit";  // named in the error, e.g. "MAX_DOWNLOAD_SIZE"
-    std::string md5, sha1, sha256;     // expected digests of the bytes as served; empty: not checked
-    bool all_digests = false;          // compute all three (else only the expected ones)
+    std::string md5, sha1, sha256;              // expected digests of the bytes as served; empty: not checked
+    bool all_digests = false;                   // compute all three (else only the expected ones)
     S3Credentials s3;
     std::optional<HttpSettings> http;  // empty: HttpSettings::from_config(config())
     bool progress = true;              // INFO: lines every ~5 s on long downloads
@@ -96,14 +96,14 @@ class SparseWriter {
 public:
     explicit SparseWriter(int fd);
     void write(const char* p, size_t n);
-    void finish();              // flush, ftruncate to the size written
-    void reset();               // back to an empty file (a restarted download)
+    void finish();  // flush, ftruncate to the size written
+    void reset();   // back to an empty file (a restarted download)
     unsigned long long size() const { return size_; }
 
 private:
     void flush();
     int fd_;
-    std::string buf_;           // pending bytes starting at offset base_
+    std::string buf_;  // pending bytes starting at offset base_
     unsigned long long base_ = 0, size_ = 0;
 };
 

@@ -17,13 +17,13 @@ struct Limits {
 };
 
 struct RunOptions {
-    int timeout_s = 0;          // 0: no limit
-    int stdin_fd = -1;          // -1: /dev/null
-    int stdout_fd = -1;         // -1: capture into Result::out
-    bool check = true;          // throw DriverError on a non-zero exit
-    std::string what;           // reason prefix for the error ("cannot copy 'x'")
-    bool cleanup = false;       // a clean-up step: runs even after SIGTERM was received
-    Limits limits;              // rlimits of the child (on a remote host: ulimit, see Host)
+    int timeout_s = 0;     // 0: no limit
+    int stdin_fd = -1;     // -1: /dev/null
+    int stdout_fd = -1;    // -1: capture into Result::out
+    bool check = true;     // throw DriverError on a non-zero exit
+    std::string what;      // reason prefix for the error ("cannot copy 'x'")
+    bool cleanup = false;  // a clean-up step: runs even after SIGTERM was received
+    Limits limits;         // rlimits of the child (on a remote host: ulimit, see Host)
     // The program speaks the driver protocol (our own onestor, our fixed transfer scripts,
     // another TM driver): the first error block in its stderr is its reason. Any other
     // program's stderr is data, never searched for one (see failure_reason).
@@ -31,7 +31,7 @@ struct RunOptions {
 };
 
 struct Result {
-    int status = 0;             // exit code; 128+signal when killed
+    int status = 0;  // exit code; 128+signal when killed
     std::string out, err;
 };
 
@@ -55,10 +55,10 @@ struct BatchStep {
     Argv undo;                   // run when one of them fails (may be empty)
 };
 struct Command {
-    std::string host;          // "": a process on the front-end; else the host it runs on
-    Argv argv;                 // the argv here, or the words run there (each quoted once)
-    std::string pipe_host;     // with pipe_to: where the consumer runs ("": the front-end)
-    Argv pipe_to;              // non-empty: `argv | pipe_to`, the status pipe_to's
+    std::string host;       // "": a process on the front-end; else the host it runs on
+    Argv argv;              // the argv here, or the words run there (each quoted once)
+    std::string pipe_host;  // with pipe_to: where the consumer runs ("": the front-end)
+    Argv pipe_to;           // non-empty: `argv | pipe_to`, the status pipe_to's
     // A host's batch (Host::batch): argv is {"sh", "-c", script}, the script built from
     // these steps; its stdout is each step's output followed by a NUL, and a failure
     // names its command on stderr ("onestor: failed command N").

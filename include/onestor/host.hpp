@@ -79,9 +79,9 @@ public:
     void mkdir_p(const std::string& dir);
     bool exists(const std::string& path);
     bool is_dir(const std::string& path);
-    std::string readlink(const std::string& path);  // "" when not a symlink
-    std::string realpath(const std::string& path);  // canonical, or "" when missing
-    void remove(const std::string& path);           // rm -rf, missing is fine
+    std::string readlink(const std::string& path);          // "" when not a symlink
+    std::string realpath(const std::string& path);          // canonical, or "" when missing
+    void remove(const std::string& path);                   // rm -rf, missing is fine
     std::vector<std::string> list(const std::string& dir);  // entry names, sorted; [] when missing
     // Sparse-aware copy onto a temp name beside dst, synced, then renamed onto dst.
     void copy_file(const std::string& src, const std::string& dst, bool replace = true);

@@ -17,7 +17,7 @@ class Host;
 namespace onestor::imgformat {
 
 struct Image {
-    std::string format;                 // raw | qcow2 | vmdk | vdi | vhdx
+    std::string format;                   // raw | qcow2 | vmdk | vdi | vhdx
     unsigned long long virtual_size = 0;  // bytes: a raw file's size, else from the header
 };
 

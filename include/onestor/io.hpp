@@ -2,14 +2,14 @@
 // with copy_file_range, read/write as the last resort) and the temp-beside-target,
 // fsync, rename discipline. Memory stays one fixed buffer whatever the image size.
 #pragma once
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 namespace onestor::io {
 
 struct CopyStats {
-    unsigned long long size = 0;      // apparent size
-    unsigned long long data = 0;      // bytes of data moved (allocated extents)
+    unsigned long long size = 0;  // apparent size
+    unsigned long long data = 0;  // bytes of data moved (allocated extents)
     bool reflinked = false;
 };
 

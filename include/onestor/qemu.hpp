@@ -11,10 +11,10 @@ namespace onestor::qemu {
 
 struct ImageInfo {
     std::string filename;
-    std::string format;              // "raw", "qcow2", ...
+    std::string format;  // "raw", "qcow2", ...
     unsigned long long virtual_size = 0;
     std::string backing_file, backing_format, data_file;
-    std::string full_backing_file;   // backing_file resolved against the image's directory
+    std::string full_backing_file;  // backing_file resolved against the image's directory
 };
 
 // Every command names the image's format (-f): qemu-img never probes one (an image a
@@ -34,12 +34,10 @@ Step info_step(Host& h, const std::string& path, const std::string& format);
 // match, or when its backing file or external data file lies outside `allowed_dir`
 // (its own snapshot directory; "" allows no backing file at all). An external data file is
 // read from the header only, never opened (it could name a FIFO or /dev/watchdog).
-ImageInfo validate(Host& h, const std::string& path, const std::string& declared_format,
-                   const std::string& allowed_dir);
+ImageInfo validate(Host& h, const std::string& path, const std::string& declared_format, const std::string& allowed_dir);
 
 // qcow2 overlay at `path` on `backing` (whose format is given explicitly).
-void create_overlay(Host& h, const std::string& backing, const std::string& backing_format,
-                    const std::string& path);
+void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path);
 // With `size` (bytes: the backing's virtual size, from a chain just read and checked) the
 // backing chain is not opened once more.
 Step overlay_step(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path,
@@ -47,8 +45,7 @@ Step overlay_step(Host& h, const std::string& backing, const std::string& backin
 // Safe rebase (copies whatever the new backing lacks): the image keeps its content.
 Step rebase_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 // Only the backing file name changes (the data already matches): qemu-img rebase -u.
-Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
-                        const std::string& backing_format);
+Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format);
 
 // The rlimits of a qemu-img that moves an image's data (convert, rebase), for callers that
 // build such a command themselves (qemu.cpp says why these values).
@@ -58,8 +55,7 @@ Limits data_limits();
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
-void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
-             const std::string& out);
+void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format, const std::string& out);
 Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
                   const std::string& out);
 

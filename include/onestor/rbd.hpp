@@ -30,10 +30,10 @@ struct Image {
 
 // "POOL/NAME" (an image's SOURCE, a TM's disk source) into its parts, each validated.
 Image parse_spec(const std::string& spec);
-Image image_of(const std::string& pool, long image_id);                       // one-<id>
-Image disk_of(const Image& src, long vmid, int disk);                         // <src>-<vm>-<disk>
-Image volatile_of(const std::string& pool, long vmid, int disk);              // one-sys-<vm>-<disk>
-constexpr const char* kCloneSnap = "snap";                                    // @snap for clones
+Image image_of(const std::string& pool, long image_id);           // one-<id>
+Image disk_of(const Image& src, long vmid, int disk);             // <src>-<vm>-<disk>
+Image volatile_of(const std::string& pool, long vmid, int disk);  // one-sys-<vm>-<disk>
+constexpr const char* kCloneSnap = "snap";                        // @snap for clones
 
 // How the tools reach the cluster: CEPH_USER (--id), CEPH_KEY (--keyfile, or --keyring for a
 // *.keyring file), CEPH_CONF (-c). Each is validated when set (user: a name; key and conf:

@@ -21,8 +21,7 @@ std::string base64_encode(const std::string& data);
 using Attributes = std::map<std::string, std::string>;  // TEMPLATE: attribute name -> text
 
 struct Permissions {
-    int owner_u = 0, owner_m = 0, owner_a = 0, group_u = 0, group_m = 0, group_a = 0, other_u = 0,
-        other_m = 0, other_a = 0;
+    int owner_u = 0, owner_m = 0, owner_a = 0, group_u = 0, group_m = 0, group_a = 0, other_u = 0, other_m = 0, other_a = 0;
 };
 
 struct Image {
@@ -52,7 +51,7 @@ struct Datastore {
     long total_mb = 0, free_mb = 0, used_mb = 0;
     Attributes tmpl;
 
-    std::string attr(const std::string& name) const;  // TEMPLATE attribute or ""
+    std::string attr(const std::string& name) const;    // TEMPLATE attribute or ""
     static Datastore from_xml(const std::string& xml);  // `onedatastore show -x`
 };
 

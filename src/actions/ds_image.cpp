@@ -16,7 +16,9 @@ const std::vector<ArgSpec> kDump = {{"dump", ArgKind::DsDump}};
 std::string source_line(const DsResult& r) { return protocol::source_line(r.source, r.format, protocol::profile()); }
 
 void cp(Call& c) { c.out = source_line(c.op<sig::Image>()(c.args.dump(), c.args.id())); }
-void mkfs(Call& c) { c.out = protocol::source_line(c.op<sig::Image>()(c.args.dump(), c.args.id()).source, "", protocol::profile()); }
+void mkfs(Call& c) {
+    c.out = protocol::source_line(c.op<sig::Image>()(c.args.dump(), c.args.id()).source, "", protocol::profile());
+}
 void rm(Call& c) { c.op<sig::ImageVoid>()(c.args.dump(), c.args.id()); }
 void stat(Call& c) { c.out = protocol::number_line(c.op<sig::Stat>()(c.args.dump())); }
 void clone(Call& c) { c.out = source_line(c.op<sig::Image>()(c.args.dump(), c.args.id())); }
@@ -33,7 +35,8 @@ void export_image(Call& c) {
     c.out = protocol::import_info(e.source, e.md5, e.size_mb, e.format);
 }
 
-const Register r_export{{Kind::Ds, "export", kDump, "print IMPORT_INFO (source, MD5, size, format) for a marketplace", export_image}};
+const Register r_export{
+    {Kind::Ds, "export", kDump, "print IMPORT_INFO (source, MD5, size, format) for a marketplace", export_image}};
 const Register r_monitor{{Kind::Ds, "monitor", kDump, "print USED_MB, TOTAL_MB and FREE_MB of the datastore", monitor}};
 
 }  // namespace

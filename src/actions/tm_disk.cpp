@@ -34,10 +34,8 @@ const std::vector<ArgSpec> kCpds = {{"src", ArgKind::HostPath, Confine::VmDisk},
 const std::vector<ArgSpec> kOne = {
     {"dst", ArgKind::HostPath, Confine::VmDiskOrDir}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
-const std::vector<ArgSpec> kResize = {{"disk", ArgKind::HostPath, Confine::VmDisk},
-                                      {"size", ArgKind::SizeMb},
-                                      {"vmid", ArgKind::VmId},
-                                      {"dsid", ArgKind::DsId}};
+const std::vector<ArgSpec> kResize = {
+    {"disk", ArgKind::HostPath, Confine::VmDisk}, {"size", ArgKind::SizeMb}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
 void clone(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }
 void ln(Call& c) { c.op<sig::Paths>()(c.tm_context(), c.args.path("src"), c.args.path("dst")); }

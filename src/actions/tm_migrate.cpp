@@ -9,9 +9,9 @@
 namespace onestor::actions::tm_migrate {
 namespace {
 
-const std::vector<ArgSpec> kMigrate = {{"src_host", ArgKind::Host}, {"dst_host", ArgKind::Host},
-                                       {"dir", ArgKind::Path, Confine::VmDir}, {"vmid", ArgKind::VmId},
-                                       {"dsid", ArgKind::DsId},     {"extra", ArgKind::Extra}};
+const std::vector<ArgSpec> kMigrate = {
+    {"src_host", ArgKind::Host}, {"dst_host", ArgKind::Host}, {"dir", ArgKind::Path, Confine::VmDir},
+    {"vmid", ArgKind::VmId},     {"dsid", ArgKind::DsId},     {"extra", ArgKind::Extra}};
 
 MigrateRequest request(const Call& c) {
     protocol::MigrateInput in = protocol::migrate_input(c.args.extra());
@@ -28,7 +28,8 @@ void fail(Call& c) { c.op<sig::Migrate>()(c.tm_context(), request(c)); }
 // activate: run by the host itself after a reboot (upstream's cron @reboot line), no arguments.
 void activate(Call& c) { c.op<sig::Host>()(); }
 
-const Register r_activate{{Kind::Tm, "activate", {}, "on a host after its boot: activate the volumes of the VMs it owns", activate}};
+const Register r_activate{
+    {Kind::Tm, "activate", {}, "on a host after its boot: activate the volumes of the VMs it owns", activate}};
 const Register r_fail{{Kind::Tm, "failmigrate", kMigrate, "undo premigrate after a failed live migration", fail}};
 const Register r_post{{Kind::Tm, "postmigrate", kMigrate, "clean up the source host after a live migration", post}};
 

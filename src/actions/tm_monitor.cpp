@@ -18,7 +18,11 @@ void monitor_ds(Call& c) {
 
 void monitor(Call& c) { c.out = protocol::monitor_lines(c.op<sig::Monitor>()(c.args.dump()), protocol::profile().monitor_vms); }
 
-const Register r_monitor_ds{{Kind::Tm, "monitor_ds", {{"dir", ArgKind::Path, Confine::Datastore}}, "report a local system datastore's usage (on the host)", monitor_ds}};
+const Register r_monitor_ds{{Kind::Tm,
+                             "monitor_ds",
+                             {{"dir", ArgKind::Path, Confine::Datastore}},
+                             "report a local system datastore's usage (on the host)",
+                             monitor_ds}};
 const Register r_monitor{{Kind::Tm, "monitor", {{"dump", ArgKind::DsDump}}, "report a system datastore's usage", monitor}};
 
 }  // namespace

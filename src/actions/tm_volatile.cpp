@@ -19,9 +19,7 @@ const std::vector<ArgSpec> kMkswap = {
     {"size", ArgKind::SizeMb}, {"dst", ArgKind::HostPath, Confine::VmDiskSys}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
 
 void context(Call& c) { c.op<sig::Context>()(c.tm_context(), c.args.files(), c.args.path("dst")); }
-void mkimage(Call& c) {
-    c.op<sig::Mkimage>()(c.tm_context(), c.args.num("size"), c.args.word("format"), c.args.path("dst"));
-}
+void mkimage(Call& c) { c.op<sig::Mkimage>()(c.tm_context(), c.args.num("size"), c.args.word("format"), c.args.path("dst")); }
 void mkswap(Call& c) { c.op<sig::Mkswap>()(c.tm_context(), c.args.num("size"), c.args.path("dst")); }
 
 const Register r_context{{Kind::Tm, "context", kContext, "build the context ISO from the files and place it as a disk", context}};

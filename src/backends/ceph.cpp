@@ -26,11 +26,11 @@
 #include "onestor/paths.hpp"
 #include "onestor/rbd.hpp"
 
-#include <climits>
 #include <fcntl.h>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <climits>
+#include <sstream>
 
 namespace onestor::backends {
 const TmTable& ssh_table();
@@ -52,8 +52,8 @@ struct Cluster {
         return words;
     }
     std::optional<rbd::Info> info(const rbd::Image& img) const {
-        Result r = h->run(rbd::rbd(auth, {"info", "--format", "json", img.spec()}),
-                          {.timeout_s = auth.timeout_s + 30, .check = false});
+        Result r =
+            h->run(rbd::rbd(auth, {"info", "--format", "json", img.spec()}), {.timeout_s = auth.timeout_s + 30, .check = false});
         if (r.status == 0) return rbd::parse_info(r.out);
         // rbd says "No such file or directory" (ENOENT) for a missing image; anything else
         // (no cluster, wrong key) is an error of its own.
@@ -68,7 +68,8 @@ struct Cluster {
         return *i;
     }
     std::vector<rbd::Snap> snaps(const rbd::Image& img) const {
-        return rbd::parse_snaps(run({"snap", "ls", "--format", "json", img.spec()}, "cannot list the snapshots of " + quoted(img.spec())).out);
+        return rbd::parse_snaps(
+            run({"snap", "ls", "--format", "json", img.spec()}, "cannot list the snapshots of " + quoted(img.spec())).out);
     }
     std::vector<std::string> children(const rbd::Image& img, const std::string& snap) const {
         return rbd::parse_children(
@@ -103,7 +104,8 @@ struct Cluster {
 // A volume this action made under its temporary name: removed again unless committed.
 class Made {
 public:
-    Made(const Cluster& c, rbd::Image final_name) : c_(c), final_(std::move(final_name)), tmp_{final_.pool, final_.name + ".tmp"} {
+    Made(const Cluster& c, rbd::Image final_name)
+        : c_(c), final_(std::move(final_name)), tmp_{final_.pool, final_.name + ".tmp"} {
         // A leftover of an interrupted attempt holds nothing anyone uses.
         c_.remove(tmp_);
     }
@@ -118,7 +120,10 @@ public:
             log::error(std::string("could not remove ") + quoted(tmp_.spec()) + ": " + e.what());
         }
     }
-    const rbd::Image& tmp() { armed_ = true; return tmp_; }
+    const rbd::Image& tmp() {
+        armed_ = true;
+        return tmp_;
+    }
     void commit() {
         if (c_.info(final_)) throw DriverError("RBD image " + quoted(final_.spec()) + " already exists");
         c_.run({"rename", tmp_.spec(), final_.spec()}, "cannot rename " + quoted(tmp_.spec()) + " to " + quoted(final_.spec()));
@@ -160,7 +165,8 @@ public:
         io::File in = open_allowed(d, img.path);
         imgformat::Image f = imgformat::decide_fd(in.fd(), img.path);
         if (f.format != "raw")
-            throw DriverError("cannot import " + quoted(img.path) + ": it is " + f.format + "; RBD images are raw (convert it first)");
+            throw DriverError("cannot import " + quoted(img.path) + ": it is " + f.format +
+                              "; RBD images are raw (convert it first)");
         if (::lseek(in.fd(), 0, SEEK_SET) != 0) throw_errno("cannot rewind", img.path);
         Cluster c = cluster(d, id);
         Made made(c, target);
@@ -231,7 +237,8 @@ public:
 
     void snap_revert(const DsDump& d, long id) {
         auto [c, img, s] = snapshot(d, id);
-        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)}, "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
+        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
+              "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
     }
 
     // The image becomes the snapshot's content and keeps no snapshots (nor a parent).
@@ -240,7 +247,8 @@ public:
         auto ss = c.snaps(img);
         auto kids = c.all_children(img, ss);
         if (!kids.empty()) throw DriverError("cannot flatten " + quoted(img.spec()) + ": clones depend on its snapshots");
-        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)}, "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
+        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
+              "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
         for (const auto& x : ss) c.snap_remove(img, x);
         if (c.require(img).parent) c.run({"flatten", "--no-progress", img.spec()}, "cannot flatten " + quoted(img.spec()));
     }
@@ -342,14 +350,16 @@ public:
     // A persistent disk runs on the image itself: it must exist, nothing is copied.
     void ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
         Disk d = disk_of(c, dst);
-        if (!(rbd::parse_spec(src.path) == d.rbd)) throw DriverError(quoted(src.path) + " is not the SOURCE of disk " + std::to_string(d.id));
+        if (!(rbd::parse_spec(src.path) == d.rbd))
+            throw DriverError(quoted(src.path) + " is not the SOURCE of disk " + std::to_string(d.id));
         d.cl.require(d.rbd);
     }
 
     // The persistent disk was the image all along: nothing to write back, as upstream.
     void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
         Disk d = disk_of(c, src);
-        if (!(rbd::parse_spec(dst.path) == d.rbd)) throw DriverError(quoted(dst.path) + " is not the SOURCE of disk " + std::to_string(d.id));
+        if (!(rbd::parse_spec(dst.path) == d.rbd))
+            throw DriverError(quoted(dst.path) + " is not the SOURCE of disk " + std::to_string(d.id));
         d.cl.require(d.rbd);
     }
 
@@ -367,7 +377,8 @@ public:
             // clone reads wrong data in Ceph 16.2.15 (the e2e suite caught it), and `rbd deep
             // cp` would carry the older snapshots along.
             rbd::Snap s = find_snap(d, snap);
-            if (!s.is_protected) d.cl.run({"snap", "protect", d.rbd.snap(s.name)}, "cannot protect " + quoted(d.rbd.snap(s.name)));
+            if (!s.is_protected)
+                d.cl.run({"snap", "protect", d.rbd.snap(s.name)}, "cannot protect " + quoted(d.rbd.snap(s.name)));
             d.cl.run(d.cl.new_volume({"clone", d.rbd.snap(s.name), made.tmp().spec()}),
                      "cannot clone " + quoted(d.rbd.snap(s.name)) + " to " + quoted(target.spec()));
             d.cl.run({"flatten", "--no-progress", made.tmp().spec()}, "cannot flatten " + quoted(target.spec()), true);
@@ -376,7 +387,7 @@ public:
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
-        if (rbd_disk(c, src)) return;  // in the cluster, seen from every host
+        if (rbd_disk(c, src)) return;                                      // in the cluster, seen from every host
         ssh_table().entry("mv").as<sig::Paths>("ssh", "mv")(c, src, dst);  // upstream's tm/ceph/mv is tm/ssh/mv
     }
 
@@ -462,7 +473,9 @@ private:
 
     // EC_POOL_NAME of the datastore `dsid` (upstream reads it there), for the volumes a
     // clone or save-as makes.
-    static void set_data_pool(const TmContext& c, Disk& d, long dsid) { d.cl.data_pool = data_pool_of(c.datastore(dsid).attr("EC_POOL_NAME")); }
+    static void set_data_pool(const TmContext& c, Disk& d, long dsid) {
+        d.cl.data_pool = data_pool_of(c.datastore(dsid).attr("EC_POOL_NAME"));
+    }
 
     static Disk disk_of(const TmContext& c, const HostPath& p) {
         auto d = rbd_disk(c, p);

@@ -6,21 +6,21 @@
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
-#include "onestor/numbers.hpp"
 #include "onestor/mkfs.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
 #include "onestor/transfer.hpp"
 
-#include <algorithm>
-#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
-#include <set>
-#include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <climits>
+#include <set>
+#include <sstream>
 
 namespace onestor::backends {
 
@@ -31,16 +31,15 @@ std::string CommonTm::host_image_path(const std::string& fe_source, const std::s
     std::string fe_root = dirname_of(dirname_of(fe_source));
     std::string host_root = dirname_of(dirname_of(dirname_of(disk_path)));
     if (fe_root == "/" || host_root == "/")
-        throw DriverError("cannot place image " + quoted(fe_source) + " for disk " + quoted(disk_path) +
-                          ": not datastore paths");
+        throw DriverError("cannot place image " + quoted(fe_source) + " for disk " + quoted(disk_path) + ": not datastore paths");
     return host_root + fe_source.substr(fe_root.size());
 }
 
 void CommonTm::check_disk_path(const HostPath& p, long vmid) {
     std::string dir = dirname_of(p.path);
     if (basename_of(dir) != std::to_string(vmid) || dirname_of(dirname_of(dir)) == "/")
-        throw DriverError(quoted(p.str()) + " is not a disk of VM " + std::to_string(vmid) +
-                          " (expected <datastores>/<ds id>/" + std::to_string(vmid) + "/disk.N)");
+        throw DriverError(quoted(p.str()) + " is not a disk of VM " + std::to_string(vmid) + " (expected <datastores>/<ds id>/" +
+                          std::to_string(vmid) + "/disk.N)");
 }
 
 bool CommonTm::is_vm_dir(const HostPath& p, long vmid) {
@@ -92,8 +91,7 @@ struct StageDir {
     ~StageDir() {
         try {
             io::remove_tree(path);
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 };
 
@@ -115,8 +113,7 @@ void stage_file(const ContextFile& f, const std::string& to) {
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         throw DriverError("context file " + quoted(f.path) + " is not a regular file");
     std::string self = "/proc/self/fd/" + std::to_string(fd);
-    if ((st.st_mode & 0444) == 0444 && ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0)
-        return;
+    if ((st.st_mode & 0444) == 0444 && ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
     ::fcntl(fd, F_SETFL, O_RDONLY);
     int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (out < 0) throw_errno("cannot create", to);
@@ -195,8 +192,7 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     if (size_mb <= 0) throw DriverError("cannot resize " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
     Host& h = Host::get(disk.host);
     // The declared format, never probed: a raw disk whose guest wrote a qcow2 header stays raw.
-    qemu::resize(h, disk_format(c.vm().require_disk(disk_id_of(disk.path))), disk.path,
-                 static_cast<unsigned long long>(size_mb));
+    qemu::resize(h, disk_format(c.vm().require_disk(disk_id_of(disk.path))), disk.path, static_cast<unsigned long long>(size_mb));
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 

@@ -16,20 +16,20 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
-#include "onestor/numbers.hpp"
 #include "onestor/mkfs.hpp"
+#include "onestor/numbers.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/qemu.hpp"
 
-#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
-#include <map>
-#include <set>
-#include <sstream>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <climits>
+#include <map>
+#include <set>
+#include <sstream>
 
 namespace onestor::backends {
 namespace {
@@ -57,15 +57,14 @@ std::string fd_path(int fd) {
 
 class Fs final {
 public:
-
     DsResult cp(const DsDump& d, long) {
         const Image& img = d.img();
         std::string base = base_path(d);
         reject_unsupported_sources(img.path);
         bool remote = image_source::remote(img.path);
         io::File in = remote ? io::File() : open_allowed(d, img.path);
-        log::info((remote ? "downloading " : "copying ") + onestor::quoted(download::display_url(img.path)) +
-                  " into datastore " + std::to_string(d.datastore.id));
+        log::info((remote ? "downloading " : "copying ") + onestor::quoted(download::display_url(img.path)) + " into datastore " +
+                  std::to_string(d.datastore.id));
         return store(d, base, Origin::Import,
                      [&](int out_fd, const std::string&) { image_source::fill(d, remote ? -1 : in.fd(), out_fd); });
     }
@@ -82,28 +81,31 @@ public:
         if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + onestor::quoted(format));
         if (!fs.empty()) mkfs::check(fs);
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
-        return store(d, base, Origin::Created, [&](int fd, const std::string& tmp) {
-            Host& h = Host::local_host();
-            // SIZE is at most kMaxSizeMb (xml.cpp): the shift stays far below off_t's limit.
-            if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
-            if (fstype == "swap") mkfs::swap(h, tmp);
-            if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
-            if (format == "qcow2") {
-                // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed
-                // back; under a temp name of its own, so a sweep finds it should we be killed.
-                std::string q = io::temp_name_for(tmp);
-                try {
-                    if (fs.empty() && fstype != "swap")
-                        qemu::create(h, "qcow2", q, static_cast<unsigned long long>(img.size_mb));
-                    else
-                        qemu::convert(h, "raw", tmp, "qcow2", q);
-                    io::rename_path(q, tmp, true);
-                } catch (...) {
-                    ::unlink(q.c_str());
-                    throw;
+        return store(
+            d, base, Origin::Created,
+            [&](int fd, const std::string& tmp) {
+                Host& h = Host::local_host();
+                // SIZE is at most kMaxSizeMb (xml.cpp): the shift stays far below off_t's limit.
+                if (::ftruncate(fd, static_cast<off_t>(img.size_mb) << 20) != 0) throw_errno("cannot size", tmp);
+                if (fstype == "swap") mkfs::swap(h, tmp);
+                if (!fs.empty()) mkfs::filesystem(h, fs, tmp);
+                if (format == "qcow2") {
+                    // Convert the raw (possibly formatted) file in place: raw -> qcow2 beside it, renamed
+                    // back; under a temp name of its own, so a sweep finds it should we be killed.
+                    std::string q = io::temp_name_for(tmp);
+                    try {
+                        if (fs.empty() && fstype != "swap")
+                            qemu::create(h, "qcow2", q, static_cast<unsigned long long>(img.size_mb));
+                        else
+                            qemu::convert(h, "raw", tmp, "qcow2", q);
+                        io::rename_path(q, tmp, true);
+                    } catch (...) {
+                        ::unlink(q.c_str());
+                        throw;
+                    }
                 }
-            }
-        }, format, /*path_callback=*/true);
+            },
+            format, /*path_callback=*/true);
     }
 
     void rm(const DsDump& d, long) {
@@ -122,7 +124,8 @@ public:
         struct stat st {};
         if (::lstat(src.c_str(), &st) != 0) throw_errno("cannot export", src);
         if (!S_ISREG(st.st_mode)) throw DriverError("cannot export " + onestor::quoted(src) + ": not a regular file");
-        Result r = run({"md5sum", "--", src}, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot checksum " + onestor::quoted(src)});
+        Result r = run({"md5sum", "--", src}, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                                               .what = "cannot checksum " + onestor::quoted(src)});
         std::string md5 = r.out.substr(0, r.out.find(' '));
         if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos)
             throw DriverError("md5sum of " + onestor::quoted(src) + " printed no checksum");
@@ -162,8 +165,9 @@ public:
         // As upstream's `cp -f`: the clone keeps the original's format (oned gives it the
         // original's FORMAT), so it is never converted to the datastore's DRIVER. The
         // original may be a persistent image, written by its guest: never probed.
-        return store(d, base, Origin::Clone,
-                     [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); }, declared_format(d));
+        return store(
+            d, base, Origin::Clone, [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); },
+            declared_format(d));
     }
 
     MonitorResult monitor(const DsDump& d) {
@@ -313,8 +317,8 @@ private:
     // Writes a new image under a temp name in BASE_PATH with `fill`, then claims a fresh
     // random SOURCE for it with RENAME_NOREPLACE.
     template <class Fill>
-    DsResult store(const DsDump& d, const std::string& base, Origin origin, Fill fill,
-                   std::string format = "", bool path_callback = false) {
+    DsResult store(const DsDump& d, const std::string& base, Origin origin, Fill fill, std::string format = "",
+                   bool path_callback = false) {
         io::mkdir_p(base);
         io::sweep_temps(base);  // what writers killed here left (never a live one's)
         std::string source = unique_source(base);
@@ -344,8 +348,7 @@ private:
         Host& h = Host::local_host();
         std::string fmt = imgformat::decide_fd(io::open_read(tmp).fd(), d.img().path).format;
         std::string driver = d.datastore.attr("DRIVER");
-        bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 &&
-                       (!d.image || d.image->type != 1);
+        bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 && (!d.image || d.image->type != 1);
         if (convert && (driver == "raw" || driver == "qcow2") && driver != fmt) {
             log::info("converting from " + fmt + " to " + driver);
             std::string out = io::temp_name_for(tmp);  // swept like tmp, should we be killed
@@ -460,7 +463,8 @@ private:
         long active = highest_snapshot(s.dir);
         if (s.id == active) throw DriverError(what + " is the image's active layer; it cannot be deleted");
         if (s.id == 0)
-            throw DriverError(what + " is the image itself, the base of its chain; it cannot be deleted (flatten the image instead)");
+            throw DriverError(what +
+                              " is the image itself, the base of its chain; it cannot be deleted (flatten the image instead)");
         Chain c = checked_chain(d, s);
         const auto& layers = c.layers;
         std::vector<long> children;
@@ -518,7 +522,6 @@ private:
         }
         return total;
     }
-
 };
 
 }  // namespace

@@ -17,16 +17,16 @@
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
-#include "onestor/scripts.hpp"
 #include "onestor/lvm.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/qemu.hpp"
+#include "onestor/scripts.hpp"
 
+#include <netdb.h>
+#include <unistd.h>
 #include <algorithm>
 #include <fstream>
-#include <netdb.h>
 #include <set>
-#include <unistd.h>
 #include <sstream>
 
 namespace onestor::backends {
@@ -36,7 +36,6 @@ constexpr unsigned long long kMiB = 1ull << 20;
 
 class FsLvm final : public CommonTm {
 public:
-
     // Persistent or not, the VM runs on an LV holding a copy of the image; mvds writes a
     // persistent disk back (upstream's ln is the same script as clone).
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
@@ -56,7 +55,8 @@ public:
         lvm::Lv from = d.lv;
         if (snap >= 0) {
             from = lvm::snapshot_lv(d.lv, snap);
-            if (!lvm::find(h, from)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist");
+            if (!lvm::find(h, from))
+                throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist");
         }
         export_to(c, h, d, from, host_image_path(dst.path, src.path));
     }
@@ -125,7 +125,9 @@ public:
         Host& h = Host::local_host();
         std::set<std::string> me = own_names();
         std::string loc = clean_path(config().get("DATASTORE_LOCATION"), "DATASTORE_LOCATION");
-        auto number = [](const std::string& n) { return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos; };
+        auto number = [](const std::string& n) {
+            return !n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos;
+        };
         int activated = 0;
         for (const auto& ds : h.list(loc)) {
             if (!number(ds)) continue;
@@ -239,7 +241,8 @@ public:
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_create");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " already exists");
+        if (lvm::find(*h, s))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " already exists");
         // Room for the origin to be rewritten whole after the snapshot: the pool never
         // overcommits, so a full pool cannot stop the VM.
         lvm::extend_pool(*h, {d.lv.vg, st.pool}, (st.bytes + kMiB - 1) / kMiB);
@@ -250,14 +253,16 @@ public:
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_delete");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
+        if (!lvm::find(*h, s))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
         lvm::remove(*h, s);
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         auto [h, d, st] = thin_disk(c, disk, "snap_revert");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (!lvm::find(*h, s)) throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
+        if (!lvm::find(*h, s))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
         // The reverted volume is made whole first (a thin snapshot of the snapshot), then
         // takes the disk's name; the old volume goes last. A crash leaves either name set
         // complete, and the snapshot itself is never touched.
@@ -384,7 +389,8 @@ private:
         auto st = lvm::find(h, d.lv);
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
         if (st->pool.empty())
-            unsupported("fs_lvm", action, quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
+            unsupported("fs_lvm", action,
+                        quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
         return {&h, d, *st};
     }
 
@@ -434,7 +440,8 @@ private:
         if (thin) a.push_back("--target-is-zero");
         a.insert(a.end(), {src, dev});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev), .limits = qemu::data_limits()});
+                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev),
+                  .limits = qemu::data_limits()});
     }
 
     // A volume of another system datastore, copied by a host that sees both groups.
@@ -505,8 +512,7 @@ private:
 
     static void mark_host(Host& h, const std::string& vm_dir) {
         if (h.local()) return;
-        h.run({"sh", "-c", scripts::kWriteLine, "sh", h.name(),
-               join_path(vm_dir, ".host")},
+        h.run({"sh", "-c", scripts::kWriteLine, "sh", h.name(), join_path(vm_dir, ".host")},
               {.timeout_s = 60, .what = "cannot write " + quoted(h.label(join_path(vm_dir, ".host")))});
     }
 

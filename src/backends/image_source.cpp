@@ -11,15 +11,15 @@
 #include "onestor/paths.hpp"
 #include "onestor/stream.hpp"
 
-#include <exception>
 #include <fcntl.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <exception>
 #include <functional>
 #include <thread>
 #include <utility>
-#include <sys/mman.h>
-#include <sys/statvfs.h>
-#include <strings.h>
-#include <unistd.h>
 
 namespace onestor::backends::image_source {
 namespace {
@@ -63,15 +63,18 @@ unsigned long long free_bytes(int fd) {
 bool ssh_source(const std::string& src, std::string& host, std::string& file) {
     std::string rest = src;
     bool scheme = rest.size() > 6 && !strncasecmp(rest.c_str(), "ssh://", 6);
-    if (scheme) rest = rest.substr(6);
-    else if (src.find("://") != std::string::npos) return false;  // another scheme's URL
+    if (scheme)
+        rest = rest.substr(6);
+    else if (src.find("://") != std::string::npos)
+        return false;  // another scheme's URL
     auto colon = rest.find(':');
     if (colon == std::string::npos || colon == 0 || rest.find('/') < colon) {
         if (scheme) throw DriverError("bad ssh source " + quoted(src) + " (expected ssh://HOST:/PATH)");
         return false;
     }
     if (rest.compare(colon + 1, 1, "/") != 0) {
-        if (scheme || rest.compare(colon + 1, 2, "//") == 0) throw DriverError("bad ssh source " + quoted(src) + " (the path must be absolute)");
+        if (scheme || rest.compare(colon + 1, 2, "//") == 0)
+            throw DriverError("bad ssh source " + quoted(src) + " (the path must be absolute)");
         return false;
     }
     host = rest.substr(0, colon);
@@ -101,8 +104,8 @@ public:
                 RunOptions o;
                 o.stdout_fd = w.fd();
                 o.what = "cannot read " + quoted(shown);
-                h.run({"sh", "-c", "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; exec cat -- \"$1\"",
-                       "sh", path},
+                h.run({"sh", "-c", "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; exec cat -- \"$1\"", "sh",
+                       path},
                       o);
             } catch (...) {
                 err_ = std::current_exception();
@@ -177,8 +180,8 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
         unsigned char head[512];
         ssize_t n = ::pread(local_fd, head, sizeof head, 0);
         size_t k = n > 0 ? static_cast<size_t>(n) : 0;
-        bool packed = !o.no_decompress &&
-                      (!download::detect_compression(head, k).empty() || !download::detect_archive(head, k).empty());
+        bool packed =
+            !o.no_decompress && (!download::detect_compression(head, k).empty() || !download::detect_archive(head, k).empty());
         if (!packed && o.md5.empty() && o.sha1.empty() && o.sha256.empty()) {
             io::CopyStats cs = io::copy_fd(local_fd, out_fd, quoted(shown));
             log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +

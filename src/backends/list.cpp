@@ -15,9 +15,9 @@ const TmTable& ceph_tm_table();
 }  // namespace backends
 
 namespace {
-const RegisterBackends r_backends{{&backends::fs_table, &backends::ceph_ds_table},
-                                  {&backends::shared_table, &backends::ssh_table, &backends::qcow2_table,
-                                   &backends::fs_lvm_table, &backends::ceph_tm_table}};
+const RegisterBackends r_backends{
+    {&backends::fs_table, &backends::ceph_ds_table},
+    {&backends::shared_table, &backends::ssh_table, &backends::qcow2_table, &backends::fs_lvm_table, &backends::ceph_tm_table}};
 }  // namespace
 
 }  // namespace onestor

@@ -39,15 +39,14 @@
 #include "onestor/registry.hpp"
 #include "onestor/transfer.hpp"
 
-#include <map>
 #include <unistd.h>
+#include <map>
 
 namespace onestor::backends {
 namespace {
 
 class Qcow2 final : public CommonTm {
 public:
-
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
@@ -101,8 +100,8 @@ public:
         Layout home = image_dir_layout(image, format);
         qemu::validate(h, image, format, home.dir);  // before anything is created
         Lock lock("image-" + basename_of(image));
-        auto names = Host::parse_list(
-            h.batch({h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir), h.list_step(home.dir)}).back());
+        auto names =
+            Host::parse_list(h.batch({h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir), h.list_step(home.dir)}).back());
         long active = -1;
         bool self = false;
         for (const auto& n : names) {
@@ -133,8 +132,8 @@ public:
         Layout l = layout(h, c, src);
         std::vector<Step> also;
         if (snap >= 0) {
-            also.push_back(h.present_step(l.file(snap), "snapshot " + std::to_string(snap) + " of " + quoted(src.str()) +
-                                                            " does not exist"));
+            also.push_back(h.present_step(l.file(snap),
+                                          "snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist"));
             also.push_back(qemu::chain_step(h, l.file(snap), l.format(snap)));
         }
         Active a = validated_active(h, src, l, std::move(also));
@@ -183,8 +182,8 @@ public:
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (src.path == dst.path || disk_id_of(src.path) >= 0) return;  // shared storage
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
-                              ": not the directories of VM " + std::to_string(c.vmid));
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
+                              std::to_string(c.vmid));
         Host& h = Host::get(dst.host);
         Lock lock("vm-" + std::to_string(c.vmid));
         h.mkdir_p(dirname_of(dst.path));
@@ -196,7 +195,8 @@ public:
         Host& h = Host::get(disk.host);
         Layout l = layout(h, c, disk);
         std::string next = l.file(snap + 1);
-        Active a = validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
+        Active a =
+            validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
         // oned numbers snapshots on (an id is not reused after a failed snapshot), so the
         // id may be past the active layer's number. The layer being frozen then takes the
         // snapshot's number (a hard link now, the old name dropped once disk.N has moved),
@@ -254,7 +254,8 @@ public:
         Layout l = layout(h, c, disk);
         const VmInfo& vm = c.vm();
         std::string next = l.file(snap + 1);
-        Active a = validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
+        Active a =
+            validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
         // The new layer is built first (under its final name: libvirt is given that name);
         // libvirt then switches the running disk onto it (--reuse-external), atomically
         // across the domain's disks (--atomic).
@@ -303,9 +304,9 @@ public:
         // changes since the last snapshot are discarded, as a revert means.
         std::string top = l.file(a.id);
         RemoteTemp tmp(h, io::temp_name_for(top));
-        auto out = h.batch({qemu::overlay_step(h, l.active_name(snap), l.format(snap), tmp.path()), h.sync_step(tmp.path()),
-                            h.rename_step(tmp.path(), top, true), h.sync_step(l.dir),
-                            qemu::chain_step(h, disk.path, l.format(a.id))});
+        auto out =
+            h.batch({qemu::overlay_step(h, l.active_name(snap), l.format(snap), tmp.path()), h.sync_step(tmp.path()),
+                     h.rename_step(tmp.path(), top, true), h.sync_step(l.dir), qemu::chain_step(h, disk.path, l.format(a.id))});
         tmp.keep();
         check_loops(qemu::parse_chain(out.back()), quoted(disk.str()));
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
@@ -317,8 +318,8 @@ public:
         Layout l = layout(h, c, disk);
         std::string victim = l.file(snap);
         std::string missing = "snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist";
-        Active a = validated_active(h, disk, l,
-                                    {h.present_step(victim, missing), qemu::chain_step(h, victim, l.format(snap)), h.list_step(l.dir)});
+        Active a = validated_active(
+            h, disk, l, {h.present_step(victim, missing), qemu::chain_step(h, victim, l.format(snap)), h.list_step(l.dir)});
         if (snap == a.id) throw DriverError(missing);
         if (l.persistent && (snap == 0 || (l.absolute && !h.readlink(victim).empty())))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) +
@@ -381,7 +382,6 @@ public:
     }
 
 private:
-
     // ln.ssh: a persistent image runs from copies on the host's own datastore. Its layers
     // (the image as layer 0, its snapshots <SOURCE>.snap/k) are checked where they lie,
     // copied into a temporary disk.N.snap/ on the host, renamed as their new home names
@@ -467,7 +467,8 @@ private:
         std::vector<Step> rename = {fe.remove_step(join_path(staged.dir, l.leaf))};
         for (const auto& [k, i] : layers) {
             if (k == 0) continue;
-            rename.push_back(qemu::rebase_unsafe_step(fe, staged.file(k), home.active_name(staged.layer_of(i)), i.backing_format));
+            rename.push_back(
+                qemu::rebase_unsafe_step(fe, staged.file(k), home.active_name(staged.layer_of(i)), i.backing_format));
             rename.push_back(fe.sync_step(staged.file(k)));
         }
         rename.push_back(fe.rename_step(staged.file(0), base.path(), false));
@@ -510,9 +511,9 @@ private:
         }
         ~Quiesce() {
             try {
-                h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", dom_}), {.timeout_s = 30, .check = false, .cleanup = true});
-            } catch (...) {
-            }
+                h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", dom_}),
+                       {.timeout_s = 30, .check = false, .cleanup = true});
+            } catch (...) {}
         }
 
     private:
@@ -550,8 +551,7 @@ private:
 
     // Save-as of a running VM's disk: libvirt copies the live chain (blockcopy), falling
     // back to a quiesced qemu-img convert when blockcopy is refused.
-    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& format,
-                          const std::string& out) {
+    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& format, const std::string& out) {
         const VmInfo& vm = c.vm();
         std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
         if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
@@ -571,14 +571,15 @@ private:
         Argv a = config().get_words("QEMU_IMG");
         a.insert(a.end(), {"convert", "-q", "-U", "-f", format, "-O", "qcow2", disk.path, out});
         h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot copy the running disk " + quoted(disk.str()), .limits = qemu::data_limits()});
+                  .what = "cannot copy the running disk " + quoted(disk.str()),
+                  .limits = qemu::data_limits()});
     }
 
     struct Layout {
-        std::string dir;          // the snapshot directory
-        std::string leaf;         // the self link's name in it ("disk.N.snap")
-        bool absolute = false;    // layers name each other by absolute path (beside a persistent image)
-        bool persistent = false;  // layer 0 is the persistent image (or its copy): never deleted
+        std::string dir;                    // the snapshot directory
+        std::string leaf;                   // the self link's name in it ("disk.N.snap")
+        bool absolute = false;              // layers name each other by absolute path (beside a persistent image)
+        bool persistent = false;            // layer 0 is the persistent image (or its copy): never deleted
         std::string base_format = "qcow2";  // layer 0's; every other layer is a qcow2 we made
         std::string file(long k) const { return join_path(dir, std::to_string(k)); }
         // The backing name of the active layer over layer k (it is opened through disk.N,
@@ -672,7 +673,8 @@ private:
     static long active_of(const HostPath& disk, const Layout& l, const std::string& link) {
         std::string b = link.substr(link.rfind('/') + 1);
         if (!numeric_name(b))
-            throw DriverError("disk " + quoted(disk.str()) + " is not a qcow2 snapshot chain (it points at " + quoted(link) + ")");
+            throw DriverError("disk " + quoted(disk.str()) + " is not a qcow2 snapshot chain (it points at " + quoted(link) +
+                              ")");
         if ((link[0] == '/' ? link : join_path(dirname_of(disk.path), link)) != join_path(l.dir, b))
             throw DriverError("disk " + quoted(disk.str()) + " points at " + quoted(link) + ", not at layer " + b + " of " +
                               quoted(l.dir));

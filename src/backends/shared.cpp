@@ -16,7 +16,6 @@ namespace {
 
 class Shared final : public CommonTm {
 public:
-
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) {
         check_disk_path(dst, c.vmid);
         Host& h = Host::get(dst.host);
@@ -90,8 +89,8 @@ public:
             return;
         }
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
-                              ": not the directories of VM " + std::to_string(c.vmid));
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
+                              std::to_string(c.vmid));
         Host& h = Host::get(dst.host);
         Lock lock("vm-" + std::to_string(c.vmid));
         log::info("moving " + quoted(src.path) + " to " + quoted(dst.path));

@@ -13,17 +13,15 @@
 #include "onestor/qemu.hpp"
 #include "onestor/transfer.hpp"
 
-#include <algorithm>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <algorithm>
 
 namespace onestor::backends {
 namespace {
 
-
 class Ssh final : public CommonTm {
 public:
-
     // Persistent images are copied too (upstream's ln is this script); mvds brings them back.
     void clone(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
     void ln(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
@@ -54,8 +52,8 @@ public:
         }
         if (src.host == dst.host && src.path == dst.path) return;
         if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) +
-                              ": not the directories of VM " + std::to_string(c.vmid));
+            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
+                              std::to_string(c.vmid));
         if (c.vm().lcm_state == lcm::PrologMigrateUnknown) {
             log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
             return;
@@ -154,9 +152,7 @@ private:
         return Host::get(disk.host);
     }
 
-    static std::string snap_file(const HostPath& disk, long snap) {
-        return disk.path + ".snap/" + std::to_string(snap);
-    }
+    static std::string snap_file(const HostPath& disk, long snap) { return disk.path + ".snap/" + std::to_string(snap); }
 };
 
 }  // namespace

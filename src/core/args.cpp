@@ -131,8 +131,9 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
             }
             default: break;
         }
-        if (i >= n) throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
-                                " arguments, got " + std::to_string(n));
+        if (i >= n)
+            throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
+                        " arguments, got " + std::to_string(n));
         const std::string& w = words[i++];
         if (rbd_images && s.confine == Confine::Image && rbd_source(w, a.paths_[s.name])) continue;
         switch (s.kind) {
@@ -161,8 +162,8 @@ Args Args::parse(const std::vector<ArgSpec>& spec, const std::vector<std::string
         }
     }
     if (i != n && !variadic)
-        throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") +
-                    " arguments, got " + std::to_string(n));
+        throw usage("expected " + std::to_string(fixed) + (extra ? " to " + std::to_string(fixed + 2) : "") + " arguments, got " +
+                    std::to_string(n));
     if (a.extra_.size() > 2) throw usage("too many arguments");
     confine_paths(spec, a);
     return a;

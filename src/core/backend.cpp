@@ -43,5 +43,4 @@ const Primitive& Table::entry(const std::string& action, const std::string& suff
     unsupported(name, action);
 }
 
-
 }  // namespace onestor

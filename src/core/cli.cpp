@@ -1,7 +1,7 @@
 #include "onestor/cli.hpp"
 
-#include "onestor/download.hpp"
 #include "onestor/config.hpp"
+#include "onestor/download.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
@@ -9,14 +9,14 @@
 #include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
-#include <algorithm>
-#include <climits>
-#include <cstdlib>
 #include <fcntl.h>
-#include <map>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <map>
 
 #ifndef ONESTOR_VERSION
 #define ONESTOR_VERSION "0.0.0"
@@ -50,8 +50,7 @@ void check_known(const Invocation& inv) {
     if (!Registry::find(inv.kind, inv.action))
         throw DriverError("unknown " + std::string(inv.kind == Kind::Ds ? "datastore" : "transfer") + " action " +
                           quoted(inv.full_action()));
-    if (inv.kind == Kind::Tm && !find_tm_backend(inv.driver))
-        throw DriverError("unknown transfer driver " + quoted(inv.driver));
+    if (inv.kind == Kind::Tm && !find_tm_backend(inv.driver)) throw DriverError("unknown transfer driver " + quoted(inv.driver));
     if (inv.kind == Kind::Ds && !inv.driver.empty() && !find_ds_backend(inv.driver))
         throw DriverError("unknown datastore driver " + quoted(inv.driver));
 }
@@ -140,18 +139,26 @@ int fetch(const std::vector<std::string>& w, std::string& out) {
             if (i + 1 >= w.size()) throw DriverError(usage);
             return w[++i];
         };
-        if (w[i] == "--md5") o.md5 = val();
-        else if (w[i] == "--sha1") o.sha1 = val();
-        else if (w[i] == "--sha256") o.sha256 = val();
-        else if (w[i] == "--no-decompress") o.no_decompress = true;
-        else if (w[i] == "--digests") o.all_digests = true;
-        else if (w[i] == "--s3-endpoint") o.s3.endpoint = val();
-        else if (w[i] == "--s3-region") o.s3.region = val();
+        if (w[i] == "--md5")
+            o.md5 = val();
+        else if (w[i] == "--sha1")
+            o.sha1 = val();
+        else if (w[i] == "--sha256")
+            o.sha256 = val();
+        else if (w[i] == "--no-decompress")
+            o.no_decompress = true;
+        else if (w[i] == "--digests")
+            o.all_digests = true;
+        else if (w[i] == "--s3-endpoint")
+            o.s3.endpoint = val();
+        else if (w[i] == "--s3-region")
+            o.s3.region = val();
         else if (w[i] == "--limit") {
             o.limit = stream::parse_rate(val());
             o.limit_name = "--limit";
             limit_set = true;
-        } else throw DriverError(usage);
+        } else
+            throw DriverError(usage);
     }
     // S3 keys from the environment, never on a command line that ps shows.
     for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &o.s3.access_key}, {"AWS_SECRET_ACCESS_KEY", &o.s3.secret_key}})
@@ -172,9 +179,8 @@ int fetch(const std::vector<std::string>& w, std::string& out) {
     download::DownloadResult r = download::download_to_fd(o, t.fd());
     t.commit(true);
     out = "bytes_in " + std::to_string(r.bytes_in) + "\nbytes_out " + std::to_string(r.bytes_out) + "\nallocated " +
-          std::to_string(r.allocated) + "\ncompression " + (r.compression.empty() ? "none" : r.compression) +
-          "\narchive " + (r.archive.empty() ? "none" : r.archive) + "\nmd5 " + r.md5 + "\nsha1 " + r.sha1 +
-          "\nsha256 " + r.sha256 + "\n";
+          std::to_string(r.allocated) + "\ncompression " + (r.compression.empty() ? "none" : r.compression) + "\narchive " +
+          (r.archive.empty() ? "none" : r.archive) + "\nmd5 " + r.md5 + "\nsha1 " + r.sha1 + "\nsha256 " + r.sha256 + "\n";
     return 0;
 }
 
@@ -190,8 +196,8 @@ Parsed parse(const std::vector<std::string>& argv) {
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
-            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" ||
-            w[0] == "fetch" || w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
+            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" || w[0] == "fetch" ||
+            w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -281,8 +287,7 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
         ++made;
     };
     for_each_link(link);
-    out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) +
-           " already in place\n";
+    out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) + " already in place\n";
 }
 
 int run_meta(const std::vector<std::string>& w, std::string& out) {

@@ -14,9 +14,7 @@ namespace onestor::cli {
 namespace {
 
 // A setting's value as the configuration file writes it: quoted when it has blanks.
-std::string conf_value(const std::string& v) {
-    return v.find_first_of(" \t") == std::string::npos ? v : "\"" + v + "\"";
-}
+std::string conf_value(const std::string& v) { return v.find_first_of(" \t") == std::string::npos ? v : "\"" + v + "\""; }
 
 // Text for roff: backslashes and hyphens escaped, and no line may start with a control
 // character ('.' or '\'').
@@ -83,7 +81,8 @@ std::string man_page() {
       << "OpenNebula's storage driver protocol.\n"
       << ".B onestor install\\-remotes\n"
       << ".I DIR\ncreates that tree (the binary and one link per driver and action).\n"
-      << ".PP\n" << roff(rest) << "\n";
+      << ".PP\n"
+      << roff(rest) << "\n";
     for (Kind kind : {Kind::Ds, Kind::Tm}) {
         m << ".SH " << (kind == Kind::Ds ? "DATASTORE ACTIONS" : "TRANSFER ACTIONS") << "\n";
         for (const auto& a : Registry::all()) {
@@ -98,17 +97,21 @@ std::string man_page() {
       << "one KEY=VALUE a line; each can be overridden from the environment as\n"
       << ".BR ONESTOR_ \\fIKEY\\fR.\n";
     for (const auto& st : settings())
-      m << ".TP\n.B " << roff(st.key) << "\n(default: "
-        << (st.default_value.empty() ? std::string("empty") : "\\fB" + roff(st.default_value) + "\\fR") << ") "
-        << roff(st.help) << "\n";
+        m << ".TP\n.B " << roff(st.key)
+          << "\n(default: " << (st.default_value.empty() ? std::string("empty") : "\\fB" + roff(st.default_value) + "\\fR")
+          << ") " << roff(st.help) << "\n";
     m << ".SH FILES\n.TP\n.I /etc/one/onestor.conf\nthe settings\n"
       << ".TP\n.I /usr/lib/onestor/remotes\nthe remotes tree of the package (copy it into oned's with\n"
       << ".BR \"onestor install\\-remotes /var/lib/one/remotes\" )\n"
       << ".SH EXIT STATUS\n0 on success; 1 when an action fails (its reason in the error block oned reads);\n"
       << "2 for usage errors.\n"
       << ".SH SEE ALSO\n"
-      << ".BR onestor " "actions" " (the driver x action matrix),\n"
-      << ".BR onestor " "doctor" " (what a host lacks)\n";
+      << ".BR onestor "
+         "actions"
+         " (the driver x action matrix),\n"
+      << ".BR onestor "
+         "doctor"
+         " (what a host lacks)\n";
     return m.str();
 }
 

@@ -11,11 +11,11 @@
 #include "onestor/protocol.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifndef ONESTOR_VERSION
 #define ONESTOR_VERSION "0.0.0"
@@ -71,8 +71,12 @@ fi
 )SH";
 
 const std::map<std::string, std::string> kPackage = {
-    {"qemu-img", "qemu-utils"},       {"mkswap", "util-linux"}, {"genisoimage", "genisoimage"},
-    {"xorriso", "xorriso"},           {"virsh", "libvirt-clients"}, {"lvs", "lvm2"},
+    {"qemu-img", "qemu-utils"},
+    {"mkswap", "util-linux"},
+    {"genisoimage", "genisoimage"},
+    {"xorriso", "xorriso"},
+    {"virsh", "libvirt-clients"},
+    {"lvs", "lvm2"},
     {"thin_check", "thin-provisioning-tools"},
 };
 
@@ -161,8 +165,9 @@ void probe(Host& h, const std::string& where, const std::string& remote, Report&
         } else if (f[0] == "ds" && f.size() == 6) {
             std::string dir = ds + f[1];
             if (f[2] != uid)
-                r.problem(where, dir + " is owned by " + f[3] + " (uid " + f[2] + "), not by " + user + " (uid " + uid +
-                                     ") who runs the drivers",
+                r.problem(where,
+                          dir + " is owned by " + f[3] + " (uid " + f[2] + "), not by " + user + " (uid " + uid +
+                              ") who runs the drivers",
                           "chown " + user + ": " + dir);
             else if (f[4] != "yes")
                 r.problem(where, dir + " is not writable by " + user, "chmod u+rwx " + dir);
@@ -207,8 +212,7 @@ void probe(Host& h, const std::string& where, const std::string& remote, Report&
         r.problem(where, "no onestor at REMOTE_ONESTOR " + remote + " (ssh transfers fall back to tar -S, unchecked)",
                   "onehost sync --force (the remotes tree carries onestor)");
     else if (onestor_version != "onestor " ONESTOR_VERSION)
-        r.problem(where, remote + " is " + quoted(onestor_version) + ", not onestor " ONESTOR_VERSION,
-                  "onehost sync --force");
+        r.problem(where, remote + " is " + quoted(onestor_version) + ", not onestor " ONESTOR_VERSION, "onehost sync --force");
     else
         r.ok(where, remote + " is onestor " ONESTOR_VERSION);
 }
@@ -242,8 +246,9 @@ void remotes_tree(Report& r) {
         };
         for_each_link(check_link);
         if (bad)
-            r.problem(where, std::to_string(bad) + " of " + std::to_string(all) + " driver links in " + dir +
-                                 " do not point at onestor (first: " + first + ")",
+            r.problem(where,
+                      std::to_string(bad) + " of " + std::to_string(all) + " driver links in " + dir +
+                          " do not point at onestor (first: " + first + ")",
                       fix);
         else
             r.ok(where, dir + ": onestor " ONESTOR_VERSION " and its " + std::to_string(all) + " links");
@@ -258,8 +263,9 @@ void remotes_tree(Report& r) {
                "check that this onestor supports OpenNebula " + version);
     else if (!config().get("PROTOCOL").empty())
         // The release's forms come from VERSION by themselves; PROTOCOL forces others.
-        r.warn(where, "remotes VERSION " + version + " (" + p->describe() + ") with PROTOCOL=" + config().get("PROTOCOL") +
-                          " forcing the forms",
+        r.warn(where,
+               "remotes VERSION " + version + " (" + p->describe() + ") with PROTOCOL=" + config().get("PROTOCOL") +
+                   " forcing the forms",
                "remove PROTOCOL from /etc/one/onestor.conf unless oned is another release than VERSION says");
     else
         r.ok(where, "OpenNebula remotes VERSION " + version + ": " + p->describe());
@@ -324,8 +330,9 @@ int doctor(const std::vector<std::string>& names, std::string& out) {
                 a.insert(a.end(), {"-o", "BatchMode=yes", "-o", "ConnectTimeout=15", to, "true"});
                 Result res = Host::get(from).run(a, RunOptions{.timeout_s = 30, .check = false});
                 if (res.status != 0 || res.out.find("exit ") != std::string::npos)
-                    r.problem(from, "cannot ssh to " + to + " (" + failure_reason(res.out.substr(0, res.out.rfind("exit "))) +
-                                        "): the ssh driver's direct host-to-host moves need it",
+                    r.problem(from,
+                              "cannot ssh to " + to + " (" + failure_reason(res.out.substr(0, res.out.rfind("exit "))) +
+                                  "): the ssh driver's direct host-to-host moves need it",
                               "the same ~oneadmin/.ssh key pair and known_hosts on every host, or HOST_TO_HOST=relay");
                 else
                     r.ok(from, "reaches " + to + " with HOST_SSH");

@@ -15,8 +15,7 @@ std::string g_action = "onestor";
 
 spdlog::logger& logger() {
     static auto l = [] {
-        auto lg = std::make_shared<spdlog::logger>("onestor",
-                                                   std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        auto lg = std::make_shared<spdlog::logger>("onestor", std::make_shared<spdlog::sinks::stderr_sink_mt>());
         lg->set_pattern("%v");
         lg->set_level(spdlog::level::info);
         lg->flush_on(spdlog::level::trace);

@@ -27,8 +27,8 @@ long long parse_number(std::string_view text, long long min, long long max, cons
     // A hostile number may be long: the message quotes its start only.
     std::string shown(text.substr(0, 40));
     if (text.size() > 40) shown += "...";
-    throw DriverError(what + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-                      ", not " + quoted(shown));
+    throw DriverError(what + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", not " +
+                      quoted(shown));
 }
 
 bool numeric_name(std::string_view n) {

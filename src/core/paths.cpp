@@ -2,11 +2,11 @@
 
 #include "onestor/error.hpp"
 
+#include <sys/stat.h>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace onestor {
 
@@ -44,20 +44,17 @@ std::string join_path(const std::string& dir, const std::string& name) {
 
 bool within(const std::string& path, const std::string& dir) {
     if (dir == "/") return !path.empty() && path[0] == '/';
-    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                           path[dir.size()] == '/');
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
 
-bool strictly_within(const std::string& path, const std::string& dir) {
-    return path != dir && within(path, dir);
-}
+bool strictly_within(const std::string& path, const std::string& dir) { return path != dir && within(path, dir); }
 
 std::string valid_host(const std::string& host) {
     if (host.empty()) throw DriverError("host name is empty");
     if (host[0] == '-' || host.size() > 255) throw DriverError("invalid host name " + quoted(host));
     for (char c : host) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '-' || c == '_' || c == '@';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                  c == '_' || c == '@';
         if (!ok) throw DriverError("invalid host name " + quoted(host));
     }
     return host;
@@ -112,7 +109,8 @@ std::string confine(const std::string& path, Confine c, long vmid, long dsid, co
             break;
         case Confine::VmDiskSys:
             ok = disk && n == dsid;
-            want = "is not a disk of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm + "/disk.N)";
+            want = "is not a disk of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm +
+                   "/disk.N)";
             break;
         case Confine::VmDiskOrDir:
             ok = disk || (dir && n == dsid);
@@ -124,7 +122,8 @@ std::string confine(const std::string& path, Confine c, long vmid, long dsid, co
             break;
         case Confine::VmDir:
             ok = dir && n == dsid;
-            want = "is not the directory of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" + vm + ")";
+            want = "is not the directory of VM " + vm + " in system datastore " + sys + " (expected " + loc + "/" + sys + "/" +
+                   vm + ")";
             break;
         case Confine::Datastore:
             ok = ds_ok && comps.size() == 1;
@@ -162,8 +161,7 @@ std::vector<std::string> entries(const std::string& list) {
             out.push_back(c);
             char buf[PATH_MAX];
             if (realpath(c.c_str(), buf) && c != buf) out.push_back(buf);
-        } catch (const DriverError&) {
-        }
+        } catch (const DriverError&) {}
     }
     return out;
 }
@@ -212,8 +210,7 @@ std::string PathPolicy::resolve(const std::string& given) const {
     });
 }
 
-std::string PathPolicy::resolve(const std::string& given,
-                                const std::function<std::string(const std::string&)>& realpath) const {
+std::string PathPolicy::resolve(const std::string& given, const std::function<std::string(const std::string&)>& realpath) const {
     check(given, given);  // as given first: a restricted path is refused before any stat
     std::string real = realpath(given);
     if (real.empty()) not_allowed(given);  // unresolvable: the same refusal

@@ -3,35 +3,34 @@
 // CommandManager.rb, tm_mad/*, datastore_mad/remotes/fs/*, im_mad node-probes monitor_ds*.rb,
 // scripts_common.sh) at release-5.12.0, 6.0 .. 6.10.0 and 7.0 .. 7.4.0:
 //
-// | what                          | 5.12                     | 6.x (6.10 LTS)                         | 7.x (7.4)                           |
+// | what                          | 5.12                     | 6.x (6.10 LTS)                         | 7.x (7.4) |
 // |-------------------------------|--------------------------|----------------------------------------|-------------------------------------|
-// | DS action input               | DUMP ID on argv          | argv to 6.6; ID + base64 dump on stdin | ID + dump on stdin                  |
-// |                               |                          | from 6.8 (also tm/<tm>/monitor)        |                                     |
-// | TM action input               | argv (pre/postmigrate,   | same                                   | same                                |
-// |                               | failmigrate: VM on stdin)|                                        |                                     |
-// | cp / clone success            | first word = SOURCE      | cp: "SOURCE FORMAT", FORMAT required   | same as 6.10                        |
-// |                               | (more words ignored)     | (6.0+); clone: FORMAT optional, fs     |                                     |
-// |                               |                          | prints "SOURCE DRIVER" from 6.6        |                                     |
-// | failure reason                | text between ERROR       | 6.0: markers; 6.2+: the whole stderr,  | non-log stderr lines, concatenated  |
-// |                               | MESSAGE markers          | lines joined by blanks (log lines too) | (ERROR:/INFO:/WARN:/DEBUG: lines    |
-// |                               |                          |                                        | go to the log)                      |
-// | DS monitor (oned)             | template; only USED_MB,  | same                                   | same                                |
-// |                               | TOTAL_MB, FREE_MB used;  |                                        |                                     |
-// |                               | must parse as a whole    |                                        |                                     |
-// | VM disk monitor lines         | VM=[ID,MONITOR="b64"]    | same (POLL="..." was <= 5.10)          | same                                |
-// | host probe (monitor_ds*.rb)   | DS dirs with .monitor    | same; .monitor holds the TM name,      | same                                |
-// |                               | only                     | tm/<name>/monitor_ds runs per DS       |                                     |
-// | .monitor written by           | ssh_make_path X 'ssh'    | enable_local_monitoring: ssh clone,    | same                                |
-// |                               | (ssh clone, .ssh ln/     | qcow2 .ssh clone/ln; ssh mv carries it;|                                     |
-// |                               | clone; ssh mv carries it)| disable_local_monitoring: fs_lvm,      |                                     |
-// |                               |                          | qcow2 clone (shared LUN/FS)            |                                     |
-// | DS actions called             | cp rm mkfs stat clone    | + restore, increment_flatten (backup   | same as 6.10                        |
-// |                               | monitor snap_delete      | DSes; fs has no script: "not           |                                     |
-// |                               | snap_revert snap_flatten | available"); export via marketplace    |                                     |
-// | TM action names (our drivers) | + activate failmigrate   | + prebackup[_live] postbackup[_live]   | same as 6.10                        |
-// |                               | monitor_ds snap_create_  | restore recovery_snap_create_live,     |                                     |
-// |                               | live; X.Y falls back to X| clone.replica ln.replica; shared=qcow2 |                                     |
-// | "not supported"               | "<action>: Operation not supported" (common/not_supported.sh), in the release's error form         |
+// | DS action input               | DUMP ID on argv          | argv to 6.6; ID + base64 dump on stdin | ID + dump on stdin | | |
+// | from 6.8 (also tm/<tm>/monitor)        |                                     | | TM action input               | argv
+// (pre/postmigrate,   | same                                   | same                                | | | failmigrate: VM on
+// stdin)|                                        |                                     | | cp / clone success            | first
+// word = SOURCE      | cp: "SOURCE FORMAT", FORMAT required   | same as 6.10                        | | | (more words ignored) |
+// (6.0+); clone: FORMAT optional, fs     |                                     | |                               | | prints
+// "SOURCE DRIVER" from 6.6        |                                     | | failure reason                | text between ERROR
+// | 6.0: markers; 6.2+: the whole stderr,  | non-log stderr lines, concatenated  | |                               | MESSAGE
+// markers          | lines joined by blanks (log lines too) | (ERROR:/INFO:/WARN:/DEBUG: lines    | | | | | go to the log) | | DS
+// monitor (oned)             | template; only USED_MB,  | same                                   | same | | | TOTAL_MB, FREE_MB
+// used;  |                                        |                                     | |                               | must
+// parse as a whole    |                                        |                                     | | VM disk monitor lines |
+// VM=[ID,MONITOR="b64"]    | same (POLL="..." was <= 5.10)          | same                                | | host probe
+// (monitor_ds*.rb)   | DS dirs with .monitor    | same; .monitor holds the TM name,      | same                                |
+// |                               | only                     | tm/<name>/monitor_ds runs per DS       | | | .monitor written by
+// | ssh_make_path X 'ssh'    | enable_local_monitoring: ssh clone,    | same                                | | | (ssh clone,
+// .ssh ln/     | qcow2 .ssh clone/ln; ssh mv carries it;|                                     | |                               |
+// clone; ssh mv carries it)| disable_local_monitoring: fs_lvm,      |                                     | | | | qcow2 clone
+// (shared LUN/FS)            |                                     | | DS actions called             | cp rm mkfs stat clone    |
+// + restore, increment_flatten (backup   | same as 6.10                        | |                               | monitor
+// snap_delete      | DSes; fs has no script: "not           |                                     | | | snap_revert snap_flatten
+// | available"); export via marketplace    |                                     | | TM action names (our drivers) | + activate
+// failmigrate   | + prebackup[_live] postbackup[_live]   | same as 6.10                        | | | monitor_ds snap_create_  |
+// restore recovery_snap_create_live,     |                                     | |                               | live; X.Y
+// falls back to X| clone.replica ln.replica; shared=qcow2 |                                     | | "not supported" | "<action>:
+// Operation not supported" (common/not_supported.sh), in the release's error form         |
 //
 // A profile is the release family (5.x, 6.x, 7.x) plus the release whose forms it follows,
 // since two forms changed inside a family (VM lines 5.10 -> 5.12, error 6.0 -> 6.2);
@@ -43,8 +42,8 @@
 #include "onestor/io.hpp"
 #include "onestor/xml.hpp"
 
-#include <fstream>
 #include <unistd.h>
+#include <fstream>
 
 namespace onestor::protocol {
 
@@ -65,7 +64,9 @@ std::string Profile::describe() const { return name + ".x (" + std::to_string(ma
 
 std::optional<Profile> profile_of_version(const std::string& text) {
     std::string v = text.substr(0, text.find_first_of(" \t\r\n"));
-    auto num = [](const std::string& s) { return !s.empty() && s.size() <= 4 && s.find_first_not_of("0123456789") == std::string::npos; };
+    auto num = [](const std::string& s) {
+        return !s.empty() && s.size() <= 4 && s.find_first_not_of("0123456789") == std::string::npos;
+    };
     auto d1 = v.find('.');
     if (d1 == std::string::npos) return std::nullopt;
     auto d2 = v.find('.', d1 + 1);
@@ -158,8 +159,8 @@ std::string poll_text(const VmDiskUsage& u) {
         if (e.snap_id.empty())
             s += "DISK_SIZE=[ID=" + std::to_string(e.disk_id) + ",SIZE=" + std::to_string(e.mb) + "] ";
         else
-            s += "SNAPSHOT_SIZE=[ID=" + e.snap_id + ",DISK_ID=" + std::to_string(e.disk_id) +
-                 ",SIZE=" + std::to_string(e.mb) + "] ";
+            s += "SNAPSHOT_SIZE=[ID=" + e.snap_id + ",DISK_ID=" + std::to_string(e.disk_id) + ",SIZE=" + std::to_string(e.mb) +
+                 "] ";
     }
     return s;
 }

@@ -3,8 +3,8 @@
 #include "onestor/error.hpp"
 #include "onestor/numbers.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <tinyxml2.h>
+#include <boost/beast/core/detail/base64.hpp>
 
 #include <cctype>
 
@@ -18,8 +18,7 @@ std::string base64_decode(const std::string& text) {
     clean.reserve(text.size());
     for (char c : text) {
         if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                  c == '/' || c == '=';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
         if (!ok) throw DriverError("the action data is not valid base64");
     }
     for (char c : text)
@@ -72,8 +71,7 @@ int disk_type_field(const XMLElement* e) {
 Attributes children(const XMLElement* e) {
     Attributes a;
     if (!e) return a;
-    for (auto* c = e->FirstChildElement(); c; c = c->NextSiblingElement())
-        a[c->Name()] = c->GetText() ? c->GetText() : "";
+    for (auto* c = e->FirstChildElement(); c; c = c->NextSiblingElement()) a[c->Name()] = c->GetText() ? c->GetText() : "";
     return a;
 }
 
@@ -130,9 +128,7 @@ bool xml_char(unsigned long c) {
 }
 
 void check_characters(const std::string& xml, const char* what) {
-    auto refuse = [&](const std::string& why) {
-        throw DriverError(std::string(what) + " is not well-formed XML: " + why);
-    };
+    auto refuse = [&](const std::string& why) { throw DriverError(std::string(what) + " is not well-formed XML: " + why); };
     for (size_t i = 0; i < xml.size(); ++i) {
         auto c = static_cast<unsigned char>(xml[i]);
         if (c < 0x20 && !xml_char(c))
@@ -233,8 +229,7 @@ std::string VmDisk::get(const std::string& name) const {
 long VmDisk::size_mb(const std::string& name) const {
     std::string v = get(name);
     if (v.empty()) return 0;
-    return static_cast<long>(
-        parse_number(v, 0, kMaxSizeMb, "disk " + std::to_string(disk_id) + " " + name + " (MiB)"));
+    return static_cast<long>(parse_number(v, 0, kMaxSizeMb, "disk " + std::to_string(disk_id) + " " + name + " (MiB)"));
 }
 
 const VmDisk* VmInfo::disk(int id) const {

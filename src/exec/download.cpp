@@ -17,15 +17,15 @@
 
 #include "download_libs.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace onestor::download {
@@ -200,7 +200,8 @@ private:
         attempt_bytes_ = 0;
         hdr_etag_.clear();
         hdr_total_ = 0;
-        if (lib::curl_multi_add_handle(multi_, easy_) != CURLM_OK) throw DriverError("cannot start the download of " + quoted(shown_));
+        if (lib::curl_multi_add_handle(multi_, easy_) != CURLM_OK)
+            throw DriverError("cannot start the download of " + quoted(shown_));
         active_ = true;
     }
 
@@ -221,8 +222,7 @@ private:
             if (slash != std::string::npos && l.substr(slash + 1) != "*") {
                 try {
                     self->hdr_total_ = std::stoull(l.substr(slash + 1));
-                } catch (...) {
-                }
+                } catch (...) {}
             }
         }
         return size * n;
@@ -282,44 +282,33 @@ private:
         std::string why;
         std::string detail = errbuf_[0] ? std::string(errbuf_) : std::string(lib::curl_easy_strerror(rc));
         switch (rc) {
-        case CURLE_OK:
-            why = "HTTP " + std::to_string(code) + " from " + quoted(shown_);
-            break;
-        case CURLE_HTTP_RETURNED_ERROR:
-            why = "HTTP " + std::to_string(code) + " from " + quoted(shown_);
-            transient = code == 408 || code == 429 || code >= 500;
-            break;
-        case CURLE_PEER_FAILED_VERIFICATION:
-            why = "TLS certificate of " + quoted(shown_) + " not trusted";
-            break;
-        case CURLE_SSL_CACERT_BADFILE:
-            why = "cannot use the CA file " + quoted(s_.ca_file) + " (DOWNLOAD_CA_FILE)";
-            break;
-        case CURLE_UNSUPPORTED_PROTOCOL:
-            why = "redirect of " + quoted(shown_) + " to a refused protocol (" +
-                  (scheme_of(url_) == "https" ? "https may not lead to http" : "only http and https") + ")";
-            break;
-        case CURLE_TOO_MANY_REDIRECTS:
-            why = "too many redirects from " + quoted(shown_);
-            break;
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-            why = "cannot resolve the host of " + quoted(shown_);
-            break;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_OPERATION_TIMEDOUT:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_GOT_NOTHING:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_SSL_CONNECT_ERROR:
-            why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
-            transient = true;
-            break;
-        default:
-            why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
+            case CURLE_OK: why = "HTTP " + std::to_string(code) + " from " + quoted(shown_); break;
+            case CURLE_HTTP_RETURNED_ERROR:
+                why = "HTTP " + std::to_string(code) + " from " + quoted(shown_);
+                transient = code == 408 || code == 429 || code >= 500;
+                break;
+            case CURLE_PEER_FAILED_VERIFICATION: why = "TLS certificate of " + quoted(shown_) + " not trusted"; break;
+            case CURLE_SSL_CACERT_BADFILE: why = "cannot use the CA file " + quoted(s_.ca_file) + " (DOWNLOAD_CA_FILE)"; break;
+            case CURLE_UNSUPPORTED_PROTOCOL:
+                why = "redirect of " + quoted(shown_) + " to a refused protocol (" +
+                      (scheme_of(url_) == "https" ? "https may not lead to http" : "only http and https") + ")";
+                break;
+            case CURLE_TOO_MANY_REDIRECTS: why = "too many redirects from " + quoted(shown_); break;
+            case CURLE_COULDNT_RESOLVE_HOST:
+            case CURLE_COULDNT_RESOLVE_PROXY: why = "cannot resolve the host of " + quoted(shown_); break;
+            case CURLE_COULDNT_CONNECT:
+            case CURLE_OPERATION_TIMEDOUT:
+            case CURLE_PARTIAL_FILE:
+            case CURLE_RECV_ERROR:
+            case CURLE_SEND_ERROR:
+            case CURLE_GOT_NOTHING:
+            case CURLE_HTTP2:
+            case CURLE_HTTP2_STREAM:
+            case CURLE_SSL_CONNECT_ERROR:
+                why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
+                transient = true;
+                break;
+            default: why = "download of " + quoted(shown_) + " failed: " + lib::curl_easy_strerror(rc);
         }
         if (attempt_bytes_ > 0) failures_ = 0;  // progress was made: a fresh budget
         if (!transient || failures_ >= s_.retries) {
@@ -441,7 +430,8 @@ public:
 private:
     void report() {
         last_ = now();
-        std::string msg = log::progress_line("download of " + quoted(shown_), r_.bytes_in, http_ ? http_->total() : 0, last_ - t0_);
+        std::string msg =
+            log::progress_line("download of " + quoted(shown_), r_.bytes_in, http_ ? http_->total() : 0, last_ - t0_);
         if (r_.bytes_out != r_.bytes_in) msg += ", " + mib(r_.bytes_out) + " written";
         log::info(msg);
     }
@@ -498,14 +488,21 @@ public:
         if (!a_) throw DriverError("cannot initialise libarchive");
         int rc = ARCHIVE_OK;
         // In-process libraries only: a fallback to an external program is refused (WARN).
-        if (filter == "gzip") rc = lib::archive_read_support_filter_gzip(a_);
-        else if (filter == "bzip2") rc = lib::archive_read_support_filter_bzip2(a_);
-        else if (filter == "xz") rc = lib::archive_read_support_filter_xz(a_);
-        else if (filter == "zstd") rc = lib::archive_read_support_filter_zstd(a_);
+        if (filter == "gzip")
+            rc = lib::archive_read_support_filter_gzip(a_);
+        else if (filter == "bzip2")
+            rc = lib::archive_read_support_filter_bzip2(a_);
+        else if (filter == "xz")
+            rc = lib::archive_read_support_filter_xz(a_);
+        else if (filter == "zstd")
+            rc = lib::archive_read_support_filter_zstd(a_);
         if (rc != ARCHIVE_OK) throw DriverError("no built-in " + filter + " decompressor in libarchive");
-        if (format == "tar") rc = lib::archive_read_support_format_tar(a_);
-        else if (format == "zip") rc = lib::archive_read_support_format_zip_streamable(a_);
-        else rc = lib::archive_read_support_format_raw(a_);
+        if (format == "tar")
+            rc = lib::archive_read_support_format_tar(a_);
+        else if (format == "zip")
+            rc = lib::archive_read_support_format_zip_streamable(a_);
+        else
+            rc = lib::archive_read_support_format_raw(a_);
         if (rc != ARCHIVE_OK) throw DriverError("libarchive cannot read " + format);
         if (lib::archive_read_open(a_, this, nullptr, &ArchiveLayer::on_read, nullptr) != ARCHIVE_OK) fail();
         archive_entry* e = nullptr;
@@ -545,7 +542,8 @@ private:
         if (lib::archive_entry_filetype(e) != AE_IFREG || lib::archive_entry_hardlink(e))
             throw DriverError("the " + format_ + " archive " + quoted(shown_) + " must hold one regular file, not " +
                               (lib::archive_entry_filetype(e) == AE_IFDIR ? "a directory" : "a link or special file"));
-        if (lib::archive_entry_is_encrypted(e)) throw DriverError("the " + format_ + " archive " + quoted(shown_) + " is encrypted");
+        if (lib::archive_entry_is_encrypted(e))
+            throw DriverError("the " + format_ + " archive " + quoted(shown_) + " is encrypted");
     }
     [[noreturn]] void fail() {
         if (err_) std::rethrow_exception(err_);
@@ -605,11 +603,13 @@ public:
             zs_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
             int rc = lib::inflate(&zs_, Z_NO_FLUSH);
             size_t got = std::min<size_t>(n, 1u << 30) - zs_.avail_out;
-            if (rc == Z_STREAM_END) member_end_ = true;
+            if (rc == Z_STREAM_END)
+                member_end_ = true;
             else if (rc == Z_BUF_ERROR && eof_ && zs_.avail_in == 0)
                 throw DriverError("cannot decompress the gzip data of " + quoted(shown_) + ": truncated");
             else if (rc != Z_OK && rc != Z_BUF_ERROR)
-                throw DriverError("cannot decompress the gzip data of " + quoted(shown_) + ": " + (zs_.msg ? zs_.msg : "corrupt data"));
+                throw DriverError("cannot decompress the gzip data of " + quoted(shown_) + ": " +
+                                  (zs_.msg ? zs_.msg : "corrupt data"));
             if (got) return got;
         }
     }
@@ -630,8 +630,8 @@ std::string check_hex(const std::string& v, size_t len, const char* name) {
 }
 
 // One attempt of the whole pipeline, from byte 0 of the source.
-void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, const std::string& shown, Hashes& h,
-              SparseWriter& w, DownloadResult& r) {
+void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, const std::string& shown, Hashes& h, SparseWriter& w,
+              DownloadResult& r) {
     Metered metered(src, h, r, http, shown, o.progress);
     Reader* cur = &metered;
     std::unique_ptr<Peek> p1, p2;
@@ -712,9 +712,7 @@ std::string display_url(const std::string& url) {
 }
 
 std::string detect_compression(const unsigned char* p, size_t n) {
-    auto is = [&](std::initializer_list<unsigned char> m) {
-        return n >= m.size() && std::equal(m.begin(), m.end(), p);
-    };
+    auto is = [&](std::initializer_list<unsigned char> m) { return n >= m.size() && std::equal(m.begin(), m.end(), p); };
     if (is({0x1f, 0x8b})) return "gzip";
     if (is({'B', 'Z', 'h'}) && n >= 4 && p[3] >= '1' && p[3] <= '9') return "bzip2";
     if (is({0xfd, '7', 'z', 'X', 'Z', 0x00})) return "xz";
@@ -784,7 +782,8 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
     r.sha256 = h.hex(2);
     auto check = [&](const char* name, const std::string& want, const std::string& got) {
         if (!want.empty() && want != got)
-            throw DriverError(std::string("checksum mismatch: ") + name + " of " + quoted(shown) + " is " + got + ", expected " + want);
+            throw DriverError(std::string("checksum mismatch: ") + name + " of " + quoted(shown) + " is " + got + ", expected " +
+                              want);
     };
     check("MD5", md5, r.md5);
     check("SHA1", sha1, r.sha1);

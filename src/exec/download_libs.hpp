@@ -26,10 +26,22 @@ inline void* open(const char* soname) {
     if (!h) throw DriverError(std::string("downloads need ") + soname + ", which cannot be loaded", ::dlerror());
     return h;
 }
-inline void* curl() { static void* h = open("libcurl.so.4"); return h; }
-inline void* archive() { static void* h = open("libarchive.so.13"); return h; }
-inline void* crypto() { static void* h = open("libcrypto.so.3"); return h; }
-inline void* zlib() { static void* h = open("libz.so.1"); return h; }  // (libcurl's own dependency)
+inline void* curl() {
+    static void* h = open("libcurl.so.4");
+    return h;
+}
+inline void* archive() {
+    static void* h = open("libarchive.so.13");
+    return h;
+}
+inline void* crypto() {
+    static void* h = open("libcrypto.so.3");
+    return h;
+}
+inline void* zlib() {
+    static void* h = open("libz.so.1");
+    return h;
+}  // (libcurl's own dependency)
 
 template <typename F>
 F sym(void* h, const char* name) {
@@ -39,11 +51,11 @@ F sym(void* h, const char* name) {
 }
 
 // lib::NAME(args...) calls ::NAME from LIB, found on the first call.
-#define ONESTOR_LAZY(LIB, NAME)                                                     \
-    template <typename... A>                                                        \
-    auto NAME(A... a) {                                                             \
-        static auto f = sym<decltype(&::NAME)>(LIB(), #NAME);                       \
-        return f(a...);                                                             \
+#define ONESTOR_LAZY(LIB, NAME)                               \
+    template <typename... A>                                  \
+    auto NAME(A... a) {                                       \
+        static auto f = sym<decltype(&::NAME)>(LIB(), #NAME); \
+        return f(a...);                                       \
     }
 
 ONESTOR_LAZY(curl, curl_global_init)

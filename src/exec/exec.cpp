@@ -4,18 +4,18 @@
 #include "onestor/log.hpp"
 #include "onestor/protocol.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/resource.h>
-#include <vector>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
+#include <vector>
 
 extern char** environ;
 
@@ -116,8 +116,9 @@ std::string render(const Argv& argv) {
     std::string s;
     for (const auto& w : argv) {
         if (!s.empty()) s += ' ';
-        bool plain = !w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                       "0123456789-_./:=,+@%") == std::string::npos;
+        bool plain = !w.empty() && w.find_first_not_of(
+                                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_./:=,+@%") == std::string::npos;
         s += plain ? w : shell_quote(w);
     }
     return s;
@@ -205,11 +206,9 @@ Result spawn(const Argv& argv, const RunOptions& opts) {
     exec_w.reset();
     int exec_errno = 0;
     ssize_t got;
-    while ((got = ::read(exec_r.fd, &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-    }
+    while ((got = ::read(exec_r.fd, &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
     if (got == sizeof exec_errno) {
-        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
+        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
         errno = exec_errno;
         throw_errno("cannot run", argv[0]);
     }
@@ -247,14 +246,13 @@ Result spawn(const Argv& argv, const RunOptions& opts) {
         }
     }
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     if (!res.err.empty()) log::debug(argv[0] + " stderr: " + failure_reason(res.err, opts.error_blocks));
     if (!opts.cleanup) check_interrupted();
     if (timed_out)
-        throw DriverError((opts.what.empty() ? render(argv) : opts.what) + ": timed out after " +
-                          std::to_string(opts.timeout_s) + " s");
+        throw DriverError((opts.what.empty() ? render(argv) : opts.what) + ": timed out after " + std::to_string(opts.timeout_s) +
+                          " s");
     if (opts.check && res.status != 0) {
         std::string why = failure_reason(res.err, opts.error_blocks);
         if (why.empty()) why = "exit code " + std::to_string(res.status);
@@ -301,8 +299,7 @@ Result spawn_pipe(const Argv& producer, const Argv& consumer, const RunOptions& 
         } catch (const DriverError& e) {
             echo = std::string(e.what()).find("ended early") != std::string::npos ||
                    std::string(e.what()).find("does not look like a tar archive") != std::string::npos;
-        } catch (...) {
-        }
+        } catch (...) {}
         if (echo && producer_error) std::rethrow_exception(producer_error);
         std::rethrow_exception(consumer_error);
     }

@@ -8,24 +8,22 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
-#include "onestor/scripts.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/scripts.hpp"
 
-#include <algorithm>
-#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
-#include <cstdlib>
-#include <map>
 #include <netdb.h>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <map>
+#include <sstream>
 
 namespace onestor {
 namespace {
-
-
 
 // The remote words for argv under that wrapper.
 Argv tied(const Argv& argv) {
@@ -40,8 +38,7 @@ Argv tied(const Argv& argv) {
 Argv limited(const Argv& argv, const Limits& l) {
     if (l.address_space == 0 && l.cpu_s == 0) return argv;
     auto value = [](unsigned long long v) { return v == 0 ? std::string("unlimited") : std::to_string(v); };
-    Argv a = {"sh", "-c", scripts::kLimited, "sh",
-              value((l.address_space + 1023) / 1024), value(l.cpu_s)};
+    Argv a = {"sh", "-c", scripts::kLimited, "sh", value((l.address_space + 1023) / 1024), value(l.cpu_s)};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
 }
@@ -120,8 +117,7 @@ Host::~Host() {
         o.check = false;
         o.timeout_s = 10;
         onestor::run(a, o);
-    } catch (...) {
-    }
+    } catch (...) {}
     ::unlink(control_path_.c_str());
     ::rmdir(control_dir_.c_str());
 }
@@ -196,8 +192,8 @@ void Host::ensure_connection() {
     // The master authenticates once and backgrounds (-f) with its stdio on /dev/null,
     // so no pipe of ours stays open in it; every later command multiplexes over it.
     Argv m = ssh_base();
-    m.insert(m.end(), {"-o", "ControlMaster=yes", "-o",
-                       "ControlPersist=" + std::to_string(persist > 0 ? persist : 300), "-f", "-N", name_});
+    m.insert(m.end(), {"-o", "ControlMaster=yes", "-o", "ControlPersist=" + std::to_string(persist > 0 ? persist : 300), "-f",
+                       "-N", name_});
     RunOptions o;
     o.what = "cannot connect to host " + quoted(name_);
     o.timeout_s = static_cast<int>(config().get_int("SSH_CONNECT_TIMEOUT")) + 15;
@@ -220,8 +216,7 @@ Argv Host::command(const Argv& argv) {
 
 bool Host::has_onestor() {
     if (local_) return true;
-    if (has_onestor_ < 0)
-        has_onestor_ = run({"test", "-x", config().get("REMOTE_ONESTOR")}, {.check = false}).status == 0;
+    if (has_onestor_ < 0) has_onestor_ = run({"test", "-x", config().get("REMOTE_ONESTOR")}, {.check = false}).status == 0;
     return has_onestor_ == 1;
 }
 
@@ -240,7 +235,8 @@ Argv Host::onestor(const Argv& args) {
 // around the words, tied to this process.
 Result Host::send(const Command& c) {
     // The only operator between the quoted words is a fixed '|'.
-    if (!c.pipe_to.empty()) return run_tied(command(tied({"sh", "-c", shell_join(c.argv) + " | " + shell_join(c.pipe_to)})), c.opts);
+    if (!c.pipe_to.empty())
+        return run_tied(command(tied({"sh", "-c", shell_join(c.argv) + " | " + shell_join(c.pipe_to)})), c.opts);
     // A command fed from our stdin ends by itself when that input ends.
     if (c.opts.stdin_fd >= 0) return spawn(command(c.argv), c.opts);
     return run_tied(command(tied(c.argv)), c.opts);
@@ -266,15 +262,21 @@ Runner& real_runner() {
 
 Result run_pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, const RunOptions& opts) {
     if (&from == &to) return from.run_pipe(producer, consumer, opts);
-    return runner().run({.host = from.local() ? "" : from.name(), .argv = producer,
-                         .pipe_host = to.local() ? "" : to.name(), .pipe_to = consumer, .opts = opts});
+    return runner().run({.host = from.local() ? "" : from.name(),
+                         .argv = producer,
+                         .pipe_host = to.local() ? "" : to.name(),
+                         .pipe_to = consumer,
+                         .opts = opts});
 }
 
 Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
     if (local_) return onestor::run_pipe(first, second, opts);
     if (opts.what.empty()) opts.what = "command failed on " + name_ + ": " + render(first) + " | " + render(second);
     opts.check = true;
-    Result r = runner().run({.host = name_, .argv = first, .pipe_host = name_, .pipe_to = second,
+    Result r = runner().run({.host = name_,
+                             .argv = first,
+                             .pipe_host = name_,
+                             .pipe_to = second,
                              .opts = {.timeout_s = opts.timeout_s, .check = false}});
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
@@ -336,7 +338,9 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
         }
         timeout_s += t;
     }
-    Result r = runner().run({.host = name_, .argv = {"sh", "-c", script}, .batch = std::move(sent),
+    Result r = runner().run({.host = name_,
+                             .argv = {"sh", "-c", script},
+                             .batch = std::move(sent),
                              .opts = {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)}});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
@@ -360,14 +364,19 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
 }
 
 Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s, Limits limits) {
-    return {[argv, what, timeout_s, limits] { return onestor::run(argv, {.timeout_s = timeout_s, .what = what, .limits = limits}).out; },
+    return {[argv, what, timeout_s, limits] {
+                return onestor::run(argv, {.timeout_s = timeout_s, .what = what, .limits = limits}).out;
+            },
             {{limited(argv, limits), what}},
             {},
             timeout_s};
 }
 
 Step Host::mkdir_step(const std::string& dir) {
-    return {[dir] { io::mkdir_p(dir); return std::string(); },
+    return {[dir] {
+                io::mkdir_p(dir);
+                return std::string();
+            },
             {{{"mkdir", "-p", "--", dir}, "cannot create directory " + quoted(label(dir))}},
             {}};
 }
@@ -387,7 +396,10 @@ Step Host::sync_step(const std::string& path) {
 }
 
 Step Host::remove_step(const std::string& path) {
-    return {[path] { io::remove_tree(path); return std::string(); },
+    return {[path] {
+                io::remove_tree(path);
+                return std::string();
+            },
             {{{"rm", "-rf", "--", path}, "cannot remove " + quoted(label(path))}},
             {}};
 }
@@ -613,8 +625,7 @@ RemoteTemp::~RemoteTemp() {
             return;
         }
         host_.run({"rm", "-rf", "--", path_}, {.check = false, .cleanup = true});
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 }  // namespace onestor

@@ -5,19 +5,19 @@
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
-#include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
-#include <random>
-#include <sys/ioctl.h>
-#include <climits>
-#include <csignal>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <random>
 #include <vector>
 
 namespace onestor::io {
@@ -69,9 +69,15 @@ void require_image_file(int fd, const std::string& path) {
     struct statfs fs {};
     if (::fstatfs(fd, &fs) != 0) throw_errno("cannot stat the filesystem of", path);
     switch (static_cast<unsigned long>(fs.f_type)) {
-        case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
-        case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC: case EFIVARFS_MAGIC:
-            throw DriverError(quoted(path) + " is a file of a kernel pseudo filesystem, not an image");
+        case PROC_SUPER_MAGIC:
+        case SYSFS_MAGIC:
+        case DEBUGFS_MAGIC:
+        case TRACEFS_MAGIC:
+        case SECURITYFS_MAGIC:
+        case CGROUP_SUPER_MAGIC:
+        case CGROUP2_SUPER_MAGIC:
+        case BPF_FS_MAGIC:
+        case EFIVARFS_MAGIC: throw DriverError(quoted(path) + " is a file of a kernel pseudo filesystem, not an image");
         default: break;
     }
     // An operator never means to register an empty image (0 MiB: nothing a VM can use).
@@ -139,7 +145,7 @@ CopyStats copy_fd(int in, int out, const std::string& label) {
     while (pos < end) {
         off_t data = ::lseek(in, pos, SEEK_DATA);
         if (data < 0 && errno == ENXIO) break;  // only a hole remains
-        if (data < 0) {  // no SEEK_DATA support: treat everything as data
+        if (data < 0) {                         // no SEEK_DATA support: treat everything as data
             data = pos;
         }
         off_t hole = ::lseek(in, data, SEEK_HOLE);
@@ -284,8 +290,7 @@ void remove_at(int dirfd, const std::string& name, const std::string& shown) {
         throw;
     }
     ::closedir(d);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-        throw_errno("cannot remove directory", shown);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno("cannot remove directory", shown);
 }
 
 }  // namespace
@@ -351,12 +356,12 @@ int sweep_temps(const std::string& dir, const std::string& prefix) {
         int fd = ::openat(dfd, n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) continue;
         File f(fd);
-        struct stat st {}, again {};
+        struct stat st {
+        }, again{};
         if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) continue;
         // A writer holds LOCK_EX on its temp for as long as it lives: taken means alive.
         if (::flock(fd, LOCK_EX | LOCK_NB) != 0) continue;
-        if (::fstatat(dfd, n.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || again.st_ino != st.st_ino ||
-            again.st_dev != st.st_dev)
+        if (::fstatat(dfd, n.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)
             continue;
         try {
             remove_at(dfd, n, join_path(dir, n));

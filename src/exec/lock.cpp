@@ -7,12 +7,12 @@
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
-#include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <cerrno>
 
 namespace onestor {
 namespace {

@@ -39,7 +39,8 @@ const char* const kSizeAndHead =
 // failure to write it is reported as INFO and does not stop the command.
 const char* const kMonitorMark =
     "m=$1; v=$2; shift 2; if [ \"$(cat -- \"$m\" 2>/dev/null)\" != \"$v\" ]; then t=\"$m.onestor-tmp.$$\"; "
-    "if mkdir -p -- \"${m%/*}\" && printf '%s\\n' \"$v\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$m\"; then sync -- \"${m%/*}\"; "
+    "if mkdir -p -- \"${m%/*}\" && printf '%s\\n' \"$v\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$m\"; then sync -- "
+    "\"${m%/*}\"; "
     "else rm -f -- \"$t\"; echo \"INFO: cannot write $m\" >&2; fi; fi; exec \"$@\"";
 
 const char* const kWriteLine = "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"";
@@ -57,14 +58,17 @@ const char* const kWriteLine = "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \
 // before any echo of the failure (a broken pipe on the sending side). As the stream receiver
 // does, it leaves nothing setuid, setgid, sticky or writable by others.
 const std::string& tar_receive() {
-    static const std::string s = std::string() +
-    "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
-    "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
-    "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
-    "printf '%s\\n' \"$e\" >&2; "
-    "printf " + protocol::shell_error_printf() + " \"${r:-tar failed}\" >&2; exit 1; fi; "
-    "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
-    "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
+    static const std::string s =
+        std::string() +
+        "set -e; t=$1; d=$2; mkdir -p -- \"${d%/*}\"; mkdir -m 700 -- \"$t\"; trap 'rm -rf -- \"$t\"' EXIT; "
+        "if ! e=$(tar -C \"$t\" -xSf - 2>&1); then "
+        "r=$(printf '%s\\n' \"$e\" | grep -v -m1 -e 'Exiting with failure' -e '^$' || true); "
+        "printf '%s\\n' \"$e\" >&2; "
+        "printf " +
+        protocol::shell_error_printf() +
+        " \"${r:-tar failed}\" >&2; exit 1; fi; "
+        "find \"$t\" \\( -type f -o -type d \\) -perm /7002 -exec chmod ug-s,o-tw -- {} +; "
+        "find \"$t\" \\( -type f -o -type d \\) -exec sync -- {} +; trap - EXIT";
     return s;
 }
 
@@ -95,18 +99,21 @@ const char* const kRetire =
 // ssh's own failure (255: the destination unreachable or gone) is named as such; otherwise
 // ssh's status (the receiver's) passes on.
 const std::string& push() {
-    static const std::string s = std::string() +
-    "h=$1; p=$2; c=$3; shift 3; "
-    "fail() { printf " + protocol::shell_error_printf() + " "
-    "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
-    "d=/tmp/onestor-ssh-$(id -u); "
-    "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
-    "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
-    "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
-    "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
-    "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
-    "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "
-    "\"$@\" \"$h\" -- \"$c\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; fail";
+    static const std::string s =
+        std::string() +
+        "h=$1; p=$2; c=$3; shift 3; "
+        "fail() { printf " +
+        protocol::shell_error_printf() +
+        " "
+        "\"the connection from $(uname -n) to host $h failed (HOST_TO_HOST=direct)\" >&2; exit 1; }; "
+        "d=/tmp/onestor-ssh-$(id -u); "
+        "if [ \"$p\" -gt 0 ] && command -v flock >/dev/null && { mkdir -m 700 -- \"$d\" 2>/dev/null; [ -d \"$d\" ] && "
+        "[ ! -L \"$d\" ] && [ -O \"$d\" ] && [ \"$(stat -c %a -- \"$d\")\" = 700 ]; }; then "
+        "s=$d/host-$(printf '%s\\0' \"$h\" \"$@\" | cksum | cut -d' ' -f1); set -- \"$@\" -o \"ControlPath=$s\"; "
+        "{ flock 9 && { \"$@\" -O check \"$h\" 2>/dev/null || { rm -f -- \"$s\"; "
+        "\"$@\" -o ControlMaster=yes -o \"ControlPersist=$p\" -f -N \"$h\" </dev/null >/dev/null 2>&1 9>&-; }; }; "
+        "} 9<\"$d\" || fail; set -- \"$@\" -o ControlMaster=no; fi; "
+        "\"$@\" \"$h\" -- \"$c\"; r=$?; [ \"$r\" -ne 255 ] && exit \"$r\"; fail";
     return s;
 }
 

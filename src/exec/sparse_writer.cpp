@@ -4,8 +4,8 @@
 #include "onestor/download.hpp"
 #include "onestor/error.hpp"
 
-#include <cstring>
 #include <unistd.h>
+#include <cstring>
 
 namespace onestor::download {
 namespace {

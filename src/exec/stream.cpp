@@ -12,17 +12,17 @@
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack, not malloc'd
 #include <xxhash.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <set>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace onestor::stream {
@@ -208,12 +208,29 @@ public:
             pos_ += k, c += k, n -= k;
         }
     }
-    uint8_t u8() { uint8_t v; bytes(&v, 1); return v; }
-    uint16_t u16() { uint16_t v; bytes(&v, 2); return v; }
-    uint32_t u32() { uint32_t v; bytes(&v, 4); return v; }
-    uint64_t u64() { uint64_t v; bytes(&v, 8); return v; }
+    uint8_t u8() {
+        uint8_t v;
+        bytes(&v, 1);
+        return v;
+    }
+    uint16_t u16() {
+        uint16_t v;
+        bytes(&v, 2);
+        return v;
+    }
+    uint32_t u32() {
+        uint32_t v;
+        bytes(&v, 4);
+        return v;
+    }
+    uint64_t u64() {
+        uint64_t v;
+        bytes(&v, 8);
+        return v;
+    }
     // The next n bytes, hashed, handed to sink(p, k) in the pieces they arrived in (no copy).
-    template <class Sink> void spans(size_t n, Sink&& sink) {
+    template <class Sink>
+    void spans(size_t n, Sink&& sink) {
         while (n > 0) {
             if (pos_ == len_) fill();
             size_t k = std::min(n, len_ - pos_);
@@ -307,7 +324,8 @@ Stats receive(int fd, const std::string& dst) {
             if (rel.empty() == made) throw DriverError("malformed transfer stream (root record)");
             if (!rel.empty()) {
                 std::string parent = rel.find('/') == std::string::npos ? "" : rel.substr(0, rel.rfind('/'));
-                if (!is_dir || !dirs.count(parent)) throw DriverError("malformed transfer stream (no parent for " + quoted(rel) + ")");
+                if (!is_dir || !dirs.count(parent))
+                    throw DriverError("malformed transfer stream (no parent for " + quoted(rel) + ")");
             }
             std::string path = rel.empty() ? tmp : tmp + "/" + rel;
             made = true;
@@ -383,8 +401,7 @@ Stats receive(int fd, const std::string& dst) {
     } catch (...) {
         try {
             io::remove_tree(tmp);
-        } catch (...) {
-        }
+        } catch (...) {}
         throw;
     }
     return s;
@@ -394,12 +411,14 @@ uint64_t parse_rate(const std::string& text) {
     if (text.empty()) return 0;
     size_t digits = text.find_first_not_of("0123456789");
     std::string unit = digits == std::string::npos ? "" : text.substr(digits);
-    int shift = unit == "" || unit == "B" ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" || unit == "m" ? 20
-              : unit == "G" || unit == "g" ? 30 : -1;
+    int shift = unit == "" || unit == "B"    ? 0
+                : unit == "K" || unit == "k" ? 10
+                : unit == "M" || unit == "m" ? 20
+                : unit == "G" || unit == "g" ? 30
+                                             : -1;
     if (shift < 0) throw DriverError("bad transfer rate " + quoted(text));
     // In range before the shift: the rate in bytes/s fits an int64.
-    return static_cast<uint64_t>(parse_number(text.substr(0, digits), 0, INT64_MAX >> shift, "transfer rate"))
-           << shift;
+    return static_cast<uint64_t>(parse_number(text.substr(0, digits), 0, INT64_MAX >> shift, "transfer rate")) << shift;
 }
 
 }  // namespace onestor::stream

@@ -14,7 +14,6 @@
 namespace onestor::transfer {
 namespace {
 
-
 Argv tar_producer(const std::string& src) {
     return {"tar", "-C", dirname_of(src), "--exclude=*.onestor-tmp.*", "-cSf", "-", "--", basename_of(src)};
 }
@@ -22,8 +21,8 @@ Argv tar_producer(const std::string& src) {
 // Names, types and sizes of a tree (or a file), NUL-separated and sorted: what the tar
 // fallback compares before it lets a copy take its final name.
 std::vector<std::string> manifest(Host& h, const std::string& path) {
-    Argv a = {"find", path, "-name", "*.onestor-tmp.*", "-prune", "-o", "-type", "f", "-printf", "f %s %P\\0",
-              "-o", "-type", "l", "-printf", "l %P -> %l\\0", "-o", "-printf", "%y %P\\0"};
+    Argv a = {"find", path,    "-name", "*.onestor-tmp.*", "-prune",        "-o", "-type",   "f",       "-printf", "f %s %P\\0",
+              "-o",   "-type", "l",     "-printf",         "l %P -> %l\\0", "-o", "-printf", "%y %P\\0"};
     Result r = h.run(a, {.what = "cannot list " + quoted(h.label(path))});
     std::vector<std::string> out;
     size_t start = 0;
@@ -53,8 +52,7 @@ struct TreeGuard {
         if (kept) return;
         try {
             host.run({"rm", "-rf", "--", path}, {.timeout_s = 60, .check = false, .cleanup = true});
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 };
 
@@ -66,13 +64,19 @@ void pipe(Host& from, const Argv& producer, Host& to, const Argv& consumer, cons
         // The source host pushes straight to the destination: the bytes cross the network
         // once, and the front-end needs no connection to the destination at all.
         log::info("streaming from " + from.name() + " to " + to.name() + " directly");
-        Argv push = {"sh", "-c", scripts::push(), "sh", to.name(), std::to_string(config().get_int("SSH_CONTROL_PERSIST")),
+        Argv push = {"sh",
+                     "-c",
+                     scripts::push(),
+                     "sh",
+                     to.name(),
+                     std::to_string(config().get_int("SSH_CONTROL_PERSIST")),
                      shell_join(consumer)};
         for (const auto& w : config().get_words("HOST_SSH")) push.push_back(w);
         push.insert(push.end(), {"-o", "BatchMode=yes"});
         from.run_pipe(producer, push, o);
     } else {
-        if (!from.local() && !to.local()) log::info("relaying from " + from.name() + " to " + to.name() + " through the front-end");
+        if (!from.local() && !to.local())
+            log::info("relaying from " + from.name() + " to " + to.name() + " through the front-end");
         run_pipe(from, producer, to, consumer, o);
     }
 }
@@ -84,8 +88,7 @@ void tar_copy(Host& from, const std::string& src, Host& to, const std::string& d
     pipe(from, tar_producer(src), to, {"sh", "-c", scripts::tar_receive(), "sh", tmp, dst}, o);
     auto want = manifest(from, src);
     auto got = manifest(to, join_path(tmp, name));
-    if (want != got)
-        throw DriverError(o.what + ": the copy is incomplete (" + first_difference(want, got) + ")");
+    if (want != got) throw DriverError(o.what + ": the copy is incomplete (" + first_difference(want, got) + ")");
     to.run({"sh", "-c", scripts::kTarCommit, "sh", tmp, name, dst}, {.what = o.what});
     guard.kept = true;
 }
@@ -135,8 +138,7 @@ Argv with_monitor_mark(const std::string& mark, const std::string& value, const 
     return a;
 }
 
-void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers,
-          const MonitorMark& mark) {
+void copy(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers, const MonitorMark& mark) {
     std::string what = "cannot copy " + quoted(from.label(src)) + " to " + quoted(to.label(dst));
     // (onestor send/receive and our tar scripts: their error blocks are theirs)
     RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = what, .error_blocks = true};
@@ -169,8 +171,7 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
     }
 }
 
-void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers,
-          const MonitorMark& mark) {
+void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers, const MonitorMark& mark) {
     copy(from, src, to, dst, leftovers, mark);
     // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
     // source where it was, whatever its orphaned transfer does.

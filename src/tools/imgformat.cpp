@@ -5,12 +5,12 @@
 #include "onestor/host.hpp"
 #include "onestor/io.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace onestor::imgformat {
@@ -35,7 +35,8 @@ unsigned long long le(const unsigned char* p, int n) {
 
 unsigned long long checked_size(unsigned long long size, const std::string& what, const std::string& format) {
     if (size == 0 || size > kMaxVirtualSize)
-        refuse(what, "is not a valid " + format + " image: its virtual size (" + std::to_string(size) + " bytes) is out of range");
+        refuse(what,
+               "is not a valid " + format + " image: its virtual size (" + std::to_string(size) + " bytes) is out of range");
     return size;
 }
 
@@ -70,7 +71,8 @@ Image qcow2(const std::vector<unsigned char>& h, const std::string& what) {
     if (version != 2 && version != 3) refuse(what, "is not a valid qcow2 image: version " + std::to_string(version));
     if (be(&h[8], 8) != 0 && be(&h[16], 4) != 0) refuse(what, "has a backing file; import a standalone image");
     unsigned long long cluster_bits = be(&h[20], 4);
-    if (cluster_bits < 9 || cluster_bits > 21) refuse(what, "is not a valid qcow2 image: cluster size 2^" + std::to_string(cluster_bits));
+    if (cluster_bits < 9 || cluster_bits > 21)
+        refuse(what, "is not a valid qcow2 image: cluster size 2^" + std::to_string(cluster_bits));
     if (be(&h[32], 4) != 0) refuse(what, "is encrypted; import an unencrypted image");
     if (version == 3) {
         if (h.size() < 104) refuse(what, "is not a valid qcow2 image: its header is truncated");
@@ -96,7 +98,8 @@ Image vmdk(const std::vector<unsigned char>& h, const std::string& what) {
 Image vdi(const std::vector<unsigned char>& h, const std::string& what) {
     if (h.size() < 0x178) refuse(what, "is not a valid vdi image: its header is truncated");
     unsigned long long type = le(&h[0x4c], 4);
-    if (type != 1 && type != 2) refuse(what, "is a vdi of type " + std::to_string(type) + " (differencing or unknown); import a standalone image");
+    if (type != 1 && type != 2)
+        refuse(what, "is a vdi of type " + std::to_string(type) + " (differencing or unknown); import a standalone image");
     return {"vdi", checked_size(le(&h[0x170], 8), what, "vdi")};
 }
 
@@ -127,7 +130,8 @@ Image vhdx(const Reader& read, unsigned long long file_size, const std::string& 
     for (unsigned long long i = 0; i < items; ++i) {
         const unsigned char* e = &m[32 + 32 * i];
         unsigned long long off = le(e + 16, 4), len = le(e + 20, 4);
-        if (std::memcmp(e, kParentLocator, 16) == 0) refuse(what, "is a differencing vhdx that names a parent; import a standalone image");
+        if (std::memcmp(e, kParentLocator, 16) == 0)
+            refuse(what, "is a differencing vhdx that names a parent; import a standalone image");
         bool params = std::memcmp(e, kFileParameters, 16) == 0, vsize = std::memcmp(e, kVirtualDiskSize, 16) == 0;
         if (!params && !vsize) continue;
         unsigned char v[8] = {};

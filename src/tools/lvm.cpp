@@ -112,9 +112,9 @@ std::optional<LvState> find(Host& h, const Lv& lv) {
 }
 
 VgUsage usage(Host& h, const std::string& vg) {
-    Result r = h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o",
-                              "vg_size,vg_free", vg}),
-                     {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name()});
+    Result r =
+        h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg}),
+              {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name()});
     return parse_vgs(r.out, vg);
 }
 
@@ -192,8 +192,7 @@ void deactivate(Host& h, const Lv& lv) {
     auto it = all.find(lv.name);
     if (it == all.end()) return;
     const LvState st = it->second;
-    if (st.active)
-        run_lvm(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name());
+    if (st.active) run_lvm(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name());
     if (st.pool.empty()) return;
     all.erase(it);
     for (const auto& [name, s] : all)

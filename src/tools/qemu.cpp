@@ -136,13 +136,13 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
     };
     std::string backing = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
     if (!backing.empty() && !inside(backing))
-        throw DriverError("image " + quoted(h.label(path)) + " refers to a backing file outside its snapshot directory: " +
-                          onestor::quoted(backing));
+        throw DriverError("image " + quoted(h.label(path)) +
+                          " refers to a backing file outside its snapshot directory: " + onestor::quoted(backing));
     if (!i.data_file.empty()) {
         std::string df = i.data_file[0] == '/' ? i.data_file : join_path(dirname_of(path), i.data_file);
         if (!inside(df))
-            throw DriverError("image " + quoted(h.label(path)) + " has an external data file outside its snapshot directory: " +
-                              onestor::quoted(i.data_file));
+            throw DriverError("image " + quoted(h.label(path)) +
+                              " has an external data file outside its snapshot directory: " + onestor::quoted(i.data_file));
     }
     return i;
 }
@@ -167,8 +167,7 @@ Step rebase_step(Host& h, const std::string& path, const std::string& new_backin
                       data_limits());
 }
 
-Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing,
-                        const std::string& backing_format) {
+Step rebase_unsafe_step(Host& h, const std::string& path, const std::string& new_backing, const std::string& backing_format) {
     return h.run_step(qemu_img({"rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b", new_backing, path}),
                       "cannot rebase " + quoted(h.label(path)), 120, kHeaderLimits);
 }

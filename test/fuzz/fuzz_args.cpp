@@ -38,7 +38,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (s.kind == ArgKind::HostPath) (void)args.path(s.name);
             if (s.kind == ArgKind::DsDump) (void)args.dump();
         }
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     return 0;
 }

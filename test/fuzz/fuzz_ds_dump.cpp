@@ -21,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string in(reinterpret_cast<const char*>(data), size);
     try {
         use(DsDump::from_xml(in));
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     const std::string b64 = base64_encode(in);
     try {
         if (base64_decode(b64) != in) std::abort();
@@ -31,11 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     try {
         use(DsDump::from_base64(b64));
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     try {
         use(DsDump::from_base64(in));
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     return 0;
 }

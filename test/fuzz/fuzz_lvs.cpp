@@ -12,12 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string in(reinterpret_cast<const char*>(data), size);
     try {
         (void)lvm::parse_lvs(in, "vg-one-0");
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     try {
         (void)lvm::parse_vgs(in, "vg-one-0");
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     (void)lvm::parse_disk_device(in);
     return 0;
 }

@@ -12,11 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string in(reinterpret_cast<const char*>(data), size);
     try {
         (void)qemu::parse_info(in);
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     try {
         (void)qemu::parse_chain(in);
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     return 0;
 }

@@ -13,8 +13,7 @@ template <class F>
 static void guarded(F f) {
     try {
         f();
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

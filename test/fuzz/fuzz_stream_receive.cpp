@@ -6,12 +6,12 @@
 #include "onestor/io.hpp"
 #include "onestor/stream.hpp"
 
-#include <cstdint>
-#include <cstdlib>
 #include <dirent.h>
-#include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
 
 using namespace onestor;
 
@@ -53,8 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         stream::receive(fd, dst);
         io::remove_tree(dst);
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     ::close(fd);
     if (!empty_dir(scratch)) std::abort();  // a refused stream left something; or the clean-up failed
     return 0;

@@ -17,18 +17,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)d.get("SOURCE");
             try {
                 (void)d.size_mb("SIZE");
-            } catch (const DriverError&) {
-            }
+            } catch (const DriverError&) {}
         }
         try {
             (void)vm.require_disk(0);
-        } catch (const DriverError&) {
-        }
-    } catch (const DriverError&) {
-    }
+        } catch (const DriverError&) {}
+    } catch (const DriverError&) {}
     try {
         (void)Datastore::from_xml(in).attr("TM_MAD");
-    } catch (const DriverError&) {
-    }
+    } catch (const DriverError&) {}
     return 0;
 }

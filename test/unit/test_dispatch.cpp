@@ -20,9 +20,8 @@ Args args(Kind k, const char* a, std::vector<std::string> w, std::string in = ""
 TEST_CASE("every action of the driver guide is registered") {
     for (const char* a : {"cp", "mkfs", "rm", "stat", "clone", "monitor", "snap_delete", "snap_flatten", "snap_revert"})
         CHECK_MESSAGE(Registry::find(Kind::Ds, a) != nullptr, a);
-    for (const char* a : {"clone", "ln", "mvds", "cpds", "mv", "premigrate", "postmigrate", "snap_create",
-                          "snap_create_live", "snap_delete", "snap_revert", "context", "delete", "mkimage", "mkswap",
-                          "monitor"})
+    for (const char* a : {"clone", "ln", "mvds", "cpds", "mv", "premigrate", "postmigrate", "snap_create", "snap_create_live",
+                          "snap_delete", "snap_revert", "context", "delete", "mkimage", "mkswap", "monitor"})
         CHECK_MESSAGE(Registry::find(Kind::Tm, a) != nullptr, a);
     CHECK(find_ds_backend("fs") != nullptr);
     CHECK(find_tm_backend("shared") != nullptr);
@@ -82,28 +81,34 @@ TEST_CASE("unsupported actions answer from one place") {
 }
 
 TEST_CASE("argument kinds: counts first, then typed values") {
-    Args a = args(Kind::Tm, "clone", {"fe:/var/lib/one/datastores/1/abc", "host01:/var/lib/one/datastores/0/42/disk.0", "42", "1"});
+    Args a =
+        args(Kind::Tm, "clone", {"fe:/var/lib/one/datastores/1/abc", "host01:/var/lib/one/datastores/0/42/disk.0", "42", "1"});
     CHECK(a.path("src").host == "fe");
     CHECK(a.path("dst").path == "/var/lib/one/datastores/0/42/disk.0");
     CHECK(a.num("vmid") == 42);
     CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"a", "b"}), doctest::Contains("expected 4 arguments, got 2"), DriverError);
-    CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"/var/lib/one/datastores/1/abc", "host01:/x", "1", "1"}), doctest::Contains("host:/path"),
-                         DriverError);
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "clone", {"/var/lib/one/datastores/1/abc", "host01:/x", "1", "1"}),
+                         doctest::Contains("host:/path"), DriverError);
     for (const char* bad : {"-1", "1x", "", "99999999999999999999", "4 2"})
         CHECK_THROWS_AS(args(Kind::Tm, "clone", {"fe:/a", "h:/b", bad, "1"}), DriverError);
     // mvds' destination: a bare SOURCE path (5.x) or host:path
-    CHECK(args(Kind::Tm, "mvds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/abc", "42", "1"}).path("dst").host.empty());
+    CHECK(args(Kind::Tm, "mvds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/abc", "42", "1"})
+              .path("dst")
+              .host.empty());
     // cpds takes -1 (the current state); snapshot actions do not
-    CHECK(args(Kind::Tm, "cpds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/new", "-1", "42", "1"}).num("snap") == -1);
+    CHECK(args(Kind::Tm, "cpds", {"h:/var/lib/one/datastores/0/42/disk.1", "/var/lib/one/datastores/1/new", "-1", "42", "1"})
+              .num("snap") == -1);
     CHECK_THROWS_AS(args(Kind::Tm, "snap_create", {"h:/var/lib/one/datastores/0/42/disk.0", "-1", "42", "1"}), DriverError);
-    CHECK(args(Kind::Tm, "mkimage", {"512", "qcow2", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}).word("format") == "qcow2");
+    CHECK(args(Kind::Tm, "mkimage", {"512", "qcow2", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}).word("format") ==
+          "qcow2");
     CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"0", "raw", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}), DriverError);
     CHECK_THROWS_AS(args(Kind::Tm, "mkimage", {"5", "raw;rm", "h:/var/lib/one/datastores/0/42/disk.2", "42", "0"}), DriverError);
 }
 
 TEST_CASE("context files: path or path:'name', variadic before the last three") {
-    Args a = args(Kind::Tm, "context", {"/var/lib/one/vms/42/context.sh", "/var/lib/one/datastores/2/c0ffee:'init script.sh'",
-                                        "h:/var/lib/one/datastores/0/42/disk.4", "42", "0"});
+    Args a = args(Kind::Tm, "context",
+                  {"/var/lib/one/vms/42/context.sh", "/var/lib/one/datastores/2/c0ffee:'init script.sh'",
+                   "h:/var/lib/one/datastores/0/42/disk.4", "42", "0"});
     REQUIRE(a.files().size() == 2);
     CHECK(a.files()[0].name == "context.sh");
     CHECK(a.files()[1].path == "/var/lib/one/datastores/2/c0ffee");
@@ -118,8 +123,8 @@ TEST_CASE("context files: path or path:'name', variadic before the last three") 
     CHECK_THROWS_AS(Args::parse_context_file("http://example.org/"), DriverError);
     CHECK_THROWS_AS(Args::parse_context_file("http://example.org"), DriverError);
     CHECK_THROWS_AS(Args::parse_context_file("http://example.org/x:'../../etc'"), DriverError);
-    CHECK_THROWS_WITH_AS(args(Kind::Tm, "context", {"h:/var/lib/one/datastores/0/42/disk.4", "42", "0"}), doctest::Contains("at least 4"),
-                         DriverError);
+    CHECK_THROWS_WITH_AS(args(Kind::Tm, "context", {"h:/var/lib/one/datastores/0/42/disk.4", "42", "0"}),
+                         doctest::Contains("at least 4"), DriverError);
 }
 
 TEST_CASE("DS dump: argv (5.x) or stdin (6.8+); premigrate's optional template") {
@@ -130,16 +135,19 @@ TEST_CASE("DS dump: argv (5.x) or stdin (6.8+); premigrate's optional template")
     CHECK_THROWS_AS(args(Kind::Ds, "monitor", {b64, "3", "x"}), DriverError);
     CHECK_THROWS_AS(args(Kind::Ds, "monitor", {b64, "x"}), DriverError);
     CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0"}).extra().empty());
-    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "TPL", "qcow2"}).extra().size() == 2);
-    CHECK_THROWS_AS(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "a", "b", "c"}), DriverError);
+    CHECK(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "TPL", "qcow2"}).extra().size() ==
+          2);
+    CHECK_THROWS_AS(args(Kind::Tm, "premigrate", {"h1", "h2", "/var/lib/one/datastores/0/42", "42", "0", "a", "b", "c"}),
+                    DriverError);
 }
 
 TEST_CASE("TM paths are confined by their argument kinds, for every driver") {
     const std::string D = "/var/lib/one/datastores";
     // issue 9 item 4: delete of a <x>/<y>/<vmid> tree outside the datastores
-    CHECK_THROWS_WITH_AS(args(Kind::Tm, "delete", {"h:/var/tmp/elsewhere/x/42", "42", "0"}),
-                         ("'h:/var/tmp/elsewhere/x/42' is not a disk of VM 42 nor its directory (expected " + D + "/0/42[/disk.N])").c_str(),
-                         DriverError);
+    CHECK_THROWS_WITH_AS(
+        args(Kind::Tm, "delete", {"h:/var/tmp/elsewhere/x/42", "42", "0"}),
+        ("'h:/var/tmp/elsewhere/x/42' is not a disk of VM 42 nor its directory (expected " + D + "/0/42[/disk.N])").c_str(),
+        DriverError);
     CHECK_THROWS_AS(args(Kind::Tm, "delete", {"h:" + D + "/0", "42", "0"}), DriverError);
     CHECK_THROWS_AS(args(Kind::Tm, "delete", {"h:" + D + "/5/42", "42", "0"}), DriverError);  // not the DSID's
     CHECK(args(Kind::Tm, "delete", {"h:" + D + "/0/42", "42", "0"}).path("dst").path == D + "/0/42");

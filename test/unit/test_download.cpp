@@ -10,12 +10,12 @@
 
 #include "scratch.hpp"
 
-#include <cstdlib>
 #include <fcntl.h>
-#include <filesystem>
-#include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 using namespace onestor;
 using namespace onestor::download;
@@ -105,7 +105,8 @@ TEST_CASE("sparse writer: reset starts an empty file") {
 TEST_CASE("magic detection on files made by the real tools") {
     Dir d;
     std::string img = make_image(d);
-    sh("cd " + d.p.string() + " && gzip -k img && bzip2 -k img && xz -T1 -k img && zstd -q img -o img.zst"
+    sh("cd " + d.p.string() +
+       " && gzip -k img && bzip2 -k img && xz -T1 -k img && zstd -q img -o img.zst"
        " && tar cf img.tar img && zip -q img.zip img");
     auto head = [&](const std::string& f) { return slurp(d / f).substr(0, 512); };
     auto comp = [&](const std::string& f) {
@@ -137,16 +138,17 @@ TEST_CASE("pipeline: each compression and archive, from a local fd, sparse") {
     Dir d;
     std::string img = make_image(d);
     std::string want = slurp(img);
-    sh("cd " + d.p.string() + " && gzip -k img && bzip2 -k img && xz -T1 -k img && zstd -q img -o img.zst"
+    sh("cd " + d.p.string() +
+       " && gzip -k img && bzip2 -k img && xz -T1 -k img && zstd -q img -o img.zst"
        " && tar cf img.tar img && zip -q img.zip img && tar cJf img.txz img");
     struct Case {
         const char* file;
         const char* comp;
         const char* arch;
     };
-    for (Case c : {Case{"img", "", ""}, Case{"img.gz", "gzip", ""}, Case{"img.bz2", "bzip2", ""}, Case{"img.xz", "xz", ""},
-                   Case{"img.zst", "zstd", ""}, Case{"img.tar", "", "tar"}, Case{"img.zip", "", "zip"},
-                   Case{"img.txz", "xz", "tar"}}) {
+    for (Case c :
+         {Case{"img", "", ""}, Case{"img.gz", "gzip", ""}, Case{"img.bz2", "bzip2", ""}, Case{"img.xz", "xz", ""},
+          Case{"img.zst", "zstd", ""}, Case{"img.tar", "", "tar"}, Case{"img.zip", "", "zip"}, Case{"img.txz", "xz", "tar"}}) {
         CAPTURE(c.file);
         DownloadResult r = fetch_local(d / c.file, d / "out");
         CHECK(r.compression == c.comp);
@@ -166,7 +168,8 @@ TEST_CASE("pipeline: each compression and archive, from a local fd, sparse") {
 TEST_CASE("pipeline: archives must hold exactly one regular file") {
     Dir d;
     make_image(d);
-    sh("cd " + d.p.string() + " && cp img b && tar cf two.tar img b && zip -q two.zip img b && mkdir sub && "
+    sh("cd " + d.p.string() +
+       " && cp img b && tar cf two.tar img b && zip -q two.zip img b && mkdir sub && "
        "tar cf dir.tar sub && ln -s img l && tar cf link.tar l && tar cf empty.tar --files-from /dev/null");
     auto reason = [&](const std::string& f) {
         try {
@@ -200,7 +203,8 @@ TEST_CASE("checksums of the bytes as served; a mismatch is an error") {
     CHECK_NOTHROW(fetch_local(d / "abc", d / "out", o));
     o.sha256 = std::string(64, '0');
     CHECK_THROWS_WITH_AS(fetch_local(d / "abc", d / "out", o),
-                         doctest::Contains(("checksum mismatch: SHA256 of '" + d / "abc" + "' is ba7816bf").c_str()), DriverError);
+                         doctest::Contains(("checksum mismatch: SHA256 of '" + d / "abc" + "' is ba7816bf").c_str()),
+                         DriverError);
     DownloadOptions bad;
     bad.sha1 = "12345";
     CHECK_THROWS_WITH_AS(fetch_local(d / "abc", d / "out", bad), doctest::Contains("bad SHA1"), DriverError);

@@ -7,16 +7,16 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <csignal>
 #include <fcntl.h>
-#include <filesystem>
-#include <fstream>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 using namespace onestor;
 namespace fs = std::filesystem;
@@ -113,13 +113,11 @@ TEST_CASE("remove_tree: a symlink swapped in for a directory while it works is n
         }
         try {
             io::remove_tree(victim);
-        } catch (const DriverError&) {
-        }
+        } catch (const DriverError&) {}
         if (round % 2) {
             try {
                 io::remove_tree(swap);
-            } catch (const DriverError&) {
-            }
+            } catch (const DriverError&) {}
         }
     }
     stop = true;
@@ -136,7 +134,7 @@ TEST_CASE("sweep_temps: a dead writer's temporary is removed, a live writer's ne
     pid_t gone = dead_pid();
     std::string dead_file = temp_for(d, "img", gone, "00000001");
     std::string dead_dir = temp_for(d, "disk.0", gone, "00000002");
-    std::string held = temp_for(d, "img", gone, "00000003");  // its writer's pid reused: the lock decides
+    std::string held = temp_for(d, "img", gone, "00000003");      // its writer's pid reused: the lock decides
     std::string mine = temp_for(d, "img", getpid(), "00000004");  // a writer that runs (this process)
     std::ofstream(dead_file) << "half";
     fs::create_directories(dead_dir + "/sub");

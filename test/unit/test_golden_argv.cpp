@@ -19,6 +19,7 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -30,7 +31,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 using namespace onestor;
 namespace fs = std::filesystem;
@@ -74,23 +74,24 @@ struct World {
     static fs::path scratch() { return fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path(); }
     fs::path root = scratch() / ("onestor-golden-" + std::to_string(getpid()));
     std::string ds = (root / "datastores").string();
-    std::string driver;  // the TM driver of the case (the VM's disks and system datastore)
+    std::string driver;       // the TM driver of the case (the VM's disks and system datastore)
     bool persistent = false;  // the VM's disk 0 is its persistent image (ln, mvds)
     Config saved = config();
 
     explicit World(std::string tm) : driver(std::move(tm)) {
         fs::remove_all(root);
-        for (const char* d : {"datastores/0", "datastores/1", "lock", "context", "src", "remotes"}) fs::create_directories(root / d);
+        for (const char* d : {"datastores/0", "datastores/1", "lock", "context", "src", "remotes"})
+            fs::create_directories(root / d);
         // The images: a raw one and a qcow2 one (made once by qemu-img, copied per case).
         write(ds + "/1/raw", std::string(4096, 'r'), 1 << 20);  // 1 MiB, sparse: cheap to copy per case
-        fs::create_directories(ds + "/1/raw.snap");  // (the image's snapshot 0, for the DS snap_* actions)
+        fs::create_directories(ds + "/1/raw.snap");             // (the image's snapshot 0, for the DS snap_* actions)
         write(ds + "/1/raw.snap/0", std::string(4096, 's'), 1 << 20);
         fs::copy_file(qcow2_template(), ds + "/1/qcow2");
         write(root.string() + "/src/upload.raw", std::string(1 << 16, 'u'));
         write(root.string() + "/context/init.sh", "echo hi\n");
         Config c = Config::from_text("DATASTORE_LOCATION=" + ds + "\nLOCK_DIR=" + (root / "lock").string() +
-                                     "\nFRONTEND=frontend\nREMOTE_ONESTOR=" + kRemoteOnestor + "\nREMOTES_DIR=" +
-                                     (root / "remotes").string() + "\nLOCK_TIMEOUT=5\n");
+                                     "\nFRONTEND=frontend\nREMOTE_ONESTOR=" + kRemoteOnestor +
+                                     "\nREMOTES_DIR=" + (root / "remotes").string() + "\nLOCK_TIMEOUT=5\n");
         config() = c;
     }
     ~World() {
@@ -118,11 +119,15 @@ struct World {
 
     std::string vm_xml() const {
         return "<VM><ID>5</ID><NAME>vm5</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-5</DEPLOY_ID><TEMPLATE>"
-               "<DISK><DISK_ID>0</DISK_ID><CLONE>" + std::string(persistent ? "NO" : "YES") + "</CLONE><SOURCE>" + image() + "</SOURCE><SIZE>1</SIZE>"
-               "<ORIGINAL_SIZE>1</ORIGINAL_SIZE><FORMAT>" + format() + "</FORMAT><DRIVER>" + format() + "</DRIVER><TM_MAD>" +
-               driver + "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID></DISK>"
+               "<DISK><DISK_ID>0</DISK_ID><CLONE>" +
+               std::string(persistent ? "NO" : "YES") + "</CLONE><SOURCE>" + image() +
+               "</SOURCE><SIZE>1</SIZE>"
+               "<ORIGINAL_SIZE>1</ORIGINAL_SIZE><FORMAT>" +
+               format() + "</FORMAT><DRIVER>" + format() + "</DRIVER><TM_MAD>" + driver +
+               "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID></DISK>"
                "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>5</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME>"
-               "<TM_MAD>" + driver + "</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>";
+               "<TM_MAD>" +
+               driver + "</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>";
     }
     std::string ds_xml(const std::string& id) const {
         return "<DATASTORE><ID>" + id + "</ID><NAME>ds" + id + "</NAME><DS_MAD>fs</DS_MAD><TM_MAD>" + driver +
@@ -130,15 +135,18 @@ struct World {
                "</TYPE><TEMPLATE><TM_MAD>" + driver + "</TM_MAD></TEMPLATE></DATASTORE>";
     }
     std::string dump(const std::string& image_xml, const std::string& ds_id = "1") const {
-        return b64("<DS_DRIVER_ACTION_DATA>" + image_xml + "<DATASTORE><ID>" + ds_id + "</ID><NAME>ds</NAME><DS_MAD>fs</DS_MAD>"
-                   "<TM_MAD>" + driver + "</TM_MAD><BASE_PATH>" + ds + "/" + ds_id + "</BASE_PATH><TYPE>" +
-                   (ds_id == "0" ? "1" : "0") + "</TYPE><DISK_TYPE>0</DISK_TYPE><TEMPLATE><DS_MAD>fs</DS_MAD><TM_MAD>" + driver +
-                   "</TM_MAD><SAFE_DIRS>" + root.string() + "/src</SAFE_DIRS></TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
+        return b64("<DS_DRIVER_ACTION_DATA>" + image_xml + "<DATASTORE><ID>" + ds_id +
+                   "</ID><NAME>ds</NAME><DS_MAD>fs</DS_MAD>"
+                   "<TM_MAD>" +
+                   driver + "</TM_MAD><BASE_PATH>" + ds + "/" + ds_id + "</BASE_PATH><TYPE>" + (ds_id == "0" ? "1" : "0") +
+                   "</TYPE><DISK_TYPE>0</DISK_TYPE><TEMPLATE><DS_MAD>fs</DS_MAD><TM_MAD>" + driver + "</TM_MAD><SAFE_DIRS>" +
+                   root.string() + "/src</SAFE_DIRS></TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
     }
     std::string image_xml(const std::string& source, const std::string& path, const std::string& extra = "") const {
         return "<IMAGE><ID>3</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img3</NAME>"
-               "<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" + source + "</SOURCE><PATH>" + path +
-               "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() + "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
+               "<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" +
+               source + "</SOURCE><PATH>" + path + "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() +
+               "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
                "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE></TEMPLATE></IMAGE>";
     }
 
@@ -157,7 +165,7 @@ struct World {
         if (a.size() >= 3 && p == "test" && a[2] == kRemoteOnestor) return Result{};  // onestor is installed there
         if (std::find(a.begin(), a.end(), "convert") != a.end() && a.back().rfind(root.string(), 0) == 0)
             write(a.back(), "");  // an LV written back into an image file: the file appears
-        for (const auto& w : a)  // (a link to a volume is made all the same)
+        for (const auto& w : a)   // (a link to a volume is made all the same)
             if (w.rfind("/dev/", 0) == 0 && w.rfind(root.string(), 0) != 0 && p != "ln") return Result{};
         if (p == "sudo") return lvm(Argv(a.begin() + 2, a.end()));
         if (p == "virsh" || p == "blkdiscard") return Result{};
@@ -165,7 +173,8 @@ struct World {
         if (host.empty()) return std::nullopt;
         if (auto r = coreutils(a)) return r;
         Result r = spawn(a, {.check = false});
-        if (std::getenv("ONESTOR_GOLDEN_DEBUG")) std::fprintf(stderr, "golden: %s -> %d %s\n", render(a).c_str(), r.status, r.err.c_str());
+        if (std::getenv("ONESTOR_GOLDEN_DEBUG"))
+            std::fprintf(stderr, "golden: %s -> %d %s\n", render(a).c_str(), r.status, r.err.c_str());
         return r;
     }
 };
@@ -175,22 +184,30 @@ struct World {
 // stay fast. Any other form runs the real program.
 std::optional<Result> World::coreutils(const Argv& a) const {
     auto fail = [](const std::string& why) { return Result{1, "", why + "\n"}; };
-    auto is = [&](std::initializer_list<const char*> words) { return a.size() == words.size() + 1 && std::equal(words.begin(), words.end(), a.begin()); };
+    auto is = [&](std::initializer_list<const char*> words) {
+        return a.size() == words.size() + 1 && std::equal(words.begin(), words.end(), a.begin());
+    };
     const std::string& last = a.back();
     std::error_code ec;
     auto present = [&](const std::string& p) { return fs::exists(fs::symlink_status(p, ec)); };
-    if (is({"sync", "--"})) return present(last) ? Result{} : fail("sync: error opening '" + last + "': No such file or directory");
+    if (is({"sync", "--"}))
+        return present(last) ? Result{} : fail("sync: error opening '" + last + "': No such file or directory");
     if (is({"mkdir", "-p", "--"})) return fs::create_directories(last, ec), ec ? fail("mkdir: " + ec.message()) : Result{};
     if (is({"rm", "-rf", "--"})) return fs::remove_all(last, ec), Result{};
-    if (is({"ln", "-s", "--", a[3].c_str()})) return fs::create_symlink(a[3], last, ec), ec ? fail("ln: failed to create symbolic link '" + last + "': " + ec.message()) : Result{};
+    if (is({"ln", "-s", "--", a[3].c_str()}))
+        return fs::create_symlink(a[3], last, ec),
+               ec ? fail("ln: failed to create symbolic link '" + last + "': " + ec.message()) : Result{};
     if (is({"mv", "-T", "--", a[3].c_str()}) || is({"mv", "-T", "--no-clobber", "--", a[4].c_str()})) {
         if (a[2] == "--no-clobber" && present(last)) return Result{};  // (silently, as GNU mv does)
         fs::rename(a[a.size() - 2], last, ec);
         return ec ? fail("mv: cannot stat '" + a[a.size() - 2] + "': " + ec.message()) : Result{};
     }
-    if (a.size() == 6 && a[0] == "test" && a[1] == "-e" && a[3] == "-o" && a[4] == "-L") return present(a[2]) ? Result{} : fail("");
-    if (a.size() == 8 && a[0] == "test" && a[1] == "!" && a[2] == "-e" && a[4] == "-a") return present(a[3]) ? fail("") : Result{};
-    if (a.size() == 7 && a[0] == "test" && a[1] == "-d" && a[4] == "!") return fs::is_directory(fs::symlink_status(a[2], ec)) ? Result{} : fail("");
+    if (a.size() == 6 && a[0] == "test" && a[1] == "-e" && a[3] == "-o" && a[4] == "-L")
+        return present(a[2]) ? Result{} : fail("");
+    if (a.size() == 8 && a[0] == "test" && a[1] == "!" && a[2] == "-e" && a[4] == "-a")
+        return present(a[3]) ? fail("") : Result{};
+    if (a.size() == 7 && a[0] == "test" && a[1] == "-d" && a[4] == "!")
+        return fs::is_directory(fs::symlink_status(a[2], ec)) ? Result{} : fail("");
     if (a[0] == "readlink" && a.size() >= 3 && a[a.size() - 2] == "--") {
         if (a.size() == 4 && a[1] == "-e") {
             auto c = fs::canonical(last, ec);
@@ -215,8 +232,11 @@ Result World::lvm(const Argv& a) const {
     if (a.front() == "lvs") {
         std::string out;
         for (const auto& [n, pool] : lvs)
-            out += "  " + n + "|16777216|" + (pool == "*" ? "twi-a-tz--" : pool.empty() ? "-wi-a-----" : "Vwi-a-tz--") + "|" +
-                   (pool == "*" ? "" : pool) + "\n";
+            out += "  " + n + "|16777216|" +
+                   (pool == "*"    ? "twi-a-tz--"
+                    : pool.empty() ? "-wi-a-----"
+                                   : "Vwi-a-tz--") +
+                   "|" + (pool == "*" ? "" : pool) + "\n";
         return {0, out, ""};
     }
     if (a.front() == "vgs") return {0, "  10240.00|8192.00\n", ""};
@@ -291,7 +311,8 @@ Argv action_args(const World& w, Kind kind, const std::string& action) {
     if (action == "delete") return {"host01:" + vm, "5", "0"};
     if (action == "resize") return {"host01:" + disk, "16", "5", "1"};
     if (action == "activate") return {};
-    if (action == "premigrate" || action == "postmigrate" || action == "failmigrate") return {"host01", "host02", vm, "5", "0", tmpl};
+    if (action == "premigrate" || action == "postmigrate" || action == "failmigrate")
+        return {"host01", "host02", vm, "5", "0", tmpl};
     if (action == "monitor_ds") return {w.ds + "/0"};
     if (action == "monitor") return {w.dump("", "0"), "0"};
     if (action.rfind("snap_", 0) == 0) return {"host01:" + disk, "1", "5", "1"};  // (0: the image's own, copied by ssh)
@@ -329,7 +350,8 @@ void dispatch(Kind kind, const std::string& driver, const std::string& full_acti
     if (!call.out.empty()) throw std::string(call.out);  // (carried out as the action's stdout)
 }
 
-Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix, const std::string& mode) {
+Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix,
+                 const std::string& mode) {
     World w(kind == Kind::Ds ? "shared" : driver);
     if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
     w.persistent = action == "ln" || action == "mvds";
@@ -351,8 +373,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
         for (const auto& s : setup_of(kind, action)) {
             try {
                 dispatch(kind, driver, suffix.empty() ? s : s + "." + suffix, action_args(w, kind, s));
-            } catch (...) {
-            }
+            } catch (...) {}
             Host::close_all();
         }
         rec.recording = true;
@@ -388,8 +409,8 @@ struct Target {
     std::string driver, action, suffix;
     std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes
     std::string path() const {
-        return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action + (suffix.empty() ? "" : "." + suffix) +
-               (mode.empty() ? "" : "+" + mode) + ".argv";
+        return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action +
+               (suffix.empty() ? "" : "." + suffix) + (mode.empty() ? "" : "+" + mode) + ".argv";
     }
 };
 
@@ -407,12 +428,14 @@ std::vector<Target> every_action() {
                 if (!b->rbd_images) t.push_back({Kind::Tm, b->name, a.name, ""});
     }
     for (auto* b : tm_backends())
-        if (!b->rbd_images) for (const auto& [entry, primitive] : b->ops)
-            if (auto dot = entry.find('.'); dot != std::string::npos)
-                t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
+        if (!b->rbd_images)
+            for (const auto& [entry, primitive] : b->ops)
+                if (auto dot = entry.find('.'); dot != std::string::npos)
+                    t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
-        if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor") t.push_back({Kind::Tm, "fs_lvm", a.name, "", "thin"});
+        if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")
+            t.push_back({Kind::Tm, "fs_lvm", a.name, "", "thin"});
     return t;
 }
 
@@ -482,7 +505,8 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
     // No golden file without its action (a removed or renamed action leaves none behind).
     for (const auto& e : fs::recursive_directory_iterator(dir))
         if (e.is_regular_file() && e.path().extension() == ".argv")
-            CHECK_MESSAGE(expected.count(fs::relative(e.path(), dir).string()), "golden file of no registered action: " << e.path().string());
+            CHECK_MESSAGE(expected.count(fs::relative(e.path(), dir).string()),
+                          "golden file of no registered action: " << e.path().string());
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     MESSAGE(expected.size() << " actions in " << s << " s; remote commands per host:\n" << table.str());
     if (std::getenv("ONESTOR_GOLDEN_TABLE")) std::ofstream(std::getenv("ONESTOR_GOLDEN_TABLE")) << table.str();

@@ -5,12 +5,12 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 using namespace onestor;
@@ -180,7 +180,9 @@ TEST_CASE("imgformat: images made by qemu-img") {
     char dir[] = "/tmp/onestor-imgformat.XXXXXX";
     REQUIRE(mkdtemp(dir));
     std::string d = dir;
-    auto make = [&](const std::string& args) { return std::system(("qemu-img create -q " + args + " >/dev/null 2>&1").c_str()) == 0; };
+    auto make = [&](const std::string& args) {
+        return std::system(("qemu-img create -q " + args + " >/dev/null 2>&1").c_str()) == 0;
+    };
     auto of = [&](const std::string& name) {
         int fd = ::open((d + "/" + name).c_str(), O_RDONLY);
         REQUIRE(fd >= 0);

@@ -9,12 +9,12 @@
 #include "scratch.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 
 using namespace onestor;
 namespace fs = std::filesystem;
@@ -188,7 +188,8 @@ TEST_CASE("qemu-img info JSON") {
     CHECK(i.data_file == "/etc/hostname");
     CHECK_THROWS_AS(qemu::parse_info("not json"), DriverError);
     CHECK_THROWS_AS(qemu::parse_info("{}"), DriverError);
-    auto ch = qemu::parse_chain(R"([{"filename": "a", "format": "qcow2", "backing-filename": "b"}, {"filename": "b", "format": "raw"}])");
+    auto ch = qemu::parse_chain(
+        R"([{"filename": "a", "format": "qcow2", "backing-filename": "b"}, {"filename": "b", "format": "raw"}])");
     REQUIRE(ch.size() == 2);
     CHECK(ch[1].format == "raw");
 }

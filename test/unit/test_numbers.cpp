@@ -11,9 +11,9 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
-#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <filesystem>
 
 using namespace onestor;
 namespace fs = std::filesystem;
@@ -51,13 +51,29 @@ TEST_CASE("to_number: decimal, in range, one spelling per number") {
     CHECK(to_number("-1", -1, kMaxId) == -1);
     CHECK(to_number("9223372036854775807", 0, LLONG_MAX) == LLONG_MAX);
     CHECK(to_number("-9223372036854775808", LLONG_MIN, 0) == LLONG_MIN);
-    for (const char* bad : {"2147483648",            // INT32_MAX + 1
-                            "4294967297",            // 2^32 + 1: an int would read 1
-                            "9223372036854775808",   // 2^63: beyond long long
+    for (const char* bad : {"2147483648",           // INT32_MAX + 1
+                            "4294967297",           // 2^32 + 1: an int would read 1
+                            "9223372036854775808",  // 2^63: beyond long long
                             "99999999999999999999999999",
-                            "-1", "-2147483648",     // below the range
-                            "", "-", "+1", "0x10", "010", "00", "-0", " 1", "1 ", "1\n", "\t1", "1e3", "1.0",
-                            "1,000", "1_000", "--1", "0-1"}) {
+                            "-1",
+                            "-2147483648",  // below the range
+                            "",
+                            "-",
+                            "+1",
+                            "0x10",
+                            "010",
+                            "00",
+                            "-0",
+                            " 1",
+                            "1 ",
+                            "1\n",
+                            "\t1",
+                            "1e3",
+                            "1.0",
+                            "1,000",
+                            "1_000",
+                            "--1",
+                            "0-1"}) {
         CAPTURE(bad);
         CHECK_FALSE(to_number(bad, 0, kMaxId).has_value());
     }
@@ -81,12 +97,14 @@ TEST_CASE("sizes in MiB: 1 .. 2^40, so that size << 20 fits off_t") {
 
 TEST_CASE("argv numbers: ids, snapshot ids and sizes in their ranges") {
     auto none = [] { return std::string(); };
-    std::vector<ArgSpec> resize = {{"disk", ArgKind::HostPath}, {"size", ArgKind::SizeMb}, {"vmid", ArgKind::VmId},
-                                   {"dsid", ArgKind::DsId}};
+    std::vector<ArgSpec> resize = {
+        {"disk", ArgKind::HostPath}, {"size", ArgKind::SizeMb}, {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
     auto parse = [&](const std::vector<std::string>& w) { return Args::parse(resize, w, "resize", none); };
     CHECK(parse({"h:/v/0/4/disk.0", "1099511627776", "4", "0"}).num("size") == kMaxSizeMb);
     CHECK(parse({"h:/v/0/4/disk.0", "1", "2147483647", "0"}).num("vmid") == INT32_MAX);
-    CHECK(what_of([&] { parse({"h:/v/0/4/disk.0", "17592186044417", "4", "0"}); }).find("size must be an integer from 1 to 1099511627776") != std::string::npos);
+    CHECK(what_of([&] {
+              parse({"h:/v/0/4/disk.0", "17592186044417", "4", "0"});
+          }).find("size must be an integer from 1 to 1099511627776") != std::string::npos);
     CHECK_THROWS_AS(parse({"h:/v/0/4/disk.0", "1099511627777", "4", "0"}), DriverError);
     CHECK_THROWS_AS(parse({"h:/v/0/4/disk.0", "0", "4", "0"}), DriverError);
     CHECK_THROWS_AS(parse({"h:/v/0/4/disk.0", "+10", "4", "0"}), DriverError);
@@ -96,8 +114,11 @@ TEST_CASE("argv numbers: ids, snapshot ids and sizes in their ranges") {
     CHECK_THROWS_AS(parse({"h:/v/0/4/disk.0", "10", "0x4", "0"}), DriverError);
     CHECK_THROWS_AS(parse({"h:/v/0/4/disk.0", "10", " 4", "0"}), DriverError);
 
-    std::vector<ArgSpec> cpds = {{"src", ArgKind::HostPath}, {"dst", ArgKind::Path}, {"snap", ArgKind::SaveSnapId},
-                                 {"vmid", ArgKind::VmId}, {"dsid", ArgKind::DsId}};
+    std::vector<ArgSpec> cpds = {{"src", ArgKind::HostPath},
+                                 {"dst", ArgKind::Path},
+                                 {"snap", ArgKind::SaveSnapId},
+                                 {"vmid", ArgKind::VmId},
+                                 {"dsid", ArgKind::DsId}};
     CHECK(Args::parse(cpds, {"h:/v/0/4/disk.0", "/d/1/x", "-1", "4", "0"}, "cpds", none).num("snap") == -1);
     CHECK_THROWS_AS(Args::parse(cpds, {"h:/v/0/4/disk.0", "/d/1/x", "-2", "4", "0"}, "cpds", none), DriverError);
     CHECK_THROWS_AS(Args::parse(cpds, {"h:/v/0/4/disk.0", "/d/1/x", "4294967296", "4", "0"}, "cpds", none), DriverError);
@@ -116,14 +137,17 @@ TEST_CASE("XML numbers: every field in the range of what it means") {
     CHECK(DsDump::from_xml(dump("<TYPE>6</TYPE><DISK_TYPE>255</DISK_TYPE>")).img().disk_type == 255);
     CHECK(DsDump::from_xml(dump("<TARGET_SNAPSHOT>-1</TARGET_SNAPSHOT>")).img().target_snapshot == -1);
     CHECK(DsDump::from_xml(dump("", "<TYPE>3</TYPE>")).datastore.type == 3);
-    CHECK(what_of([] { DsDump::from_xml(dump("<SIZE>17592186044417</SIZE>")); }).find("field SIZE must be an integer from 0 to 1099511627776") != std::string::npos);
-    CHECK(what_of([] { DsDump::from_xml(dump("<TYPE>4294967297</TYPE>")); }).find("field TYPE must be an integer from 0 to 6") != std::string::npos);
-    for (const char* bad : {"<TYPE>7</TYPE>", "<TYPE>-1</TYPE>", "<TYPE> 1</TYPE>", "<TYPE>+1</TYPE>", "<TYPE>0x1</TYPE>",
-                            "<DISK_TYPE>10</DISK_TYPE>", "<DISK_TYPE>256</DISK_TYPE>", "<PERSISTENT>2</PERSISTENT>",
-                            "<SIZE>-1</SIZE>", "<SIZE>9223372036854775808</SIZE>", "<TARGET_SNAPSHOT>-2</TARGET_SNAPSHOT>",
-                            "<TARGET_SNAPSHOT>4294967296</TARGET_SNAPSHOT>", "<DATASTORE_ID>2147483648</DATASTORE_ID>",
-                            "<UID>4294967296</UID>", "<STATE>4294967300</STATE>", "<REGTIME>-5</REGTIME>",
-                            "<PERMISSIONS><OWNER_U>4294967297</OWNER_U></PERMISSIONS>"}) {
+    CHECK(what_of([] {
+              DsDump::from_xml(dump("<SIZE>17592186044417</SIZE>"));
+          }).find("field SIZE must be an integer from 0 to 1099511627776") != std::string::npos);
+    CHECK(what_of([] { DsDump::from_xml(dump("<TYPE>4294967297</TYPE>")); }).find("field TYPE must be an integer from 0 to 6") !=
+          std::string::npos);
+    for (const char* bad :
+         {"<TYPE>7</TYPE>", "<TYPE>-1</TYPE>", "<TYPE> 1</TYPE>", "<TYPE>+1</TYPE>", "<TYPE>0x1</TYPE>",
+          "<DISK_TYPE>10</DISK_TYPE>", "<DISK_TYPE>256</DISK_TYPE>", "<PERSISTENT>2</PERSISTENT>", "<SIZE>-1</SIZE>",
+          "<SIZE>9223372036854775808</SIZE>", "<TARGET_SNAPSHOT>-2</TARGET_SNAPSHOT>",
+          "<TARGET_SNAPSHOT>4294967296</TARGET_SNAPSHOT>", "<DATASTORE_ID>2147483648</DATASTORE_ID>", "<UID>4294967296</UID>",
+          "<STATE>4294967300</STATE>", "<REGTIME>-5</REGTIME>", "<PERMISSIONS><OWNER_U>4294967297</OWNER_U></PERMISSIONS>"}) {
         CAPTURE(bad);
         CHECK_THROWS_AS(DsDump::from_xml(dump(bad)), DriverError);
     }
@@ -132,13 +156,12 @@ TEST_CASE("XML numbers: every field in the range of what it means") {
         CAPTURE(bad);
         CHECK_THROWS_AS(DsDump::from_xml(dump("", bad)), DriverError);
     }
-    auto vm = [](const std::string& disk) {
-        return "<VM><ID>42</ID><TEMPLATE><DISK>" + disk + "</DISK></TEMPLATE></VM>";
-    };
+    auto vm = [](const std::string& disk) { return "<VM><ID>42</ID><TEMPLATE><DISK>" + disk + "</DISK></TEMPLATE></VM>"; };
     CHECK(VmInfo::from_xml(vm("<DISK_ID>2147483647</DISK_ID>")).disks.at(0).disk_id == INT32_MAX);
     CHECK_THROWS_AS(VmInfo::from_xml(vm("<DISK_ID>4294967297</DISK_ID>")), DriverError);  // an int would read 1
     CHECK_THROWS_AS(VmInfo::from_xml("<VM><ID>4294967338</ID></VM>"), DriverError);
-    VmInfo big = VmInfo::from_xml(vm("<DISK_ID>0</DISK_ID><SIZE>17592186044417</SIZE><ORIGINAL_SIZE>1099511627776</ORIGINAL_SIZE>"));
+    VmInfo big =
+        VmInfo::from_xml(vm("<DISK_ID>0</DISK_ID><SIZE>17592186044417</SIZE><ORIGINAL_SIZE>1099511627776</ORIGINAL_SIZE>"));
     CHECK(big.disks.at(0).size_mb("ORIGINAL_SIZE") == kMaxSizeMb);
     CHECK_THROWS_AS(big.disks.at(0).size_mb("SIZE"), DriverError);
 }
@@ -152,11 +175,29 @@ TEST_CASE("XML characters: references to control characters and non-characters a
           "/aAB&\t\n\r\xc3\xa9\xf0\x9f\x98\x80");
     CHECK(DsDump::from_xml(doc("<![CDATA[/x&#0;y]]>")).img().path == "/x&#0;y");  // text in CDATA, not a reference
     CHECK(DsDump::from_xml(doc("/ok<!-- &#0; -->")).img().path == "/ok");
-    CHECK(what_of([&] { DsDump::from_xml(doc("/var/tmp/ok&#0;/../../etc/shadow")); })
-              .find("character reference '&#0;' is not an XML character") != std::string::npos);
-    for (const char* bad : {"&#0;", "&#x0;", "&#00;", "&#1;", "&#x1b;", "&#27;", "&#x7;", "&#xFFFE;", "&#xFFFF;",
-                            "&#xD800;", "&#xDFFF;", "&#x110000;", "&#1114112;", "&#99999999999999999999;",
-                            "&#xFFFFFFFF00000041;", "&#;", "&#x;", "&#12a;", "&#x41", "&#-1;"}) {
+    CHECK(what_of([&] {
+              DsDump::from_xml(doc("/var/tmp/ok&#0;/../../etc/shadow"));
+          }).find("character reference '&#0;' is not an XML character") != std::string::npos);
+    for (const char* bad : {"&#0;",
+                            "&#x0;",
+                            "&#00;",
+                            "&#1;",
+                            "&#x1b;",
+                            "&#27;",
+                            "&#x7;",
+                            "&#xFFFE;",
+                            "&#xFFFF;",
+                            "&#xD800;",
+                            "&#xDFFF;",
+                            "&#x110000;",
+                            "&#1114112;",
+                            "&#99999999999999999999;",
+                            "&#xFFFFFFFF00000041;",
+                            "&#;",
+                            "&#x;",
+                            "&#12a;",
+                            "&#x41",
+                            "&#-1;"}) {
         CAPTURE(bad);
         CHECK_THROWS_AS(DsDump::from_xml(doc(std::string("/a") + bad)), DriverError);
     }
@@ -166,9 +207,11 @@ TEST_CASE("XML characters: references to control characters and non-characters a
         CHECK_THROWS_AS(DsDump::from_xml(doc(std::string("/a") + c + "b")), DriverError);
     }
     // In attributes and in the VM template and the datastore document too.
-    CHECK_THROWS_AS(DsDump::from_xml("<DS_DRIVER_ACTION_DATA a=\"&#0;\"><DATASTORE><ID>1</ID></DATASTORE></DS_DRIVER_ACTION_DATA>"),
+    CHECK_THROWS_AS(
+        DsDump::from_xml("<DS_DRIVER_ACTION_DATA a=\"&#0;\"><DATASTORE><ID>1</ID></DATASTORE></DS_DRIVER_ACTION_DATA>"),
+        DriverError);
+    CHECK_THROWS_AS(VmInfo::from_xml("<VM><ID>1</ID><TEMPLATE><DISK><SOURCE>/d&#0;x</SOURCE></DISK></TEMPLATE></VM>"),
                     DriverError);
-    CHECK_THROWS_AS(VmInfo::from_xml("<VM><ID>1</ID><TEMPLATE><DISK><SOURCE>/d&#0;x</SOURCE></DISK></TEMPLATE></VM>"), DriverError);
     CHECK_THROWS_AS(Datastore::from_xml("<DATASTORE><ID>1</ID><BASE_PATH>/d&#x1;</BASE_PATH></DATASTORE>"), DriverError);
 }
 
@@ -177,7 +220,7 @@ TEST_CASE("settings and transfer rates are numbers in range") {
     CHECK(stream::parse_rate("9223372036854775807") == 9223372036854775807ull);
     CHECK(stream::parse_rate("8589934591G") == (8589934591ull << 30));
     CHECK_THROWS_AS(stream::parse_rate("8589934592G"), DriverError);  // 2^63 bytes/s: wraps
-    CHECK_THROWS_AS(stream::parse_rate("-1"), DriverError);            // stoull read 2^64 - 1
+    CHECK_THROWS_AS(stream::parse_rate("-1"), DriverError);           // stoull read 2^64 - 1
     CHECK_THROWS_AS(stream::parse_rate("+5M"), DriverError);
     CHECK_THROWS_AS(stream::parse_rate(" 5M"), DriverError);
     CHECK_THROWS_AS(stream::parse_rate("M"), DriverError);
@@ -222,14 +265,19 @@ TEST_CASE("require_image_file: regular, non-empty, not a kernel pseudo file") {
     std::fclose(std::fopen((d / "empty").c_str(), "w"));
     CHECK(what_of([&] { io::require_image_file(open_nb(d / "empty").fd(), d / "empty"); }).find("is empty") != std::string::npos);
     REQUIRE(::mkfifo((d / "fifo").c_str(), 0600) == 0);
-    CHECK(what_of([&] { io::require_image_file(open_nb(d / "fifo").fd(), d / "fifo"); }).find("not a regular file") != std::string::npos);
-    CHECK(what_of([&] { io::require_image_file(open_nb(d.p.string()).fd(), d.p.string()); }).find("not a regular file") != std::string::npos);
-    CHECK(what_of([&] { io::require_image_file(open_nb("/proc/self/status").fd(), "/proc/self/status"); })
-              .find("kernel pseudo filesystem") != std::string::npos);
+    CHECK(what_of([&] { io::require_image_file(open_nb(d / "fifo").fd(), d / "fifo"); }).find("not a regular file") !=
+          std::string::npos);
+    CHECK(what_of([&] { io::require_image_file(open_nb(d.p.string()).fd(), d.p.string()); }).find("not a regular file") !=
+          std::string::npos);
+    CHECK(what_of([&] {
+              io::require_image_file(open_nb("/proc/self/status").fd(), "/proc/self/status");
+          }).find("kernel pseudo filesystem") != std::string::npos);
     if (::access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0)  // sysfs: st_size 4096, not 0
-        CHECK(what_of([&] { io::require_image_file(open_nb("/sys/kernel/mm/transparent_hugepage/enabled").fd(), "x"); })
-                  .find("kernel pseudo filesystem") != std::string::npos);
-    CHECK(what_of([&] { io::require_image_file(open_nb("/dev/null").fd(), "/dev/null"); }).find("not a regular file") != std::string::npos);
+        CHECK(what_of([&] {
+                  io::require_image_file(open_nb("/sys/kernel/mm/transparent_hugepage/enabled").fd(), "x");
+              }).find("kernel pseudo filesystem") != std::string::npos);
+    CHECK(what_of([&] { io::require_image_file(open_nb("/dev/null").fd(), "/dev/null"); }).find("not a regular file") !=
+          std::string::npos);
 }
 
 TEST_CASE("TempFile: the committed file has its mode whatever the umask and whoever wrote the inode") {
@@ -251,7 +299,8 @@ TEST_CASE("TempFile: the committed file has its mode whatever the umask and whoe
         t.commit();
     }
     ::umask(old);
-    struct stat a {}, b {}, c {};
+    struct stat a {
+    }, b{}, c{};
     REQUIRE(::stat((d / "a").c_str(), &a) == 0);
     REQUIRE(::stat((d / "b").c_str(), &b) == 0);
     REQUIRE(::stat((d / "c").c_str(), &c) == 0);

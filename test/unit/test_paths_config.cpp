@@ -6,10 +6,10 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
 
 using namespace onestor;
 
@@ -94,15 +94,24 @@ TEST_CASE("path policy: decided as given and canonically, one answer whether the
     } catch (const DriverError& e) {
         why_there = e.what();
     }
-    CHECK(why_missing == "Not allowed to copy image from '/root/nonexistent' (it is restricted or does not exist), check RESTRICTED_DIRS in your datastore");
-    CHECK(why_there == "Not allowed to copy image from '/etc/hostname' (it is restricted or does not exist), check RESTRICTED_DIRS in your datastore");
+    CHECK(why_missing ==
+          "Not allowed to copy image from '/root/nonexistent' (it is restricted or does not exist), check RESTRICTED_DIRS in "
+          "your datastore");
+    CHECK(why_there ==
+          "Not allowed to copy image from '/etc/hostname' (it is restricted or does not exist), check RESTRICTED_DIRS in your "
+          "datastore");
     // A link in an allowed directory is refused by its target, the message names the link.
     char dir[] = "/tmp/onestor-unit.XXXXXX";
     REQUIRE(mkdtemp(dir));
     std::string link = std::string(dir) + "/l", missing = std::string(dir) + "/nothing";
     REQUIRE(symlink("/etc/hostname", link.c_str()) == 0);
-    CHECK_THROWS_WITH_AS(p.resolve(link), ("Not allowed to copy image from '" + link + "' (it is restricted or does not exist), check RESTRICTED_DIRS in your datastore").c_str(), DriverError);
-    CHECK_THROWS_WITH_AS(p.resolve(missing), doctest::Contains(("'" + missing + "' (it is restricted or does not exist)").c_str()), DriverError);
+    CHECK_THROWS_WITH_AS(p.resolve(link),
+                         ("Not allowed to copy image from '" + link +
+                          "' (it is restricted or does not exist), check RESTRICTED_DIRS in your datastore")
+                             .c_str(),
+                         DriverError);
+    CHECK_THROWS_WITH_AS(p.resolve(missing),
+                         doctest::Contains(("'" + missing + "' (it is restricted or does not exist)").c_str()), DriverError);
     std::string plain = std::string(dir) + "/f";
     FILE* f = std::fopen(plain.c_str(), "w");
     REQUIRE(f);
@@ -172,8 +181,8 @@ TEST_CASE("confine_resolved: a symlinked directory does not lead outside") {
     CHECK_NOTHROW(confine_resolved(root + "/42/disk.0", root, "a"));      // the disk may be a link
     CHECK_NOTHROW(confine_resolved(root + "/44/sub/disk.0", root, "b"));  // not there yet
     CHECK_NOTHROW(confine_resolved(root + "/43", root, "c"));             // the directory itself
-    CHECK_THROWS_WITH_AS(confine_resolved(root + "/43/disk.0", root, "host:/x"),
-                         doctest::Contains("'host:/x' leads outside"), DriverError);
+    CHECK_THROWS_WITH_AS(confine_resolved(root + "/43/disk.0", root, "host:/x"), doctest::Contains("'host:/x' leads outside"),
+                         DriverError);
     CHECK_THROWS_AS(confine_resolved(root + "/43/new/disk.0", root, "d"), DriverError);
     ::unlink((root + "/42/disk.0").c_str());
     ::unlink((root + "/43").c_str());
@@ -194,7 +203,8 @@ TEST_CASE("configuration: KEY=VALUE text, defaults, typed reads") {
     CHECK(c.get("SSH") == "ssh");  // defaults stay
     CHECK(c.get_bool("DEBUG"));
     CHECK_THROWS_WITH_AS(c.get_int("LOCK_TIMEOUT"), doctest::Contains("must be an integer"), DriverError);
-    CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") == std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
+    CHECK(Config::from_text("SSH=ssh -F /x/cfg -o A=b").get_words("SSH") ==
+          std::vector<std::string>{"ssh", "-F", "/x/cfg", "-o", "A=b"});
     CHECK_FALSE(protocol::profile_named(Config::from_text("").get("PROTOCOL")).source_format);
 }
 

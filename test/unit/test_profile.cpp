@@ -5,11 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using namespace onestor;
 using namespace onestor::protocol;
@@ -96,7 +96,8 @@ TEST_CASE("profile: where VERSION is looked for") {
 }
 
 TEST_CASE("profile: the error form of each family") {
-    CHECK(error_block("bad\nthing", profile_named("5.12").error) == "ERROR MESSAGE --8<------\nbad thing\nERROR MESSAGE ------>8--\n");
+    CHECK(error_block("bad\nthing", profile_named("5.12").error) ==
+          "ERROR MESSAGE --8<------\nbad thing\nERROR MESSAGE ------>8--\n");
     CHECK(error_block("bad\nthing", profile_named("6.10").error) == "bad thing\n");
     CHECK(error_block("bad", profile_named("7.4.0").error) == "bad\n");
 }

@@ -113,7 +113,8 @@ TEST_CASE("onevm show -x: disks by id, states, the last history record") {
     CHECK(vm.require_disk(0).size_mb("SIZE") == 10240);
     CHECK(vm.require_disk(0).size_mb("ABSENT") == 0);
     CHECK(vm.require_disk(1).get("CLONE") == "NO");
-    CHECK_THROWS_WITH_AS(vm.require_disk(1).size_mb("SIZE"), doctest::Contains("disk 1 SIZE (MiB) must be an integer"), DriverError);
+    CHECK_THROWS_WITH_AS(vm.require_disk(1).size_mb("SIZE"), doctest::Contains("disk 1 SIZE (MiB) must be an integer"),
+                         DriverError);
     CHECK(vm.disk(7) == nullptr);
     CHECK_THROWS_WITH_AS(vm.require_disk(7), doctest::Contains("no disk 7"), DriverError);
     CHECK(vm.context_disk_id == 4);

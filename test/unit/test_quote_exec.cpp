@@ -8,10 +8,10 @@
 
 #include <csignal>
 
-#include <cstdlib>
 #include <fcntl.h>
-#include <filesystem>
 #include <unistd.h>
+#include <cstdlib>
+#include <filesystem>
 
 using namespace onestor;
 namespace fs = std::filesystem;
@@ -78,8 +78,9 @@ TEST_CASE("run: output, status, failures with a reason") {
     CHECK(failure_reason("INFO: x\nERROR MESSAGE --8<------\ndisk full\nERROR MESSAGE ------>8--\n", true) == "disk full");
     // ...but only from onestor: a tool's stderr is data. qemu-img echoes a backing name read
     // from a guest-written header, and the guest wrote a block into that name.
-    std::string forged = "qemu-img: Could not open 'x\nERROR MESSAGE --8<------\nyour account is suspended\n"
-                         "ERROR MESSAGE ------>8--\ny': Could not open backing file: No such file or directory\n";
+    std::string forged =
+        "qemu-img: Could not open 'x\nERROR MESSAGE --8<------\nyour account is suspended\n"
+        "ERROR MESSAGE ------>8--\ny': Could not open backing file: No such file or directory\n";
     CHECK(failure_reason(forged) == "y': Could not open backing file: No such file or directory");
     CHECK_THROWS_WITH_AS(run({"sh", "-c", "printf '%s' \"$1\" >&2; exit 1", "sh", forged}, {.what = "cannot read"}),
                          "cannot read: y': Could not open backing file: No such file or directory", DriverError);
@@ -100,7 +101,8 @@ TEST_CASE("run: rlimits are set in the child before it execs") {
     CHECK(run({"sh", "-c", "echo $MALLOC_ARENA_MAX"}, {.limits = {.address_space = 1ull << 30}}).out == "2\n");
     // A program that wants more memory than allowed fails, one that spins is stopped.
     CHECK(run({"sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}"},
-              {.check = false, .limits = {.address_space = 64ull << 20}}).status != 0);
+              {.check = false, .limits = {.address_space = 64ull << 20}})
+              .status != 0);
     int st = run({"sh", "-c", "while :; do :; done"}, {.timeout_s = 20, .check = false, .limits = {.cpu_s = 1}}).status;
     CHECK((st == 128 + SIGXCPU || st == 128 + SIGKILL));  // (long before the 20 s timeout, which would throw)
 }

@@ -14,8 +14,8 @@ TEST_CASE("rbd names: upstream's naming, hostile names refused") {
     CHECK(rbd::volatile_of("one", 42, 3).spec() == "one/one-sys-42-3");
     CHECK(rbd::parse_spec("one/one-7").snap(rbd::kCloneSnap) == "one/one-7@snap");
     CHECK(rbd::parse_spec("my_pool.x/img-1").pool == "my_pool.x");
-    for (const char* bad : {"one", "/one-7", "one/", "one/one 7", "one/one;rm", "one/-rf", "-c/x", "one/one-7@snap",
-                            "one/a/b", "one/.x", "one/$(id)", "one/\xc3\xa9", "one/x\n"})
+    for (const char* bad : {"one", "/one-7", "one/", "one/one 7", "one/one;rm", "one/-rf", "-c/x", "one/one-7@snap", "one/a/b",
+                            "one/.x", "one/$(id)", "one/\xc3\xa9", "one/x\n"})
         CHECK_THROWS_AS(rbd::parse_spec(bad), DriverError);
     CHECK_THROWS_AS(rbd::image_of("po ol", 1), DriverError);
     CHECK_THROWS_AS(rbd::image_of("one", -1), DriverError);
@@ -27,8 +27,8 @@ TEST_CASE("rbd argv: auth words first, then the command, nothing joined") {
     rbd::Auth a{"oneadmin", "/etc/ceph/one.key", "/etc/ceph/c.conf", 20};
     Argv v = rbd::rbd(a, {"info", "--format", "json", "one/one-7"});
     CHECK(v == Argv{"rbd", "-c", "/etc/ceph/c.conf", "--id", "oneadmin", "--keyfile", "/etc/ceph/one.key",
-                    "--client_mount_timeout=20", "--rados_mon_op_timeout=20", "--rados_osd_op_timeout=20", "info",
-                    "--format", "json", "one/one-7"});
+                    "--client_mount_timeout=20", "--rados_mon_op_timeout=20", "--rados_osd_op_timeout=20", "info", "--format",
+                    "json", "one/one-7"});
     a.key = "/etc/ceph/ceph.client.oneadmin.keyring";
     CHECK(rbd::ceph(a, {"df"})[5] == "--keyring");
     Argv plain = rbd::rbd(rbd::Auth{}, {"ls"});
@@ -52,15 +52,17 @@ TEST_CASE("rbd info JSON") {
     CHECK(i.parent->image == "one-0");
     CHECK(i.parent->snapshot == "snap");
     CHECK_FALSE(rbd::parse_info(R"({"name":"one-0","size":1,"format":2,"snapshot_count":3})").parent);
-    for (const char* bad : {"", "[]", "{", R"({"name":"x","size":-1,"format":2})", R"({"name":"x","size":1.5e300,"format":2})",
-                            R"({"name":1,"size":1,"format":2})", R"({"name":"x","size":1,"format":3})",
-                            R"({"name":"x","size":1,"format":2,"parent":[]})", R"({"name":"x","size":1,"format":2,"parent":{"pool":"a"}})"})
+    for (const char* bad :
+         {"", "[]", "{", R"({"name":"x","size":-1,"format":2})", R"({"name":"x","size":1.5e300,"format":2})",
+          R"({"name":1,"size":1,"format":2})", R"({"name":"x","size":1,"format":3})",
+          R"({"name":"x","size":1,"format":2,"parent":[]})", R"({"name":"x","size":1,"format":2,"parent":{"pool":"a"}})"})
         CHECK_THROWS_AS(rbd::parse_info(bad), DriverError);
 }
 
 TEST_CASE("rbd snap ls, ls, children JSON") {
-    auto s = rbd::parse_snaps(R"([{"id":4,"name":"snap","size":5242880,"protected":"true","timestamp":"Thu Dec  3 02:48:53 2026"},)"
-                              R"({"id":5,"name":"0","size":5242880,"protected":"false"}])");
+    auto s =
+        rbd::parse_snaps(R"([{"id":4,"name":"snap","size":5242880,"protected":"true","timestamp":"Thu Dec  3 02:48:53 2026"},)"
+                         R"({"id":5,"name":"0","size":5242880,"protected":"false"}])");
     REQUIRE(s.size() == 2);
     CHECK(s[0].id == 4);
     CHECK(s[0].is_protected);
@@ -78,9 +80,10 @@ TEST_CASE("rbd snap ls, ls, children JSON") {
 }
 
 TEST_CASE("ceph df JSON: the pool's stored and available bytes") {
-    const char* df = R"({"stats":{"total_bytes":10737418240,"total_avail_bytes":10433060864},"pools":[)"
-                     R"({"name":"one","id":1,"stats":{"stored":19,"objects":1,"kb_used":4,"bytes_used":4096,"max_avail":9896189952}},)"
-                     R"({"name":"one_ec","id":3,"stats":{"stored":0,"bytes_used":0,"max_avail":100}}]})";
+    const char* df =
+        R"({"stats":{"total_bytes":10737418240,"total_avail_bytes":10433060864},"pools":[)"
+        R"({"name":"one","id":1,"stats":{"stored":19,"objects":1,"kb_used":4,"bytes_used":4096,"max_avail":9896189952}},)"
+        R"({"name":"one_ec","id":3,"stats":{"stored":0,"bytes_used":0,"max_avail":100}}]})";
     auto u = rbd::parse_df(df, "one");
     CHECK(u.used == 19);
     CHECK(u.avail == 9896189952ull);

@@ -31,14 +31,26 @@ bool right_shape(Kind k, const Table& t, const std::string& key) {
         return shaped<sig::ImageVoid>(t, key);
     }
     static const std::map<std::string, bool (*)(const Table&, const std::string&)> tm = {
-        {"clone", shaped<sig::Paths>},          {"ln", shaped<sig::Paths>},         {"mvds", shaped<sig::Paths>},
-        {"mv", shaped<sig::Paths>},             {"cpds", shaped<sig::Cpds>},        {"delete", shaped<sig::One>},
-        {"resize", shaped<sig::DiskNum>},       {"snap_create", shaped<sig::DiskNum>},
-        {"snap_create_live", shaped<sig::DiskNum>}, {"snap_delete", shaped<sig::DiskNum>},
-        {"snap_revert", shaped<sig::DiskNum>},  {"context", shaped<sig::Context>},  {"mkimage", shaped<sig::Mkimage>},
-        {"mkswap", shaped<sig::Mkswap>},        {"premigrate", shaped<sig::Migrate>}, {"postmigrate", shaped<sig::Migrate>},
-        {"failmigrate", shaped<sig::Migrate>},  {"activate", shaped<sig::Host>},
-        {"monitor", shaped<sig::Monitor>},      {"monitor_ds", shaped<sig::MonitorDs>}};
+        {"clone", shaped<sig::Paths>},
+        {"ln", shaped<sig::Paths>},
+        {"mvds", shaped<sig::Paths>},
+        {"mv", shaped<sig::Paths>},
+        {"cpds", shaped<sig::Cpds>},
+        {"delete", shaped<sig::One>},
+        {"resize", shaped<sig::DiskNum>},
+        {"snap_create", shaped<sig::DiskNum>},
+        {"snap_create_live", shaped<sig::DiskNum>},
+        {"snap_delete", shaped<sig::DiskNum>},
+        {"snap_revert", shaped<sig::DiskNum>},
+        {"context", shaped<sig::Context>},
+        {"mkimage", shaped<sig::Mkimage>},
+        {"mkswap", shaped<sig::Mkswap>},
+        {"premigrate", shaped<sig::Migrate>},
+        {"postmigrate", shaped<sig::Migrate>},
+        {"failmigrate", shaped<sig::Migrate>},
+        {"activate", shaped<sig::Host>},
+        {"monitor", shaped<sig::Monitor>},
+        {"monitor_ds", shaped<sig::MonitorDs>}};
     auto it = tm.find(a);
     if (it != tm.end()) return it->second(t, key);
     // An action added since this list: its entries agree with each other (below).
@@ -74,6 +86,5 @@ TEST_CASE("tables: variants and the fall-back to the plain action") {
     CHECK(&shared.entry("clone", "ssh") == &shared.entry("clone"));  // no clone.ssh: the plain one
     CHECK(&shared.entry("ln", "ssh") != &shared.entry("ln"));
     CHECK_THROWS_WITH_AS(shared.entry("snap_create_live"), "shared: snap_create_live is not supported", DriverError);
-    CHECK_THROWS_WITH_AS(shared.entry("clone").as<sig::One>("shared", "clone"), doctest::Contains("another shape"),
-                         DriverError);
+    CHECK_THROWS_WITH_AS(shared.entry("clone").as<sig::One>("shared", "clone"), doctest::Contains("another shape"), DriverError);
 }

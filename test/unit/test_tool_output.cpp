@@ -11,10 +11,11 @@
 using namespace onestor;
 
 TEST_CASE("lvs output: sizes, activation, pools") {
-    auto lvs = lvm::parse_lvs("  lv-one-42-0|8388608|-wi-ao----|\n"
-                              "  lv-one-43-0|8388608|Vwi-XXtz--|lv-one-43-pool\n"
-                              "  lv-one-43-pool|8388608|twi---tz--|\n",
-                              "vg-one-0");
+    auto lvs = lvm::parse_lvs(
+        "  lv-one-42-0|8388608|-wi-ao----|\n"
+        "  lv-one-43-0|8388608|Vwi-XXtz--|lv-one-43-pool\n"
+        "  lv-one-43-pool|8388608|twi---tz--|\n",
+        "vg-one-0");
     REQUIRE(lvs.size() == 3);
     CHECK(lvs["lv-one-42-0"].bytes == 8388608);
     CHECK(lvs["lv-one-42-0"].active);
