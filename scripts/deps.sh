@@ -9,7 +9,7 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       user-mode-linux kmod lvm2 thin-provisioning-tools iproute2
       libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
       gzip bzip2 xz-utils zstd tar zip
-      clang libclang-rt-dev
+      clang libclang-rt-dev clang-format
       ceph-mon ceph-mgr ceph-osd ceph-common
       mmdebstrap podman runc)
 missing=()

@@ -34,6 +34,18 @@ trap 'problem "interrupted"; exit 130' INT TERM
 
 bash scripts/deps.sh || problem "installing the packages (scripts/deps.sh)"
 
+# The house style (.clang-format): a source file clang-format would change is a failure.
+mapfile -t style_files < <(find src include test -name '*.cpp' -o -name '*.hpp' | sort)
+if [ ${#style_files[@]} -eq 0 ]; then
+    problem "style: no C++ sources found"
+elif clang-format --dry-run -Werror "${style_files[@]}" 2>/tmp/onestor-style.$$; then
+    PASSED=$((PASSED + 1)); echo "== style: ${#style_files[@]} files as .clang-format says"
+else
+    head -n 20 /tmp/onestor-style.$$ >&2
+    problem "style: files clang-format would change (run: clang-format -i on them)"
+fi
+rm -f /tmp/onestor-style.$$
+
 # The suites each build must run, read from the sources (not from a build's cache).
 e2e_tests=()
 for s in test/e2e/test_*.sh; do e2e_tests+=("e2e_$(basename "$s" .sh)"); done
