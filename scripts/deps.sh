@@ -10,7 +10,7 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
       gzip bzip2 xz-utils zstd tar zip
       clang libclang-rt-dev clang-format
-      ceph-mon ceph-mgr ceph-osd ceph-common
+      ceph-mon ceph-mgr ceph-osd ceph-common radosgw
       mmdebstrap podman runc)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,9 +21,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-# An S3 API server for the download suite (test/e2e/httpsd.sh), from npm, beside the system.
-if [ ! -x /opt/onestor-test/node_modules/.bin/s3rver ]; then
-    command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-    npm install --prefix /opt/onestor-test --no-audit --no-fund s3rver@3.7.1 >/dev/null
 fi

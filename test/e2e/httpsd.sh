@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTPS test servers for the download suite, on loopback only:
-#   httpsd.sh start ROOT WORK PORT    serve ROOT; everything the servers need lives in WORK
+#   httpsd.sh start ROOT WORK PORT [--s3]  serve ROOT; everything the servers need lives in WORK
 #   httpsd.sh stop WORK               stop them and remove WORK
 # On https://127.0.0.1:PORT, Debian's nginx (not a daemon, its own config, pid and logs)
 # serves ROOT with Range and ETags, plus:
@@ -11,18 +11,19 @@
 # closed: /cut/<name> honours Range on the retry, /norange/<name> always sends the whole file,
 # /alwayscut/<name> cuts every response and ignores Range.
 # It logs "PATH RANGE STATUS" per request in WORK/cut.log.
-# On https://127.0.0.1:PORT+2, an S3 API server (s3rver, from npm: scripts/deps.sh installs it
-# in /opt/onestor-test) with a bucket "bkt", access key S3RVER; its log is WORK/s3.log.
-# On http://127.0.0.1:PORT+3, moto's S3 server (pip), which verifies SigV4 signatures (s3rver
-# does not): an IAM user with S3 rights is made before authentication starts; its keys are in
-# WORK/moto.env (MOTO_KEY=, MOTO_SECRET=); log WORK/moto.log.
+# With --s3, S3 too: a real Ceph cluster with its RADOS Gateway (test/ceph/cluster.sh start WORK/ceph --rgw;
+# ports from CEPH_PORT or TESTHOSTS_PORT), which verifies SigV4 signatures. WORK/ceph/rgw.env
+# holds RGW_ENDPOINT= (plain http, the gateway itself), RGW_ACCESS_KEY=, RGW_SECRET_KEY=; the
+# bucket "bkt" exists. On https://127.0.0.1:PORT+2, nginx passes every request unchanged
+# (Host, URI) to the gateway: S3 over https with the CA below.
 # The CA is WORK/ca.pem; WORK/other-ca.pem is a CA that signed nothing here.
 set -euo pipefail
 
 cmd=${1:-}
 case "$cmd" in
 start)
-    root=$(cd "$2" && pwd); work=$3; port=$4; cport=$((port + 1))
+    root=$(cd "$2" && pwd); work=$3; port=$4; cport=$((port + 1)); s3=
+    [ "${5:-}" = --s3 ] && s3=1
     mkdir -p "$work/tmp"
     work=$(cd "$work" && pwd)
     # The CA, a server certificate for 127.0.0.1/localhost, and a stranger CA.
@@ -35,6 +36,26 @@ start)
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$work/san.ext"
     openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
         -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
+    s3server=
+    if [ -n "$s3" ]; then
+        # The gateway first: nginx's proxy needs its port.
+        "$(dirname "$0")/../ceph/cluster.sh" start "$work/ceph" --rgw || { rm -rf -- "$work"; exit 1; }
+        # shellcheck source=/dev/null
+        source "$work/ceph/rgw.env"
+        s3server="server {
+        listen 127.0.0.1:$((port + 2)) ssl;
+        ssl_certificate $work/server.pem;
+        ssl_certificate_key $work/server.key;
+        client_max_body_size 0;
+        location / {
+            proxy_pass $RGW_ENDPOINT;
+            proxy_set_header Host \$http_host;
+            proxy_http_version 1.1;
+            proxy_request_buffering off;
+            proxy_buffering off;
+        }
+    }"
+    fi
     cat > "$work/nginx.conf" <<EOF
 daemon off;
 master_process on;
@@ -65,6 +86,7 @@ http {
         location = /error500 { return 500; }
         location = /error404 { return 404; }
     }
+    $s3server
 }
 EOF
     cat > "$work/cut.py" <<'EOF'
@@ -113,28 +135,11 @@ EOF
     echo $! > "$work/nginx.master"
     setsid python3 "$work/cut.py" "$root" "$cport" "$work" >"$work/cut.out" 2>&1 < /dev/null &
     echo $! > "$work/cut.pid"
-    s3rver=${S3RVER:-/opt/onestor-test/node_modules/.bin/s3rver}
-    mkdir -p "$work/s3"
-    setsid "$s3rver" -d "$work/s3" -a 127.0.0.1 -p $((port + 2)) --key "$work/server.key" --cert "$work/server.pem" \
-        --configure-bucket bkt >"$work/s3.log" 2>&1 < /dev/null &
-    echo $! > "$work/s3.pid"
-    # Three unauthenticated IAM calls (user, key, policy), every later request is verified.
-    INITIAL_NO_AUTH_ACTION_COUNT=3 setsid moto_server -H 127.0.0.1 -p $((port + 3)) >"$work/moto.log" 2>&1 < /dev/null &
-    echo $! > "$work/moto.pid"
     for _ in $(seq 100); do
         if [ -f "$work/cut.ready" ] && curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$port/" &&
-            curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/" &&
-            curl -s -o /dev/null "http://127.0.0.1:$((port + 3))/moto-api/"; then
-            python3 - "http://127.0.0.1:$((port + 3))" > "$work/moto.env" <<'EOF' || break
-import boto3, json, sys
-iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="x", aws_secret_access_key="x")
-iam.create_user(UserName="onestor")
-k = iam.create_access_key(UserName="onestor")["AccessKey"]
-iam.put_user_policy(UserName="onestor", PolicyName="s3", PolicyDocument=json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-print("MOTO_KEY=" + k["AccessKeyId"]); print("MOTO_SECRET=" + k["SecretAccessKey"])
-EOF
+            { [ -z "$s3" ] || curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/"; }; then
+            [ -z "$s3" ] || curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
+                -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$RGW_ENDPOINT/bkt" || break
             exit 0
         fi
         sleep 0.1
@@ -146,17 +151,18 @@ EOF
 stop)
     work=$2
     [ -d "$work" ] || exit 0
-    for f in nginx.master cut.pid s3.pid moto.pid; do
+    for f in nginx.master cut.pid; do
         if [ -f "$work/$f" ]; then
             pid=$(cat "$work/$f")
             kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         fi
     done
+    "$(dirname "$0")/../ceph/cluster.sh" stop "$work/ceph"
     rm -rf -- "$work"
     ;;
 *)
-    echo "usage: httpsd.sh start ROOT WORK PORT | stop WORK" >&2
+    echo "usage: httpsd.sh start ROOT WORK PORT [--s3] | stop WORK" >&2
     exit 2
     ;;
 esac

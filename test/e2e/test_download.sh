@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The download pipeline end to end (issue 13), through the hidden `onestor fetch URL OUT`,
-# against real HTTPS servers on loopback (test/e2e/httpsd.sh: nginx with a CA made here, and
-# a server that cuts connections). Each case checks the bytes of the result, or that a
-# refused download left nothing in the output directory (no final name, no temp file).
+# against real HTTPS servers on loopback (test/e2e/httpsd.sh: nginx with a CA made here, a
+# server that cuts connections, and S3 from a Ceph RADOS Gateway). Each case checks the bytes
+# of the result, or that a refused download left nothing in the output directory (no final
+# name, no temp file).
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@" none
 
-# HTTPS test ports: 8443..8466, four per suite run (nginx, the cutting server, s3rver, moto).
+# HTTPS test ports: 8443..8466, four per suite run (nginx, the cutting server, nginx's S3
+# proxy; one spare). The Ceph cluster's ports come from TESTHOSTS_PORT (test/ceph/cluster.sh).
 PORT=${HTTPSD_PORT:-$((8443 + 4 * (${TESTHOSTS_PORT:-0} % 6)))}
 WWW=$T/www
 HW=$T/httpsd
 mkdir -p "$WWW"
-trap '"$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$HW" >/dev/null 2>&1; e2e_cleanup' EXIT
+# The servers start while the fixtures are made (the cluster mostly waits on itself, ~30 s).
+"$ONESTOR_SRC/test/e2e/httpsd.sh" start "$WWW" "$HW" "$PORT" --s3 &
+HPID=$!
+trap 'wait $HPID 2>/dev/null; "$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$HW" >/dev/null 2>&1; e2e_cleanup' EXIT
 
 # Fixtures, made by the real tools: an image with a zero run (a hole) and random data.
 { head -c 1M /dev/urandom; head -c 8M /dev/zero; head -c 3M /dev/urandom; printf tail; } > "$WWW/img"
@@ -27,7 +32,8 @@ done
 gzip -1 -c "$T/sparse" > "$WWW/sparse.gz"
 head -c 10M /dev/urandom > "$WWW/slow"
 
-"$ONESTOR_SRC/test/e2e/httpsd.sh" start "$WWW" "$HW" "$PORT" || { echo "httpsd failed" >&2; exit 1; }
+wait $HPID || { echo "httpsd failed" >&2; exit 1; }
+source "$HW/ceph/rgw.env"
 U=https://127.0.0.1:$PORT
 C=https://127.0.0.1:$((PORT + 1))
 export ONESTOR_DOWNLOAD_CA_FILE=$HW/ca.pem ONESTOR_DOWNLOAD_RETRIES=2
@@ -119,13 +125,13 @@ check "progress: INFO lines with bytes and rate on stderr" grep -Eq "^INFO: .*'$
 check "progress: stdout holds only the summary" bash -c "! grep -q INFO <<< \"\$1\"" _ "$OUT"
 check "progress: the bytes arrive" same "$O/out" "$WWW/slow"
 
-# --- S3 (s3rver: signed requests; it checks the access key, not the V4 signature) --------
+# --- S3 (the RADOS Gateway behind nginx's https; SigV4 signatures verified) ---------------
 S=https://127.0.0.1:$((PORT + 2))
 for key in dir/img.gz "dir/my%20img.xz"; do
-    curl -sSf --cacert "$HW/ca.pem" --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
-        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$WWW/img.${key##*.}" "$S/bkt/$key" || fail "upload of $key to S3"
+    curl -sSf --cacert "$HW/ca.pem" --aws-sigv4 aws:amz:us-east-1:s3 --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$WWW/img.${key##*.}" "$S/bkt/$key" >/dev/null || fail "upload of $key to S3"
 done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY
 fetch s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
 check "s3://: a signed GET brings the bytes" same "$O/out" "$WWW/img"
 fetch "s3://bkt/dir/my img.xz" --s3-endpoint "$S" --s3-region us-east-1
@@ -133,6 +139,8 @@ check "s3://: a key with a space (percent-encoded in the request)" same "$O/out"
 AWS_ACCESS_KEY_ID=WRONGKEY AWS_SECRET_ACCESS_KEY=topsecret refused "s3://: a wrong access key" \
     "HTTP 403 from 's3://bkt/dir/img.gz'" s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
 check "s3://: the secret is never in the messages" bash -c "! grep -q topsecret <<< \"\$1\"" _ "$ERR"
+AWS_SECRET_ACCESS_KEY=wrong$RGW_SECRET_KEY refused "s3://: the right access key with a wrong secret" \
+    "HTTP 403 from 's3://bkt/dir/img.gz'" s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
 AWS_SECRET_ACCESS_KEY= refused "s3://: no secret key" "needs a region, an access key and a secret key" \
     s3://bkt/dir/img.gz --s3-endpoint "$S" --s3-region us-east-1
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
@@ -199,27 +207,25 @@ expect_ok "stat https: a raw image's announced length" "$FSD/stat" "$(ds_dump PA
 check "stat https raw: 13 MiB rounded up ($OUT)" test "$OUT" = 13
 expect_error "stat https: a compressed raw image cannot be sized" "sized only by downloading" "$FSD/stat" "$(ds_dump PATH="$U/img.xz")" 7
 S=https://127.0.0.1:$((PORT + 2))
-S3XML="<ENDPOINT>$S</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>S3RVER</ACCESS_KEY_ID>"
-expect_ok "cp s3: signed GET, keys from the datastore template" "$FSD/cp" "$(ds_dump PATH=s3://bkt/dir/img.gz DS_XML="$S3XML<SECRET_ACCESS_KEY>S3RVER</SECRET_ACCESS_KEY>")" 7
+S3XML="<ENDPOINT>$S</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>$RGW_ACCESS_KEY</ACCESS_KEY_ID>"
+expect_ok "cp s3: signed GET, keys from the datastore template" "$FSD/cp" "$(ds_dump PATH=s3://bkt/dir/img.gz DS_XML="$S3XML<SECRET_ACCESS_KEY>$RGW_SECRET_KEY</SECRET_ACCESS_KEY>")" 7
 check "cp s3: the image's bytes" same "$OUT" "$WWW/img"
-ONESTOR_S3_ENDPOINT=$S ONESTOR_S3_REGION=us-east-1 ONESTOR_S3_ACCESS_KEY_ID=S3RVER ONESTOR_S3_SECRET_ACCESS_KEY=S3RVER \
+ONESTOR_S3_ENDPOINT=$S ONESTOR_S3_REGION=us-east-1 ONESTOR_S3_ACCESS_KEY_ID=$RGW_ACCESS_KEY ONESTOR_S3_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
     expect_ok "cp s3: keys from the settings" "$FSD/cp" "$(ds_dump PATH=s3://bkt/dir/img.gz)" 7
 check "cp s3 (settings): the image's bytes" same "$OUT" "$WWW/img"
 ds_refused "cp s3: a wrong access key" "HTTP 403" "$(ds_dump PATH=s3://bkt/dir/img.gz DS_XML="<ENDPOINT>$S</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>WRONG</ACCESS_KEY_ID><SECRET_ACCESS_KEY>topsecret</SECRET_ACCESS_KEY>")"
 check "cp s3: the secret is never in the messages" bash -c "! grep -q topsecret <<< \"\$1\"" _ "$ERR"
 ds_refused "cp s3: no keys anywhere" "needs a region, an access key and a secret key" "$(ds_dump PATH=s3://bkt/dir/img.gz)"
-# moto verifies SigV4 signatures: a right key with a wrong secret is refused.
-source "$HW/moto.env"
-M=http://127.0.0.1:$((PORT + 3))
-curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$MOTO_KEY:$MOTO_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$M/mbkt" >/dev/null &&
-    curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$MOTO_KEY:$MOTO_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-        -T "$WWW/img.zst" "$M/mbkt/img.zst" >/dev/null || fail "upload to moto"
-MXML="<ENDPOINT>$M</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>$MOTO_KEY</ACCESS_KEY_ID>"
-expect_ok "cp s3 (moto): a signed GET, its signature verified" "$FSD/cp" "$(ds_dump PATH=s3://mbkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>$MOTO_SECRET</SECRET_ACCESS_KEY>")" 7
-check "cp s3 (moto): the image's bytes" same "$OUT" "$WWW/img"
-ds_refused "cp s3 (moto): the right key with a WRONG SECRET" "HTTP 403 from 's3://mbkt/img.zst'" \
-    "$(ds_dump PATH=s3://mbkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>wrong${MOTO_SECRET}</SECRET_ACCESS_KEY>")"
-check "cp s3 (moto): the secret is never in the messages" bash -c "! grep -q -- \"\$2\" <<< \"\$1\"" _ "$ERR" "wrong$MOTO_SECRET"
+# The gateway itself, plain http: it verifies the signature, a right key with a wrong secret is refused.
+M=$RGW_ENDPOINT
+curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    -T "$WWW/img.zst" "$M/bkt/img.zst" >/dev/null || fail "upload to the gateway over http"
+MXML="<ENDPOINT>$M</ENDPOINT><REGION>us-east-1</REGION><ACCESS_KEY_ID>$RGW_ACCESS_KEY</ACCESS_KEY_ID>"
+expect_ok "cp s3 (http): a signed GET, its signature verified" "$FSD/cp" "$(ds_dump PATH=s3://bkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>$RGW_SECRET_KEY</SECRET_ACCESS_KEY>")" 7
+check "cp s3 (http): the image's bytes" same "$OUT" "$WWW/img"
+ds_refused "cp s3 (http): the right key with a WRONG SECRET" "HTTP 403 from 's3://bkt/img.zst'" \
+    "$(ds_dump PATH=s3://bkt/img.zst DS_XML="$MXML<SECRET_ACCESS_KEY>wrong${RGW_SECRET_KEY}</SECRET_ACCESS_KEY>")"
+check "cp s3 (http): the secret is never in the messages" bash -c "! grep -q -- \"\$2\" <<< \"\$1\"" _ "$ERR" "wrong$RGW_SECRET_KEY"
 check "cp/stat: no temporary file left in the datastore" test -z "$(find "$BASE" -name '.*onestor-tmp*')"
 
 # --- TM context with http(s) entries in FILES -----------------------------------------------
