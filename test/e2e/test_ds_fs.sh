@@ -428,7 +428,7 @@ K2=$(kill_mid_cp 302)
 # A live writer's: a cp of the big image, stopped (SIGSTOP) while it writes.
 "$FSD/cp" "$(dump PATH="$SAFE/big.raw" IMAGE_ID=303)" 303 >"$T/live.out" 2>/dev/null &
 LIVE=$!
-for _ in $(seq 1 2000); do compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" >/dev/null && break; done
+for _ in $(seq 1 3000); do compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" >/dev/null && break; sleep 0.01; done  # (up to 30 s: a sanitized build starts slowly)
 kill -STOP "$LIVE"
 LT=$(compgen -G "$BASE/.*.onestor-tmp.$LIVE.*" | head -1)
 expect_ok "monitor with dead writers' temporaries in BASE_PATH" "$FSD/monitor" "$(dump NO_IMAGE=1)" 1

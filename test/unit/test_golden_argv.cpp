@@ -194,10 +194,12 @@ std::optional<Result> World::coreutils(const Argv& a) const {
         return present(last) ? Result{} : fail("sync: error opening '" + last + "': No such file or directory");
     if (is({"mkdir", "-p", "--"})) return fs::create_directories(last, ec), ec ? fail("mkdir: " + ec.message()) : Result{};
     if (is({"rm", "-rf", "--"})) return fs::remove_all(last, ec), Result{};
-    if (is({"ln", "-s", "--", a[3].c_str()}))
+    // (a word of the pattern taken from `a` itself is only read where `a` is that long)
+    if (a.size() == 5 && is({"ln", "-s", "--", a[3].c_str()}))
         return fs::create_symlink(a[3], last, ec),
                ec ? fail("ln: failed to create symbolic link '" + last + "': " + ec.message()) : Result{};
-    if (is({"mv", "-T", "--", a[3].c_str()}) || is({"mv", "-T", "--no-clobber", "--", a[4].c_str()})) {
+    if ((a.size() == 5 && is({"mv", "-T", "--", a[3].c_str()})) ||
+        (a.size() == 6 && is({"mv", "-T", "--no-clobber", "--", a[4].c_str()}))) {
         if (a[2] == "--no-clobber" && present(last)) return Result{};  // (silently, as GNU mv does)
         fs::rename(a[a.size() - 2], last, ec);
         return ec ? fail("mv: cannot stat '" + a[a.size() - 2] + "': " + ec.message()) : Result{};
