@@ -208,24 +208,11 @@ public:
             pos_ += k, c += k, n -= k;
         }
     }
-    uint8_t u8() {
-        uint8_t v;
-        bytes(&v, 1);
-        return v;
-    }
-    uint16_t u16() {
-        uint16_t v;
-        bytes(&v, 2);
-        return v;
-    }
-    uint32_t u32() {
-        uint32_t v;
-        bytes(&v, 4);
-        return v;
-    }
-    uint64_t u64() {
-        uint64_t v;
-        bytes(&v, 8);
+    // One fixed-size field, as the sender wrote it.
+    template <class T>
+    T field() {
+        T v;
+        bytes(&v, sizeof v);
         return v;
     }
     // The next n bytes, hashed, handed to sink(p, k) in the pieces they arrived in (no copy).
@@ -240,7 +227,7 @@ public:
         }
     }
     std::string str() {
-        std::string s(u16(), '\0');
+        std::string s(field<uint16_t>(), '\0');
         bytes(s.data(), s.size());
         return s;
     }
@@ -318,7 +305,7 @@ Stats receive(int fd, const std::string& dst) {
     std::vector<std::string> synced_dirs;
     try {
         for (;;) {
-            uint8_t type = r.u8();
+            uint8_t type = r.field<uint8_t>();
             if (type == 'E') break;
             std::string rel = safe_rel(r.str());
             if (rel.empty() == made) throw DriverError("malformed transfer stream (root record)");
@@ -330,7 +317,7 @@ Stats receive(int fd, const std::string& dst) {
             std::string path = rel.empty() ? tmp : tmp + "/" + rel;
             made = true;
             if (type == 'D') {
-                uint32_t mode = safe_mode(r.u32());
+                uint32_t mode = safe_mode(r.field<uint32_t>());
                 if (::mkdir(path.c_str(), 0700) != 0) throw_errno("cannot create directory", path);
                 if (rel.empty()) hold = io::File(io::hold_temp(path));
                 ::chmod(path.c_str(), mode | 0700);
@@ -341,19 +328,19 @@ Stats receive(int fd, const std::string& dst) {
                 std::string target = r.str();
                 if (::symlink(target.c_str(), path.c_str()) != 0) throw_errno("cannot create symlink", path);
             } else if (type == 'F') {
-                uint32_t mode = safe_mode(r.u32());
-                uint64_t size = r.u64();
+                uint32_t mode = safe_mode(r.field<uint32_t>());
+                uint64_t size = r.field<uint64_t>();
                 int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
                 if (f < 0) throw_errno("cannot create", path);
                 io::File file(f);
                 if (rel.empty()) hold = io::File(io::hold_temp(path));
                 uint64_t unsynced = 0, synced_to = 0;
                 for (;;) {
-                    uint8_t t = r.u8();
+                    uint8_t t = r.field<uint8_t>();
                     if (t == 'Z') break;
                     if (t != 'X') throw DriverError("malformed transfer stream (extent)");
-                    uint64_t off = r.u64();
-                    uint32_t len = r.u32();
+                    uint64_t off = r.field<uint64_t>();
+                    uint32_t len = r.field<uint32_t>();
                     if (len > (64u << 20) || off > size || len > size - off)
                         throw DriverError("malformed transfer stream (extent bounds)");
                     uint64_t at = off;
@@ -383,7 +370,7 @@ Stats receive(int fd, const std::string& dst) {
                 throw DriverError("malformed transfer stream (record type)");
             }
         }
-        uint64_t data = r.u64();
+        uint64_t data = r.field<uint64_t>();
         XXH128_hash_t want = r.digest();  // covers every byte up to the digest itself
         XXH128_hash_t got;
         r.bytes(&got, sizeof got, false);
