@@ -86,7 +86,9 @@ std::string matrix() {
     std::string s;
     auto table = [&](Kind kind, const std::vector<std::string>& drivers, auto mark) {
         std::string title = kind == Kind::Ds ? "datastore actions" : "transfer actions";
-        size_t w = 18;
+        size_t w = title.size() + 1;  // the first column: the title, or "  " and the longest action
+        for (const auto& a : Registry::all())
+            if (a.kind == kind) w = std::max(w, a.name.size() + 3);
         std::vector<size_t> widths;
         for (const auto& d : drivers) {
             size_t cw = d.size();
