@@ -40,11 +40,14 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# The tools the drivers run (the shared libraries come from dpkg-shlibdeps above). The
-# context ISO is made for every VM, so an ISO maker is needed; LVM and virsh only by
-# fs_lvm and the live qcow2 actions (`onestor doctor` says which are missing).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "qemu-utils, openssh-client, genisoimage | xorriso")
+# The tools the drivers run (the linked shared libraries come from dpkg-shlibdeps above;
+# the downloader's are opened at its first use, which dpkg-shlibdeps cannot see, so they
+# are named here). The context ISO is made for every VM, so an ISO maker is needed; LVM,
+# virsh and Ceph's tools only by fs_lvm, the live qcow2 actions and ceph (`onestor doctor`
+# says which are missing).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "qemu-utils, openssh-client, genisoimage | xorriso, libcurl4, libarchive13, libssl3, zlib1g")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lvm2, libvirt-clients")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ceph-common")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_POST_BUILD_SCRIPTS ${CMAKE_CURRENT_LIST_DIR}/installed-size.cmake)

@@ -86,8 +86,8 @@ check "deb: the remotes tree has exactly the links install-remotes makes" \
 check "deb: /etc/one/onestor.conf is a conffile" sh -c "dpkg-deb --ctrl-tarfile '$DEB' | tar -xO ./conffiles | grep -qx /etc/one/onestor.conf"
 check "deb: no maintainer scripts (nothing touches /var/lib/one/remotes)" \
     sh -c "! dpkg-deb --ctrl-tarfile '$DEB' | tar -t | grep -E 'postinst|preinst|prerm|postrm'"
-check "deb: Depends from the shared libraries plus qemu-utils, openssh-client" \
-    eval 'grep -q "libc6" "$W/deb.control" && grep -q "libtinyxml2" "$W/deb.control" && grep -q "qemu-utils" "$W/deb.control" && grep -q "openssh-client" "$W/deb.control"'
+check "deb: Depends from the shared libraries plus qemu-utils, openssh-client and the downloader's libraries" \
+    eval 'for p in libc6 libtinyxml2 qemu-utils openssh-client libcurl4 libarchive13 libssl3 zlib1g; do grep -q "$p" "$W/deb.control" || { echo "no $p"; exit 1; }; done'
 check "deb: lvm2 and libvirt-clients recommended" grep -q "lvm2, libvirt-clients" "$W/deb.control"
 stamp "package"
 
@@ -184,7 +184,7 @@ check "container: onestor actions" test "$(ctr "$IMAGE" actions)" = "$("$B/onest
 OUT=$(ctr -v "$B/test/onestor_unit:/usr/local/bin/onestor_unit:ro" -v "$SRC:$SRC:ro" \
           --entrypoint /usr/local/bin/onestor_unit "$IMAGE" 2>&1); RC=$?
 check "container: the unit tests pass ($(grep -o '[0-9]* passed' <<<"$OUT" | head -n1) test cases)" test "$RC" -eq 0
-[ "$RC" -eq 0 ] || echo "$OUT" | tail -n 30
+[ "$RC" -eq 0 ] || grep -E -A4 '^TEST CASE|ERROR|FATAL' <<<"$OUT" | head -n 80
 stamp "container basics"
 
 # ---- 5. an e2e suite with the container as the front-end ----------------------------------------
