@@ -40,7 +40,8 @@ int doctor(const std::vector<std::string>& hosts, std::string& out);
 // Creates (idempotently) <dir>/onestor and the symlink tree for every registered
 // driver and action: datastore/<ds>/<action>, tm/<tm>/<action>[.<variant>].
 void install_remotes(const std::string& dir, std::string& out);
-// Calls fn(kind, driver, name) for every link of that tree (what doctor checks).
-void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn);
+// Calls fn(kind, driver, name, supported) for every link of that tree (what doctor checks);
+// `supported`: the driver's table has an entry for it (else the link answers "not supported").
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&, bool)>& fn);
 
 }  // namespace onestor::cli

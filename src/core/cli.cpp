@@ -244,14 +244,14 @@ std::string action_help(const Invocation& inv) {
     return where + " " + synopsis(a->args) + "\n  " + a->help + "\n";
 }
 
-void for_each_link(const std::function<void(Kind, const std::string&, const std::string&)>& fn) {
+void for_each_link(const std::function<void(Kind, const std::string&, const std::string&, bool)>& fn) {
     for (const auto& a : Registry::all()) {
         if (a.kind == Kind::Ds) {
-            for (auto* b : ds_backends()) fn(Kind::Ds, b->name, a.name);
+            for (auto* b : ds_backends()) fn(Kind::Ds, b->name, a.name, b->supports(a.name));
         } else {
             for (auto* b : tm_backends()) {
-                fn(Kind::Tm, b->name, a.name);
-                for (const auto& v : b->variants(a.name)) fn(Kind::Tm, b->name, a.name + "." + v);
+                fn(Kind::Tm, b->name, a.name, b->supports(a.name));
+                for (const auto& v : b->variants(a.name)) fn(Kind::Tm, b->name, a.name + "." + v, true);
             }
         }
     }
@@ -272,8 +272,8 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
         ::fchmod(t.fd(), 0755);
         t.commit(true);
     }
-    int made = 0, kept = 0;
-    auto link = [&](Kind kind, const std::string& driver, const std::string& name) {
+    int made = 0, kept = 0, stock = 0;
+    auto link = [&](Kind kind, const std::string& driver, const std::string& name, bool supported) {
         std::string d = join_path(join_path(dir, kind_dir(kind)), driver);
         io::mkdir_p(d);
         std::string path = join_path(d, name);
@@ -283,13 +283,22 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
             ++kept;
             return;
         }
+        // An action this driver does not implement (6.x backups, restore, ...): the release's
+        // own script, where the tree has one, keeps doing it; only a missing one becomes our
+        // "not supported" answer.
+        struct stat st {};
+        if (!supported && ::lstat(path.c_str(), &st) == 0) {
+            ++stock;
+            return;
+        }
         std::string tmp = io::temp_name_for(path);
         if (::symlink("../../onestor", tmp.c_str()) != 0) throw_errno("cannot create symlink", tmp);
         io::rename_path(tmp, path, true);
         ++made;
     };
     for_each_link(link);
-    out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) + " already in place\n";
+    out += "installed " + bin + ": " + std::to_string(made) + " links created, " + std::to_string(kept) + " already in place" +
+           (stock ? ", " + std::to_string(stock) + " scripts of actions onestor does not implement kept" : "") + "\n";
 }
 
 int run_meta(const std::vector<std::string>& w, std::string& out) {

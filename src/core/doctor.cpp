@@ -236,7 +236,8 @@ void remotes_tree(Report& r) {
     } else {
         int bad = 0, all = 0;
         std::string first;
-        auto check_link = [&](Kind kind, const std::string& driver, const std::string& name) {
+        auto check_link = [&](Kind kind, const std::string& driver, const std::string& name, bool supported) {
+            if (!supported) return;  // (install-remotes keeps the release's script there, if any)
             ++all;
             std::string path = join_path(join_path(join_path(dir, kind_dir(kind)), driver), name);
             char buf[4096];

@@ -71,6 +71,13 @@ chmod 0700 "$T/lock"
 mv "$R/tm/ssh/clone" "$T/clone.link" && printf '#!/bin/sh\nexit 0\n' > "$R/tm/ssh/clone"
 sick "a link of the remotes tree replaced" "1 of [0-9]+ driver links in $R do not point at onestor \(first: $R/tm/ssh/clone\)"
 rm "$R/tm/ssh/clone" && mv "$T/clone.link" "$R/tm/ssh/clone"
+# A release's own script of an action onestor does not implement (6.x backups) stays.
+rm "$R/tm/ssh/prebackup" && printf '#!/bin/sh\necho stock prebackup\n' > "$R/tm/ssh/prebackup" && chmod +x "$R/tm/ssh/prebackup"
+OUT=$("$R/onestor" install-remotes "$R" 2>&1)
+check "install-remotes keeps a stock script of an action onestor does not implement, and says so" \
+    eval 'grep -q "1 scripts of actions onestor does not implement kept" <<<"$OUT" && [ ! -L "$R/tm/ssh/prebackup" ] && [ "$("$R/tm/ssh/prebackup")" = "stock prebackup" ]'
+check "install-remotes: the links of implemented actions all in place" eval 'grep -q " 0 links created" <<<"$OUT"'
+healthy "a stock script of an action onestor does not implement"
 doctor
 check "release profile: a 6.10 remotes tree and no PROTOCOL, no warning" eval '[ "$RC" -eq 0 ] && grep -q "^ok *frontend: OpenNebula remotes VERSION 6.10.0: 6.x (6.10 forms)" <<<"$OUT"'
 ONESTOR_PROTOCOL=5 doctor
