@@ -290,8 +290,10 @@ private:
             case CURLE_PEER_FAILED_VERIFICATION: why = "TLS certificate of " + quoted(shown_) + " not trusted"; break;
             case CURLE_SSL_CACERT_BADFILE: why = "cannot use the CA file " + quoted(s_.ca_file) + " (DOWNLOAD_CA_FILE)"; break;
             case CURLE_UNSUPPORTED_PROTOCOL:
+                // Any scheme but http(s) lands here too (file://, gopher://...): the reason
+                // names the rule, not the one case of a downgrade to http.
                 why = "redirect of " + quoted(shown_) + " to a refused protocol (" +
-                      (scheme_of(url_) == "https" ? "https may not lead to http" : "only http and https") + ")";
+                      (scheme_of(url_) == "https" ? "from https, only to https" : "only http and https") + ")";
                 break;
             case CURLE_TOO_MANY_REDIRECTS: why = "too many redirects from " + quoted(shown_); break;
             case CURLE_COULDNT_RESOLVE_HOST:

@@ -6,6 +6,8 @@
 # serves ROOT with Range and ETags, plus:
 #   /redirect1 -> /redirect2 -> /redir/<name> (a chain)      /loop (an endless redirect)
 #   /downgrade -> http://127.0.0.1:PORT+1/img (https to http)  /error500, /error404 (statuses)
+#   /tofile, /togopher, /toftp (to other schemes)   /pingpong1 <-> /pingpong2 (a loop)
+#   /tonothing -> https://127.0.0.1:PORT+3/img (a port where nothing listens)
 # On https://127.0.0.1:PORT+1, a small Python server serves ROOT too, but the first request
 # of each file gets the full Content-Length and only half the body before the connection is
 # closed: /cut/<name> honours Range on the retry, /norange/<name> always sends the whole file,
@@ -85,6 +87,12 @@ http {
         location = /downgrade { return 302 http://127.0.0.1:$cport/img; }
         location = /error500 { return 500; }
         location = /error404 { return 404; }
+        location = /tofile { return 302 file:///etc/passwd; }
+        location = /togopher { return 302 gopher://127.0.0.1:$((port + 3))/x; }
+        location = /toftp { return 302 ftp://127.0.0.1:$((port + 3))/x; }
+        location = /pingpong1 { return 302 /pingpong2; }
+        location = /pingpong2 { return 302 /pingpong1; }
+        location = /tonothing { return 302 https://127.0.0.1:$((port + 3))/img; }
     }
     $s3server
 }

@@ -88,7 +88,7 @@ fetch "$U/redirect1"
 check "a redirect chain is followed" same "$O/out" "$WWW/img"
 check "the chain went through each hop" bash -c "grep -q '^/redirect2 ' '$HW/access.log' && grep -q '^/redir/img.gz ' '$HW/access.log'"
 refused "an endless redirect" "too many redirects" "$U/loop"
-refused "a redirect from https to http" "https may not lead to http" "$U/downgrade"
+refused "a redirect from https to http" "to a refused protocol (from https, only to https)" "$U/downgrade"
 refused "HTTP 404" "HTTP 404 from '$U/error404'" "$U/error404"
 refused "HTTP 500, after the retries" "HTTP 500 from '$U/error500' (after 3 attempts)" "$U/error500"
 check "a 500 is retried (3 requests)" test "$(grep -c '^/error500 ' "$HW/access.log")" -eq 3
