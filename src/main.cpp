@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
         cli::Parsed p = cli::parse(std::vector<std::string>(argv, argv + argc));
         std::string out;
         if (p.what == cli::Parsed::What::Meta) {
+            // A meta command's errors are read by onestor itself (send, receive, sweep on a host,
+            // whose release may differ or be unknown there) or by a person: always the marked
+            // block, which protocol::first_error_block finds, never a release's plain form.
+            protocol::current_profile().error = protocol::ErrorForm::Markers;
             rc = cli::run_meta(p.meta, out);
             // doctor's report is its output, problems or not (`onestor doctor > report`).
             std::fputs(out.c_str(), rc == 0 || p.meta[0] == "doctor" ? stdout : stderr);

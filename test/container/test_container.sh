@@ -179,10 +179,13 @@ stamp "image"
 ctr() { "${P[@]}" "${RUN[@]}" --network=none "$@"; }
 check "container: onestor --version (the entrypoint)" test "$(ctr "$IMAGE" --version)" = "$("$B/onestor" --version)"
 check "container: onestor actions" test "$(ctr "$IMAGE" actions)" = "$("$B/onestor" actions)"
-# The unit tests: the build's binary on the image's libraries (the .deb's dependencies); the
-# source tree read-only at its own path (a test reads src/).
+# The unit tests: the build's binary on the image's libraries (the .deb's dependencies, the
+# downloader's opened ones included); the source tree read-only at its own path (a test reads
+# src/). Three download cases make their fixtures with gzip, bzip2, xz, zstd, tar and zip,
+# which the image rightly lacks: they run in the unit stage, not here.
+FIXTURE_CASES="magic detection on files made by the real tools,pipeline: each compression and archive*,pipeline: archives must hold exactly one regular file"
 OUT=$(ctr -v "$B/test/onestor_unit:/usr/local/bin/onestor_unit:ro" -v "$SRC:$SRC:ro" \
-          --entrypoint /usr/local/bin/onestor_unit "$IMAGE" 2>&1); RC=$?
+          --entrypoint /usr/local/bin/onestor_unit "$IMAGE" "--test-case-exclude=$FIXTURE_CASES" 2>&1); RC=$?
 check "container: the unit tests pass ($(grep -o '[0-9]* passed' <<<"$OUT" | head -n1) test cases)" test "$RC" -eq 0
 [ "$RC" -eq 0 ] || grep -E -A4 '^TEST CASE|ERROR|FATAL' <<<"$OUT" | head -n 80
 stamp "container basics"
