@@ -488,6 +488,37 @@ public:
         : up_(up), inbuf_(1 << 16), shown_(std::move(shown)), format_(format), filter_(filter) {
         a_ = lib::archive_read_new();
         if (!a_) throw DriverError("cannot initialise libarchive");
+        // (a constructor that throws runs no destructor: the reader is freed here then)
+        try {
+            open(filter, format);
+        } catch (...) {
+            lib::archive_read_free(a_);
+            throw;
+        }
+    }
+    ~ArchiveLayer() override { lib::archive_read_free(a_); }
+    ArchiveLayer(const ArchiveLayer&) = delete;
+    ArchiveLayer& operator=(const ArchiveLayer&) = delete;
+
+    size_t read(char* buf, size_t n) override {
+        if (eof_) return 0;
+        la_ssize_t k = lib::archive_read_data(a_, buf, n);
+        if (k < 0) fail();
+        if (k == 0) {
+            eof_ = true;
+            if (format_ != "raw") {  // exactly one member: the next header must be the end
+                archive_entry* e = nullptr;
+                int rc = lib::archive_read_next_header(a_, &e);
+                if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
+                    throw DriverError("the " + format_ + " archive " + quoted(shown_) + " holds more than one file");
+                if (rc != ARCHIVE_EOF) fail();
+            }
+        }
+        return static_cast<size_t>(k);
+    }
+
+private:
+    void open(const std::string& filter, const std::string& format) {
         int rc = ARCHIVE_OK;
         // In-process libraries only: a fallback to an external program is refused (WARN).
         if (filter == "gzip")
@@ -517,28 +548,6 @@ public:
         if (rc < ARCHIVE_WARN) fail();
         if (format != "raw") check_member(e);
     }
-    ~ArchiveLayer() override { lib::archive_read_free(a_); }
-    ArchiveLayer(const ArchiveLayer&) = delete;
-    ArchiveLayer& operator=(const ArchiveLayer&) = delete;
-
-    size_t read(char* buf, size_t n) override {
-        if (eof_) return 0;
-        la_ssize_t k = lib::archive_read_data(a_, buf, n);
-        if (k < 0) fail();
-        if (k == 0) {
-            eof_ = true;
-            if (format_ != "raw") {  // exactly one member: the next header must be the end
-                archive_entry* e = nullptr;
-                int rc = lib::archive_read_next_header(a_, &e);
-                if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
-                    throw DriverError("the " + format_ + " archive " + quoted(shown_) + " holds more than one file");
-                if (rc != ARCHIVE_EOF) fail();
-            }
-        }
-        return static_cast<size_t>(k);
-    }
-
-private:
     void check_member(archive_entry* e) {
         // The member's name is never used: only its type and its bytes matter.
         if (lib::archive_entry_filetype(e) != AE_IFREG || lib::archive_entry_hardlink(e))
