@@ -43,7 +43,11 @@ const char* const kMonitorMark =
     "\"${m%/*}\"; "
     "else rm -f -- \"$t\"; echo \"INFO: cannot write $m\" >&2; fi; fi; exec \"$@\"";
 
-const char* const kWriteLine = "printf '%s\\n' \"$1\" > \"$2.tmp\" && mv -f -- \"$2.tmp\" \"$2\"";
+// (a temporary of its own writer's name, synced, renamed, the directory synced: a crash leaves
+// the old line or the new one, and a concurrent writer never shares the temporary)
+const char* const kWriteLine =
+    "t=\"$2.onestor-tmp.$$\"; if printf '%s\\n' \"$1\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$2\"; then "
+    "sync -- \"${2%/*}\"; else rm -f -- \"$t\"; exit 1; fi";
 
 // The tar fallback is two-phase, because a tar archive that ends between two members is a
 // valid archive: tar -x exits 0 on a stream cut at a member boundary, and a producer's

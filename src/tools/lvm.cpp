@@ -202,7 +202,8 @@ void deactivate(Host& h, const Lv& lv) {
 }
 
 void zero(Host& h, const std::string& device, unsigned long long offset) {
-    h.run({"blkdiscard", "-z", "-o", std::to_string(offset), device},
+    // (the LV's device is root's, as for the LVM commands: the same LVM_SUDO prefix)
+    h.run(command({"blkdiscard", "-z", "-o", std::to_string(offset), device}),
           {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot zero " + quoted(h.label(device))});
 }
 
