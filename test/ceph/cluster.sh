@@ -31,6 +31,8 @@
 # datastore's CEPH_CONF), client.oneadmin is the CEPH_USER whose keyring every bridge and
 # hypervisor holds, `one` is POOL_NAME.
 set -euo pipefail
+# shellcheck source=test/hosts/pids.sh
+source "$(dirname "$0")/../hosts/pids.sh"
 
 cmd=${1:-}
 D=${2:-}
@@ -51,11 +53,10 @@ ceph_admin() { timeout 30 ceph -c "$D/ceph.conf" --connect-timeout 10 "$@"; }
 stop_daemon() {  # stop_daemon NAME: SIGTERM, up to 15 s, then SIGKILL
     local f=$D/pids/$1 pid i
     [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid=$(pid_live "$f"); then  # (the daemon started, not a process given its PID later)
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        for i in $(seq 150); do pid_live "$f" >/dev/null || break; sleep 0.1; done
+        pid=$(pid_live "$f") && kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$f"
 }
@@ -69,7 +70,7 @@ stop() {
 start_daemon() {  # start_daemon NAME PROGRAM ARGS...
     local name=$1; shift
     setsid "$@" -c "$D/ceph.conf" -f >>"$D/log/$name.out" 2>&1 </dev/null &
-    echo $! > "$D/pids/$name"
+    pid_record $! "$D/pids/$name"
 }
 
 # wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds.

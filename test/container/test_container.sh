@@ -220,10 +220,17 @@ SH
 } >"$WRAP"
 chmod +x "$WRAP"
 SUITE=test_shared_lifecycle
+e2e_start=$(date +%T)
 ONESTOR_BIN=$WRAP ONESTOR_SRC=$SRC TESTHOSTS_PORT=${TESTHOSTS_PORT:-2350} \
     bash "$SRC/test/e2e/$SUITE.sh" >"$W/e2e.log" 2>&1
 RC=$?
 sed 's/^/#   /' "$W/e2e.log" | grep -E '^#   (FAIL|[0-9]+ passed)'
+# A container ended by a signal (exit 137: SIGKILL) says nothing itself: when, and what the
+# kernel said, for the report.
+if grep -q '(exit 1[2-9][0-9])' "$W/e2e.log"; then
+    echo "# a container ended by a signal; the suite ran $e2e_start - $(date +%T); the kernel's last words:"
+    dmesg 2>/dev/null | tail -n 8 | sed 's/^/#   /'
+fi
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/e2e.log" | tail -n1)
 check "e2e $SUITE with the container as the front-end: $counts" \
     eval '[ "$RC" -eq 0 ] && [[ "$counts" == *" 0 failed" ]] && [[ "$counts" != "0 passed"* ]]'

@@ -20,6 +20,8 @@
 # (Host, URI) to the gateway: S3 over https with the CA below.
 # The CA is WORK/ca.pem; WORK/other-ca.pem is a CA that signed nothing here.
 set -euo pipefail
+# shellcheck source=test/hosts/pids.sh
+source "$(dirname "$0")/../hosts/pids.sh"
 
 cmd=${1:-}
 case "$cmd" in
@@ -140,9 +142,9 @@ open(os.path.join(work, "cut.ready"), "w").close()
 srv.serve_forever()
 EOF
     setsid nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.out" 2>&1 < /dev/null &
-    echo $! > "$work/nginx.master"
+    pid_record $! "$work/nginx.master"
     setsid python3 "$work/cut.py" "$root" "$cport" "$work" >"$work/cut.out" 2>&1 < /dev/null &
-    echo $! > "$work/cut.pid"
+    pid_record $! "$work/cut.pid"
     for _ in $(seq 100); do
         if [ -f "$work/cut.ready" ] && curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$port/" &&
             { [ -z "$s3" ] || curl -s --cacert "$work/ca.pem" -o /dev/null "https://127.0.0.1:$((port + 2))/"; }; then
@@ -160,11 +162,11 @@ stop)
     work=$2
     [ -d "$work" ] || exit 0
     for f in nginx.master cut.pid; do
-        if [ -f "$work/$f" ]; then
-            pid=$(cat "$work/$f")
-            kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
+        # Its session (nginx's workers), by PID: pids.sh.
+        pids=$(pid_members "$work/$f")
+        # shellcheck disable=SC2086
+        [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
+        for _ in $(seq 30); do pid_live "$work/$f" >/dev/null || break; sleep 0.1; done
     done
     "$(dirname "$0")/../ceph/cluster.sh" stop "$work/ceph"
     rm -rf -- "$work"

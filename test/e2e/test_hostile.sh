@@ -32,7 +32,7 @@ for my $p (sort { $a <=> $b } grep { /^\d+$/ } readdir $d) { next if $p == $$ ||
 namespaces() {
     readlink /proc/self/ns/mnt
     local f
-    for f in "$T"/hosts/*.pid; do readlink "/proc/$(cat "$f")/ns/mnt" 2>/dev/null; done
+    for f in "$T"/hosts/*.pid; do readlink "/proc/$(cut -d' ' -f1 "$f")/ns/mnt" 2>/dev/null; done
 }
 procs() { perl -e "$PROCS_PL" -- $(namespaces); }
 

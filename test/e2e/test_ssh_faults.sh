@@ -61,7 +61,7 @@ wait_arrived() {  # wait_arrived KIB: until that much data reached host02's temp
 host_pids() {  # every process in a test host's own mount namespace (its sshd and all it runs)
     perl -e 'my $ns = readlink("/proc/$ARGV[0]/ns/mnt") or exit 0;
         for (glob "/proc/[0-9]*") { my $l = readlink("$_/ns/mnt"); print substr($_, 6), "\n" if defined $l && $l eq $ns }' \
-        "$(cat "$T/hosts/$1.pid")"
+        "$(cut -d' ' -f1 "$T/hosts/$1.pid")"
 }
 signal_host() {  # signal_host SIG HOST: signal every process of the host at once
     local pids; pids=$(host_pids "$2")
@@ -202,7 +202,7 @@ faults tar relay
 # the first 512-byte header (the directory "42/") and then claims success.
 cp /usr/bin/tar "$T/realtar"
 printf '#!/bin/sh\n"%s" "$@" | head -c 512\nexit 0\n' "$T/realtar" > "$T/cuttar" && chmod +x "$T/cuttar"
-H1PID=$(cat "$T/hosts/host01.pid")
+H1PID=$(cut -d' ' -f1 "$T/hosts/host01.pid")
 for h2h in direct relay; do
     mode_conf tar "$h2h"
     fresh_vm 8

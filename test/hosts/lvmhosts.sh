@@ -18,6 +18,8 @@
 # nothing outside DIR: LVM's backups are off and its lock and run files are in each
 # kernel's own /run. LVMHOSTS_SAN_MB sizes the shared device (default 3072).
 set -euo pipefail
+# shellcheck source=test/hosts/pids.sh
+source "$(dirname "$0")/pids.sh"
 
 HOSTS=(host01:10.77.0.2 host02:10.77.0.3)
 SAN_MB=${LVMHOSTS_SAN_MB:-3072}
@@ -56,7 +58,7 @@ CFG
         setsid linux.uml mem=384M root=/dev/root rootfstype=hostfs rootflags=/ rw \
             init="$dir/$name.init" "ubd0c=$dir/san0.img" "ubd1c=$dir/san1.img" \
             "eth0=tuntap,onetap$i" con=null con0=null,fd:1 </dev/null >"$dir/$name.console" 2>&1 &
-        echo $! > "$dir/$name.pid"
+        pid_record $! "$dir/$name.pid"
         i=$((i + 1))
     done
     for h in "${HOSTS[@]}"; do wait_up "$dir" "${h%%:*}"; done
@@ -106,7 +108,7 @@ wait_up() {
 }
 
 stop() {  # the test data on the SAN files is thrown away, so a halt need not be graceful
-    local dir=$1 h name pid
+    local dir=$1 h name pids
     for h in "${HOSTS[@]}"; do
         ssh -F "$dir/ssh_config" -O exit "${h%%:*}" >/dev/null 2>&1 || true
         : > "$dir/${h%%:*}.halt"
@@ -114,9 +116,12 @@ stop() {  # the test data on the SAN files is thrown away, so a halt need not be
     for h in "${HOSTS[@]}"; do
         name=${h%%:*}
         [ -f "$dir/$name.pid" ] || continue
-        pid=$(cat "$dir/$name.pid")
-        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do pid_live "$dir/$name.pid" >/dev/null || break; sleep 0.1; done
+        # The kernel and what is left of its session, by PID (never `kill -- -PID` of a
+        # PID that may have been given to someone else since: pids.sh).
+        pids=$(pid_members "$dir/$name.pid")
+        # shellcheck disable=SC2086
+        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
         rm -f "$dir/$name.pid"
     done
     return 0

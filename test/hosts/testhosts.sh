@@ -18,6 +18,8 @@
 # The caller is the front-end and must itself run in a private mount namespace
 # (unshare -m) if it binds its own view of /var/lib/one/datastores.
 set -euo pipefail
+# shellcheck source=test/hosts/pids.sh
+source "$(dirname "$0")/pids.sh"
 
 HOSTS=(host01:127.0.0.2 host02:127.0.0.3)
 DS_MOUNT=${TESTHOSTS_DS_MOUNT:-/var/lib/one/datastores}
@@ -83,7 +85,7 @@ launch() {  # launch DIR NAME IP
     unshare -m --propagation private sh -c \
         'mount --rbind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3" -o ListenAddress="$4" -o PidFile=none' \
         sh "$(cat "$dir/$name.root")" "$DS_MOUNT" "$dir/sshd_config" "$ip" >"$dir/$name.log" 2>&1 &
-    echo $! > "$dir/$name.pid"
+    pid_record $! "$dir/$name.pid"
 }
 
 wait_up() {
@@ -105,7 +107,9 @@ up() {
 down() {  # the host dies: its sshd and everything still running in it (sessions, commands)
     local dir=$1 name=$2 pid ns p sig
     [ -f "$dir/$name.pid" ] || return 0
-    pid=$(cat "$dir/$name.pid")
+    # Only the sshd this script started (pids.sh): a recycled PID's namespace may be a
+    # container's or another suite's host.
+    pid=$(pid_live "$dir/$name.pid") || { rm -f "$dir/$name.pid"; return 0; }
     ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null || true)
     kill "$pid" 2>/dev/null || true
     # Killing the listening sshd alone leaves its per-connection sshd's (and what they run,
