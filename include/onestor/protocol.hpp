@@ -30,10 +30,11 @@ enum class VmLineForm {
 // A caller profile: the release family (5.x, 6.x, 7.x) and the release whose forms it
 // follows (two forms changed inside a family: VM lines at 5.12, the error at 6.2).
 struct Profile {
-    std::string name = "5";      // the family: "5", "6", "7"
-    int major = 5, minor = 10;   // the release whose forms these are
-    std::string origin;          // how it was chosen (onestor --version)
-    bool source_format = false;  // cp/clone print "SOURCE FORMAT" (6.0+) instead of "SOURCE"
+    std::string name = "5";        // the family: "5", "6", "7"
+    int major = 5, minor = 10;     // the release whose forms these are
+    std::string origin;            // how it was chosen (onestor --version)
+    bool source_format = false;    // cp/clone print "SOURCE FORMAT" (6.0+) instead of "SOURCE"
+    bool clone_to_driver = false;  // DS clone converts to the datastore's DRIVER, oned records it (6.6+)
     ErrorForm error = ErrorForm::Markers;
     VmLineForm monitor_vms = VmLineForm::Poll;   // TM monitor, run through the DS driver
     VmLineForm probe_vms = VmLineForm::Monitor;  // monitor_ds, the probe run on the host

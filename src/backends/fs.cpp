@@ -19,6 +19,7 @@
 #include "onestor/mkfs.hpp"
 #include "onestor/numbers.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/qemu.hpp"
 
 #include <dirent.h>
@@ -156,18 +157,39 @@ public:
         return io::mib_ceil(bytes);
     }
 
+    // Callers before 6.6 give a clone the original's FORMAT: it is copied byte for byte. From
+    // 6.6 oned records the format clone prints, and upstream converts to the datastore's
+    // DRIVER (raw or qcow2): so does this, reading the original in its declared format. It may
+    // be a persistent image written by its guest: its content never decides how it is read; a
+    // declared qcow2 (whose header only qemu writes) must not name another file.
     DsResult clone(const DsDump& d, long) {
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string from = clean_path(img.path, "image to clone");
         io::File in = open_in_datastores(base, from);
-        log::info("cloning " + onestor::quoted(from));
-        // As upstream's `cp -f`: the clone keeps the original's format (oned gives it the
-        // original's FORMAT), so it is never converted to the datastore's DRIVER. The
-        // original may be a persistent image, written by its guest: never probed.
+        std::string format = declared_format(d), driver = d.datastore.attr("DRIVER");
+        bool convert = protocol::profile().clone_to_driver && (driver == "raw" || driver == "qcow2") && driver != format;
+        log::info("cloning " + onestor::quoted(from) + (convert ? " (" + format + " to the datastore's " + driver + ")" : ""));
+        if (!convert)
+            return store(
+                d, base, Origin::Clone, [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); }, format);
+        if (format == "qcow2" && imgformat::decide_fd(in.fd(), from).format != "qcow2")
+            throw DriverError("image to clone " + onestor::quoted(from) + " is declared qcow2 but is not a qcow2 image");
+        // qemu-img reads the file opened and checked above, through this process's descriptor.
+        std::string opened = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(in.fd());
         return store(
-            d, base, Origin::Clone, [&](int fd, const std::string& label) { io::copy_fd(in.fd(), fd, label); },
-            declared_format(d));
+            d, base, Origin::Clone,
+            [&](int, const std::string& tmp) {
+                std::string out = io::temp_name_for(tmp);  // swept like tmp, should we be killed
+                try {
+                    qemu::convert(Host::local_host(), format, opened, driver, out);
+                    io::rename_path(out, tmp, true);
+                } catch (...) {
+                    ::unlink(out.c_str());
+                    throw;
+                }
+            },
+            driver, /*path_callback=*/true);
     }
 
     MonitorResult monitor(const DsDump& d) {

@@ -55,6 +55,7 @@ std::optional<Profile> profile_of_release(int major, int minor) {
     p.major = major;
     p.minor = minor;
     p.source_format = at_least(6, 0);
+    p.clone_to_driver = at_least(6, 6);
     p.error = !at_least(6, 2) ? ErrorForm::Markers : !at_least(7, 0) ? ErrorForm::PlainFirst : ErrorForm::Plain;
     p.monitor_vms = at_least(5, 12) ? VmLineForm::Monitor : VmLineForm::Poll;
     return p;

@@ -148,9 +148,35 @@ expect_ok "clone: an image" "$FSD/clone" "$(dump PATH="$S1")" 8
 check "clone: one new SOURCE under BASE_PATH" eval 'one_source "$OUT" && [ "$OUT" != "$S1" ]'
 check "clone: identical checksum" same "$OUT" "$S1"
 check "clone: the original is untouched" test "$(sum "$S1")" = "$before_clone"
-# oned gives a clone the original's FORMAT: it is copied as it is, never converted.
-expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.x protocol)" env ONESTOR_PROTOCOL=6 "$FSD/clone" "$(dump PATH="${QN% qcow2}" FORMAT=qcow2 DRIVER=raw)" 8
-check "clone: the qcow2 stays qcow2, identical ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && same "${OUT% qcow2}" "$SAFE/q.qcow2"'
+# Before 6.6 oned gives a clone the original's FORMAT: copied as it is, never converted.
+expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.4 caller)" env ONESTOR_PROTOCOL=6.4 "$FSD/clone" "$(dump PATH="${QN% qcow2}" FORMAT=qcow2 DRIVER=raw)" 8
+check "clone (6.4): the qcow2 stays qcow2, identical ('$OUT')" eval '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && same "${OUT% qcow2}" "$SAFE/q.qcow2"'
+# From 6.6 oned records the format clone prints: the clone takes the datastore's DRIVER.
+expect_ok "clone: a qcow2 image in a DRIVER=raw datastore (6.10 caller)" env ONESTOR_PROTOCOL=6 "$FSD/clone" "$(dump PATH="${QN% qcow2}" FORMAT=qcow2 DRIVER=raw)" 8
+C=${OUT% raw}
+check "clone (6.10): 'SOURCE raw', the raw bytes of the qcow2's content ('$OUT')" eval \
+    '[[ $OUT == *" raw" ]] && one_source "$C" && [ "$(head -c 4 "$C")" != "$(printf "QFI\\373")" ] && qemu-img compare -q -f raw -F qcow2 "$C" "${QN% qcow2}"'
+expect_ok "clone: a raw image in a DRIVER=qcow2 datastore (7.4 caller)" env ONESTOR_PROTOCOL=7 "$FSD/clone" "$(dump PATH="$C" FORMAT=raw DRIVER=qcow2)" 8
+check "clone (7.4): 'SOURCE qcow2', a qcow2 of the same content ('$OUT')" eval \
+    '[[ $OUT == *" qcow2" ]] && one_source "${OUT% qcow2}" && [ "$(head -c 4 "${OUT% qcow2}")" = "$(printf "QFI\\373")" ] && qemu-img compare -q -f qcow2 -F raw "${OUT% qcow2}" "$C"'
+expect_ok "clone: the same in a datastore of the image's own DRIVER is a byte copy" env ONESTOR_PROTOCOL=7 "$FSD/clone" "$(dump PATH="$C" FORMAT=raw DRIVER=raw)" 8
+check "clone (DRIVER = FORMAT): identical bytes ('$OUT')" eval '[[ $OUT == *" raw" ]] && same "${OUT% raw}" "$C"'
+# A guest's raw disk holding a qcow2 header whose backing file is a front-end file: read as
+# the raw image it is declared, so the clone holds those bytes, never the named file.
+echo "front-end secret $$" >"$SAFE/secret"
+qemu-img create -q -f qcow2 -b "$SAFE/secret" -F raw "$SAFE/hdr.qcow2" 1M
+cp "$SAFE/hdr.qcow2" "$BASE/guestdisk" && truncate -s 4M "$BASE/guestdisk"
+expect_ok "clone: a raw guest disk that looks like qcow2, into DRIVER=qcow2 (7.4 caller)" env ONESTOR_PROTOCOL=7 "$FSD/clone" "$(dump PATH="$BASE/guestdisk" FORMAT=raw DRIVER=qcow2)" 8
+G=${OUT% qcow2}
+check "clone (guest disk): its bytes as raw, nothing of the file its header names" eval \
+    'one_source "$G" && qemu-img convert -f qcow2 -O raw "$G" "$SAFE/g.raw" && cmp -s "$SAFE/g.raw" "$BASE/guestdisk" && ! grep -q "front-end secret" "$SAFE/g.raw"'
+before=$(listing)
+run_action env ONESTOR_PROTOCOL=7 "$FSD/clone" "$(dump PATH="$BASE/guestdisk" FORMAT=qcow2 DRIVER=raw)" 8
+check "clone: a declared qcow2 naming a backing file is refused (7.x: the plain reason)" eval \
+    '[ "$RC" -ne 0 ] && [ -z "$OUT" ] && [ "$(grep -v "^INFO:" <<<"$ERR")" = "image '"'"'$BASE/guestdisk'"'"' has a backing file; import a standalone image" ]'
+check "clone (refused): nothing created or removed" test "$before" = "$(listing)"
+check "clone: nothing left by the refused conversions" no_tmp
+rm -f "$BASE/guestdisk" "$G" "$SAFE/hdr.qcow2" "$SAFE/secret" "$SAFE/g.raw"
 refused "clone: a missing image" "cannot" "$FSD/clone" "$(dump PATH="$BASE/nothing")" 8
 
 echo "# image modes"

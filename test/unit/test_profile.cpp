@@ -108,3 +108,11 @@ TEST_CASE("protocol: export's IMPORT_INFO") {
           "<SIZE><![CDATA[64]]></SIZE><FORMAT><![CDATA[raw]]></FORMAT><DISPOSE>NO</DISPOSE></IMPORT_INFO>\n");
     CHECK_THROWS_AS(import_info("/d/1/]]>x", "0123", 1, "raw"), DriverError);
 }
+
+TEST_CASE("profile: DS clone takes the datastore's DRIVER from 6.6, as oned then records it") {
+    CHECK_FALSE(profile_of_release(5, 12)->clone_to_driver);
+    CHECK_FALSE(profile_of_release(6, 4)->clone_to_driver);
+    CHECK(profile_of_release(6, 6)->clone_to_driver);
+    CHECK(profile_named("6").clone_to_driver);
+    CHECK(profile_named("7").clone_to_driver);
+}
