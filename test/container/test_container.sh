@@ -230,6 +230,8 @@ sed 's/^/#   /' "$W/e2e.log" | grep -E '^#   (FAIL|[0-9]+ passed)'
 if grep -q '(exit 1[2-9][0-9])' "$W/e2e.log"; then
     echo "# a container ended by a signal; the suite ran $e2e_start - $(date +%T); the kernel's last words:"
     dmesg 2>/dev/null | tail -n 8 | sed 's/^/#   /'
+    echo "# and podman's own kill, stop and refresh events, if it sent the signal:"
+    find "$W/tmp" "$RR" -name events.log -exec grep -h -E '"Status":"(kill|stop|refresh|restart)"' {} + 2>/dev/null | tail -n 8 | sed 's/^/#   /'
 fi
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/e2e.log" | tail -n1)
 check "e2e $SUITE with the container as the front-end: $counts" \
