@@ -77,6 +77,8 @@ private:
 
 // A temporary name beside `target` (same directory, so rename is atomic).
 std::string temp_name_for(const std::string& target);
+// `bytes` bytes from getrandom, in hex (names nobody can guess).
+std::string random_hex(size_t bytes);
 
 // rename(2), optionally refusing to replace an existing target (RENAME_NOREPLACE).
 void rename_path(const std::string& from, const std::string& to, bool replace);

@@ -35,6 +35,10 @@ struct Profile {
     std::string origin;            // how it was chosen (onestor --version)
     bool source_format = false;    // cp/clone print "SOURCE FORMAT" (6.0+) instead of "SOURCE"
     bool clone_to_driver = false;  // DS clone converts to the datastore's DRIVER, oned records it (6.6+)
+    // Live migration with local disks, the VMM copying them: tm/ssh pre/postmigrate remove
+    // the copy not used (6.0+); postmigrate removes the previous system datastore's VM
+    // directory after a storage live migration (7.2+).
+    bool migrate_local_disks = false, storage_migration = false;
     ErrorForm error = ErrorForm::Markers;
     VmLineForm monitor_vms = VmLineForm::Poll;   // TM monitor, run through the DS driver
     VmLineForm probe_vms = VmLineForm::Monitor;  // monitor_ds, the probe run on the host

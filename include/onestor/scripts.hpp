@@ -11,6 +11,8 @@ extern const char* const kLimited;       // $1 KiB, $2 CPU s, then "$@" under th
 extern const char* const kSizeAndHead;   // $1: size line, then the first 64 KiB of a regular file
 extern const char* const kMonitorMark;   // $1 marker, $2 value, then "$@": .monitor written if it differs
 extern const char* const kWriteLine;     // $1 line, $2 file
+extern const char* const kCopyKeeper;    // $1 VM dir, $2 token: "present" + its disk names, or "absent"
+extern const char* const kCopyDrop;      // $1 VM dir, $2 token, $3 all|any, then the keeper's disk names
 extern const char* const kTarCommit;     // $1 temp dir, $2 name inside, $3 target
 extern const char* const kRetire;        // $1 source, $2 its hidden temporary name: rename, remove
 const std::string& tar_receive();        // $1 temp dir, $2 target (tar on stdin)

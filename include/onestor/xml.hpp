@@ -101,6 +101,7 @@ struct VmInfo {
     // HISTORY[last()]
     std::string hostname, system_tm_mad;
     long system_ds_id = -1;
+    long previous_system_ds_id = -1;  // HISTORY[last()-1]: where a migration came from
 
     const VmDisk* disk(int id) const;
     const VmDisk& require_disk(int id) const;

@@ -8,8 +8,10 @@
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/numbers.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/transfer.hpp"
 
 #include <dirent.h>
@@ -181,6 +183,65 @@ void CommonTm::migrate_other(const TmContext& c, const MigrateRequest& r) {
         log::info("calling " + tm + " " + c.action);
         run(a, {.timeout_s = 600, .stdin_fd = fd, .what = tm + " " + c.action + " failed", .error_blocks = true});
     }
+}
+
+void CommonTm::postmigrate(const TmContext& c, const MigrateRequest& r) {
+    migrate_other(c, r);
+    std::string from = migrated_from_dir(c, r);
+    if (r.caller_tm.empty() && from != r.vm_dir)
+        drop_copy(Host::get(r.dst_host), r.vm_dir, Host::get(r.src_host), from, true,
+                  "the VM directory of the previous system datastore");
+}
+
+std::string CommonTm::migrated_from_dir(const TmContext& c, const MigrateRequest& r) {
+    if (!protocol::profile().storage_migration) return r.vm_dir;
+    VmInfo vm = r.template_b64.empty() ? c.vm() : VmInfo::from_xml(base64_decode(r.template_b64));
+    long from = vm.previous_system_ds_id;
+    if (from < 0 || from == c.dsid) return r.vm_dir;
+    // <root>/<dsid>/<vmid> (the argument was confined to that shape): the same VM under <root>/<from>.
+    return join_path(dirname_of(dirname_of(r.vm_dir)), std::to_string(from) + "/" + std::to_string(c.vmid));
+}
+
+void CommonTm::drop_copy(Host& keeper, const std::string& keep_dir, Host& victim, const std::string& drop_dir,
+                         bool need_all_disks, const std::string& what) {
+    std::string token = ".onestor-migrate." + io::random_hex(8);
+    Result k = keeper.run({"sh", "-c", scripts::kCopyKeeper, "sh", keep_dir, token},
+                          {.what = "cannot read " + quoted(keeper.label(keep_dir))});
+    std::vector<std::string> names;  // "present/disk.0/disk.1/" (scripts.cpp)
+    for (size_t start = 0, end; (end = k.out.find('/', start)) != std::string::npos; start = end + 1)
+        names.push_back(k.out.substr(start, end - start));
+    if (names.empty() || names.front() != "present") {
+        log::info("not removing " + what + " " + quoted(victim.label(drop_dir)) + ": " + quoted(keeper.label(keep_dir)) +
+                  " does not exist");
+        return;
+    }
+    names.erase(names.begin());
+    // The token goes whatever happens next (a failed check, a signal).
+    struct Unmark {
+        Host& h;
+        std::string path;
+        ~Unmark() {
+            try {
+                h.run({"rm", "-f", "--", path}, {.cleanup = true});
+            } catch (...) {}
+        }
+    } unmark{keeper, join_path(keep_dir, token)};
+    Argv a = {"sh", "-c", scripts::kCopyDrop, "sh", drop_dir, token, need_all_disks ? "all" : "any"};
+    a.insert(a.end(), names.begin(), names.end());
+    Result v = victim.run(a, {.what = "cannot remove " + what + " " + quoted(victim.label(drop_dir))});
+    std::string said = v.out.substr(0, v.out.find('\n'));
+    if (said == "removed")
+        log::info("removed " + what + " " + quoted(victim.label(drop_dir)));
+    else if (said == "absent")
+        log::info(what + " " + quoted(victim.label(drop_dir)) + " does not exist: nothing to remove");
+    else if (said == "same")
+        log::info("not removing " + quoted(victim.label(drop_dir)) + ": it is " + quoted(keeper.label(keep_dir)) +
+                  " itself (shared storage)");
+    else if (said.rfind("missing ", 0) == 0)
+        log::info("not removing " + what + " " + quoted(victim.label(drop_dir)) + ": " + quoted(keeper.label(keep_dir)) +
+                  " lacks its " + said.substr(8));
+    else
+        throw DriverError("cannot remove " + what + " " + quoted(victim.label(drop_dir)) + ": unexpected answer " + quoted(said));
 }
 
 void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {

@@ -16,7 +16,9 @@ public:
     void del(const TmContext&, const HostPath& dst);
     void mkimage(const TmContext&, long size_mb, const std::string& format, const HostPath& dst);
     void premigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
-    void postmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
+    // 7.2+: after a storage live migration (the VMM copied the disks into the new system
+    // datastore), the previous datastore's VM directory goes (drop_copy).
+    void postmigrate(const TmContext& c, const MigrateRequest& r);
     // Our file TMs' premigrate makes nothing on the destination: only the hand-off to undo.
     void failmigrate(const TmContext& c, const MigrateRequest& r) { migrate_other(c, r); }
     MonitorResult monitor(const DsDump&);
@@ -54,6 +56,17 @@ protected:
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.
     void migrate_other(const TmContext&, const MigrateRequest&);
+    // The VM's directory in the system datastore it is migrating from: r.vm_dir, or under
+    // 7.2+ the previous datastore's (HISTORY[last()-1]) after a storage live migration.
+    static std::string migrated_from_dir(const TmContext&, const MigrateRequest&);
+    // Live migration with local disks: the VMM copies them (libvirt's copy-storage), so one
+    // VM directory ends up a copy no longer used. `drop_dir` on `victim` is removed unless it
+    // is `keep_dir` on `keeper` itself seen through shared storage (a token made in the one
+    // visible in the other), or the keeper is missing, or (`need_all_disks`) the keeper lacks
+    // one of its disks: then nothing is removed and the log says why. Three remote commands:
+    // mark and list on the keeper, check and remove on the victim, unmark.
+    static void drop_copy(Host& keeper, const std::string& keep_dir, Host& victim, const std::string& drop_dir,
+                          bool need_all_disks, const std::string& what);
 };
 
 // mkswap is mkimage of a swap disk: an entry for any table whose backend has mkimage.

@@ -24,7 +24,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <climits>
@@ -37,15 +36,6 @@ namespace {
 
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::string random_hex() {
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != sizeof b) throw_errno("cannot get random bytes", "getrandom");
-    static const char* hex = "0123456789abcdef";
-    std::string s;
-    for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
     return s;
 }
 
@@ -330,7 +320,7 @@ private:
         return f;
     }
 
-    static std::string unique_source(const std::string& base) { return join_path(base, random_hex()); }
+    static std::string unique_source(const std::string& base) { return join_path(base, io::random_hex(16)); }
 
     // Where a new image's content comes from: a user's file (checked, maybe converted), an
     // image of the datastore (copied as it is), or made here (its format is known).

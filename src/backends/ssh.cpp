@@ -10,6 +10,7 @@
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/transfer.hpp"
 
@@ -43,6 +44,34 @@ public:
         std::string path = snap >= 0 ? src.path + ".snap/" + std::to_string(snap) : src.path;
         if (!from.exists(path)) throw DriverError(quoted(from.label(path)) + " does not exist");
         transfer::copy(from, path, Host::get(dst.host), dst.path);
+    }
+
+    // Live migration with local disks (6.0+): the VMM copies the disks to the destination
+    // (libvirt's copy-storage); these remove the copy that is not used, each only when
+    // drop_copy finds the other complete and distinct (never the disks of a VM that runs).
+    // A stale directory on the destination would be in the copy's way.
+    static bool moved(const MigrateRequest& r, const std::string& from) {  // another host, or datastore
+        return protocol::profile().migrate_local_disks && r.caller_tm.empty() && (r.src_host != r.dst_host || from != r.vm_dir);
+    }
+    void premigrate(const TmContext& c, const MigrateRequest& r) {
+        std::string from = migrated_from_dir(c, r);
+        if (moved(r, from))
+            drop_copy(Host::get(r.src_host), from, Host::get(r.dst_host), r.vm_dir, false, "a stale VM directory");
+        migrate_other(c, r);
+    }
+    // The VM runs on the destination: the source's copy goes.
+    void postmigrate(const TmContext& c, const MigrateRequest& r) {
+        migrate_other(c, r);
+        std::string from = migrated_from_dir(c, r);
+        if (moved(r, from))
+            drop_copy(Host::get(r.dst_host), r.vm_dir, Host::get(r.src_host), from, true, "the source's copy of the VM");
+    }
+    // The VM stays on the source: what the copy left on the destination goes.
+    void failmigrate(const TmContext& c, const MigrateRequest& r) {
+        migrate_other(c, r);
+        std::string from = migrated_from_dir(c, r);
+        if (moved(r, from))
+            drop_copy(Host::get(r.src_host), from, Host::get(r.dst_host), r.vm_dir, true, "the destination's partial copy");
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {

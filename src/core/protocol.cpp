@@ -56,6 +56,8 @@ std::optional<Profile> profile_of_release(int major, int minor) {
     p.minor = minor;
     p.source_format = at_least(6, 0);
     p.clone_to_driver = at_least(6, 6);
+    p.migrate_local_disks = at_least(6, 0);
+    p.storage_migration = at_least(7, 2);
     p.error = !at_least(6, 2) ? ErrorForm::Markers : !at_least(7, 0) ? ErrorForm::PlainFirst : ErrorForm::Plain;
     p.monitor_vms = at_least(5, 12) ? VmLineForm::Monitor : VmLineForm::Poll;
     return p;

@@ -262,8 +262,9 @@ VmInfo VmInfo::from_xml(const std::string& xml) {
         if (auto* c = t->FirstChildElement("CONTEXT")) vm.context_disk_id = int_field(c, "DISK_ID", -1);
     }
     if (auto* hr = root->FirstChildElement("HISTORY_RECORDS")) {
-        const XMLElement* last = nullptr;
-        for (auto* h = hr->FirstChildElement("HISTORY"); h; h = h->NextSiblingElement("HISTORY")) last = h;
+        const XMLElement *last = nullptr, *before = nullptr;
+        for (auto* h = hr->FirstChildElement("HISTORY"); h; h = h->NextSiblingElement("HISTORY")) before = last, last = h;
+        if (before) vm.previous_system_ds_id = id_field(before, "DS_ID");
         if (last) {
             vm.hostname = text(last, "HOSTNAME");
             vm.system_tm_mad = text(last, "TM_MAD");

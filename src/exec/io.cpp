@@ -11,6 +11,7 @@
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -158,6 +159,14 @@ CopyStats copy_fd(int in, int out, const std::string& label) {
     if (::ftruncate(out, end) != 0) throw_errno("cannot set size of", label);
     prog.done();
     return cs;
+}
+
+std::string random_hex(size_t bytes) {
+    std::string b(bytes, '\0'), s;
+    if (getrandom(b.data(), bytes, 0) != static_cast<ssize_t>(bytes)) throw_errno("cannot get random bytes", "getrandom");
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+    return s;
 }
 
 std::string temp_name_for(const std::string& target) {

@@ -49,6 +49,28 @@ const char* const kWriteLine =
     "t=\"$2.onestor-tmp.$$\"; if printf '%s\\n' \"$1\" > \"$t\" && sync -- \"$t\" && mv -f -- \"$t\" \"$2\"; then "
     "sync -- \"${2%/*}\"; else rm -f -- \"$t\"; exit 1; fi";
 
+// After a live migration with local disks (the VMM copied them: libvirt's copy-storage), one
+// of two VM directories is a copy no longer used; CommonTm::drop_copy removes it with these.
+// Keeper: $1 the directory kept, $2 a token name made in it (so the other side can tell
+// whether it is this same directory, seen through shared storage); prints "present/" and its
+// disk.N entries, each followed by '/' (which no name holds), or "absent/".
+const char* const kCopyKeeper =
+    "[ -d \"$1\" ] || { printf absent/; exit 0; }; : > \"$1/$2\" || exit 1; printf present/; "
+    "for f in \"$1\"/disk.[0-9]*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then printf '%s/' \"${f##*/}\"; fi; done";
+
+// Drop: $1 the directory to remove, $2 the keeper's token, $3 "all" (every disk.N entry of $1
+// must be among the keeper's, named in $4...) or "any". Prints "absent", "same" (the token is
+// visible here: one directory, nothing removed), "missing disk.N" (not removed), or
+// "removed" once it is gone and its parent synced.
+const char* const kCopyDrop =
+    "d=$1 t=$2 need=$3; shift 3; [ -d \"$d\" ] || { echo absent; exit 0; }; "
+    "if [ -e \"$d/$t\" ]; then echo same; exit 0; fi; "
+    "if [ \"$need\" = all ]; then for f in \"$d\"/disk.[0-9]*; do "
+    "{ [ -e \"$f\" ] || [ -L \"$f\" ]; } || continue; n=${f##*/}; k=; "
+    "for g; do if [ \"$g\" = \"$n\" ]; then k=1; break; fi; done; "
+    "[ -n \"$k\" ] || { printf 'missing %s\\n' \"$n\"; exit 0; }; done; fi; "
+    "rm -rf -- \"$d\" || exit 1; sync -- \"${d%/*}\" 2>/dev/null; echo removed";
+
 // The tar fallback is two-phase, because a tar archive that ends between two members is a
 // valid archive: tar -x exits 0 on a stream cut at a member boundary, and a producer's
 // failure (an unreadable file, a dying source host) may not reach the receiver at all. So

@@ -213,6 +213,8 @@ ds_dump() {
 # prints). DISK_SPEC: "ID:CLONE:SOURCE:SIZE:ORIGINAL_SIZE:FORMAT:TM_MAD[:TARGET]" (TARGET
 # defaults to vd<ID>). VM_LCM_STATE in the environment sets LCM_STATE (default 3, RUNNING);
 # VM_DISK_EXTRA is XML added to every DISK (e.g. <LVM_THIN_ENABLE>YES</LVM_THIN_ENABLE>).
+# VM_DS is the system datastore of the last history record (default 0); VM_PREV_DS adds a
+# record before it, on that datastore (where a storage live migration comes from).
 vm_xml() {
     local vmid=$1 host=$2 systm=$3; shift 3
     {
@@ -223,8 +225,10 @@ vm_xml() {
             echo "<DISK><DISK_ID>$id</DISK_ID><CLONE>$clone</CLONE><SOURCE>$src</SOURCE><SIZE>$size</SIZE>"
             echo "<ORIGINAL_SIZE>$osize</ORIGINAL_SIZE><FORMAT>$fmt</FORMAT><DRIVER>$fmt</DRIVER><TM_MAD>$tm</TM_MAD><TARGET>${target:-vd$id}</TARGET>${VM_DISK_EXTRA:-}</DISK>"
         done
-        echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>$vmid</OID><SEQ>0</SEQ><HOSTNAME>$host</HOSTNAME>"
-        echo "<TM_MAD>$systm</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
+        echo "</TEMPLATE><HISTORY_RECORDS>"
+        [ -z "${VM_PREV_DS:-}" ] || echo "<HISTORY><OID>$vmid</OID><SEQ>0</SEQ><HOSTNAME>$host</HOSTNAME><TM_MAD>$systm</TM_MAD><DS_ID>$VM_PREV_DS</DS_ID></HISTORY>"
+        echo "<HISTORY><OID>$vmid</OID><SEQ>$([ -n "${VM_PREV_DS:-}" ] && echo 1 || echo 0)</SEQ><HOSTNAME>$host</HOSTNAME>"
+        echo "<TM_MAD>$systm</TM_MAD><DS_ID>${VM_DS:-0}</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
     } > "$T/vms/$vmid.xml"
 }
 

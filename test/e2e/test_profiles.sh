@@ -31,6 +31,26 @@ failed_with() {
 }
 # probe HOST: the host's monitoring probe (monitor_ds.rb + monitor_ds_vm.rb), as $REL's
 probe() { OUT=$(on "$1" "${CALLER[@]}" "$REL" "$R" probe "$DS"); RC=$?; }
+# migrate_hook ACTION SRC DST DIR [DSID]: tm/ssh pre/post/failmigrate, the VM on stdin
+migrate_hook() { call tm "$1" ssh --stdin "$2" "$3" "$4" "$VM" "${5:-0}" < <(base64 -w0 "$T/vms/$VM.xml"); }
+# copy_gone HOST ACTION: from 6.0 ACTION removed HOST's copy of the VM; a 5.x one leaves it
+# (removed here, for what follows)
+copy_gone() {
+    if [ "$fam" -ge 6 ]; then
+        check "$REL: $2: $1's copy of the VM is gone" eval "succeeded && ! on $1 test -e \"\$V\" && on $1 test -d \"\$DS/0\""
+    else
+        check "$REL: $2 (5.x: nothing to do): $1's copy stays" on "$1" test -f "$V/disk.0"
+        on "$1" rm -rf "$V"
+    fi
+}
+# vmm_copy FROM TO DIR [FILE] [TO_DIR]: what the VMM's live migration with local disks
+# leaves on TO: DIR's disks (or FILE alone, a copy cut short), sparse, at TO_DIR.
+vmm_copy() {
+    local to_dir=${5:-$3}
+    mkdir -p "$(at "$2" "$to_dir")"
+    if [ -n "${4:-}" ]; then cp --sparse=always "$(at "$1" "$3")/$4" "$(at "$2" "$to_dir")/"
+    else cp -a --sparse=always "$(at "$1" "$3")/." "$(at "$2" "$to_dir")/"; fi
+}
 
 for REL in 5.12.0 6.10.0 7.4.0; do
     fam=${REL%%.*}
@@ -94,15 +114,24 @@ for REL in 5.12.0 6.10.0 7.4.0; do
     check "$REL: snap_delete 0" succeeded
     call tm snap_create_live ssh "host01:$V/disk.0" 1 "$VM" 1
     check "$REL: snap_create_live (not supported here): the reason" failed_with "not supported"
-    # A live migration to host02 that failed: failmigrate (the VM on stdin, as one_vmm_exec
-    # gives it) undoes premigrate; the VM stays on host01 as it was.
+    # A live migration to host02 that failed (the VM on stdin, as one_vmm_exec gives it).
+    # Live migration with local disks: the VMM copies them (libvirt's copy-storage; here
+    # vmm_copy, as it leaves them), the TM removes the copy not used (6.0+).
     SUMV=$(sparse_sum_on host01 "$V/disk.0")
-    call tm premigrate ssh --stdin host01 host02 "$V" "$VM" 0 < <(base64 -w0 "$T/vms/$VM.xml")
+    on host02 mkdir -p "$V" && on host02 sh -c 'echo stale > "$1/disk.7"' sh "$V"
+    migrate_hook premigrate host01 host02 "$V"
     check "$REL: premigrate" succeeded
-    call tm failmigrate ssh --stdin host01 host02 "$V" "$VM" 0 < <(base64 -w0 "$T/vms/$VM.xml")
+    if [ "$fam" -ge 6 ]; then
+        check "$REL: premigrate: host02's stale directory of the VM is gone, host01's intact" \
+            eval '! on host02 test -e "$V" && [ "$(sparse_sum_on host01 "$V/disk.0")" = "$SUMV" ]'
+    else
+        check "$REL: premigrate (5.x: nothing to do): host02 untouched" on host02 test -f "$V/disk.7"
+    fi
+    vmm_copy host01 host02 "$V" disk.0
+    migrate_hook failmigrate host01 host02 "$V"
     check "$REL: failmigrate succeeds and prints nothing" eval 'succeeded && [ -z "$(field INFO)" ]'
-    check "$REL: failmigrate: the VM is on host01 as it was, nothing on host02" \
-        eval '[ "$(sparse_sum_on host01 "$V/disk.0")" = "$SUMV" ] && ! on host02 test -e "$V"'
+    check "$REL: failmigrate: the VM is on host01 as it was" test "$(sparse_sum_on host01 "$V/disk.0")" = "$SUMV"
+    copy_gone host02 failmigrate
     # Names this release's oned may call that we do not implement: upstream's answer, with
     # a large stdin read (a writer never blocks on us).
     for a in prebackup postbackup_live restore recovery_snap_create_live; do
@@ -127,10 +156,56 @@ for REL in 5.12.0 6.10.0 7.4.0; do
     check "$REL: probe on host02: datastore 0 and VM $VM reported" eval '[ "$(field DS_0_MARK)" = ssh ] && grep -qE "^VM_${VM}_DISK_0=[0-9]+\$" <<<"$OUT"'
     probe host01
     check "$REL: probe on host01: VM $VM gone from there" eval '[ "$(field DS_0_MARK)" = ssh ] && ! grep -q "^VM_${VM}_" <<<"$OUT"'
-    call tm delete ssh "host02:$V" "$VM" 0
+    # A live migration back to host01 that works: the VM runs there after the copy, so
+    # postmigrate removes host02's copy (6.0+), only once host01 holds every disk.
+    SUMV=$(sparse_sum_on host02 "$V/disk.0") SYSDS=0
+    migrate_hook premigrate host02 host01 "$V"
+    vmm_copy host02 host01 "$V"
+    on host02 touch "$V/disk.9"  # attached after the copy: host01 lacks it
+    migrate_hook postmigrate host02 host01 "$V"
+    check "$REL: postmigrate succeeds and prints nothing" eval 'succeeded && [ -z "$(field INFO)" ]'
+    check "$REL: postmigrate: host02 has a disk host01 lacks (disk.9): host02's copy is kept" on host02 test -f "$V/disk.0"
+    on host02 rm -f "$V/disk.9"
+    migrate_hook postmigrate host02 host01 "$V"
+    check "$REL: postmigrate: the disks on host01, intact" test "$(sparse_sum_on host01 "$V/disk.0")" = "$SUMV"
+    copy_gone host02 postmigrate
+    if [ "$fam" -ge 7 ]; then
+        # 7.2+ storage live migration: host01's datastore 0 -> host02's datastore 100.
+        V100=$DS/100/$VM
+        on host02 mkdir -p "$DS/100"
+        VM_PREV_DS=0 VM_DS=100 vm_xml "$VM" host02 ssh "0:YES:$IMG:64:64:raw:ssh"
+        migrate_hook premigrate host01 host02 "$V100" 100
+        vmm_copy host01 host02 "$V" "" "$V100"
+        migrate_hook postmigrate host01 host02 "$V100" 100
+        check "$REL: storage live migration: datastore 0's directory on host01 is gone, datastore 100's on host02 intact" \
+            eval 'succeeded && ! on host01 test -e "$V" && [ "$(sparse_sum_on host02 "$V100/disk.0")" = "$SUMV" ]'
+        V=$V100 SYSDS=100
+    else
+        on host02 mkdir -p "$V" && vmm_copy host01 host02 "$V" && on host01 rm -rf "$V"  # (a plain migrate back)
+    fi
+    call tm delete ssh "host02:$V" "$VM" "$SYSDS"
     check "$REL: SHUTDOWN: deleted on host02, the marker stays" eval 'succeeded && ! on host02 test -e "$V" && [ "$(on host02 cat "$DS/0/.monitor")" = ssh ]'
     rm -f "$IMG"
 done
+
+echo "# ---- live migration with local disks on storage shared after all: nothing removed"
+# An ssh system datastore whose VM directory host02 sees as host01's (an NFS mount the
+# operator forgot): the token premigrate/postmigrate leave on one side shows on the other.
+REL=6.10.0 VM=60 V=$DS/0/60
+echo "$REL" > "$R/VERSION"
+vm_xml "$VM" host02 ssh "0:YES:$SRC/os.img:64:64:raw:ssh"
+mkdir -p "$(at host01 "$V")" "$(at host02 "$V")" && cp --sparse=always "$SRC/os.img" "$(at host01 "$V")/disk.0"
+H2PID=$(cut -d' ' -f1 "$T/hosts/host02.pid")
+nsenter -t "$H2PID" -m mount --bind "$(at host01 "$V")" "$V"
+run_action "$R/tm/ssh/premigrate" host01 host02 "$V" "$VM" 0 < <(base64 -w0 "$T/vms/$VM.xml")
+check "shared after all: premigrate succeeds, removes nothing, says why in its log" \
+    eval '[ "$RC" = 0 ] && on host01 test -f "$V/disk.0" && grep -q "^INFO: premigrate: not removing .*: it is .* itself (shared storage)" <<<"$ERR"'
+migrate_hook postmigrate host01 host02 "$V"
+check "shared after all: postmigrate succeeds, the disk intact on both sides" \
+    eval 'succeeded && [ "$(sparse_sum_on host01 "$V/disk.0")" = "$(sparse_sum "$SRC/os.img")" ] && on host02 test -f "$V/disk.0"'
+check "shared after all: no token left" test -z "$(find "$(at host01 "$V")" -name '.onestor-migrate.*')"
+nsenter -t "$H2PID" -m umount "$V"
+rm -rf "$(at host01 "$V")" "$(at host02 "$V")"
 
 echo "# ---- unknown caller: the newest profile the call allows, said once"
 rm -f "$R/VERSION"

@@ -15,6 +15,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/host.hpp"
+#include "onestor/protocol.hpp"
 #include "onestor/registry.hpp"
 
 #include <doctest/doctest.h>
@@ -266,7 +267,7 @@ std::optional<Result> World::stream(const Command& c) const {
     return Result{};
 }
 
-// Names that differ from run to run, made stable: the scratch root, temp suffixes, our own binary.
+// Names that differ from run to run, made stable: the scratch root, temp suffixes, random tokens, our own binary.
 std::string normalize(std::string text, const World& w) {
     auto replace_all = [&](const std::string& from, const std::string& to) {
         for (size_t i = 0; (i = text.find(from, i)) != std::string::npos; i += to.size()) text.replace(i, from.size(), to);
@@ -276,6 +277,7 @@ std::string normalize(std::string text, const World& w) {
     replace_all(self_exe(), "onestor");
     text = std::regex_replace(text, std::regex("/[0-9a-f]{32}"), "/NEW_SOURCE");
     text = std::regex_replace(text, std::regex("(USED_MB|TOTAL_MB|FREE_MB)=[0-9]+"), "$1=N");
+    text = std::regex_replace(text, std::regex(R"(\.onestor-migrate\.[0-9a-f]{16})"), ".onestor-migrate.TOKEN");
     std::regex tmp(R"(\.onestor-tmp\.[0-9]+\.[0-9a-f]{8})");
     std::map<std::string, int> seen;
     std::string out;
@@ -356,6 +358,12 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
                  const std::string& mode) {
     World w(kind == Kind::Ds ? "shared" : driver);
     if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
+    // A caller release (its profile) for actions whose commands differ by release.
+    struct Caller {
+        protocol::Profile saved = protocol::current_profile();
+        ~Caller() { protocol::current_profile() = saved; }
+    } caller;
+    if (mode == "7.4") protocol::current_profile() = protocol::profile_named("7");
     w.persistent = action == "ln" || action == "mvds";
     test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
                        [&w](const Command& c) { return w.stream(c); });
@@ -395,7 +403,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     Host::close_all();
     std::ostringstream o;
     o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
-    if (!mode.empty()) o << " (LVM_THIN_ENABLE=yes)";
+    if (!mode.empty()) o << (mode == "thin" ? " (LVM_THIN_ENABLE=yes)" : " (a " + mode + " caller)");
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
     o << "\n# remote commands per host:";
     if (rec.remote.empty()) o << " none";
@@ -434,6 +442,8 @@ std::vector<Target> every_action() {
             for (const auto& [entry, primitive] : b->ops)
                 if (auto dot = entry.find('.'); dot != std::string::npos)
                     t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
+    // ssh's live migration with local disks, as 6.0+ callers have it (the VMM copies the disks).
+    for (const char* a : {"premigrate", "postmigrate", "failmigrate"}) t.push_back({Kind::Tm, "ssh", a, "", "7.4"});
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")

@@ -116,3 +116,12 @@ TEST_CASE("profile: DS clone takes the datastore's DRIVER from 6.6, as oned then
     CHECK(profile_named("6").clone_to_driver);
     CHECK(profile_named("7").clone_to_driver);
 }
+
+TEST_CASE("profile: live migration with local disks (6.0+), storage live migration (7.2+)") {
+    CHECK_FALSE(profile_of_release(5, 12)->migrate_local_disks);
+    CHECK(profile_of_release(6, 0)->migrate_local_disks);
+    CHECK_FALSE(profile_of_release(7, 0)->storage_migration);
+    CHECK(profile_of_release(7, 2)->storage_migration);
+    CHECK_FALSE(profile_named("6").storage_migration);
+    CHECK(profile_named("7").storage_migration);
+}

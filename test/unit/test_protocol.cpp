@@ -121,6 +121,9 @@ TEST_CASE("onevm show -x: disks by id, states, the last history record") {
     CHECK(vm.hostname == "node01");
     CHECK(vm.system_tm_mad == "shared");
     CHECK(vm.system_ds_id == 0);
+    CHECK(vm.previous_system_ds_id == 7);  // where a migration came from
+    CHECK(VmInfo::from_xml("<VM><ID>1</ID><HISTORY_RECORDS><HISTORY><DS_ID>3</DS_ID></HISTORY></HISTORY_RECORDS></VM>")
+              .previous_system_ds_id == -1);
     CHECK_THROWS_AS(VmInfo::from_xml("<DATASTORE/>"), DriverError);
 }
 
