@@ -244,6 +244,12 @@ void CommonTm::drop_copy(Host& keeper, const std::string& keep_dir, Host& victim
         throw DriverError("cannot remove " + what + " " + quoted(victim.label(drop_dir)) + ": unexpected answer " + quoted(said));
 }
 
+std::string CommonTm::disk_target(const TmContext& c, const HostPath& disk) {
+    std::string target = c.vm().require_disk(disk_id_of(disk.path)).get("TARGET");
+    if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
+    return target;
+}
+
 void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     check_disk_path(disk, c.vmid);
     if (c.vm().lcm_state == lcm::DiskResize) {  // DISK_RESIZE of a running VM: the hypervisor resizes

@@ -34,7 +34,9 @@ protected:
     static void check_disk_path(const HostPath& p, long vmid);
     // "<root>/<sysds>/<vmid>" itself, or a disk inside it.
     static bool is_vm_dir(const HostPath& p, long vmid);
-    static std::string disk_format(const VmDisk& d);  // imgformat::declared: FORMAT, DRIVER, or raw
+    static std::string disk_format(const VmDisk& d);
+    // The disk's TARGET (vda...): how libvirt names it in the running domain.
+    static std::string disk_target(const TmContext& c, const HostPath& disk);  // imgformat::declared: FORMAT, DRIVER, or raw
     // The image's format as oned declares it: DISK/FORMAT (6.x). Without it (5.x), DRIVER
     // is the hypervisor's driver for disk.N: for a disk that runs on the image itself
     // (`runs_on_image`: a qcow2 persistent disk) that is the image's format; otherwise it

@@ -32,6 +32,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
+#include "onestor/libvirt.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/numbers.hpp"
@@ -166,7 +167,8 @@ public:
         if (snap < 0 && c.vm().lcm_state == lcm::HotplugSaveas) {
             h.batch(save);
             save.clear();
-            live_copy(c, h, src, l.format(a.id), tmp.path());
+            // libvirt copies the live chain (the domain keeps running on it).
+            libvirt::live_copy(h, c.vm().deploy_id, disk_target(c, src), src.path, l.format(a.id), "qcow2", tmp.path());
         } else {
             // The export is flattened: a standalone image whatever the chain behind it.
             save.push_back(qemu::convert_step(h, l.format(layer), from, "qcow2", tmp.path()));
@@ -261,8 +263,7 @@ public:
         // across the domain's disks (--atomic).
         RemoteTemp layer(h, next);
         h.batch({qemu::overlay_step(h, l.active_name(a.id), l.format(a.id), next), h.sync_step(next)});
-        std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
-        if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
+        std::string target = disk_target(c, disk);
         std::string xml = "<domainsnapshot><disks>";
         for (const auto& d : vm.disks) {
             std::string t = d.get("TARGET");
@@ -278,9 +279,9 @@ public:
         RemoteTemp xml_file(h, xml_path);
         put_text(h, xml, xml_path);
         {
-            Quiesce q(h, vm.deploy_id);
-            h.run(virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic", "--no-metadata",
-                         "--reuse-external", "--xmlfile", xml_path}),
+            libvirt::Quiesce q(h, vm.deploy_id);
+            h.run(libvirt::virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic", "--no-metadata",
+                                  "--reuse-external", "--xmlfile", xml_path}),
                   {.timeout_s = 300, .what = "cannot snapshot the running disk " + quoted(disk.str())});
         }
         layer.keep();
@@ -489,38 +490,6 @@ private:
                   std::to_string(layers.size() - 1) + " snapshot layer(s)");
     }
 
-    static Argv virsh(std::initializer_list<std::string> args) {
-        Argv a = config().get_words("VIRSH");
-        a.insert(a.end(), {"-c", config().get("LIBVIRT_URI")});
-        a.insert(a.end(), args);
-        return a;
-    }
-
-    // Freezes the guest's filesystems through its agent, or suspends the domain when no
-    // agent answers; thaws / resumes when it goes out of scope, on every path.
-    class Quiesce {
-    public:
-        Quiesce(Host& h, std::string dom) : h_(h), dom_(std::move(dom)) {
-            if (h_.run(virsh({"domfsfreeze", dom_}), {.timeout_s = 30, .check = false}).status == 0) {
-                mode_ = "thaw";
-            } else {
-                h_.run(virsh({"suspend", dom_}), {.timeout_s = 30, .what = "cannot suspend domain " + quoted(dom_)});
-                mode_ = "resume";
-                log::info("no guest agent: domain " + dom_ + " suspended for the snapshot");
-            }
-        }
-        ~Quiesce() {
-            try {
-                h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", dom_}),
-                       {.timeout_s = 30, .check = false, .cleanup = true});
-            } catch (...) {}
-        }
-
-    private:
-        Host& h_;
-        std::string dom_, mode_;
-    };
-
     static std::string xml_escape(const std::string& s) {
         std::string o;
         for (char ch : s) {
@@ -547,32 +516,6 @@ private:
         } u{tmpl};
         if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write", tmpl);
         h.put_file(tmpl, path);
-    }
-
-    // Save-as of a running VM's disk: libvirt copies the live chain (blockcopy), falling
-    // back to a quiesced qemu-img convert when blockcopy is refused.
-    static void live_copy(const TmContext& c, Host& h, const HostPath& disk, const std::string& format, const std::string& out) {
-        const VmInfo& vm = c.vm();
-        std::string target = vm.require_disk(disk_id_of(disk.path)).get("TARGET");
-        if (target.empty()) throw DriverError("disk " + quoted(disk.str()) + " has no TARGET");
-        Result r = h.run(virsh({"blockcopy", "--domain", vm.deploy_id, "--path", target, "--dest", out, "--format", "qcow2",
-                                "--wait", "--finish", "--transient-job"}),
-                         {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .check = false});
-        if (r.status == 0) {
-            log::info("copied the running disk " + quoted(disk.str()) + " with virsh blockcopy");
-            return;
-        }
-        log::info("blockcopy failed (" + failure_reason(r.err) + "): copying with the domain quiesced");
-        // A copy job left running (virsh timed out) would keep writing to `out`: end it first.
-        h.run(virsh({"blockjob", "--domain", vm.deploy_id, "--path", target, "--abort"}),
-              {.timeout_s = 60, .check = false, .cleanup = true});
-        h.remove(out);
-        Quiesce q(h, vm.deploy_id);
-        Argv a = config().get_words("QEMU_IMG");
-        a.insert(a.end(), {"convert", "-q", "-U", "-f", format, "-O", "qcow2", disk.path, out});
-        h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot copy the running disk " + quoted(disk.str()),
-                  .limits = qemu::data_limits()});
     }
 
     struct Layout {

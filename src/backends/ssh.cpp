@@ -8,6 +8,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
+#include "onestor/libvirt.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/protocol.hpp"
@@ -117,6 +118,21 @@ public:
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
+    // The same full copy of a running VM's disk: libvirt copies it (blockcopy, the domain
+    // keeps writing to its disk; a quiesced copy where libvirt refuses) into a temporary
+    // beside the snapshot, synced, then renamed. The disk is read in its declared format.
+    void snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
+        Host& h = host_of(c, disk);
+        Lock lock("vm-" + std::to_string(c.vmid));
+        std::string f = snap_file(disk, snap), format = disk_format(c.vm().require_disk(disk_id_of(disk.path)));
+        h.batch({h.mkdir_step(disk.path + ".snap"), h.absent_step(f, "snapshot " + quoted(h.label(f)) + " already exists")});
+        RemoteTemp tmp(h, io::temp_name_for(f));
+        libvirt::live_copy(h, c.vm().deploy_id, disk_target(c, disk), disk.path, format, format, tmp.path());
+        h.batch({h.sync_step(tmp.path()), h.rename_step(tmp.path(), f, false)});  // (renaming syncs the directory)
+        tmp.keep();
+        log::info("live snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
+    }
+
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
@@ -198,6 +214,7 @@ const TmTable& ssh_table() {
                             {"postmigrate", op(b, &Ssh::postmigrate)},
                             {"failmigrate", op(b, &Ssh::failmigrate)},
                             {"snap_create", op(b, &Ssh::snap_create)},
+                            {"snap_create_live", op(b, &Ssh::snap_create_live)},
                             {"snap_delete", op(b, &Ssh::snap_delete)},
                             {"snap_revert", op(b, &Ssh::snap_revert)},
                             {"context", op(b, &Ssh::context)},

@@ -192,7 +192,7 @@ void probe(Host& h, const std::string& where, const std::string& remote, Report&
         if (t.required)
             r.problem(where, what, install_hint(t.name, t.key));
         else
-            r.warn(where, what + (t.name == "lvs" ? " (needed by fs_lvm)" : " (needed by live qcow2 snapshots)"),
+            r.warn(where, what + (t.name == "lvs" ? " (needed by fs_lvm)" : " (needed by live snapshots: qcow2, ssh)"),
                    install_hint(t.name, t.key));
     }
     if (!has_ds)

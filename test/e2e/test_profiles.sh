@@ -113,7 +113,7 @@ for REL in 5.12.0 6.10.0 7.4.0; do
     call tm snap_delete ssh "host01:$V/disk.0" 0 "$VM" 1
     check "$REL: snap_delete 0" succeeded
     call tm snap_create_live ssh "host01:$V/disk.0" 1 "$VM" 1
-    check "$REL: snap_create_live (not supported here): the reason" failed_with "not supported"
+    check "$REL: snap_create_live without a running domain: the reason" failed_with "cannot suspend domain 'one-$VM'"
     # A live migration to host02 that failed (the VM on stdin, as one_vmm_exec gives it).
     # Live migration with local disks: the VMM copies them (libvirt's copy-storage; here
     # vmm_copy, as it leaves them), the TM removes the copy not used (6.0+).

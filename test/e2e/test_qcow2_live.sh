@@ -7,7 +7,8 @@
 #   snap_create_live switches the running disk onto a new layer (no guest agent: the domain
 #   is suspended around it); after shutdown, snap_revert gives exactly the snapshot's
 #   content; a save-as of the running disk (LCM_STATE 26) exports its content, through
-#   blockcopy and through the quiesced fallback.
+#   blockcopy and through the quiesced fallback. TM_MAD=ssh: snap_create_live is libvirt's
+#   full copy of the running disk (the same two ways), reverted after shutdown.
 # Fails, never skips, when libvirtd or QEMU cannot start.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/qcow2_lib.sh"
@@ -44,7 +45,7 @@ libvirtd --pid-file="$T/libvirtd.pid" >"$T/libvirtd.log" 2>&1 &
 LV=$!
 QEMU_PIDS=()  # every QEMU this suite started (libvirt detaches them): killed by PID at the end
 stop_libvirt() {
-    "${VIRSH[@]}" destroy one-42 >/dev/null 2>&1
+    "${VIRSH[@]}" destroy one-42 >/dev/null 2>&1; "${VIRSH[@]}" destroy one-43 >/dev/null 2>&1
     local p
     for p in ${QEMU_PIDS[@]+"${QEMU_PIDS[@]}"}; do kill "$p" 2>/dev/null; done
     kill "$LV" "$VL" 2>/dev/null
@@ -66,12 +67,13 @@ host_virsh() { on host01 virsh -q -c qemu:///system uri >/dev/null; }
 check "virsh on host01 (where the driver runs it) answers" host_virsh
 
 # ---- helpers ---------------------------------------------------------------------------
-state_is() { [ "$("${VIRSH[@]}" domstate one-42 2>/dev/null | head -1)" = "$1" ]; }
+# (the domain: DOM, default one-42)
+state_is() { [ "$("${VIRSH[@]}" domstate "${DOM:-one-42}" 2>/dev/null | head -1)" = "$1" ]; }
 # the source QEMU has open for vda
-source_of() { "${VIRSH[@]}" domblklist one-42 | awk -v t="$1" '$1 == t {print $2}'; }
+source_of() { "${VIRSH[@]}" domblklist "${DOM:-one-42}" | awk -v t="$1" '$1 == t {print $2}'; }
 vda_is() { [ "$(source_of vda)" = "$1" ] || { echo "vda is $(source_of vda), wanted $1"; return 1; }; }
 running_on() { state_is running && vda_is "$1"; }
-gone() { ! "${VIRSH[@]}" domstate one-42 >/dev/null 2>&1; }
+gone() { ! "${VIRSH[@]}" domstate "${DOM:-one-42}" >/dev/null 2>&1; }
 err_has() { local s; for s in "$@"; do grep -qF -- "$s" <<<"$ERR" || { echo "not in the log: $s"; return 1; }; done; }
 standalone_clean() { [ -z "$(backing "$1")" ] && qemu-img check -q "$1"; }
 # gw PATTERN OFFSET_MIB: "the guest" writes 1 MiB through QEMU's virtio disk,
@@ -81,7 +83,7 @@ standalone_clean() { [ -z "$(backing "$1")" ] && qemu-img check -q "$1"; }
 gw() {
     local out cmd
     for cmd in "write -P $1 $2M 1M" flush; do
-        out=$("${VIRSH[@]}" qemu-monitor-command one-42 --hmp \
+        out=$("${VIRSH[@]}" qemu-monitor-command "${DOM:-one-42}" --hmp \
             "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"$cmd\"" 2>&1)
         [ $? -eq 0 ] && [ -z "$(tr -d '[:space:]' <<<"$out")" ] || { fail "guest $cmd: $out"; return 1; }
     done
@@ -104,9 +106,9 @@ cat > "$T/dom.xml" <<XML
       <target dev='hda' bus='ide'/><readonly/></disk>
     <graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>
 XML
-start_domain() {
-    "${VIRSH[@]}" create "$T/dom.xml" >/dev/null 2>"$T/create.err" || { cat "$T/create.err"; return 1; }
-    QEMU_PIDS+=("$(cat /run/libvirt/qemu/one-42.pid)")
+start_domain() {  # [DOMAIN XML]
+    "${VIRSH[@]}" create "${1:-$T/dom.xml}" >/dev/null 2>"$T/create.err" || { cat "$T/create.err"; return 1; }
+    QEMU_PIDS+=("$(cat "/run/libvirt/qemu/${DOM:-one-42}.pid")")
 }
 start_domain || give_up "QEMU starts the domain" "$T/libvirtd.log"
 pass "QEMU starts the domain"
@@ -188,4 +190,38 @@ check "QEMU starts on the reverted chain" start_domain
 gw 0xc0 5
 check "and writes to the active layer" r "$V/disk.0.snap/2" 0xc0 5
 "${VIRSH[@]}" destroy one-42 >/dev/null 2>&1
+
+# ---- TM_MAD=ssh: a live snapshot is libvirt's full copy of the running raw disk -----------
+# (tm/ssh works on host01's view of the system datastore; shared here, which it does not mind)
+export DOM=one-43
+W=$DS/0/43
+mkdir -p "$W"
+qemu-img create -q -f raw "$W/disk.0" 16M
+qemu-io -f raw -c 'write -P 0x21 0 1M' "$W/disk.0" >/dev/null
+vm_xml 43 host01 ssh "0:YES:$DS/1/base:16:16:raw:ssh:vda"
+sed -e "s|<name>one-42</name>|<name>one-43</name>|" -e "s|'$V/disk.0'|'$W/disk.0'|" -e "s|type='qcow2'|type='raw'|" \
+    "$T/dom.xml" >"$T/dom43.xml"
+check "ssh: QEMU starts a domain on a raw disk" start_domain "$T/dom43.xml"
+gw 0x22 2
+capture a0 "$W/disk.0" raw
+expect_ok "ssh: snap_create_live 0" "$R/tm/ssh/snap_create_live" "host01:$W/disk.0" 0 43 1
+check "ssh: copied by virsh blockcopy (the log says so)" err_has "with virsh blockcopy"
+check "ssh: the snapshot holds exactly the running disk's content, raw" same "$W/disk.0.snap/0" a0 raw
+check "ssh: the domain still runs on disk.0 (blockcopy did not pivot)" running_on "$W/disk.0"
+gw 0x23 3
+check "ssh: the guest's later write is in the disk, not in the snapshot" \
+    eval 'r "$W/disk.0" 0x23 3 raw && r "$W/disk.0.snap/0" 0x00 3 raw'
+expect_error "ssh: a live snapshot onto an existing one is refused" "already exists" \
+    "$R/tm/ssh/snap_create_live" "host01:$W/disk.0" 0 43 1
+capture a1 "$W/disk.0" raw
+ONESTOR_VIRSH=$T/bin/virsh-noblockcopy expect_ok "ssh: snap_create_live 1, blockcopy refused" \
+    "$R/tm/ssh/snap_create_live" "host01:$W/disk.0" 1 43 1
+check "ssh: the fallback ran with the domain suspended, then resumed" \
+    eval 'err_has "blockcopy failed (error: blockcopy refused by the test)" "suspended" && running_on "$W/disk.0"'
+check "ssh: snapshot 1 holds exactly the disk's content then" same "$W/disk.0.snap/1" a1 raw
+"${VIRSH[@]}" destroy one-43 >/dev/null 2>&1
+check "ssh: the domain is shut down" gone
+expect_ok "ssh: snap_revert 0 after shutdown" "$R/tm/ssh/snap_revert" "host01:$W/disk.0" 0 43 1
+check "ssh: the disk reads exactly live snapshot 0" same "$W/disk.0" a0 raw
+check "ssh: no temporary left" test -z "$(find "$W" -name '*onestor-tmp*')"
 e2e_finish

@@ -169,7 +169,13 @@ struct World {
         for (const auto& w : a)   // (a link to a volume is made all the same)
             if (w.rfind("/dev/", 0) == 0 && w.rfind(root.string(), 0) != 0 && p != "ln") return Result{};
         if (p == "sudo") return lvm(Argv(a.begin() + 2, a.end()));
-        if (p == "virsh" || p == "blkdiscard") return Result{};
+        if (p == "virsh") {  // a blockcopy's destination appears, as libvirt makes it
+            auto dest = std::find(a.begin(), a.end(), "--dest");
+            if (std::find(a.begin(), a.end(), "blockcopy") != a.end() && dest != a.end() && dest + 1 != a.end())
+                write(*(dest + 1), "");
+            return Result{};
+        }
+        if (p == "blkdiscard") return Result{};
         if (p == "sh" && a.size() > 2 && a[2].find("HOST_TO_HOST") != std::string::npos) return Result{};
         if (host.empty()) return std::nullopt;
         if (auto r = coreutils(a)) return r;

@@ -1,0 +1,34 @@
+// libvirt, through virsh on a Host (settings VIRSH and LIBVIRT_URI): what the live actions
+// need of a running domain. Every argument is an argv word, never shell text.
+#pragma once
+#include "onestor/host.hpp"
+
+#include <initializer_list>
+#include <string>
+
+namespace onestor::libvirt {
+
+// virsh -c LIBVIRT_URI <args>
+Argv virsh(std::initializer_list<std::string> args);
+
+// Freezes the guest's filesystems through its agent, or suspends the domain when no agent
+// answers; thaws / resumes when it goes out of scope, on every path (after SIGTERM too).
+class Quiesce {
+public:
+    Quiesce(Host& h, std::string domain);
+    ~Quiesce();
+    Quiesce(const Quiesce&) = delete;
+    Quiesce& operator=(const Quiesce&) = delete;
+
+private:
+    Host& h_;
+    std::string domain_, mode_;
+};
+
+// A running domain's disk `target` (the file `path`, read as `format`) copied to `out` on h,
+// as `out_format`: libvirt's blockcopy, the domain keeping its disk (no pivot); when libvirt
+// refuses, a qemu-img convert with the domain quiesced. `out` is the caller's temporary.
+void live_copy(Host& h, const std::string& domain, const std::string& target, const std::string& path, const std::string& format,
+               const std::string& out_format, const std::string& out);
+
+}  // namespace onestor::libvirt

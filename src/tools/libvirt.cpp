@@ -1,0 +1,55 @@
+#include "onestor/libvirt.hpp"
+
+#include "onestor/config.hpp"
+#include "onestor/error.hpp"
+#include "onestor/log.hpp"
+#include "onestor/qemu.hpp"
+
+namespace onestor::libvirt {
+
+Argv virsh(std::initializer_list<std::string> args) {
+    Argv a = config().get_words("VIRSH");
+    a.insert(a.end(), {"-c", config().get("LIBVIRT_URI")});
+    a.insert(a.end(), args);
+    return a;
+}
+
+Quiesce::Quiesce(Host& h, std::string domain) : h_(h), domain_(std::move(domain)) {
+    if (h_.run(virsh({"domfsfreeze", domain_}), {.timeout_s = 30, .check = false}).status == 0) {
+        mode_ = "thaw";
+    } else {
+        h_.run(virsh({"suspend", domain_}), {.timeout_s = 30, .what = "cannot suspend domain " + quoted(domain_)});
+        mode_ = "resume";
+        log::info("no guest agent: domain " + domain_ + " suspended for the snapshot");
+    }
+}
+
+Quiesce::~Quiesce() {
+    try {
+        h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", domain_}), {.timeout_s = 30, .check = false, .cleanup = true});
+    } catch (...) {}
+}
+
+void live_copy(Host& h, const std::string& domain, const std::string& target, const std::string& path, const std::string& format,
+               const std::string& out_format, const std::string& out) {
+    int timeout = static_cast<int>(config().get_int("COPY_TIMEOUT"));
+    Result r = h.run(virsh({"blockcopy", "--domain", domain, "--path", target, "--dest", out, "--format", out_format, "--wait",
+                            "--finish", "--transient-job"}),
+                     {.timeout_s = timeout, .check = false});
+    if (r.status == 0) {
+        log::info("copied the running disk " + quoted(h.label(path)) + " with virsh blockcopy");
+        return;
+    }
+    log::info("blockcopy failed (" + failure_reason(r.err) + "): copying with the domain quiesced");
+    // A copy job left running (virsh timed out) would keep writing to `out`: end it first.
+    h.run(virsh({"blockjob", "--domain", domain, "--path", target, "--abort"}),
+          {.timeout_s = 60, .check = false, .cleanup = true});
+    h.remove(out);
+    Quiesce q(h, domain);
+    Argv a = config().get_words("QEMU_IMG");
+    a.insert(a.end(), {"convert", "-q", "-U", "-f", format, "-O", out_format, path, out});
+    h.run(a,
+          {.timeout_s = timeout, .what = "cannot copy the running disk " + quoted(h.label(path)), .limits = qemu::data_limits()});
+}
+
+}  // namespace onestor::libvirt
