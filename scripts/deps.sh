@@ -11,7 +11,7 @@ PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfm
       gzip bzip2 xz-utils zstd tar zip
       clang libclang-rt-dev clang-format
       ceph-mon ceph-mgr ceph-osd ceph-common radosgw
-      mmdebstrap podman runc)
+      mmdebstrap podman runc lintian)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

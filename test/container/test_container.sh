@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The package and the container image, built and used as an operator would (needs root):
 #   test_container.sh [BUILD_DIR]      (default: build; it must hold a built onestor + unit tests)
-# 1. `cmake --build BUILD_DIR --target package` makes the .deb; its contents are checked.
+# 1. `cmake --build BUILD_DIR --target package` makes the .deb; its contents are checked, and
+#    lintian has no error or warning to report.
 # 2. mmdebstrap makes a bookworm root filesystem (variant apt) from the Debian mirror apt
 #    already uses: one tarball, used for both steps below (ONESTOR_ROOTFS_CACHE=FILE keeps it
 #    across runs).
@@ -30,7 +31,7 @@ t0=$SECONDS
 stamp() { echo "# $1: $((SECONDS - t0)) s"; }
 
 [ "$(id -u)" -eq 0 ] || { echo "test_container.sh needs root (chroot, podman)" >&2; exit 1; }
-for tool in mmdebstrap podman runc; do
+for tool in mmdebstrap podman runc lintian; do
     command -v "$tool" >/dev/null || { fail "$tool is not installed (scripts/deps.sh)"; finish; }
 done
 
@@ -89,6 +90,14 @@ check "deb: no maintainer scripts (nothing touches /var/lib/one/remotes)" \
 check "deb: Depends from the shared libraries plus qemu-utils, openssh-client and the downloader's libraries" \
     eval 'for p in libc6 libtinyxml2 qemu-utils openssh-client libcurl4 libarchive13 libssl3 zlib1g; do grep -q "$p" "$W/deb.control" || { echo "no $p"; exit 1; }; done'
 check "deb: lvm2 and libvirt-clients recommended" grep -q "lvm2, libvirt-clients" "$W/deb.control"
+# Debian's own package checker: no error, no warning (its informational notes are printed).
+LINT=$(lintian --fail-on error,warning --display-info --tag-display-limit 0 "$DEB" 2>&1); LRC=$?
+LINT=$(grep -v 'root privileges' <<<"$LINT")
+check "deb: lintian finds no error or warning ($(grep -c '^[EW]: ' <<<"$LINT") tags, $(grep -c '^I: ' <<<"$LINT") notes)" \
+    eval '[ "$LRC" -eq 0 ] && ! grep -q "^[EW]: " <<<"$LINT"'
+[ -z "$LINT" ] || sed 's/^/#   /' <<<"$LINT"
+check "deb: the binary is hardened (stack protector, fortify, relro, bind-now)" \
+    eval '! grep -q "hardening-no" <<<"$LINT"'
 stamp "package"
 
 # ---- 2. the root filesystem, once ------------------------------------------------------------

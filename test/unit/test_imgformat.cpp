@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -210,7 +211,7 @@ TEST_CASE("imgformat: images made by qemu-img") {
     CHECK((of("i").format == "vdi" && of("i").virtual_size == 9ull << 20));
     REQUIRE(make("-f vhdx " + d + "/x 11M"));
     CHECK((of("x").format == "vhdx" && of("x").virtual_size == 11ull << 20));
-    std::system(("rm -rf " + d).c_str());
+    std::filesystem::remove_all(d);
 }
 
 TEST_CASE("imgformat: the declared format") {

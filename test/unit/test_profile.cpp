@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -28,7 +29,7 @@ struct Tree {
         ::mkdir((remotes + "/tm/shared").c_str(), 0755);
         if (version) std::ofstream(remotes + "/VERSION") << version;
     }
-    ~Tree() { std::system(("rm -rf '" + root + "'").c_str()); }
+    ~Tree() { std::filesystem::remove_all(root); }
     Detection detect(Shape shape = Shape::Unknown, const std::string& setting = "") const {
         return protocol::detect(setting, remotes_dirs_of(remotes + "/tm/shared/clone", "/nonexistent/onestor"), shape);
     }
