@@ -11,14 +11,18 @@
 #include "onestor/paths.hpp"
 #include "onestor/scripts.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -63,10 +67,32 @@ std::map<std::string, std::unique_ptr<Host>>& hosts() {
     return h;
 }
 
+// An IP address literal assigned to one of this machine's interfaces (an address merely
+// routed here, as 127.0.0.2 is by lo's /8, is another machine's).
+bool is_own_address(const std::string& name) {
+    unsigned char want[sizeof(in6_addr)];
+    int family = inet_pton(AF_INET, name.c_str(), want) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, name.c_str(), want) == 1 ? AF_INET6
+                                                                : 0;
+    if (!family) return false;
+    ifaddrs* ifs = nullptr;
+    if (getifaddrs(&ifs) != 0) return false;
+    bool own = false;
+    for (ifaddrs* i = ifs; i && !own; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
+        const void* a = family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
+                                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+        own = std::memcmp(a, want, family == AF_INET ? sizeof(in_addr) : sizeof(in6_addr)) == 0;
+    }
+    freeifaddrs(ifs);
+    return own;
+}
+
 // Exact names only: a hypervisor named like the front-end's short name (or any prefix of
-// it) is another machine unless FRONTEND says otherwise.
+// it) is another machine unless FRONTEND says otherwise. The front-end is also every address
+// of its own interfaces (a host given to oned by IP).
 bool is_frontend(const std::string& name) {
-    if (name.empty() || name == "localhost") return true;
+    if (name.empty() || name == "localhost" || is_own_address(name)) return true;
     char buf[256] = {};
     if (gethostname(buf, sizeof buf - 1) == 0) {
         std::string hn = buf;

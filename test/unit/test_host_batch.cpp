@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -82,4 +84,30 @@ TEST_CASE("batch: the first failing step stops it, with its own reason; its undo
         CHECK_THROWS_AS(h->batch({h->symlink_step("t", s.path("dir/sub"))}), DriverError);
         for (const auto& e : fs::directory_iterator(s.path("dir"))) CHECK(e.path().filename() == "sub");
     }
+}
+
+TEST_CASE("the front-end knows itself by its addresses, not by an address merely routed to it") {
+    CHECK(Host::get("127.0.0.1").local());
+    // ::1 where the kernel lists it on an interface (a container may have IPv6 off)
+    bool has_v6_loopback = std::system("grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null") == 0;
+    CHECK(Host::get("::1").local() == has_v6_loopback);
+    CHECK_FALSE(Host::get("127.0.0.2").local());  // lo routes 127/8; only .1 is assigned (the test hosts live there)
+    CHECK_FALSE(Host::get("192.0.2.7").local());  // TEST-NET-1: nobody's
+    // Every IPv4 address `ip` lists for this machine (a host oned was given by IP); the
+    // container image has no iproute2: there, 127.0.0.1 above is the one address.
+    if (std::system("command -v ip >/dev/null") != 0) return;
+    FILE* p = ::popen("ip -4 -o addr show | awk '{print $4}' | cut -d/ -f1", "r");
+    REQUIRE(p != nullptr);
+    char line[64];
+    int seen = 0;
+    while (std::fgets(line, sizeof line, p)) {
+        std::string a(line);
+        a.erase(a.find_last_not_of("\n") + 1);
+        CAPTURE(a);
+        CHECK(Host::get(a).local());
+        ++seen;
+    }
+    ::pclose(p);
+    CHECK(seen >= 1);
+    Host::close_all();
 }
