@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
         log::set_debug(config().get_bool("DEBUG"));
         choose_profile(argv[0], protocol::Shape::Unknown, false);
         cli::Parsed p = cli::parse(std::vector<std::string>(argv, argv + argc));
+        log::set_live_progress(p.progress);
         std::string out;
         if (p.what == cli::Parsed::What::Meta) {
             // A meta command's errors are read by onestor itself (send, receive, sweep on a host,

@@ -14,6 +14,7 @@ struct Parsed {
     enum class What { Action, Meta } what = What::Action;
     Invocation inv;                 // What::Action
     bool action_help = false;       // `... ACTION --help`
+    bool progress = false;          // `onestor --progress ...`: a live bar on a terminal
     std::vector<std::string> meta;  // What::Meta: the words after `onestor`
 };
 

@@ -23,7 +23,28 @@ double progress_interval();
 // progress line of copies and downloads, after `seconds` of work.
 std::string progress_line(const std::string& what, unsigned long long done, unsigned long long total, double seconds);
 
-// Progress of a long copy: an INFO progress_line at most every progress_interval().
+// `onestor --progress ...`: progress shown as a bar rewritten in place on stderr, several
+// times a second, when stderr is a terminal (oned's calls keep the INFO lines).
+void set_live_progress(bool on);
+
+// When a progress line is due and how it is shown: an INFO line at most every
+// progress_interval(), or the live bar. One per copy or download.
+class Ticker {
+public:
+    Ticker();
+    ~Ticker();               // ends a live bar's line
+    bool due();              // a line is due now (and the next interval starts)
+    double elapsed() const;  // seconds since the start
+    void show(const std::string& line, unsigned long long done, unsigned long long total);  // total 0: unknown
+    void end();                                                                             // ends a live bar's line (idempotent)
+    void last(const std::string& line, unsigned long long done, unsigned long long total);  // the bar's final state
+
+private:
+    double start_, last_, every_;
+    bool live_, open_ = false;
+};
+
+// Progress of a long copy: progress_line through a Ticker.
 class Progress {
 public:
     Progress(std::string what, unsigned long long total_bytes);
@@ -33,7 +54,7 @@ public:
 private:
     std::string what_;
     unsigned long long total_, done_ = 0;
-    double start_ = 0, last_ = 0, every_ = 5;
+    Ticker ticker_;
 };
 
 }  // namespace onestor::log

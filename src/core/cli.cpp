@@ -77,6 +77,7 @@ const char* kUsage =
     "  onestor doctor [HOST...]                         check what the drivers need on the front-end\n"
     "                                                   and the hosts; one line per problem, with the fix\n"
     "  onestor --version\n"
+    "  onestor --progress ds|tm|fetch ...               copies and downloads show a live bar on a terminal\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
     "overridable as ONESTOR_<KEY> in the environment.\n";
@@ -197,6 +198,7 @@ Parsed parse(const std::vector<std::string>& argv) {
     std::string stem = parts.empty() ? "" : parts.back();
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
+        while (!w.empty() && w[0] == "--progress") p.progress = true, w.erase(w.begin());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
             w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" || w[0] == "fetch" ||
             w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {

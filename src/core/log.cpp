@@ -5,13 +5,16 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace onestor::log {
 namespace {
 
 std::string g_action = "onestor";
+bool g_live = false;
 
 spdlog::logger& logger() {
     static auto l = [] {
@@ -54,20 +57,52 @@ std::string progress_line(const std::string& what, unsigned long long done, unsi
     return msg;
 }
 
-Progress::Progress(std::string what, unsigned long long total)
-    : what_(std::move(what)), total_(total), start_(now()), last_(start_), every_(progress_interval()) {}
+void set_live_progress(bool on) { g_live = on && ::isatty(2); }
+
+Ticker::Ticker() : start_(now()), last_(start_), every_(g_live ? 0.2 : progress_interval()), live_(g_live) {}
+Ticker::~Ticker() { end(); }
+
+bool Ticker::due() {
+    double t = now();
+    if (t - last_ < every_) return false;
+    last_ = t;
+    return true;
+}
+
+double Ticker::elapsed() const { return now() - start_; }
+
+void Ticker::show(const std::string& line, unsigned long long done, unsigned long long total) {
+    if (!live_) return info(line);
+    constexpr int kWidth = 30;
+    int filled = total ? static_cast<int>(std::min(done, total) * kWidth / total) : 0;
+    std::string bar = total ? "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] " : "";
+    std::fprintf(stderr, "\r%s%s\x1b[K", bar.c_str(), line.c_str());  // (erase what a longer line left)
+    std::fflush(stderr);
+    open_ = true;
+}
+
+void Ticker::last(const std::string& line, unsigned long long done, unsigned long long total) {
+    if (live_) show(line, done, total);
+    end();
+}
+
+void Ticker::end() {
+    if (open_) std::fputc('\n', stderr);
+    open_ = false;
+}
+
+Progress::Progress(std::string what, unsigned long long total) : what_(std::move(what)), total_(total) {}
 
 void Progress::advance(unsigned long long bytes) {
     done_ += bytes;
-    double t = now();
-    if (t - last_ >= every_) {
-        last_ = t;
-        info(progress_line(what_, done_, total_, t - start_));
-    }
+    if (ticker_.due()) ticker_.show(progress_line(what_, done_, total_, ticker_.elapsed()), done_, total_);
 }
 
 void Progress::done() {
-    if (total_ >= (64ull << 20)) info(fmt::format("{}: done, {} MiB of data", what_, done_ >> 20));
+    if (total_ >= (64ull << 20)) {
+        ticker_.last(progress_line(what_, done_, total_, ticker_.elapsed()), done_, total_);
+        info(fmt::format("{}: done, {} MiB of data", what_, done_ >> 20));
+    }
 }
 
 }  // namespace onestor::log

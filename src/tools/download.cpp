@@ -419,23 +419,22 @@ private:
 class Metered : public Reader {
 public:
     Metered(Reader& up, Hashes& h, DownloadResult& r, const HttpSource* http, std::string shown, bool progress)
-        : up_(up), h_(h), r_(r), http_(http), shown_(std::move(shown)), progress_(progress), t0_(now()), last_(t0_) {}
+        : up_(up), h_(h), r_(r), http_(http), shown_(std::move(shown)), progress_(progress) {}
     size_t read(char* buf, size_t n) override {
         check_interrupted();
         size_t k = up_.read(buf, n);
         h_.update(buf, k);
         r_.bytes_in += k;
-        if (progress_ && now() - last_ >= every_) report();
+        if (progress_ && ticker_.due()) report();
         return k;
     }
 
 private:
     void report() {
-        last_ = now();
-        std::string msg =
-            log::progress_line("download of " + quoted(shown_), r_.bytes_in, http_ ? http_->total() : 0, last_ - t0_);
+        unsigned long long total = http_ ? http_->total() : 0;
+        std::string msg = log::progress_line("download of " + quoted(shown_), r_.bytes_in, total, ticker_.elapsed());
         if (r_.bytes_out != r_.bytes_in) msg += ", " + mib(r_.bytes_out) + " written";
-        log::info(msg);
+        ticker_.show(msg, r_.bytes_in, total);
     }
     Reader& up_;
     Hashes& h_;
@@ -443,7 +442,7 @@ private:
     const HttpSource* http_;
     std::string shown_;
     bool progress_;
-    double t0_, last_, every_ = log::progress_interval();
+    log::Ticker ticker_;
 };
 
 // ---- peeking, decompression, archives ----------------------------------------------------

@@ -179,6 +179,18 @@ check "clone: nothing left by the refused conversions" no_tmp
 rm -f "$BASE/guestdisk" "$G" "$SAFE/hdr.qcow2" "$SAFE/secret" "$SAFE/g.raw"
 refused "clone: a missing image" "cannot" "$FSD/clone" "$(dump PATH="$BASE/nothing")" 8
 
+echo "# --progress: a live bar on a terminal, INFO lines elsewhere"
+head -c 96M /dev/urandom >"$SAFE/big.bin"
+# (script(1) gives the command a terminal; what it wrote there comes back on stdout)
+TTY_OUT=$(script -qec "$(printf '%q ' "$ONESTOR_BIN" --progress ds fs cp "$(dump PATH="$SAFE/big.bin" IMAGE_ID=90)" 90)" /dev/null)
+check "--progress on a terminal: the bar, full, rewritten in place, then its line ended" \
+    eval '[[ $TTY_OUT == *$'"'"'\r[##############################] '"'"'*"96.0 MiB of 96.0 MiB"* ]] && grep -q "done, 96 MiB of data" <<<"$TTY_OUT"'
+rm -f "$(grep -o "$BASE/[0-9a-f]\{32\}" <<<"$TTY_OUT" | head -1)"
+run_action "$ONESTOR_BIN" --progress ds fs cp "$(dump PATH="$SAFE/big.bin" IMAGE_ID=91)" 91
+check "--progress without a terminal: plain INFO lines, no carriage return" \
+    eval '[ "$RC" = 0 ] && ! grep -q $'"'"'\r'"'"' <<<"$ERR" && grep -q "^INFO: cp: .*done, 96 MiB of data" <<<"$ERR"'
+rm -f "$OUT" "$SAFE/big.bin"
+
 echo "# image modes"
 # Every new image gets one mode (upstream's 0644), whoever wrote the file (onestor, qemu-img
 # create, qemu-img convert) and whatever the umask.
