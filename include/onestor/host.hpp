@@ -71,6 +71,9 @@ public:
     Result run_pipe(const Argv& a, const Argv& b, RunOptions opts = {});
     // onestor on this host: our own binary here, REMOTE_ONESTOR there (when installed).
     bool has_onestor();
+    // Copies this binary to REMOTE_ONESTOR there (temporary name, synced, renamed) and keeps
+    // it only when it runs there (`--version`: its libraries are present); false otherwise.
+    bool install_onestor();
     // The real runner's part for a command on this (remote) host: ssh, the tie to this process.
     Result send(const Command& c);
     Argv onestor(const Argv& args);

@@ -19,6 +19,9 @@ const std::vector<Setting>& settings() {
         {"SSH_CONTROL_PERSIST", "0", ">0: keep one ssh connection per host that many seconds, shared across actions"},
         {"REMOTE_ONESTOR", "/var/tmp/one/onestor",
          "onestor on the hosts (onehost sync copies the remotes tree there); used by ssh transfers"},
+        {"REMOTE_ONESTOR_INSTALL", "yes",
+         "yes: a transfer that finds no onestor at REMOTE_ONESTOR on a host copies this binary there (kept only "
+         "when it runs there); no: fall back to tar -S (no checksum)"},
         {"HOST_TO_HOST", "direct", "direct: hosts stream to each other with their own ssh; relay: via the front-end"},
         {"HOST_SSH", "ssh", "how a host reaches another host (direct mode)"},
         {"LIMIT_TRANSFER_BW", "", "cap of each transfer stream in bytes/s, e.g. 50M (empty: none)"},

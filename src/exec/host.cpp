@@ -246,6 +246,30 @@ bool Host::has_onestor() {
     return has_onestor_ == 1;
 }
 
+bool Host::install_onestor() {
+    if (local_) return true;
+    std::string target = config().get("REMOTE_ONESTOR");
+    try {
+        // Staged as <temporary dir>/onestor: the binary answers to a name starting with "onestor".
+        RemoteTemp tmp(*this, io::temp_name_for(target));
+        std::string staged = join_path(tmp.path(), "onestor");
+        batch({mkdir_step(tmp.path())});
+        io::File in = io::open_read(self_exe());
+        run({"dd", "of=" + staged, "bs=1M", "conv=fsync", "status=none"},
+            {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+             .stdin_fd = in.fd(),
+             .what = "cannot copy onestor to " + quoted(label(target))});
+        batch({run_step({"chmod", "755", "--", staged}, "cannot make " + quoted(label(staged)) + " executable"),
+               run_step({staged, "--version"}, "onestor does not run on " + name_), rename_step(staged, target, true)});
+    } catch (const DriverError& e) {
+        log::info(std::string("could not install onestor on ") + name_ + ": " + e.what());
+        return false;
+    }
+    has_onestor_ = 1;
+    log::info("onestor was missing on " + name_ + ": installed " + quoted(label(target)));
+    return true;
+}
+
 Argv Host::onestor(const Argv& args) {
     Argv a;
     if (local_) {

@@ -159,6 +159,13 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
         } catch (const DriverError&) {
             if (interrupted() || onestor_on_both(from, to)) throw;
         }
+        // Install-free: our own binary, copied over, then the stream again (REMOTE_ONESTOR_INSTALL).
+        if (config().get_bool("REMOTE_ONESTOR_INSTALL") && (from.has_onestor() || from.install_onestor()) &&
+            (to.has_onestor() || to.install_onestor())) {
+            if (leftovers == Leftovers::remove) remove_leftovers(to, dst);
+            pipe(from, producer, to, consumer, o);
+            return;
+        }
         log::info("onestor is not installed on " + (from.has_onestor() ? to.name() : from.name()) +
                   ": falling back to tar -S (no end-to-end checksum)");
         if (leftovers == Leftovers::remove) remove_leftovers(to, dst);

@@ -67,6 +67,8 @@ LOCK_DIR=$T/lock
 LOCK_TIMEOUT=20
 REMOTES_DIR=$R
 LVM_SUDO=
+# Hosts without onestor get tar (test_ssh_lifecycle.sh turns installing it on, under \$T).
+REMOTE_ONESTOR_INSTALL=no
 # The seed's 5.x forms (no remotes/VERSION here); test_profiles.sh detects per release.
 PROTOCOL=5
 CFG

@@ -266,5 +266,27 @@ printf 'host02 wrote' | on host02 dd of="$DS/0/45/disk.1" conv=notrunc status=no
 expect_ok "shared mvds.ssh" "$R/tm/shared/mvds.ssh" "host02:$DS/0/45/disk.1" "$p2" 45 1
 check "mvds.ssh brought the writes back" test "$(head -c 12 "$p2")" = "host02 wrote"
 check "mvds.ssh removed the host's copy" only_on "$DS/0/45/disk.1"
+# onestor missing on a host: the transfer copies this binary there once (REMOTE_ONESTOR_INSTALL),
+# kept only when it runs there, then streams with its checksum; else tar, as before.
+RB=$T/remote-bin/onestor
+printf '%s\nREMOTE_ONESTOR=%s\nREMOTE_ONESTOR_INSTALL=yes\nHOST_TO_HOST=direct\nHOST_SSH=ssh -F %s\n' \
+    "$(grep -v '^REMOTE_ONESTOR_INSTALL=' <<<"$BASE")" "$RB" "$T/hosts/ssh_config" >"$ONESTOR_CONF"
+vm_xml 70 host01 ssh "0:YES:$IMG1:64:64:raw:ssh"
+expect_ok "no onestor on host01: clone" "$R/tm/ssh/clone" "frontend:$IMG1" "host01:$DS/0/70/disk.0" 70 1
+check "... installs it once, then streams (no tar)" eval \
+    '[ "$(grep -c "onestor was missing on host01: installed" <<<"$ERR")" = 1 ] && ! grep -q "falling back to tar" <<<"$ERR"'
+check "... the installed binary is this one, executable" eval 'cmp -s "$RB" "$ONESTOR_BIN" && [ -x "$RB" ]'
+check "... the disk arrived whole" test "$(ssum host01 "$DS/0/70/disk.0")" = "$(sparse_sum "$IMG1")"
+expect_ok "the next transfer (host01 -> host02)" "$R/tm/ssh/mv" "host01:$DS/0/70" "host02:$DS/0/70" 70 0
+check "... installs nothing again" eval '! grep -q "installed" <<<"$ERR" && [ "$(ssum host02 "$DS/0/70/disk.0")" = "$(sparse_sum "$IMG1")" ]'
+sed -i "s|^REMOTE_ONESTOR=.*|REMOTE_ONESTOR=/proc/onestor-nowhere/onestor|" "$ONESTOR_CONF"
+expect_ok "where it cannot be installed: tar" "$R/tm/ssh/mv" "host02:$DS/0/70" "host01:$DS/0/70" 70 0
+check "... says why, then falls back to tar, the disk whole" eval \
+    'grep -q "could not install onestor on" <<<"$ERR" && grep -q "falling back to tar" <<<"$ERR" && [ "$(ssum host01 "$DS/0/70/disk.0")" = "$(sparse_sum "$IMG1")" ]'
+sed -i -e "s|^REMOTE_ONESTOR=.*|REMOTE_ONESTOR=$T/remote-bin2/onestor|" -e "s|^REMOTE_ONESTOR_INSTALL=.*|REMOTE_ONESTOR_INSTALL=no|" "$ONESTOR_CONF"
+expect_ok "REMOTE_ONESTOR_INSTALL=no: tar" "$R/tm/ssh/mv" "host01:$DS/0/70" "host02:$DS/0/70" 70 0
+check "... nothing installed" eval 'grep -q "falling back to tar" <<<"$ERR" && [ ! -e "$T/remote-bin2" ]'
+expect_ok "delete VM 70" "$R/tm/ssh/delete" "host02:$DS/0/70" 70 0
+echo "$BASE" >"$ONESTOR_CONF"
 check "no temporary files anywhere at the end" no_temps
 e2e_finish
