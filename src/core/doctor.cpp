@@ -208,7 +208,10 @@ void probe(Host& h, const std::string& where, const std::string& remote, Report&
             r.ok(where, "volume groups " + one + (pools.empty() ? "" : "; thin pools " + std::to_string(pools.size())));
     }
     if (remote.empty()) return;
-    if (!has_onestor)
+    if (!has_onestor && config().get_bool("REMOTE_ONESTOR_INSTALL"))
+        r.warn(where, "no onestor at REMOTE_ONESTOR " + remote + " (the first ssh transfer to it installs this one)",
+               "onehost sync --force (the remotes tree carries onestor)");
+    else if (!has_onestor)
         r.problem(where, "no onestor at REMOTE_ONESTOR " + remote + " (ssh transfers fall back to tar -S, unchecked)",
                   "onehost sync --force (the remotes tree carries onestor)");
     else if (onestor_version != "onestor " ONESTOR_VERSION)

@@ -50,6 +50,7 @@ had_cache=0; [ -e /var/lib/containers/cache ] && had_cache=1
 had_libpod=0; compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && had_libpod=1
 
 cleanup() {
+    [ -z "${TRACE:-}" ] || rmdir "$TRACE" 2>/dev/null  # (our tracing instance, before its mount goes)
     "${P[@]}" rm -af >/dev/null 2>&1
     "${P[@]}" rmi -af >/dev/null 2>&1
     # What podman left mounted under its state (the overlay's bind mount of itself), and the
@@ -229,6 +230,17 @@ SH
 } >"$WRAP"
 chmod +x "$WRAP"
 SUITE=test_shared_lifecycle
+# Every SIGKILL sent while the suite runs, with its sender (the kernel's signal_generate event,
+# in a tracing instance of our own): CI has seen containers of this run end by a SIGKILL that
+# none of them sent; should it recur, the report names the sender.
+TRACE=""
+TFS=/sys/kernel/tracing
+[ -d "$TFS/instances" ] || { mkdir -p "$W/tracefs" && mount -t tracefs nodev "$W/tracefs" 2>/dev/null && TFS=$W/tracefs; }
+if [ -d "$TFS/instances" ] && mkdir "$TFS/instances/onestor-ctr-$$" 2>/dev/null; then
+    TRACE=$TFS/instances/onestor-ctr-$$
+    echo 'sig == 9' >"$TRACE/events/signal/signal_generate/filter" && echo 1 >"$TRACE/events/signal/signal_generate/enable" ||
+        { rmdir "$TRACE"; TRACE=""; }
+fi
 e2e_start=$(date +%T)
 ONESTOR_BIN=$WRAP ONESTOR_SRC=$SRC TESTHOSTS_PORT=${TESTHOSTS_PORT:-2350} \
     bash "$SRC/test/e2e/$SUITE.sh" >"$W/e2e.log" 2>&1
@@ -241,7 +253,12 @@ if grep -q '(exit 1[2-9][0-9])' "$W/e2e.log"; then
     dmesg 2>/dev/null | tail -n 8 | sed 's/^/#   /'
     echo "# and podman's own kill, stop and refresh events, if it sent the signal:"
     find "$W/tmp" "$RR" -name events.log -exec grep -h -E '"Status":"(kill|stop|refresh|restart)"' {} + 2>/dev/null | tail -n 8 | sed 's/^/#   /'
+    # (sent by a process, code=0, to another: not sshd's nor user-mode-linux's own children)
+    [ -z "$TRACE" ] || { echo "# the SIGKILLs processes sent meanwhile (sender, then target):"
+        grep 'code=0 ' "$TRACE/trace" | grep -v -E '^ *(sshd|linux\.uml)-' | tail -n 40 | sed 's/^/#   /'; }
 fi
+if [ -n "$TRACE" ]; then echo 0 >"$TRACE/events/signal/signal_generate/enable"; rmdir "$TRACE"; fi
+[ "$TFS" != "$W/tracefs" ] || umount "$TFS"
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/e2e.log" | tail -n1)
 check "e2e $SUITE with the container as the front-end: $counts" \
     eval '[ "$RC" -eq 0 ] && [[ "$counts" == *" 0 failed" ]] && [[ "$counts" != "0 passed"* ]]'

@@ -95,6 +95,9 @@ mv "$T/VERSION" "$R/VERSION"
 
 # onestor missing on the hosts (REMOTE_ONESTOR), and host-to-host ssh refused (HOST_SSH).
 ONESTOR_REMOTE_ONESTOR=/nonexistent/onestor sick "onestor missing on the hosts" "host01: no onestor at REMOTE_ONESTOR /nonexistent/onestor" host01 host02
+ONESTOR_REMOTE_ONESTOR=/nonexistent/onestor ONESTOR_REMOTE_ONESTOR_INSTALL=yes doctor host01 host02
+check "onestor missing where transfers install it: exit 0, a warning saying so" eval \
+    '[ "$RC" -eq 0 ] && grep -qE "^warning +host01: no onestor at REMOTE_ONESTOR /nonexistent/onestor \(the first ssh transfer to it installs this one\)" <<<"$OUT"'
 ssh-keygen -q -t ed25519 -N '' -f "$T/otherkey"
 sed "s|IdentityFile .*|IdentityFile $T/otherkey|" "$T/hosts/ssh_config" > "$T/h2h_config"
 ONESTOR_HOST_SSH="ssh -F $T/h2h_config" sick "host-to-host ssh refused" "host01: cannot ssh to host02" host01 host02
