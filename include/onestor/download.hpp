@@ -13,6 +13,7 @@
 // final name. Errors are DriverError with a one-line reason naming the URL without its
 // credentials or query string.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -68,6 +69,11 @@ struct DownloadResult {
 
 // Streams the source into out_fd (a new empty regular file) and returns what it did.
 DownloadResult download_to_fd(const DownloadOptions& opts, int out_fd);
+
+// The source's bytes as served, to `sink` in order: no decompression, checksum or limit
+// (the host it is streamed to does those). A download that breaks off resumes where it
+// stopped; a server that ignores Range then is an error (the bytes given are gone).
+DownloadResult download_to_sink(const DownloadOptions& o, const std::function<void(const char*, size_t)>& sink);
 
 // The limit for a download into a datastore with `free_bytes` available: the smaller of
 // that and MAX_DOWNLOAD_SIZE (if set), and its name for the error message.

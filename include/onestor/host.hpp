@@ -69,6 +69,9 @@ public:
     Argv command(const Argv& argv);
     // Runs `a | b` on this host, both argv vectors quoted word by word; the status is b's.
     Result run_pipe(const Argv& a, const Argv& b, RunOptions opts = {});
+    // Whether the host answers (its ssh connection made, or already known to fail): a
+    // caller with other hosts to choose from (BRIDGE_LIST) passes over one that does not.
+    bool reachable();
     // onestor on this host: our own binary here, REMOTE_ONESTOR there (when installed).
     bool has_onestor();
     // Copies this binary to REMOTE_ONESTOR there (temporary name, synced, renamed) and keeps

@@ -72,4 +72,9 @@ const TmTable* find_tm_backend(const std::string& name);
 // symlink); refused otherwise, since it becomes part of a path that is run.
 std::string valid_tm_name(const std::string& name);
 
+// `onestor bridge ACTION ID RELEASE` (hidden, run by onestor itself): a BRIDGE_LIST host's
+// side of an fs DS action, the action data on stdin, its result printed for the front-end
+// (src/backends/bridge.cpp).
+int serve_bridge(const std::vector<std::string>& words, std::string& out);
+
 }  // namespace onestor

@@ -62,6 +62,7 @@ struct DsDump {
     bool monitor_vm_disks = false;
     std::string extra(const std::string& name) const;  // any other root child's text
     Attributes extras;
+    std::string xml;  // the document as received: what a BRIDGE_LIST host is handed
 
     static DsDump from_base64(const std::string& b64);
     static DsDump from_xml(const std::string& xml);

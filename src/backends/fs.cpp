@@ -2,10 +2,11 @@
 // the layer checks) is the candidate to join qcow2's chain logic in src/tools/ (not done yet).
 //
 // The `fs` datastore driver: images are files under the datastore's BASE_PATH on the
-// front-end (BRIDGE_LIST is refused for now), imported from a local file or downloaded
-// (image_source.hpp). Every new file is written beside its
+// front-end, or on its BRIDGE_LIST hosts (bridge.hpp: the same actions, run there by
+// onestor), imported from a local file or downloaded (image_source.hpp). Every new file is written beside its
 // target under a temporary name and renamed when complete and synced; SOURCE names are
 // random and claimed with RENAME_NOREPLACE, so concurrent actions never collide.
+#include "bridge.hpp"
 #include "image_source.hpp"
 #include "onestor/backend.hpp"
 #include "onestor/config.hpp"
@@ -48,19 +49,26 @@ std::string fd_path(int fd) {
 
 class Fs final {
 public:
-    DsResult cp(const DsDump& d, long) {
+    DsResult cp(const DsDump& d, long id) {
         const Image& img = d.img();
-        std::string base = base_path(d);
+        if (bridge::serving())  // the front-end checked PATH and streams its bytes
+            return store(d, base_path(d), Origin::Import,
+                         [&](int out_fd, const std::string&) { bridge::receive_image(d, out_fd); });
         reject_unsupported_sources(img.path);
         bool remote = image_source::remote(img.path);
         io::File in = remote ? io::File() : open_allowed(d, img.path);
         log::info((remote ? "downloading " : "copying ") + onestor::quoted(download::display_url(img.path)) + " into datastore " +
                   std::to_string(d.datastore.id));
+        if (bridge::applies(d))
+            return bridge::image(d, id, "cp",
+                                 [&](image_source::RawSink& s) { image_source::stream_raw(d, remote ? -1 : in.fd(), s); });
+        std::string base = base_path(d);
         return store(d, base, Origin::Import,
                      [&](int out_fd, const std::string&) { image_source::fill(d, remote ? -1 : in.fd(), out_fd); });
     }
 
-    DsResult mkfs(const DsDump& d, long) {
+    DsResult mkfs(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image(d, id, "mkfs");
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string fstype = img.fstype, format = img.format, fs = img.fs;
@@ -99,7 +107,8 @@ public:
             format, /*path_callback=*/true);
     }
 
-    void rm(const DsDump& d, long) {
+    void rm(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image_void(d, id, "rm");
         std::string src = image_source(d);
         if (!io::exists(src)) {
             log::info("image " + onestor::quoted(src) + " is already gone");
@@ -109,8 +118,7 @@ public:
     }
 
     ExportInfo export_image(const DsDump& d) {
-        if (!d.datastore.attr("BRIDGE_LIST").empty())
-            throw DriverError("fs: BRIDGE_LIST datastores are not supported by this version");
+        if (bridge::applies(d)) return bridge::export_image(d);
         std::string src = image_source(d);
         struct stat st {};
         if (::lstat(src.c_str(), &st) != 0) throw_errno("cannot export", src);
@@ -152,7 +160,8 @@ public:
     // DRIVER (raw or qcow2): so does this, reading the original in its declared format. It may
     // be a persistent image written by its guest: its content never decides how it is read; a
     // declared qcow2 (whose header only qemu writes) must not name another file.
-    DsResult clone(const DsDump& d, long) {
+    DsResult clone(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image(d, id, "clone");
         const Image& img = d.img();
         std::string base = base_path(d);
         std::string from = clean_path(img.path, "image to clone");
@@ -183,13 +192,15 @@ public:
     }
 
     MonitorResult monitor(const DsDump& d) {
+        if (bridge::applies(d)) return bridge::monitor(d);
         std::string base = base_path(d);
         io::mkdir_p(base);
         io::sweep_temps(base);
         return filesystem_usage(base);
     }
 
-    void snap_delete(const DsDump& d, long) {
+    void snap_delete(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image_void(d, id, "snap_delete");
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -202,7 +213,8 @@ public:
         log::info("deleted snapshot " + onestor::quoted(s.file));
     }
 
-    void snap_revert(const DsDump& d, long) {
+    void snap_revert(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image_void(d, id, "snap_revert");
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -233,7 +245,8 @@ public:
         log::info("reverted " + onestor::quoted(s.source) + " to snapshot " + std::to_string(s.id));
     }
 
-    void snap_flatten(const DsDump& d, long) {
+    void snap_flatten(const DsDump& d, long id) {
+        if (bridge::applies(d)) return bridge::image_void(d, id, "snap_flatten");
         Snapshot s = snapshot(d);
         Lock lock(s.lock_name);
         require(s.file);
@@ -267,8 +280,6 @@ private:
     }
 
     static std::string base_path(const DsDump& d) {
-        if (!d.datastore.attr("BRIDGE_LIST").empty())
-            throw DriverError("fs: BRIDGE_LIST datastores are not supported by this version");
         std::string b = d.datastore.base_path;
         if (b.empty()) {
             if (d.datastore.id < 0) throw DriverError("the action data names no DATASTORE/BASE_PATH nor ID");

@@ -14,12 +14,15 @@
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <algorithm>
 #include <exception>
 #include <functional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace onestor::backends::image_source {
 namespace {
@@ -56,6 +59,23 @@ unsigned long long free_bytes(int fd) {
     struct statvfs sv {};
     if (::fstatvfs(fd, &sv) != 0) throw_errno("cannot stat the filesystem of", "the datastore");
     return static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize;
+}
+
+// The pipeline into out_fd, the result at most the free space of its filesystem and
+// MAX_DOWNLOAD_SIZE.
+download::DownloadResult pipeline(download::DownloadOptions& o, int out_fd) {
+    download::Limit l = download::limit_for(config(), free_bytes(out_fd));
+    o.limit = l.bytes;
+    o.limit_name = l.name;
+    return download::download_to_fd(o, out_fd);
+}
+
+// ": N bytes in, M bytes out (A allocated), gzip, checksums verified" for the INFO line.
+std::string summary(const download::DownloadOptions& o, const download::DownloadResult& r) {
+    std::string how = r.compression.empty() ? "" : ", " + r.compression;
+    if (!r.archive.empty()) how += ", from a " + r.archive + " archive";
+    if (!o.md5.empty() || !o.sha1.empty() || !o.sha256.empty()) how += ", checksums verified";
+    return fmt::format(": {} bytes in, {} bytes out ({} allocated){}", r.bytes_in, r.bytes_out, r.allocated, how);
 }
 
 // ssh://HOST:/PATH or HOST:/PATH (upstream's pseudo-URL, and scp's form): HOST a host
@@ -161,19 +181,15 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
         Host& h = Host::get(host);
         SshReader in(h, ssh_allowed(d, h, file, o.url), o.url);
         o.local_fd = in.fd();
-        download::Limit l = download::limit_for(config(), free_bytes(out_fd));
-        o.limit = l.bytes;
-        o.limit_name = l.name;
         download::DownloadResult r;
         try {
-            r = download::download_to_fd(o, out_fd);
+            r = pipeline(o, out_fd);
         } catch (...) {
             in.finish(false);
             throw;
         }
         in.finish(true);
-        log::info(fmt::format("read {} from {}: {} bytes in, {} bytes out ({} allocated)", quoted(file), host, r.bytes_in,
-                              r.bytes_out, r.allocated));
+        log::info("read " + quoted(file) + " from " + host + summary(o, r));
         return;
     }
     if (local_fd >= 0) {
@@ -190,15 +206,67 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
         }
         o.local_fd = local_fd;
     }
-    download::Limit l = download::limit_for(config(), free_bytes(out_fd));
-    o.limit = l.bytes;
-    o.limit_name = l.name;
-    download::DownloadResult r = download::download_to_fd(o, out_fd);
-    std::string how = r.compression.empty() ? "" : ", " + r.compression;
-    if (!r.archive.empty()) how += ", from a " + r.archive + " archive";
-    log::info(fmt::format("{} {}: {} bytes in, {} bytes out ({} allocated){}{}", local_fd >= 0 ? "read" : "downloaded",
-                          quoted(shown), r.bytes_in, r.bytes_out, r.allocated, how,
-                          (o.md5.empty() && o.sha1.empty() && o.sha256.empty()) ? "" : ", checksums verified"));
+    download::DownloadResult r = pipeline(o, out_fd);
+    log::info((local_fd >= 0 ? "read " : "downloaded ") + quoted(shown) + summary(o, r));
+}
+
+void stream_raw(const DsDump& d, int local_fd, RawSink& sink) {
+    download::DownloadOptions o = options(d);
+    std::string host, file;
+    auto pump = [&](int fd, const std::string& shown) {
+        std::vector<char> buf(1 << 17);
+        for (;;) {
+            ssize_t k = ::read(fd, buf.data(), buf.size());
+            if (k == 0) return;
+            if (k < 0 && errno != EINTR) throw_errno("cannot read", shown);
+            if (k > 0) sink.data(buf.data(), static_cast<size_t>(k));
+            check_interrupted();
+        }
+    };
+    if (local_fd >= 0) {  // data extents only: a hole is a count, never read
+        struct stat st {};
+        if (::fstat(local_fd, &st) != 0) throw_errno("cannot stat", o.url);
+        std::vector<char> buf(1 << 17);
+        off_t pos = 0, end = st.st_size;
+        while (pos < end) {
+            off_t data = ::lseek(local_fd, pos, SEEK_DATA);
+            if (data < 0) data = errno == ENXIO ? end : pos;  // ENXIO: only a hole is left
+            if (data > pos) sink.hole(static_cast<unsigned long long>(data - pos));
+            if (data >= end) break;
+            off_t hole = ::lseek(local_fd, data, SEEK_HOLE);
+            if (hole < 0 || hole > end) hole = end;
+            for (off_t off = data; off < hole;) {
+                ssize_t k = ::pread(local_fd, buf.data(), static_cast<size_t>(std::min<off_t>(hole - off, 1 << 17)), off);
+                if (k < 0 && errno == EINTR) continue;
+                if (k < 0) throw_errno("cannot read", o.url);
+                if (k == 0) throw DriverError(quoted(o.url) + " shrank while it was read");
+                sink.data(buf.data(), static_cast<size_t>(k));
+                off += k;
+                check_interrupted();
+            }
+            pos = hole;
+        }
+    } else if (ssh_source(o.url, host, file)) {
+        Host& h = Host::get(host);
+        SshReader in(h, ssh_allowed(d, h, file, o.url), o.url);
+        try {
+            pump(in.fd(), o.url);
+        } catch (...) {
+            in.finish(false);
+            throw;
+        }
+        in.finish(true);
+    } else {
+        download::DownloadResult r = download::download_to_sink(o, [&](const char* p, size_t n) { sink.data(p, n); });
+        log::info(fmt::format("downloaded {}: {} bytes", quoted(download::display_url(o.url)), r.bytes_in));
+    }
+}
+
+void fill_from(const DsDump& d, int in_fd, int out_fd) {
+    download::DownloadOptions o = options(d);
+    o.local_fd = in_fd;
+    download::DownloadResult r = pipeline(o, out_fd);
+    log::info("received " + quoted(download::display_url(o.url)) + summary(o, r));
 }
 
 void fetch_file(const std::string& url, int out_fd) {

@@ -30,6 +30,21 @@ download::DownloadOptions options(const DsDump& d);
 // out_fd's filesystem nor MAX_DOWNLOAD_SIZE. Nothing is committed here.
 void fill(const DsDump& d, int local_fd, int out_fd);
 
+// Where stream_raw puts an image: its bytes in order, runs of holes (a local file's) apart.
+class RawSink {
+public:
+    virtual ~RawSink() = default;
+    virtual void data(const char* p, size_t n) = 0;
+    virtual void hole(unsigned long long n) = 0;
+};
+
+// The image's PATH as it is served, unchecked and unpacked (for a BRIDGE_LIST host, which
+// runs the pipeline itself with fill_from): local_fd (holes found with SEEK_DATA, never
+// read), a download, or an ssh source (its path policy applied here).
+void stream_raw(const DsDump& d, int local_fd, RawSink& sink);
+// fill() from in_fd, a stream of the image as served: always through the pipeline.
+void fill_from(const DsDump& d, int in_fd, int out_fd);
+
 // DS stat of a remote source: the image's virtual size in bytes, from the header of the
 // result (its first MiB, decompressed, fetched and thrown away); a raw image's size is
 // the announced length of an uncompressed source (a compressed raw image cannot be sized

@@ -6,6 +6,7 @@
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/protocol.hpp"
+#include "onestor/registry.hpp"
 #include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
@@ -201,7 +202,7 @@ Parsed parse(const std::vector<std::string>& argv) {
         while (!w.empty() && w[0] == "--progress") p.progress = true, w.erase(w.begin());
         if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
             w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" || w[0] == "fetch" ||
-            w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
+            w[0] == "bridge" || w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -334,6 +335,7 @@ int run_meta(const std::vector<std::string>& w, std::string& out) {
     if (w[0] == "doctor") return doctor(std::vector<std::string>(w.begin() + 1, w.end()), out);
     if (int rc = transfer::host_side(w, out); rc >= 0) return rc;  // send, receive, sweep
     if (w[0] == "fetch") return fetch(w, out);
+    if (w[0] == "bridge") return serve_bridge(w, out);  // hidden: a BRIDGE_LIST host's side
     throw DriverError("unknown command " + quoted(w[0]));
 }
 

@@ -208,6 +208,7 @@ DsDump DsDump::from_xml(const std::string& xml) {
                 for (auto* e = t->FirstChildElement(); e; e = e->NextSiblingElement())
                     d.extras["MARKETPLACE/" + std::string(e->Name())] = e->GetText() ? e->GetText() : "";
     }
+    d.xml = xml;
     return d;
 }
 

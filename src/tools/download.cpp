@@ -683,7 +683,44 @@ void run_once(const DownloadOptions& o, Reader& src, const HttpSource* http, con
     }
 }
 
+// The source of o: the local fd, or an http(s):// or s3:// download (then also `http`).
+std::unique_ptr<Reader> make_source(const DownloadOptions& o, const std::string& shown, const HttpSource*& http) {
+    if (o.local_fd) return std::make_unique<FdSource>(*o.local_fd, shown);
+    std::string sc = scheme_of(o.url);
+    HttpSettings s = o.http ? *o.http : HttpSettings::from_config(config());
+    std::unique_ptr<HttpSource> h;
+    if (sc == "http" || sc == "https")
+        h = std::make_unique<HttpSource>(o.url, shown, s, nullptr);
+    else if (sc == "s3")
+        h = std::make_unique<HttpSource>(s3_http_url(o.url, o.s3), shown, s, &o.s3);
+    else
+        throw DriverError("unsupported download source " + quoted(shown) + " (http://, https:// or s3://)");
+    http = h.get();
+    return h;
+}
+
 }  // namespace
+
+DownloadResult download_to_sink(const DownloadOptions& o, const std::function<void(const char*, size_t)>& sink) {
+    std::string shown = display_url(o.url);
+    const HttpSource* http = nullptr;
+    std::unique_ptr<Reader> src = make_source(o, shown, http);
+    const bool none[3] = {false, false, false};
+    Hashes h(none);
+    DownloadResult r;
+    Metered in(*src, h, r, http, shown, o.progress);
+    std::vector<char> buf(1 << 17);
+    try {
+        while (size_t k = in.read(buf.data(), buf.size())) {
+            sink(buf.data(), k);
+            r.bytes_out = r.bytes_in;
+        }
+    } catch (const Restart&) {
+        throw DriverError("download of " + quoted(shown) + " broke off and the server ignored the request to resume it");
+    }
+    if (http) r.total_in = http->total();
+    return r;
+}
 
 HttpSettings HttpSettings::from_config(const Config& c) {
     HttpSettings s;
@@ -752,24 +789,8 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
     std::string sha1 = o.sha1.empty() ? "" : check_hex(o.sha1, 40, "SHA1");
     std::string sha256 = o.sha256.empty() ? "" : check_hex(o.sha256, 64, "SHA256");
 
-    std::unique_ptr<Reader> src;
     const HttpSource* http = nullptr;
-    if (o.local_fd) {
-        src = std::make_unique<FdSource>(*o.local_fd, shown);
-    } else {
-        std::string sc = scheme_of(o.url);
-        HttpSettings s = o.http ? *o.http : HttpSettings::from_config(config());
-        std::unique_ptr<HttpSource> h;
-        if (sc == "http" || sc == "https")
-            h = std::make_unique<HttpSource>(o.url, shown, s, nullptr);
-        else if (sc == "s3")
-            h = std::make_unique<HttpSource>(s3_http_url(o.url, o.s3), shown, s, &o.s3);
-        else
-            throw DriverError("unsupported download source " + quoted(shown) + " (http://, https:// or s3://)");
-        http = h.get();
-        src = std::move(h);
-    }
-
+    std::unique_ptr<Reader> src = make_source(o, shown, http);
     SparseWriter w(out_fd);
     const bool want[3] = {o.all_digests || !md5.empty(), o.all_digests || !sha1.empty(), o.all_digests || !sha256.empty()};
     Hashes h(want);

@@ -8,6 +8,7 @@
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 
+#include <unistd.h>
 #include <functional>
 #include <map>
 #include <optional>
@@ -80,6 +81,11 @@ private:
         if (recording) log.push_back(line);
     }
     Result answer(const std::string& host, const Argv& argv, const RunOptions& opts) {
+        // A host reads what it is sent before it answers (a writer of a pipe would block).
+        if (!host.empty() && opts.stdin_fd >= 0) {
+            char buf[65536];
+            while (::read(opts.stdin_fd, buf, sizeof buf) > 0) {}
+        }
         if (auto r = respond_ ? respond_(host, argv) : std::nullopt) {
             if (opts.check && r->status != 0)
                 throw DriverError((opts.what.empty() ? render(argv) : opts.what) + ": " + failure_reason(r->err), r->err);

@@ -76,6 +76,7 @@ struct World {
     fs::path root = scratch() / ("onestor-golden-" + std::to_string(getpid()));
     std::string ds = (root / "datastores").string();
     std::string driver;       // the TM driver of the case (the VM's disks and system datastore)
+    bool bridges = false;     // the image datastore names BRIDGE_LIST hosts
     bool persistent = false;  // the VM's disk 0 is its persistent image (ln, mvds)
     Config saved = config();
 
@@ -141,7 +142,8 @@ struct World {
                    "<TM_MAD>" +
                    driver + "</TM_MAD><BASE_PATH>" + ds + "/" + ds_id + "</BASE_PATH><TYPE>" + (ds_id == "0" ? "1" : "0") +
                    "</TYPE><DISK_TYPE>0</DISK_TYPE><TEMPLATE><DS_MAD>fs</DS_MAD><TM_MAD>" + driver + "</TM_MAD><SAFE_DIRS>" +
-                   root.string() + "/src</SAFE_DIRS></TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
+                   root.string() + "/src</SAFE_DIRS>" + (bridges ? "<BRIDGE_LIST>host01 host02</BRIDGE_LIST>" : "") +
+                   "</TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
     }
     std::string image_xml(const std::string& source, const std::string& path, const std::string& extra = "") const {
         return "<IMAGE><ID>3</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img3</NAME>"
@@ -162,6 +164,12 @@ struct World {
         const std::string& p = a.front();
         if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
         if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
+        if (p == kRemoteOnestor && a.size() > 2 && a[1] == "bridge") {  // a BRIDGE_LIST host's answer
+            if (a[2] == "cp" || a[2] == "mkfs" || a[2] == "clone") return Result{0, ds + "/1/bridged\nraw\n", ""};
+            if (a[2] == "monitor") return Result{0, "100\n200\n100\n", ""};
+            if (a[2] == "export") return Result{0, ds + "/1/raw\n" + std::string(32, 'a') + "\nraw\n1\n", ""};
+            return Result{};
+        }
         if (p == kRemoteOnestor || p == self_exe()) return Result{};
         if (a.size() >= 3 && p == "test" && a[2] == kRemoteOnestor) return Result{};  // onestor is installed there
         if (std::find(a.begin(), a.end(), "convert") != a.end() && a.back().rfind(root.string(), 0) == 0)
@@ -370,6 +378,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
         ~Caller() { protocol::current_profile() = saved; }
     } caller;
     if (mode == "7.4") protocol::current_profile() = protocol::profile_named("7");
+    w.bridges = mode == "bridge";
     w.persistent = action == "ln" || action == "mvds";
     test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
                        [&w](const Command& c) { return w.stream(c); });
@@ -409,7 +418,10 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     Host::close_all();
     std::ostringstream o;
     o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
-    if (!mode.empty()) o << (mode == "thin" ? " (LVM_THIN_ENABLE=yes)" : " (a " + mode + " caller)");
+    if (!mode.empty())
+        o << (mode == "thin"     ? " (LVM_THIN_ENABLE=yes)"
+              : mode == "bridge" ? " (BRIDGE_LIST=host01 host02)"
+                                 : " (a " + mode + " caller)");
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
     o << "\n# remote commands per host:";
     if (rec.remote.empty()) o << " none";
@@ -423,7 +435,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
 struct Target {
     Kind kind;
     std::string driver, action, suffix;
-    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes
+    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes; "bridge": fs with BRIDGE_LIST; "7.4": a 7.4 caller
     std::string path() const {
         return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action +
                (suffix.empty() ? "" : "." + suffix) + (mode.empty() ? "" : "+" + mode) + ".argv";
@@ -450,6 +462,9 @@ std::vector<Target> every_action() {
                     t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
     // ssh's live migration with local disks, as 6.0+ callers have it (the VMM copies the disks).
     for (const char* a : {"premigrate", "postmigrate", "failmigrate"}) t.push_back({Kind::Tm, "ssh", a, "", "7.4"});
+    // fs with BRIDGE_LIST: each action (but stat, which reads the front-end's PATH) on a bridge host.
+    for (const auto& [entry, primitive] : find_ds_backend("fs")->ops)
+        if (entry != "stat") t.push_back({Kind::Ds, "fs", entry, "", "bridge"});
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")
