@@ -45,8 +45,9 @@ public:
     // command's reason and its complaint). On a remote host the whole batch is one ssh
     // command, so one round trip: a fixed script around the quoted words. Returns each
     // step's stdout; steps never print NUL bytes (they frame the outputs). The batch may
-    // take as long as its steps together (no limit when one of them has none).
-    std::vector<std::string> batch(const std::vector<Step>& steps);
+    // take as long as its steps together (no limit when one of them has none). stdin_fd, on a
+    // remote host, is the batch's stdin (the one step that reads it gets it all).
+    std::vector<std::string> batch(const std::vector<Step>& steps, int stdin_fd = -1);
     // The primitives below as steps, to be batched with others.
     // With limits, argv runs under those rlimits (here: set in the child; there: ulimit in
     // a fixed sh script around the words), as Host::run does with RunOptions::limits.
@@ -59,6 +60,10 @@ public:
     // Fails with `what` when the path exists / is missing (a symlink counts as existing).
     Step absent_step(const std::string& path, const std::string& what);
     Step present_step(const std::string& path, const std::string& what);
+    // Prints "y" when the path exists (a symlink counts), nothing otherwise; never fails.
+    Step exists_step(const std::string& path);
+    // The canonical path (a line on a remote host), nothing when it does not exist; never fails.
+    Step realpath_step(const std::string& path);
     // The target of a symlink (fails with `what` when it is none); the names in a
     // directory, each followed by '/' (fails when it cannot be read).
     Step readlink_step(const std::string& path, const std::string& what);
@@ -89,21 +94,24 @@ public:
     std::string realpath(const std::string& path);          // canonical, or "" when missing
     void remove(const std::string& path);                   // rm -rf, missing is fine
     std::vector<std::string> list(const std::string& dir);  // entry names, sorted; [] when missing
-    // Sparse-aware copy onto a temp name beside dst, synced, then renamed onto dst.
-    void copy_file(const std::string& src, const std::string& dst, bool replace = true);
-    // The first half of copy_file: the synced copy under a temp name beside dst, removed
-    // again unless commit() renames it onto dst (so callers can work on it in between).
-    std::unique_ptr<class RemoteTemp> copy_to_temp(const std::string& src, const std::string& dst);
-    // fsync a path (a file written by another program) then rename it onto dst.
-    void commit(class RemoteTemp& tmp, const std::string& dst, bool replace = true);
+    // Sparse-aware copy onto a temp name beside dst (its directory made), synced, then
+    // renamed onto dst: one remote command.
+    // `checks` run first in the same command (e.g. present_step: the source must exist).
+    void copy_file(const std::string& src, const std::string& dst, bool replace = true, std::vector<Step> checks = {});
+    // copy_file's steps but the rename: the synced copy of src at `tmp` (a RemoteTemp's
+    // path beside dst), for callers that batch more work on it before they rename it.
+    std::vector<Step> copy_steps(const std::string& src, const std::string& tmp, const std::string& dst);
     void sync(const std::string& path);
+    // Renames a finished temp (synced by whoever wrote it) onto dst; it is then kept.
+    void commit(class RemoteTemp& tmp, const std::string& dst, bool replace = true);
     // Atomic symlink: made under a temp name, then renamed over `link`.
     void symlink(const std::string& target, const std::string& link);
     void rename(const std::string& from, const std::string& to, bool replace);
     // The directory `from` takes the place of the directory `to` (io::replace_dir; on a
     // remote host the old one is moved aside, back should the second rename fail).
     void replace_dir(const std::string& from, const std::string& to);
-    // Streams a front-end file to `dst` on this host: temp name, fsync, rename.
+    // Streams a front-end file to `dst` on this host (its directory made): temp name, fsync,
+    // rename; one remote command.
     void put_file(const std::string& local_path, const std::string& dst);
 
     Host(std::string name, bool local);

@@ -21,5 +21,7 @@ Request volatile_disk(const std::string& format, const std::string& disk_fs);
 
 void swap(Host& h, const std::string& path);
 void filesystem(Host& h, const std::string& fs, const std::string& path);
+Step swap_step(Host& h, const std::string& path);
+Step filesystem_step(Host& h, const std::string& fs, const std::string& path);  // refuses fs outside SUPPORTED_FS
 
 }  // namespace onestor::mkfs

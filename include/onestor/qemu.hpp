@@ -53,6 +53,7 @@ Limits data_limits();
 
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
+Step create_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format, const std::string& out);

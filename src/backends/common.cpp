@@ -55,12 +55,10 @@ void CommonTm::del(const TmContext& c, const HostPath& dst) {
     // another VM's files, whatever path arrives.
     if (!is_vm_dir(dst, c.vmid)) check_disk_path(dst, c.vmid);
     Host& h = Host::get(dst.host);
-    if (!h.exists(dst.path)) {
-        log::info(quoted(dst.str()) + " is already gone");
-        return;
-    }
-    log::info("deleting " + quoted(dst.str()));
-    h.remove(dst.path);
+    if (h.batch({h.exists_step(dst.path), h.remove_step(dst.path)})[0].empty())
+        log::info(quoted(dst.str()) + " was already gone");
+    else
+        log::info("deleted " + quoted(dst.str()));
 }
 
 void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
@@ -68,13 +66,16 @@ void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& form
     const VmDisk* d = disk_id_of(dst.path) >= 0 ? c.vm().disk(disk_id_of(dst.path)) : nullptr;
     mkfs::Request want = mkfs::volatile_disk(format, d ? d->get("FS") : "");
     Host& h = Host::get(dst.host);
-    h.mkdir_p(dirname_of(dst.path));
-    RemoteTemp tmp(h, io::temp_name_for(dst.path));
-    qemu::create(h, want.format == "qcow2" ? "qcow2" : "raw", tmp.path(), static_cast<unsigned long long>(size_mb));
-    if (want.format == "swap") mkfs::swap(h, tmp.path());
-    if (!want.fs.empty()) mkfs::filesystem(h, want.fs, tmp.path());
-    h.sync(tmp.path());
-    h.commit(tmp, dst.path, true);
+    RemoteTemp tmp(h, io::temp_name_for(dst.path));  // removed should a step fail
+    std::vector<Step> steps{
+        h.mkdir_step(dirname_of(dst.path)),
+        qemu::create_step(h, want.format == "qcow2" ? "qcow2" : "raw", tmp.path(), static_cast<unsigned long long>(size_mb))};
+    if (want.format == "swap") steps.push_back(mkfs::swap_step(h, tmp.path()));
+    if (!want.fs.empty()) steps.push_back(mkfs::filesystem_step(h, want.fs, tmp.path()));
+    steps.push_back(h.sync_step(tmp.path()));
+    steps.push_back(h.rename_step(tmp.path(), dst.path, true));
+    h.batch(steps);
+    tmp.keep();
     log::info("created " + std::to_string(size_mb) + " MiB " + format + " disk " + quoted(dst.str()));
 }
 
@@ -150,8 +151,7 @@ void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files
         h.sync(iso);
         h.rename(iso, dst.path, true);  // (syncs the directory)
     } else {
-        h.mkdir_p(vm_dir);
-        h.put_file(iso, dst.path);
+        h.put_file(iso, dst.path);  // (makes the VM directory)
     }
     log::info("context ISO with " + std::to_string(files.size()) + " files placed at " + quoted(dst.str()));
 }

@@ -54,9 +54,8 @@ public:
         std::string image = host_image_path(src.path, dst.path);
         int id = disk_id_of(dst.path);
         const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
-        if (!d || d->get("TYPE") == "CDROM") {  // kernels, initrds, ISOs: a plain copy
-            h.mkdir_p(dirname_of(dst.path));
-            h.copy_file(image, dst.path, true);
+        if (!d || d->get("TYPE") == "CDROM") {   // kernels, initrds, ISOs: a plain copy
+            h.copy_file(image, dst.path, true);  // (makes the VM directory)
             return;
         }
         std::string format = image_format(h, image, *d, false);
@@ -92,8 +91,7 @@ public:
         int id = disk_id_of(dst.path);
         const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
         if (!d || d->get("TYPE") == "CDROM") {
-            h.mkdir_p(dirname_of(dst.path));
-            h.symlink(image, dst.path);
+            h.batch({h.mkdir_step(dirname_of(dst.path)), h.symlink_step(image, dst.path)});
             return;
         }
         if (local_system(c)) return copy_in(c, src, dst, *d);
@@ -188,8 +186,8 @@ public:
                               std::to_string(c.vmid));
         Host& h = Host::get(dst.host);
         Lock lock("vm-" + std::to_string(c.vmid));
-        h.mkdir_p(dirname_of(dst.path));
-        h.rename(src.path, dst.path, false);  // relative names inside keep the chains whole
+        // relative names inside keep the chains whole
+        h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {

@@ -21,18 +21,20 @@ public:
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
         log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
-        h.mkdir_p(dirname_of(dst.path));
-        auto tmp = h.copy_to_temp(image, dst.path);
+        RemoteTemp tmp(h, io::temp_name_for(dst.path));
+        std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path);
         int id = disk_id_of(dst.path);
         if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
             long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
             if (size > orig && orig > 0) {
                 log::info("resizing to " + std::to_string(size) + " MiB");
-                qemu::resize(h, disk_format(*d), tmp->path(), static_cast<unsigned long long>(size));
-                h.sync(tmp->path());
+                steps.push_back(qemu::resize_step(h, disk_format(*d), tmp.path(), static_cast<unsigned long long>(size)));
+                steps.push_back(h.sync_step(tmp.path()));
             }
         }
-        h.commit(*tmp, dst.path, true);
+        steps.push_back(h.rename_step(tmp.path(), dst.path, true));
+        h.batch(steps);
+        tmp.keep();
     }
 
     // A shared image datastore feeding an ssh (local) system datastore: oned calls the .ssh
@@ -55,8 +57,7 @@ public:
         Host& h = Host::get(dst.host);
         std::string image = host_image_path(src.path, dst.path);
         log::info("linking " + quoted(image) + " as " + quoted(dst.str()));
-        h.mkdir_p(dirname_of(dst.path));
-        h.symlink(image, dst.path);
+        h.batch({h.mkdir_step(dirname_of(dst.path)), h.symlink_step(image, dst.path)});
     }
 
     void mvds(const TmContext&, const HostPath& src, const HostPath&) {
@@ -70,14 +71,17 @@ public:
         std::string target = host_image_path(dst.path, src.path);
         std::string from = src.path;
         if (snap >= 0) from = disk_base(c, src) + ".snap/" + std::to_string(snap);
-        std::string a = h.realpath(from);
-        if (a.empty()) throw DriverError(quoted(h.label(from)) + " does not exist");
-        if (a == h.realpath(target)) {
+        // Both asked at once; the copy waits for the answer (a second round trip: whether
+        // they are one file decides whether there is anything to copy).
+        auto real = h.batch({h.realpath_step(from), h.realpath_step(target)});
+        for (auto& r : real)
+            while (!r.empty() && r.back() == '\n') r.pop_back();
+        if (real[0].empty()) throw DriverError(quoted(h.label(from)) + " does not exist");
+        if (real[0] == real[1]) {
             log::info(quoted(from) + " already is " + quoted(target));
             return;
         }
         log::info("copying " + quoted(h.label(from)) + " to " + quoted(target));
-        h.mkdir_p(dirname_of(target));
         h.copy_file(from, target, true);
     }
 
@@ -94,8 +98,7 @@ public:
         Host& h = Host::get(dst.host);
         Lock lock("vm-" + std::to_string(c.vmid));
         log::info("moving " + quoted(src.path) + " to " + quoted(dst.path));
-        h.mkdir_p(dirname_of(dst.path));
-        h.rename(src.path, dst.path, false);
+        h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
@@ -103,7 +106,6 @@ public:
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
-        h.mkdir_p(s.dir);
         h.copy_file(s.current, s.file, false);
     }
 
@@ -111,8 +113,7 @@ public:
         Snap s = snap_paths(c, disk, snap);
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        if (!h.exists(s.file)) throw DriverError("snapshot " + quoted(h.label(s.file)) + " does not exist");
-        h.remove(s.file);
+        h.batch({h.present_step(s.file, "snapshot " + quoted(h.label(s.file)) + " does not exist"), h.remove_step(s.file)});
         log::info("deleted snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
@@ -120,9 +121,8 @@ public:
         Snap s = snap_paths(c, disk, snap);
         Lock lock("vm-" + std::to_string(c.vmid));
         Host& h = Host::get(disk.host);
-        if (!h.exists(s.file)) throw DriverError("snapshot " + quoted(h.label(s.file)) + " does not exist");
         // Copy first, then rename over the disk: a failed copy leaves the disk as it was.
-        h.copy_file(s.file, s.current, true);
+        h.copy_file(s.file, s.current, true, {h.present_step(s.file, "snapshot " + quoted(h.label(s.file)) + " does not exist")});
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 

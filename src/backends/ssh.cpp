@@ -93,8 +93,7 @@ public:
         Host& to = Host::get(dst.host);
         if (&from == &to) {
             if (missing(from, src.path)) return check_moved(to, src, dst);
-            to.mkdir_p(dirname_of(dst.path));
-            to.rename(src.path, dst.path, false);
+            to.batch({to.mkdir_step(dirname_of(dst.path)), to.rename_step(src.path, dst.path, false)});
             return;
         }
         // No questions first (each costs a round trip, one to the destination a connection):
@@ -113,8 +112,7 @@ public:
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
-        h.mkdir_p(disk.path + ".snap");
-        h.copy_file(disk.path, snap_file(disk, snap), false);
+        h.copy_file(disk.path, snap_file(disk, snap), false);  // (makes the .snap directory)
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()));
     }
 
@@ -137,16 +135,15 @@ public:
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         std::string f = snap_file(disk, snap);
-        if (!h.exists(f)) throw DriverError("snapshot " + quoted(h.label(f)) + " does not exist");
-        h.remove(f);
+        h.batch({h.present_step(f, "snapshot " + quoted(h.label(f)) + " does not exist"), h.remove_step(f)});
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         std::string f = snap_file(disk, snap);
-        if (!h.exists(f)) throw DriverError("snapshot " + quoted(h.label(f)) + " does not exist");
-        h.copy_file(f, disk.path, true);  // copy first, then rename over the disk
+        // copy first, then rename over the disk
+        h.copy_file(f, disk.path, true, {h.present_step(f, "snapshot " + quoted(h.label(f)) + " does not exist")});
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 

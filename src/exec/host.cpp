@@ -367,7 +367,7 @@ Result Host::run(const Argv& argv, RunOptions opts) {
     return r;
 }
 
-std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
+std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_fd) {
     std::vector<std::string> outs;
     if (local_ || steps.empty()) {  // (an empty command would open a login shell there)
         for (const auto& s : steps) outs.push_back(s.here());
@@ -399,10 +399,11 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps) {
         }
         timeout_s += t;
     }
-    Result r = runner().run({.host = name_,
-                             .argv = {"sh", "-c", script},
-                             .batch = std::move(sent),
-                             .opts = {.timeout_s = timeout_s, .check = false, .what = "commands on host " + quoted(name_)}});
+    Result r = runner().run(
+        {.host = name_,
+         .argv = {"sh", "-c", script},
+         .batch = std::move(sent),
+         .opts = {.timeout_s = timeout_s, .stdin_fd = stdin_fd, .check = false, .what = "commands on host " + quoted(name_)}});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
         const std::string mark = "onestor: failed command ";
@@ -524,6 +525,22 @@ Step Host::present_step(const std::string& path, const std::string& what) {
             {}};
 }
 
+Step Host::exists_step(const std::string& path) {
+    return {[path] { return std::string(io::exists(path) ? "y" : ""); },
+            {{{"sh", "-c", "if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo y; fi", "sh", path},
+              "cannot look at " + quoted(label(path))}},
+            {}};
+}
+
+Step Host::realpath_step(const std::string& path) {
+    return {[path] {
+                char buf[PATH_MAX];
+                return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string{};
+            },
+            {{{"sh", "-c", "readlink -e -- \"$1\" || true", "sh", path}, "cannot resolve " + quoted(label(path))}},
+            {}};
+}
+
 Step Host::readlink_step(const std::string& path, const std::string& what) {
     return {[path, what] {
                 char buf[PATH_MAX];
@@ -593,14 +610,9 @@ std::string Host::readlink(const std::string& path) {
 }
 
 std::string Host::realpath(const std::string& path) {
-    if (local_) {
-        char buf[PATH_MAX];
-        return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string{};
-    }
-    Result r = run({"readlink", "-e", "--", path}, {.check = false});
-    if (r.status != 0) return {};
-    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-    return r.out;
+    std::string out = batch({realpath_step(path)})[0];
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
 }
 
 std::vector<std::string> Host::list(const std::string& dir) {
@@ -618,32 +630,40 @@ std::vector<std::string> Host::list(const std::string& dir) {
 
 void Host::remove(const std::string& path) { batch({remove_step(path)}); }
 
-void Host::copy_file(const std::string& src, const std::string& dst, bool replace) {
-    auto tmp = copy_to_temp(src, dst);
-    commit(*tmp, dst, replace);
+void Host::copy_file(const std::string& src, const std::string& dst, bool replace, std::vector<Step> checks) {
+    RemoteTemp tmp(*this, io::temp_name_for(dst));
+    std::vector<Step> steps = std::move(checks);
+    for (Step& s : copy_steps(src, tmp.path(), dst)) steps.push_back(std::move(s));
+    steps.push_back(rename_step(tmp.path(), dst, replace));
+    batch(steps);
+    tmp.keep();
 }
 
-std::unique_ptr<RemoteTemp> Host::copy_to_temp(const std::string& src, const std::string& dst) {
+std::vector<Step> Host::copy_steps(const std::string& src, const std::string& tmp, const std::string& dst) {
     std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
-    auto tmp = std::make_unique<RemoteTemp>(*this, io::temp_name_for(dst));
-    if (local_) {
-        io::sweep_temps(dirname_of(dst), "." + basename_of(dst) + ".onestor-tmp.");
+    std::string dir = dirname_of(dst);
+    // What dead writers of dst left beside it goes first (on a host, by its own onestor,
+    // which can tell a dead writer from a live one; skipped where it is missing).
+    Step sweep{[dir, dst] {
+                   io::mkdir_p(dir);
+                   io::sweep_temps(dir, "." + basename_of(dst) + ".onestor-tmp.");
+                   return std::string();
+               },
+               {{{"mkdir", "-p", "--", dir}, "cannot create directory " + quoted(label(dir))},
+                {{"sh", "-c", scripts::kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"}},
+               {}};
+    // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
+    Step copy = run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp}, what,
+                         static_cast<int>(config().get_int("COPY_TIMEOUT")));
+    copy.here = [src, tmp, dst] {
         io::File in = io::open_read(src);
-        int fd = ::open(tmp->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-        if (fd < 0) throw_errno("cannot create", tmp->path());
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+        if (fd < 0) throw_errno("cannot create", tmp);
         io::File out(fd);
         io::copy_fd(in.fd(), out.fd(), "copy to " + quoted(dst));
-        if (::fsync(out.fd()) != 0) throw_errno("cannot sync", tmp->path());
-        return tmp;
-    }
-    // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    // First, in the same round trip, what dead writers of dst left there (by the host's own
-    // onestor, which can tell a dead writer from a live one; skipped where it is missing).
-    batch({run_step({"sh", "-c", scripts::kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"),
-           run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp->path()}, what,
-                    static_cast<int>(config().get_int("COPY_TIMEOUT"))),
-           sync_step(tmp->path())});
-    return tmp;
+        return std::string();
+    };
+    return {sweep, copy, sync_step(tmp)};
 }
 
 void Host::sync(const std::string& path) { batch({sync_step(path)}); }
@@ -670,11 +690,12 @@ void Host::put_file(const std::string& local_path, const std::string& dst) {
     if (local_) return copy_file(local_path, dst, true);
     io::File in = io::open_read(local_path);
     RemoteTemp tmp(*this, io::temp_name_for(dst));
-    RunOptions o{.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                 .stdin_fd = in.fd(),
-                 .what = "cannot copy " + quoted(local_path) + " to " + quoted(label(dst))};
-    run({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, o);
-    rename(tmp.path(), dst, true);
+    batch({mkdir_step(dirname_of(dst)),
+           run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"},
+                    "cannot copy " + quoted(local_path) + " to " + quoted(label(dst)),
+                    static_cast<int>(config().get_int("COPY_TIMEOUT"))),
+           rename_step(tmp.path(), dst, true)},
+          in.fd());
     tmp.keep();
 }
 

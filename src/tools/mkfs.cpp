@@ -29,13 +29,13 @@ Request volatile_disk(const std::string& format, const std::string& disk_fs) {
     return {"raw", format};
 }
 
-void swap(Host& h, const std::string& path) {
+Step swap_step(Host& h, const std::string& path) {
     Argv a = config().get_words("MKSWAP");
     a.insert(a.end(), {"-L", "swap", path});
-    h.run(a, {.timeout_s = 300, .what = "cannot make swap on " + quoted(h.label(path))});
+    return h.run_step(a, "cannot make swap on " + quoted(h.label(path)), 300);
 }
 
-void filesystem(Host& h, const std::string& fs, const std::string& path) {
+Step filesystem_step(Host& h, const std::string& fs, const std::string& path) {
     check(fs);
     Argv a = {"mkfs." + fs};
     // Forced: the target is a file or a fresh volume, never a mounted filesystem.
@@ -45,7 +45,11 @@ void filesystem(Host& h, const std::string& fs, const std::string& path) {
         a.insert(a.end(), {"-F", "-q"});
     for (const auto& o : config().get_words_or_empty("FS_OPTS_" + fs)) a.push_back(o);
     a.push_back(path);
-    h.run(a, {.timeout_s = 600, .what = "cannot make a " + fs + " filesystem on " + quoted(h.label(path))});
+    return h.run_step(a, "cannot make a " + fs + " filesystem on " + quoted(h.label(path)), 600);
 }
+
+void swap(Host& h, const std::string& path) { h.batch({swap_step(h, path)}); }
+
+void filesystem(Host& h, const std::string& fs, const std::string& path) { h.batch({filesystem_step(h, fs, path)}); }
 
 }  // namespace onestor::mkfs

@@ -184,9 +184,13 @@ Step info_step(Host& h, const std::string& path, const std::string& format) {
     return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
+Step create_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
+    return h.run_step(qemu_img({"create", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
+                      "cannot create image " + quoted(h.label(path)), 300, kHeaderLimits);
+}
+
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
-    h.run(qemu_img({"create", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
-          {.timeout_s = 300, .what = "cannot create image " + quoted(h.label(path)), .limits = kHeaderLimits});
+    h.batch({create_step(h, format, path, size_mb)});
 }
 
 Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
