@@ -16,7 +16,9 @@ const std::vector<Setting>& settings() {
         {"PROTOCOL", "", "caller profile: empty detects oned's release from remotes/VERSION; 5, 6, 7 or X.Y[.Z] force one"},
         {"SSH", "ssh", "ssh command and options (words, no shell)"},
         {"SSH_CONNECT_TIMEOUT", "15", "seconds"},
-        {"SSH_CONTROL_PERSIST", "0", ">0: keep one ssh connection per host that many seconds, shared across actions"},
+        {"SSH_CONTROL_PERSIST", "70",
+         "keep one ssh connection per host that many seconds, shared across actions (OpenNebula's own ssh set-up for "
+         "oneadmin keeps 70 s); 0: one per action"},
         {"REMOTE_ONESTOR", "/var/tmp/one/onestor",
          "onestor on the hosts (onehost sync copies the remotes tree there); used by ssh transfers"},
         {"REMOTE_ONESTOR_INSTALL", "yes",

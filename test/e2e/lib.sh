@@ -69,6 +69,8 @@ REMOTES_DIR=$R
 LVM_SUDO=
 # Hosts without onestor get tar (test_ssh_lifecycle.sh turns installing it on, under \$T).
 REMOTE_ONESTOR_INSTALL=no
+# One connection per action: the suites count handshakes (test_ssh_lifecycle.sh checks the default).
+SSH_CONTROL_PERSIST=0
 # The seed's 5.x forms (no remotes/VERSION here); test_profiles.sh detects per release.
 PROTOCOL=5
 CFG

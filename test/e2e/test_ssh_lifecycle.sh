@@ -138,7 +138,7 @@ lifecycle tar relay
 # own to the destination: once made, no action makes another. Concurrent actions make one;
 # a master killed with SIGKILL (its socket left behind) is replaced by exactly one.
 mode_conf stream direct
-echo "SSH_CONTROL_PERSIST=60" >> "$ONESTOR_CONF"
+sed -i '/^SSH_CONTROL_PERSIST=/d' "$ONESTOR_CONF"  # the default: kept (70 s)
 masters() {  # masters KIND HOST: the kept ssh masters of this suite (fe: the front-end's, host: the hosts')
     local p='[0-9a-f]{16}'
     [ "$1" = host ] && p='host-[0-9]+'
