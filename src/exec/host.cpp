@@ -264,12 +264,7 @@ bool Host::install_onestor() {
         // Staged as <temporary dir>/onestor: the binary answers to a name starting with "onestor".
         RemoteTemp tmp(*this, io::temp_name_for(target));
         std::string staged = join_path(tmp.path(), "onestor");
-        batch({mkdir_step(tmp.path())});
-        io::File in = io::open_read(self_exe());
-        run({"dd", "of=" + staged, "bs=1M", "conv=fsync", "status=none"},
-            {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-             .stdin_fd = in.fd(),
-             .what = "cannot copy onestor to " + quoted(label(target))});
+        put_file(self_exe(), staged);  // (makes the temporary directory)
         batch({run_step({"chmod", "755", "--", staged}, "cannot make " + quoted(label(staged)) + " executable"),
                run_step({staged, "--version"}, "onestor does not run on " + name_), rename_step(staged, target, true)});
     } catch (const DriverError& e) {
