@@ -7,6 +7,9 @@
 #                    hand; zero-on-delete vs dd
 #   bench.sh download  import of a sparse raw image, gzip-compressed, over HTTPS from a local nginx:
 #                    onestor fetch | curl | gunzip then cp --sparse=always | upstream's flow
+#   bench.sh lifecycle  the example VM's TM calls on shared, ssh and qcow2, each beside its floor
+#                    (one `ssh HOST true` per host it touches: cold, and multiplexed on a kept
+#                    connection), with a light login shell and one that costs BENCH_LOGIN_S (0.25 s)
 #   bench.sh         all of them
 # Needs root and builds build/onestor (BENCH_BIN: time another onestor binary instead, e.g. an older
 # build). Sizes scale with BENCH_* variables (see each section).
@@ -17,14 +20,19 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
     if [ "$SECTION" = all ]; then
-        for s in ssh qcow2 stat lvm download; do bash "$0" "$s"; echo; done
+        for s in ssh qcow2 stat lvm download lifecycle; do bash "$0" "$s"; echo; done
+        exit 0
+    fi
+    if [ "$SECTION" = lifecycle ]; then
+        for tm in shared ssh qcow2; do bash "$0" "lifecycle-$tm"; echo; done
         exit 0
     fi
 fi
 export ONESTOR_SRC=$PWD ONESTOR_BIN=${BENCH_BIN:-$PWD/build/onestor}
 set +eu
 source test/e2e/lib.sh
-case "$SECTION" in ssh) e2e_init "$@" ssh ;; qcow2) e2e_init "$@" shared ;; stat|download) e2e_init "$@" none ;;
+case "$SECTION" in ssh | lifecycle-ssh) e2e_init "$@" ssh ;; qcow2 | lifecycle-shared | lifecycle-qcow2) e2e_init "$@" shared ;;
+    stat|download) e2e_init "$@" none ;;
     lvm)
         export LVMHOSTS_SAN_MB=$(( ${BENCH_LV_GIB:-4} * 3072 + 1024 ))
         e2e_init "$@" lvm ;;
@@ -383,7 +391,92 @@ bench_download() {
     echo "  (peak RSS: the largest process of the contender, from GNU time; allocated: du of the result)"
 }
 
+# ---- lifecycle: each TM call of the example VM beside its floor -------------------------------
+# lc_call NAME PROGRAM ARGS...: runs one driver call with DEBUG lines; appends to $T/lc.NAME
+# "seconds handshakes remote-commands floor-seconds" where the floor is one `ssh HOST true`
+# per host the call names (cold: a new connection each; warm: over a kept one).
+lc_call() {
+    local name=$1 prog=$2 t0 t1 c0 f0 f1 hosts h; shift 2
+    hosts=$(printf '%s\n' "$@" | sed -n 's/^\(host0[12]\):.*/\1/p; s/^\(host0[12]\)$/\1/p' | sort -u)
+    f0=$(now)
+    for h in $hosts; do
+        if [ "$LC_MODE" = warm ]; then ssh -F "$T/hosts/ssh_config" -o ControlMaster=auto -o "ControlPath=$T/floor-%h" \
+            -o ControlPersist=600 "$h" true; else ssh -F "$T/hosts/ssh_config" -o ControlPath=none "$h" true; fi
+    done
+    f1=$(now)
+    c0=$(conns); t0=$(now)
+    ONESTOR_DEBUG=yes "$prog" "$@" >/dev/null 2>"$T/err" || { echo "bench: failed: ${prog#"$R"/} $*"; grep -v DEBUG "$T/err"; exit 1; }
+    t1=$(now)
+    echo "$(echo "$t1 - $t0" | bc) $(($(conns) - c0)) $(grep -c 'run: ssh .*ControlMaster=no' "$T/err") $(echo "$f1 - $f0" | bc)" \
+        "$(echo $hosts | tr ' ' ,)" >> "$T/lc.$LC_MODE.$name"
+    LC_ORDER+=("$name")
+}
+lc_vm() {  # lc_vm ID: the example VM's calls (as scripts/demo.sh makes them)
+    local vid=$1 V=$DS/0/$1 tm=$LC_TM
+    vm_xml "$vid" host01 "$tm" "0:YES:$LC_IMG0:512:512:raw:$tm" "1:NO:$LC_IMG1:64:64:raw:$tm"
+    lc_call clone "$R/tm/$tm/clone" "frontend:$LC_IMG0" "host01:$V/disk.0" "$vid" 1
+    lc_call ln "$R/tm/$tm/ln" "frontend:$LC_IMG1" "host01:$V/disk.1" "$vid" 1
+    lc_call context "$R/tm/$tm/context" "$LC_CTX" "host01:$V/disk.2" "$vid" 0
+    lc_call mkswap "$R/tm/$tm/mkswap" 32 "host01:$V/disk.3" "$vid" 0
+    lc_call snap_create "$R/tm/$tm/snap_create" "host01:$V/disk.0" 0 "$vid" 1
+    lc_call snap_revert "$R/tm/$tm/snap_revert" "host01:$V/disk.0" 0 "$vid" 1
+    lc_call snap_delete "$R/tm/$tm/snap_delete" "host01:$V/disk.0" 0 "$vid" 1
+    set_lcm "$vid" 10
+    lc_call "stop: mv disk.0" "$R/tm/$tm/mv" "host01:$V/disk.0" "frontend:$V/disk.0" "$vid" 1
+    lc_call "stop: mv dir" "$R/tm/$tm/mv" "host01:$V" "frontend:$V" "$vid" 0
+    set_lcm "$vid" 9
+    lc_call "resume: mv disk.0" "$R/tm/$tm/mv" "frontend:$V/disk.0" "host01:$V/disk.0" "$vid" 1
+    lc_call "resume: mv dir" "$R/tm/$tm/mv" "frontend:$V" "host01:$V" "$vid" 0
+    set_lcm "$vid" 8
+    lc_call "migrate: mv disk.0" "$R/tm/$tm/mv" "host01:$V/disk.0" "host02:$V/disk.0" "$vid" 1
+    lc_call "migrate: mv dir" "$R/tm/$tm/mv" "host01:$V" "host02:$V" "$vid" 0
+    set_lcm "$vid" 11
+    lc_call delete "$R/tm/$tm/delete" "host02:$V/disk.0" "$vid" 1
+    lc_call mvds "$R/tm/$tm/mvds" "host02:$V/disk.1" "$LC_IMG1" "$vid" 1
+    lc_call "delete dir" "$R/tm/$tm/delete" "host02:$V" "$vid" 0
+}
+bench_lifecycle() {
+    LC_TM=${SECTION#lifecycle-}
+    local src login mode k=0 name
+    src=$(mktemp -d /var/tmp/onestor-bench.XXXXXX)
+    make_sparse "$src/os.img" 512
+    make_sparse "$src/data.img" 64
+    LC_IMG0=$("$R/datastore/fs/cp" "$(ds_dump PATH="$src/os.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 0 2>/dev/null)
+    LC_IMG1=$("$R/datastore/fs/cp" "$(ds_dump IMAGE_ID=1 PATH="$src/data.img" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/)" 1 2>/dev/null)
+    LC_CTX=$src/context.sh
+    echo "ONEGATE_ENDPOINT=http://frontend:5030" > "$LC_CTX"
+    for login in 0 "${BENCH_LOGIN_S:-0.25}"; do
+        # the hosts' shells source root's ~/.bashrc: this namespace's copy costs $login s per command
+        if [ "$login" = 0 ]; then : > "$T/bashrc"; else echo "sleep $login" > "$T/bashrc"; fi
+        echo "== lifecycle, TM $LC_TM: the example VM's TM calls, login shell +${login} s per remote command; median of $RUNS VMs"
+        printf '  %-20s %-13s | %-31s | %-31s\n' "" "" "cold (one connection per action)" "warm (SSH_CONTROL_PERSIST=70)"
+        printf '  %-20s %-13s | %7s %7s %5s %3s %4s | %7s %7s %5s %3s %4s\n' action hosts onestor floor x hs cmds onestor floor x hs cmds
+        for mode in cold warm; do
+            LC_MODE=$mode
+            if [ "$mode" = warm ]; then export ONESTOR_SSH_CONTROL_PERSIST=70; else export ONESTOR_SSH_CONTROL_PERSIST=0; fi
+            [ "$mode" = warm ] && lc_vm 900 >/dev/null && rm -f "$T"/lc.warm.*  # warms the connections up
+            for r in $(seq 1 "$RUNS"); do k=$((k + 1)); LC_ORDER=(); lc_vm $((100 + k)); done
+        done
+        unset ONESTOR_SSH_CONTROL_PERSIST
+        for name in "${LC_ORDER[@]}"; do
+            printf '  %-20s %-13s' "$name" "$(awk 'NR == 1 {print $5}' "$T/lc.cold.$name")"
+            for mode in cold warm; do
+                local f="$T/lc.$mode.$name" o fl
+                o=$(median "$f" 1); fl=$(median "$f" 4)
+                printf ' | %7.3f %7.3f %5.2f %3s %4s' "$o" "$fl" "$(echo "$o / $fl" | bc -l)" "$(median "$f" 2)" "$(median "$f" 3)"
+            done
+            echo
+        done
+        rm -f "$T"/lc.*
+    done
+    echo "  (onestor: the driver call's wall time; floor: one ssh HOST true per host the call names, a new"
+    echo "   connection each (cold) or over one kept before (warm); x: onestor / floor; hs: ssh handshakes"
+    echo "   the call made (sshd logs); cmds: remote commands it sent (DEBUG lines); hosts: which it touches)"
+    rm -rf "$src"
+}
+
 case "$SECTION" in
+    lifecycle-*) bench_lifecycle ;;
     stat) bench_stat ;;
     download) bench_download ;;
     lvm) bench_lvm ;;
