@@ -454,7 +454,7 @@ bench_lifecycle() {
         for mode in cold warm; do
             LC_MODE=$mode
             if [ "$mode" = warm ]; then export ONESTOR_SSH_CONTROL_PERSIST=70; else export ONESTOR_SSH_CONTROL_PERSIST=0; fi
-            [ "$mode" = warm ] && lc_vm 900 >/dev/null && rm -f "$T"/lc.warm.*  # warms the connections up
+            [ "$mode" = warm ] && lc_vm 900 && rm -f "$T"/lc.warm.*  # warms the connections up
             for r in $(seq 1 "$RUNS"); do k=$((k + 1)); LC_ORDER=(); lc_vm $((100 + k)); done
         done
         unset ONESTOR_SSH_CONTROL_PERSIST

@@ -13,6 +13,8 @@
 #include "onestor/registry.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -99,6 +101,25 @@ std::string release() {
     return std::to_string(p.major) + "." + std::to_string(p.minor);
 }
 
+// On the bridge host, once its stdin holds nothing more to read: the end of it means the
+// front-end is gone (killed, or it timed out), so this process stops as on SIGTERM (its
+// clean-up runs, nothing is committed after that point).
+void watch_front_end() {
+    pollfd p{0, POLLIN, 0};
+    char c;
+    if (::poll(&p, 1, 0) > 0 && ::read(0, &c, 1) == 0)
+        throw DriverError("the front-end went away (its end of the stream closed): stopped, nothing kept");
+    std::thread([] {
+        char c;
+        for (;;) {
+            ssize_t k = ::read(0, &c, 1);
+            if (k > 0 || (k < 0 && errno == EINTR)) continue;
+            ::kill(::getpid(), SIGTERM);
+            return;
+        }
+    }).detach();
+}
+
 // One action on host h: the action data, then the image's records for cp, on its stdin.
 // Nothing when the host has no onestor to run (exit 127, from its shell).
 std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, const std::string& action,
@@ -120,9 +141,9 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
         } catch (const PeerGone&) {
             gone = true;
         } catch (...) {
-            mine = std::current_exception();  // no end mark follows: the host keeps nothing
+            mine = std::current_exception();
+            wr = io::File();  // the end of its stdin without an end mark: the host stops, keeps nothing
         }
-        wr = io::File();
     });
     Result r;
     try {
@@ -136,8 +157,11 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
         writer.join();
         throw;
     }
+    // The host's stdin stays open while it works, and only then ends: should this process
+    // end first (killed, timed out), that end tells the host to stop (watch_front_end).
     rd = io::File();
     writer.join();
+    wr = io::File();
     // Its log lines, into the image's log, named after the host.
     std::istringstream err(r.err);
     for (std::string l; std::getline(err, l);) {
@@ -145,7 +169,8 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
         auto c = l.find(": ", 6);
         log::info(h.name() + ": " + (c == std::string::npos ? l.substr(6) : l.substr(c + 2)));
     }
-    if (r.status == 127 && !h.local()) return std::nullopt;
+    // No onestor there (its shell's 127), or one from before this command: installed first.
+    if (!h.local() && (r.status == 127 || r.err.find("unknown command 'bridge'") != std::string::npos)) return std::nullopt;
     if (mine) std::rethrow_exception(mine);  // the front-end's side failed first
     if (r.status != 0) throw DriverError("on bridge host " + quoted(h.name()) + ": " + failure_reason(r.err, true));
     if (gone) throw DriverError("bridge host " + quoted(h.name()) + " closed the image stream");
@@ -271,12 +296,14 @@ void receive_image(const DsDump& d, int out_fd) {
     } catch (...) {
         rd = io::File();
         decoder.join();
+        if (err) std::rethrow_exception(err);  // a broken stream is the cause, not what the pipeline made of it
         throw;
     }
     rd = io::File();
     decoder.join();
     if (err) std::rethrow_exception(err);
     if (!ended) throw DriverError("the image stream from the front-end ended before its end mark: nothing is kept");
+    watch_front_end();
 }
 
 }  // namespace onestor::backends::bridge
@@ -303,6 +330,7 @@ int serve_bridge(const std::vector<std::string>& w, std::string& out) {
         b64 += c;
     }
     DsDump d = DsDump::from_base64(b64);
+    if (action != "cp") bridge::watch_front_end();  // (cp: once the image's records are read)
     const DsTable* t = find_ds_backend(d.datastore.ds_mad);
     if (!t || t->name != "fs") throw DriverError("only fs datastores are run on a bridge host by onestor");
     const Primitive& e = t->entry(action);

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 namespace onestor {
@@ -119,6 +120,9 @@ bool is_frontend(const std::string& name) {
 }  // namespace
 
 Host& Host::get(const std::string& name) {
+    // (a BRIDGE_LIST cp reads an ssh source on one thread while it talks to the bridge on another)
+    static std::mutex m;
+    std::lock_guard<std::mutex> guard(m);
     auto& h = hosts();
     auto it = h.find(name);
     if (it != h.end()) return *it->second;
@@ -684,11 +688,18 @@ void Host::replace_dir(const std::string& from, const std::string& to) {
 void Host::put_file(const std::string& local_path, const std::string& dst) {
     if (local_) return copy_file(local_path, dst, true);
     io::File in = io::open_read(local_path);
+    struct stat st {};
+    if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", local_path);
     RemoteTemp tmp(*this, io::temp_name_for(dst));
+    std::string what = "cannot copy " + quoted(local_path) + " to " + quoted(label(dst));
+    // dd ends at the end of its stdin, which a front-end killed mid-way also gives it: the
+    // rename in the same script waits for the whole size.
     batch({mkdir_step(dirname_of(dst)),
-           run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"},
-                    "cannot copy " + quoted(local_path) + " to " + quoted(label(dst)),
+           run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
+           run_step({"sh", "-c", "[ \"$(stat -c %s -- \"$1\")\" = \"$2\" ] || { echo \"$1: incomplete\" >&2; exit 1; }", "sh",
+                     tmp.path(), std::to_string(st.st_size)},
+                    what),
            rename_step(tmp.path(), dst, true)},
           in.fd());
     tmp.keep();

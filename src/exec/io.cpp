@@ -195,6 +195,7 @@ TempFile::~TempFile() {
 }
 
 void TempFile::commit(bool replace) {
+    check_interrupted();  // told to stop (SIGTERM): nothing is published from then on
     // By path, not by our fd: a tool (qemu-img, mkfs) may have replaced the inode.
     File again(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!again || ::fchmod(again.fd(), mode_) != 0) throw_errno("cannot set the mode of", tmp_);

@@ -129,16 +129,21 @@ expect_ok "a bridge without onestor, installing on: installed, then the action" 
 check "installed: onestor at REMOTE_ONESTOR, the image on host02" eval '[ -x "$T/bridge-bin/onestor" ] && lands "$OUT" host02'
 sed -i -e "s|^REMOTE_ONESTOR=.*|REMOTE_ONESTOR=$R/onestor|" -e "s|^REMOTE_ONESTOR_INSTALL=.*|REMOTE_ONESTOR_INSTALL=no|" "$ONESTOR_CONF"
 
-# ---- the bridge's side: a stream that ends without its end mark keeps nothing -------------
-# One 4 KiB data record, then the end of input (the front-end died mid-image).
+# ---- the bridge's side: what it keeps depends on the front-end's stream ---------------------
+# One 4 KiB data record, with or without the end mark.
 records() { perl -e 'print pack("Q<", 4096), "x" x 4096; print pack("Q<", 0) if $ARGV[0]' "$1"; }
 SIDE=$(ds_dump PATH=/unused SAFE_DIRS="$SAFE" BASE_PATH="$T/side")
 mkdir -p "$T/side"
-run_action "$R/onestor" bridge cp 7 5.10 < <(printf '%s\n' "$SIDE"; records 0)
-check "bridge side, stream cut short: an error, nothing kept" eval \
+{ printf '%s\n' "$SIDE"; records 0; } > "$T/stream.cut"
+run_action "$R/onestor" bridge cp 7 5.10 < "$T/stream.cut"
+check "bridge side, no end mark (the front-end died mid-image): an error, nothing kept" eval \
     '[ "$RC" -ne 0 ] && [[ $ERR == *"ended before its end mark"* ]] && [ -z "$(ls -A "$T/side")" ]'
-run_action "$R/onestor" bridge cp 7 5.10 < <(printf '%s\n' "$SIDE"; records 1)
-check "bridge side, the whole stream: the image and its format" eval \
+{ printf '%s\n' "$SIDE"; records 1; } > "$T/stream.whole"
+run_action "$R/onestor" bridge cp 7 5.10 < "$T/stream.whole"
+check "bridge side, the end mark but then the front-end's end closed (it died): stopped, nothing kept" eval \
+    '[ "$RC" -ne 0 ] && [[ $ERR == *"the front-end went away"* ]] && [ -z "$(ls -A "$T/side")" ]'
+run_action "$R/onestor" bridge cp 7 5.10 < <(cat "$T/stream.whole"; sleep 3)
+check "bridge side, the whole stream, the front-end still there: the image and its format" eval \
     '[ "$RC" -eq 0 ] && [ "$(sed -n 2p <<<"$OUT")" = raw ] && [ "$(head -c 4096 "$(sed -n 1p <<<"$OUT")" | tr -d x | wc -c)" -eq 0 ]'
 check "no temporary file left on any machine" no_temps
 

@@ -8,6 +8,7 @@
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 #include <functional>
 #include <map>
@@ -81,10 +82,12 @@ private:
         if (recording) log.push_back(line);
     }
     Result answer(const std::string& host, const Argv& argv, const RunOptions& opts) {
-        // A host reads what it is sent before it answers (a writer of a pipe would block).
+        // A host reads what it is sent before it answers (a writer of a pipe would block); a
+        // writer that keeps its end open while the host works (a bridge's tie) sends no end.
         if (!host.empty() && opts.stdin_fd >= 0) {
             char buf[65536];
-            while (::read(opts.stdin_fd, buf, sizeof buf) > 0) {}
+            pollfd p{opts.stdin_fd, POLLIN, 0};
+            while (::poll(&p, 1, 200) > 0 && ::read(opts.stdin_fd, buf, sizeof buf) > 0) {}
         }
         if (auto r = respond_ ? respond_(host, argv) : std::nullopt) {
             if (opts.check && r->status != 0)
