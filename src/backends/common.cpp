@@ -5,6 +5,7 @@
 #include "onestor/error.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
+#include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/numbers.hpp"
@@ -275,6 +276,25 @@ std::string CommonTm::image_format(Host& h, const std::string& image, const VmDi
     if (f.empty()) f = d.get("CLONE") == "NO" ? "raw" : imgformat::decide_path(h, image).format;
     if (f != "raw" && f != "qcow2") throw DriverError("unsupported image format " + quoted(f));
     return f;
+}
+
+unsigned long long CommonTm::grown_size_mb(const TmContext& c, const std::string& dst) {
+    int id = disk_id_of(dst);
+    const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+    if (!d) return 0;
+    long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
+    return size > orig && orig > 0 ? static_cast<unsigned long long>(size) : 0;
+}
+
+void CommonTm::move_vm_dir(const TmContext& c, const HostPath& src, const HostPath& dst) {
+    if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
+        throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
+                          std::to_string(c.vmid));
+    Host& h = Host::get(dst.host);
+    Lock lock("vm-" + std::to_string(c.vmid));
+    log::info("moving " + quoted(h.label(src.path)) + " to " + quoted(h.label(dst.path)));
+    // (relative names inside, such as qcow2's snapshot links, keep the chains whole)
+    h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
 }
 
 bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {

@@ -44,6 +44,12 @@ protected:
     // is decided from its first bytes (never a qemu-img probe; see common.cpp for which
     // files are guest-written). Only raw and qcow2 are accepted.
     static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
+    // The size a deployed disk grows to: SIZE when the VM template asks for more than the
+    // image's ORIGINAL_SIZE (0: keep the image's size). dst is the disk.N path.
+    static unsigned long long grown_size_mb(const TmContext& c, const std::string& dst);
+    // mv of a VM directory to another path on the same storage (another system datastore
+    // seen by dst's host): one rename under the VM's lock, the paths checked to be the VM's.
+    static void move_vm_dir(const TmContext& c, const HostPath& src, const HostPath& dst);
     // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
     static bool disk_flag(const VmDisk& d, const std::string& key);
     // Per VM directory under a system datastore dir: its disks and their snapshots, sizes

@@ -63,7 +63,7 @@ public:
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (disk_id_of(src.path) < 0) {
-            move_dir(c, src, dst);
+            if (src.path != dst.path) move_vm_dir(c, src, dst);
             return;
         }
         check_disk_path(src, c.vmid);
@@ -526,17 +526,6 @@ private:
             if (auto d = lv_disk_of(c, h, disk)) out.push_back(d->lv);
         }
         return out;
-    }
-
-    void move_dir(const TmContext& c, const HostPath& src, const HostPath& dst) {
-        if (src.path == dst.path) return;
-        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
-                              std::to_string(c.vmid));
-        Host& h = Host::get(dst.host);
-        h.mkdir_p(dirname_of(dst.path));
-        h.rename(src.path, dst.path, false);
-        log::info("moved " + quoted(src.path) + " to " + quoted(dst.path));
     }
 
     // Each VM's disk LVs and their snapshot LVs (<name>_s<snap>), in name order.

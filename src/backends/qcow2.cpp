@@ -70,8 +70,7 @@ public:
         std::string first = join_path(tmp.path(), "0");
         std::vector<Step> build = {h.mkdir_step(tmp.path()), copy ? qemu::convert_step(h, format, image, "qcow2", first)
                                                                   : qemu::overlay_step(h, image, format, first)};
-        long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
-        if (size > orig && orig > 0) build.push_back(qemu::resize_step(h, "qcow2", first, static_cast<unsigned long long>(size)));
+        if (auto size = grown_size_mb(c, dst.path)) build.push_back(qemu::resize_step(h, "qcow2", first, size));
         build.push_back(h.symlink_step(".", join_path(tmp.path(), leaf)));
         build.push_back(qemu::chain_step(h, first, "qcow2"));
         check_loops(qemu::parse_chain(h.batch(build).back()), quoted(dst.str()));
@@ -181,13 +180,7 @@ public:
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (src.path == dst.path || disk_id_of(src.path) >= 0) return;  // shared storage
-        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
-                              std::to_string(c.vmid));
-        Host& h = Host::get(dst.host);
-        Lock lock("vm-" + std::to_string(c.vmid));
-        // relative names inside keep the chains whole
-        h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
+        move_vm_dir(c, src, dst);
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {

@@ -23,14 +23,10 @@ public:
         log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
         RemoteTemp tmp(h, io::temp_name_for(dst.path));
         std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path);
-        int id = disk_id_of(dst.path);
-        if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
-            long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
-            if (size > orig && orig > 0) {
-                log::info("resizing to " + std::to_string(size) + " MiB");
-                steps.push_back(qemu::resize_step(h, disk_format(*d), tmp.path(), static_cast<unsigned long long>(size)));
-                steps.push_back(h.sync_step(tmp.path()));
-            }
+        if (auto size = grown_size_mb(c, dst.path)) {
+            log::info("resizing to " + std::to_string(size) + " MiB");
+            steps.push_back(qemu::resize_step(h, disk_format(c.vm().require_disk(disk_id_of(dst.path))), tmp.path(), size));
+            steps.push_back(h.sync_step(tmp.path()));
         }
         steps.push_back(h.rename_step(tmp.path(), dst.path, true));
         h.batch(steps);
@@ -92,13 +88,7 @@ public:
             log::info("shared storage: " + quoted(src.str()) + " needs no move");
             return;
         }
-        if (!is_vm_dir(src, c.vmid) || !is_vm_dir(dst, c.vmid))
-            throw DriverError("cannot move " + quoted(src.str()) + " to " + quoted(dst.str()) + ": not the directories of VM " +
-                              std::to_string(c.vmid));
-        Host& h = Host::get(dst.host);
-        Lock lock("vm-" + std::to_string(c.vmid));
-        log::info("moving " + quoted(src.path) + " to " + quoted(dst.path));
-        h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
+        move_vm_dir(c, src, dst);
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {

@@ -88,14 +88,13 @@ public:
             log::info("the source host of VM " + std::to_string(c.vmid) + " is unknown: nothing to move");
             return;
         }
-        Lock lock("vm-" + std::to_string(c.vmid));  // also what lets the receiver remove leftovers
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
-        if (&from == &to) {
+        if (&from == &to) {  // another system datastore on the same host
             if (missing(from, src.path)) return check_moved(to, src, dst);
-            to.batch({to.mkdir_step(dirname_of(dst.path)), to.rename_step(src.path, dst.path, false)});
-            return;
+            return move_vm_dir(c, src, dst);
         }
+        Lock lock("vm-" + std::to_string(c.vmid));  // also what lets the receiver remove leftovers
         // No questions first (each costs a round trip, one to the destination a connection):
         // the copy fails by itself when there is nothing to send, and only then is asked why.
         try {
@@ -162,13 +161,9 @@ private:
         // (the receiver writes the probes' marker of the host's datastore, as upstream's clone)
         transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::keep, monitor_mark_of(dirname_of(dst.path), "ssh"));
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
-        int id = disk_id_of(dst.path);
-        if (const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr) {
-            long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
-            if (size > orig && orig > 0) {
-                log::info("resizing to " + std::to_string(size) + " MiB");
-                qemu::resize(to, disk_format(*d), dst.path, static_cast<unsigned long long>(size));
-            }
+        if (auto size = grown_size_mb(c, dst.path)) {
+            log::info("resizing to " + std::to_string(size) + " MiB");
+            qemu::resize(to, disk_format(c.vm().require_disk(disk_id_of(dst.path))), dst.path, size);
         }
     }
 
