@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
             protocol::current_profile().error = protocol::ErrorForm::Markers;
             rc = cli::run_meta(p.meta, out);
             // doctor's report is its output, problems or not (`onestor doctor > report`).
-            std::fputs(out.c_str(), rc == 0 || p.meta[0] == "doctor" ? stdout : stderr);
+            std::fputs(out.c_str(), rc == 0 || (!p.meta.empty() && p.meta[0] == "doctor") ? stdout : stderr);
             return rc;
         }
         log::set_action(p.inv.full_action());

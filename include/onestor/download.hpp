@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace onestor {
 class Config;
@@ -112,5 +113,9 @@ private:
     std::string buf_;  // pending bytes starting at offset base_
     unsigned long long base_ = 0, size_ = 0;
 };
+
+// `onestor fetch URL|PATH OUT [options]` (src/tools/fetch_command.cpp): words[0] is "fetch";
+// prints the byte counts and digests. For tests and benchmarks.
+int fetch_command(const std::vector<std::string>& words, std::string& out);
 
 }  // namespace onestor::download

@@ -1,23 +1,18 @@
 #include "onestor/cli.hpp"
 
-#include "onestor/config.hpp"
 #include "onestor/download.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/protocol.hpp"
 #include "onestor/registry.hpp"
-#include "onestor/stream.hpp"
 #include "onestor/transfer.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
-#include <map>
 
 #ifndef ONESTOR_VERSION
 #define ONESTOR_VERSION "0.0.0"
@@ -127,65 +122,57 @@ std::string matrix() {
     return s;
 }
 
-// Hidden developer command: the download pipeline end to end, for tests and benchmarks.
-//   onestor fetch URL|PATH OUT [--md5 X] [--sha1 X] [--sha256 X] [--digests] [--limit N] [--no-decompress]
-//                 [--s3-endpoint URL --s3-region R]   (keys: $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY)
-int fetch(const std::vector<std::string>& w, std::string& out) {
-    const char* usage =
-        "usage: onestor fetch URL OUT [--md5 X] [--sha1 X] [--sha256 X] [--digests] [--limit N] [--no-decompress]";
-    if (w.size() < 3) throw DriverError(usage);
-    download::DownloadOptions o;
-    o.url = w[1];
-    std::string dst = clean_path(w[2], "path");
-    bool limit_set = false;
-    for (size_t i = 3; i < w.size(); ++i) {
-        auto val = [&]() -> const std::string& {
-            if (i + 1 >= w.size()) throw DriverError(usage);
-            return w[++i];
-        };
-        if (w[i] == "--md5")
-            o.md5 = val();
-        else if (w[i] == "--sha1")
-            o.sha1 = val();
-        else if (w[i] == "--sha256")
-            o.sha256 = val();
-        else if (w[i] == "--no-decompress")
-            o.no_decompress = true;
-        else if (w[i] == "--digests")
-            o.all_digests = true;
-        else if (w[i] == "--s3-endpoint")
-            o.s3.endpoint = val();
-        else if (w[i] == "--s3-region")
-            o.s3.region = val();
-        else if (w[i] == "--limit") {
-            o.limit = stream::parse_rate(val());
-            o.limit_name = "--limit";
-            limit_set = true;
-        } else
-            throw DriverError(usage);
-    }
-    // S3 keys from the environment, never on a command line that ps shows.
-    for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &o.s3.access_key}, {"AWS_SECRET_ACCESS_KEY", &o.s3.secret_key}})
-        if (const char* v = std::getenv(var)) *field = v;
-    io::File in;
-    if (!download::is_remote_url(o.url)) {
-        in = io::open_read(clean_path(o.url, "path"));
-        o.local_fd = in.fd();
-    }
-    io::TempFile t(dst, 0644);
-    if (!limit_set) {
-        struct statvfs sv {};
-        if (::fstatvfs(t.fd(), &sv) != 0) throw_errno("cannot stat the filesystem of", dst);
-        auto l = download::limit_for(config(), static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize);
-        o.limit = l.bytes;
-        o.limit_name = l.name;
-    }
-    download::DownloadResult r = download::download_to_fd(o, t.fd());
-    t.commit(true);
-    out = "bytes_in " + std::to_string(r.bytes_in) + "\nbytes_out " + std::to_string(r.bytes_out) + "\nallocated " +
-          std::to_string(r.allocated) + "\ncompression " + (r.compression.empty() ? "none" : r.compression) + "\narchive " +
-          (r.archive.empty() ? "none" : r.archive) + "\nmd5 " + r.md5 + "\nsha1 " + r.sha1 + "\nsha256 " + r.sha256 + "\n";
+int help(const std::vector<std::string>& w, std::string& out) {
+    out = kUsage;
+    return w.empty() ? 2 : 0;
+}
+
+int version(const std::vector<std::string>&, std::string& out) {
+    // The profile this binary would use where it sits (main chose it from remotes/VERSION).
+    out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + protocol::profile().describe() + ", from " +
+          protocol::profile().origin + "\n";
     return 0;
+}
+
+int only(const std::vector<std::string>& w, std::string& out, std::string (*text)()) {
+    if (w.size() != 1) throw DriverError("usage: onestor " + w[0]);
+    out = text();
+    return 0;
+}
+
+// The commands that are not driver actions, each by its first word (--progress aside).
+struct MetaCommand {
+    const char* name;
+    int (*run)(const std::vector<std::string>& words, std::string& out);  // words[0] is the name
+};
+const MetaCommand kMeta[] = {
+    {"--help", help},
+    {"-h", help},
+    {"help", help},
+    {"--version", version},
+    {"actions", [](const std::vector<std::string>& w, std::string& out) { return only(w, out, matrix); }},
+    {"install-remotes",
+     [](const std::vector<std::string>& w, std::string& out) {
+         if (w.size() != 2) throw DriverError("usage: onestor install-remotes DIR");
+         install_remotes(w[1], out);
+         return 0;
+     }},
+    {"doctor", [](const std::vector<std::string>& w,
+                  std::string& out) { return doctor(std::vector<std::string>(w.begin() + 1, w.end()), out); }},
+    {"send", transfer::host_side},
+    {"receive", transfer::host_side},
+    {"sweep", transfer::host_side},
+    // hidden: the package's /etc/one/onestor.conf and onestor(1)
+    {"config-template", [](const std::vector<std::string>& w, std::string& out) { return only(w, out, config_template); }},
+    {"man", [](const std::vector<std::string>& w, std::string& out) { return only(w, out, man_page); }},
+    {"fetch", download::fetch_command},  // hidden: the download pipeline, for tests and benchmarks
+    {"bridge", serve_bridge},            // hidden: a BRIDGE_LIST host's side
+};
+
+const MetaCommand* find_meta(const std::string& word) {
+    for (const auto& m : kMeta)
+        if (word == m.name) return &m;
+    return nullptr;
 }
 
 }  // namespace
@@ -200,9 +187,7 @@ Parsed parse(const std::vector<std::string>& argv) {
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
         while (!w.empty() && w[0] == "--progress") p.progress = true, w.erase(w.begin());
-        if (w.empty() || is_help(w[0]) || w[0] == "help" || w[0] == "--version" || w[0] == "actions" ||
-            w[0] == "install-remotes" || w[0] == "send" || w[0] == "receive" || w[0] == "sweep" || w[0] == "fetch" ||
-            w[0] == "bridge" || w[0] == "doctor" || w[0] == "config-template" || w[0] == "man") {
+        if (w.empty() || find_meta(w[0])) {
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;
@@ -305,38 +290,10 @@ void install_remotes(const std::string& dir_arg, std::string& out) {
 }
 
 int run_meta(const std::vector<std::string>& w, std::string& out) {
-    if (w.empty() || is_help(w[0]) || w[0] == "help") {
-        out = kUsage;
-        return w.empty() ? 2 : 0;
-    }
-    if (w[0] == "--version") {
-        // The profile this binary would use where it sits (main chose it from remotes/VERSION).
-        out = std::string("onestor ") + ONESTOR_VERSION + "\nprofile: " + protocol::profile().describe() + ", from " +
-              protocol::profile().origin + "\n";
-        return 0;
-    }
-    if (w[0] == "actions") {
-        out = matrix();
-        return 0;
-    }
-    if (w[0] == "install-remotes") {
-        if (w.size() != 2) throw DriverError("usage: onestor install-remotes DIR");
-        install_remotes(w[1], out);
-        return 0;
-    }
-    if (w[0] == "config-template" && w.size() == 1) {  // hidden: the package's /etc/one/onestor.conf
-        out = config_template();
-        return 0;
-    }
-    if (w[0] == "man" && w.size() == 1) {  // hidden: the package's onestor(1)
-        out = man_page();
-        return 0;
-    }
-    if (w[0] == "doctor") return doctor(std::vector<std::string>(w.begin() + 1, w.end()), out);
-    if (int rc = transfer::host_side(w, out); rc >= 0) return rc;  // send, receive, sweep
-    if (w[0] == "fetch") return fetch(w, out);
-    if (w[0] == "bridge") return serve_bridge(w, out);  // hidden: a BRIDGE_LIST host's side
-    throw DriverError("unknown command " + quoted(w[0]));
+    if (w.empty()) return help(w, out);
+    const MetaCommand* m = find_meta(w[0]);
+    if (!m) throw DriverError("unknown command " + quoted(w[0]));
+    return m->run(w, out);
 }
 
 }  // namespace onestor::cli

@@ -28,6 +28,10 @@ sick() {
     [ "$RC" -eq 1 ] && grep -qE "^PROBLEM .*$pat" <<<"$OUT" || echo "$OUT" | sed 's/^/#   /'
 }
 
+# The binary alone, as a newcomer first types it: the usage on stderr, exit 2 (not a crash).
+OUT=$("$R/onestor" 2>&1 >/dev/null); RC=$?
+check "bare 'onestor': exit 2, the usage on stderr" eval '[ "$RC" -eq 2 ] && grep -q "^Usage:" <<<"$OUT"'
+
 healthy "healthy front-end and hosts"
 check "healthy: tools and versions listed for every machine" eval \
     '(for m in frontend host01 host02; do grep -qE "^ok +$m: qemu-img: qemu-img version [0-9]" <<<"$OUT" && grep -qE "^ok +$m: mkswap: " <<<"$OUT" || exit 1; done)'

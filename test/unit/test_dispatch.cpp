@@ -62,7 +62,14 @@ TEST_CASE("shell form and meta commands") {
     CHECK(p.inv.driver == "fs");
     p = parse({"onestor-0.1", "--version"});  // a renamed binary still works
     CHECK(p.what == cli::Parsed::What::Meta);
-    for (const char* m : {"--help", "actions", "install-remotes"}) CHECK(parse({"onestor", m}).what == cli::Parsed::What::Meta);
+    for (const char* m : {"--help", "-h", "help", "actions", "install-remotes", "doctor", "send", "receive", "sweep", "fetch",
+                          "bridge", "config-template", "man"})
+        CHECK(parse({"onestor", m}).what == cli::Parsed::What::Meta);
+    CHECK(parse({"onestor"}).what == cli::Parsed::What::Meta);
+    std::string usage;
+    CHECK(cli::run_meta({}, usage) == 2);  // bare `onestor`: the usage, and a failure
+    CHECK(usage.find("Usage:") != std::string::npos);
+    CHECK_THROWS_WITH_AS(cli::run_meta({"man", "x"}, usage), doctest::Contains("usage: onestor man"), DriverError);
     CHECK_THROWS_WITH_AS(parse({"onestor", "frobnicate"}), doctest::Contains("unknown command"), DriverError);
     std::string out;
     CHECK(cli::run_meta({"actions"}, out) == 0);
