@@ -5,6 +5,7 @@
 #include "onestor/error.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
+#include "onestor/iso.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
@@ -144,10 +145,7 @@ void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files
         stage_file(f, join_path(dir, f.name));
     }
     std::string iso = join_path(work.path, "context.iso");
-    Argv a = config().get_words("MKISOFS");
-    a.insert(a.end(), {"-o", iso, "-V", "CONTEXT", "-J", "-R", "-quiet", dir});
-    long limit = config().get_int("COMMAND_TIMEOUT");
-    run(a, {.timeout_s = static_cast<int>(limit > 0 ? limit : 300), .what = "cannot build the context ISO"});
+    iso::make(dir, iso);
     if (h.local()) {
         h.sync(iso);
         h.rename(iso, dst.path, true);  // (syncs the directory)
