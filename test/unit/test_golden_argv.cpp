@@ -7,8 +7,9 @@
 // The world: a scratch datastore tree stands for the shared storage every host sees. A remote
 // command a host would run on it (coreutils, qemu-img) runs here for real against that tree;
 // what needs a hypervisor or a SAN (virsh, LVM, onestor on the host, oned's onevm) gets a
-// canned answer. Paths in the files are shown under /var/lib/one/datastores; temp names are
-// numbered in order of appearance.
+// canned answer, and rbd and ceph one from a small model of a Ceph cluster (CephCluster).
+// Paths in the files are shown under /var/lib/one/datastores; temp names are numbered in
+// order of appearance.
 #include "recorder.hpp"
 
 #include "onestor/cli.hpp"
@@ -69,7 +70,165 @@ std::string self_exe() {
     return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
 }
 
-// One scratch world per case: the datastores, the lock dir, a context file.
+// The Ceph cluster of the ceph cases, which `rbd` and `ceph` on a bridge or hypervisor ask:
+// its volumes (pool/name -> size, the parent snapshot of a clone, snapshots in the order
+// made), answered in the JSON shapes rbd.cpp parses and changed as the commands say, with
+// rbd's own refusals where a driver reads them (ENOENT of a missing image, a clone of an
+// unprotected snapshot, rm of an image with snapshots). Auth, timeout and progress words
+// carry nothing it needs: they are dropped before the command is read.
+struct CephCluster {
+    struct Snap {
+        int id;
+        std::string name;
+        bool is_protected = false;
+    };
+    struct Volume {
+        unsigned long long size = 1 << 20;
+        std::string parent;  // "pool/image@snap" of a clone, "" otherwise
+        std::vector<Snap> snaps;
+    };
+    std::map<std::string, Volume> vols;
+    int next_snap_id = 4;
+
+    static std::string q(const std::string& s) { return "\"" + s + "\""; }
+    static std::pair<std::string, std::string> split(const std::string& spec, char c) {
+        auto at = spec.find(c);
+        return at == std::string::npos ? std::pair{spec, std::string()} : std::pair{spec.substr(0, at), spec.substr(at + 1)};
+    }
+    Snap* snap_of(const std::string& spec) {  // pool/image@snap
+        auto [img, name] = split(spec, '@');
+        if (!vols.count(img)) return nullptr;
+        for (auto& s : vols.at(img).snaps)
+            if (s.name == name) return &s;
+        return nullptr;
+    }
+    static Result enoent(const std::string& spec) {
+        return {2, "", "rbd: error opening image " + split(spec, '/').second + ": (2) No such file or directory\n"};
+    }
+    static Result refuse(const std::string& why) { return {22, "", "rbd: " + why + "\n"}; }
+
+    Result respond(const Argv& argv) {
+        Argv a;  // the command's own words: the tool, then what it is asked
+        for (size_t i = 0; i < argv.size(); ++i) {
+            const std::string& w = argv[i];
+            if (w == "-c" || w == "--id" || w == "--keyfile" || w == "--keyring" || w == "--format" || w == "--data-pool")
+                ++i;
+            else if (w.rfind("--", 0) != 0 || w == "--size")
+                a.push_back(w);
+        }
+        if (a[0] == "ceph")  // `ceph df`: the pool "one" (2 GiB stored, 8 GiB left) and another
+            return {0,
+                    R"({"stats":{"total_bytes":21474836480,"total_avail_bytes":10737418240},"pools":[)"
+                    R"({"name":"one","id":1,"stats":{"stored":2147483648,"objects":512,"bytes_used":6442450944,)"
+                    R"("max_avail":8589934592}},{"name":"other","id":2,"stats":{"stored":0,"bytes_used":0,"max_avail":100}}]})",
+                    ""};
+        if (a.size() < 3) return refuse("the test's cluster has no answer to: " + render(argv));
+        const std::string& last = a.back();
+        auto cmd = [&](std::initializer_list<const char*> words) {
+            return a.size() == words.size() + 2 && std::equal(words.begin(), words.end(), a.begin() + 1);
+        };
+        if (cmd({"ls"})) {
+            std::string out;
+            for (const auto& [spec, v] : vols)
+                if (split(spec, '/').first == last) out += (out.empty() ? "" : ",") + q(split(spec, '/').second);
+            return {0, "[" + out + "]\n", ""};
+        }
+        if (cmd({"children"})) {
+            std::string out;
+            for (const auto& [spec, v] : vols)
+                if (v.parent == last)
+                    out += std::string(out.empty() ? "" : ",") + R"({"pool":)" + q(split(spec, '/').first) +
+                           R"(,"pool_namespace":"","image":)" + q(split(spec, '/').second) + "}";
+            return snap_of(last) ? Result{0, "[" + out + "]\n", ""} : enoent(last);
+        }
+        bool sized = a.size() == 5 && a[2] == "--size";             // create/resize --size <N>M SPEC
+        if ((sized && a[1] == "create") || cmd({"import", "-"})) {  // (an import's data is not read: 1 MiB)
+            if (vols.count(last)) return refuse("create error: (17) File exists");
+            vols[last] = {sized ? std::stoull(a[3]) << 20 : 1 << 20, "", {}};
+            return {};
+        }
+        if (a.size() == 4 && (a[1] == "clone" || a[1] == "copy" || a[1] == "rename")) {
+            const std::string& from = a[2];
+            if (vols.count(last)) return refuse(a[1] + " error: (17) File exists");
+            if (a[1] == "clone") {
+                Snap* s = snap_of(from);
+                if (!s) return enoent(from);
+                if (!s->is_protected) return refuse("clone error: (22) Invalid argument (parent snapshot must be protected)");
+                vols[last] = {vols.at(split(from, '@').first).size, from, {}};
+                return {};
+            }
+            auto [img, snap] = split(from, '@');
+            if (!vols.count(img)) return enoent(from);
+            Volume v = vols.at(img);
+            if (a[1] == "copy") v = {v.size, "", {}};  // a full copy: no parent, no snapshots
+            if (a[1] == "rename") vols.erase(img);
+            vols[last] = v;
+            return {};
+        }
+        if (a[1] == "snap" && a.size() == 4) {
+            const std::string& op = a[2];
+            if (op == "ls") {
+                if (!vols.count(last)) return enoent(last);
+                std::string out;
+                for (const auto& s : vols.at(last).snaps)
+                    out += std::string(out.empty() ? "" : ",") + R"({"id":)" + std::to_string(s.id) + R"(,"name":)" + q(s.name) +
+                           R"(,"size":)" + std::to_string(vols.at(last).size) + R"(,"protected":)" +
+                           q(s.is_protected ? "true" : "false") + R"(,"timestamp":"Thu Jan  1 00:00:00 2026"})";
+                return {0, "[" + out + "]\n", ""};
+            }
+            auto [img, name] = split(last, '@');
+            if (!vols.count(img)) return enoent(img);
+            auto& snaps = vols.at(img).snaps;
+            Snap* s = snap_of(last);
+            if (op == "create") {
+                if (s) return refuse("failed to create snapshot: (17) File exists");
+                snaps.push_back({next_snap_id++, name, false});
+                return {};
+            }
+            if (!s) return refuse("failed to " + op + " snapshot: (2) No such file or directory");
+            if (op == "protect" || op == "unprotect") {
+                if (op == "unprotect")
+                    for (const auto& [spec, v] : vols)
+                        if (v.parent == last) return refuse("unprotecting snap failed: (16) Device or resource busy");
+                s->is_protected = op == "protect";
+                return {};
+            }
+            if (op == "rm") {
+                if (s->is_protected) return refuse("snapshot '" + name + "' is protected from removal.");
+                snaps.erase(snaps.begin() + (s - snaps.data()));
+                return {};
+            }
+            if (op == "rollback") return {};  // (the data is not modelled)
+        }
+        if ((cmd({"info"}) || cmd({"rm"}) || cmd({"flatten"}) || (sized && a[1] == "resize")) && !vols.count(last))
+            return enoent(last);
+        if (cmd({"info"})) {
+            const Volume& v = vols.at(last);
+            std::string parent;
+            if (!v.parent.empty()) {
+                auto [img, snap] = split(v.parent, '@');
+                parent = R"(,"parent":{"pool":)" + q(split(img, '/').first) + R"(,"pool_namespace":"","image":)" +
+                         q(split(img, '/').second) + R"(,"snapshot":)" + q(snap) + R"(,"trash":false,"overlap":)" +
+                         std::to_string(v.size) + "}";
+            }
+            return {0,
+                    R"({"name":)" + q(split(last, '/').second) + R"(,"size":)" + std::to_string(v.size) +
+                        R"(,"objects":1,"order":22,"object_size":4194304,"snapshot_count":)" + std::to_string(v.snaps.size()) +
+                        R"(,"format":2,"features":["layering"])" + parent + "}\n",
+                    ""};
+        }
+        if (cmd({"rm"})) {
+            if (!vols.at(last).snaps.empty()) return refuse("image has snapshots - not removing");
+            vols.erase(last);
+            return {};
+        }
+        if (cmd({"flatten"})) return vols.at(last).parent.clear(), Result{};
+        if (sized && a[1] == "resize") return vols.at(last).size = std::stoull(a[3]) << 20, Result{};
+        return refuse("the test's cluster has no answer to: " + render(argv));
+    }
+};
+
+// One scratch world per case: the datastores, the lock dir, a context file (and for ceph a cluster).
 struct World {
     // On tmpfs where there is one: the actions fsync everything, and the whole set must stay fast.
     static fs::path scratch() { return fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path(); }
@@ -78,9 +237,11 @@ struct World {
     std::string driver;       // the TM driver of the case (the VM's disks and system datastore)
     bool bridges = false;     // the image datastore names BRIDGE_LIST hosts
     bool persistent = false;  // the VM's disk 0 is its persistent image (ln, mvds)
+    bool ceph = false;        // driver "ceph": images are RBD volumes of `cluster`, the datastores name its pool
+    mutable CephCluster cluster;
     Config saved = config();
 
-    explicit World(std::string tm) : driver(std::move(tm)) {
+    explicit World(std::string tm) : driver(std::move(tm)), ceph(driver == "ceph") {
         fs::remove_all(root);
         for (const char* d : {"datastores/0", "datastores/1", "lock", "context", "src", "remotes"})
             fs::create_directories(root / d);
@@ -95,6 +256,8 @@ struct World {
                                      "\nFRONTEND=frontend\nREMOTE_ONESTOR=" + kRemoteOnestor +
                                      "\nREMOTES_DIR=" + (root / "remotes").string() + "\nLOCK_TIMEOUT=5\n");
         config() = c;
+        // The image, as a DS cp left it in the pool (1 MiB, as the raw file).
+        if (ceph) cluster.vols["one/one-3"] = {};
     }
     ~World() {
         Host::close_all();
@@ -117,7 +280,10 @@ struct World {
         if (size > data.size()) fs::resize_file(p, size);
     }
     std::string format() const { return driver == "qcow2" ? "qcow2" : "raw"; }
-    std::string image() const { return ds + "/1/" + (driver == "qcow2" ? "qcow2" : "raw"); }
+    std::string image() const { return ceph ? "one/one-3" : ds + "/1/" + (driver == "qcow2" ? "qcow2" : "raw"); }
+    // What oned copies into a ceph datastore's template and its VM disks: the pool, the user.
+    std::string ceph_attrs() const { return ceph ? "<POOL_NAME>one</POOL_NAME><CEPH_USER>oneadmin</CEPH_USER>" : ""; }
+    std::string ds_mad() const { return ceph ? "ceph" : "fs"; }
 
     std::string vm_xml() const {
         return "<VM><ID>5</ID><NAME>vm5</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-5</DEPLOY_ID><TEMPLATE>"
@@ -126,30 +292,33 @@ struct World {
                "</SOURCE><SIZE>1</SIZE>"
                "<ORIGINAL_SIZE>1</ORIGINAL_SIZE><FORMAT>" +
                format() + "</FORMAT><DRIVER>" + format() + "</DRIVER><TM_MAD>" + driver +
-               "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID></DISK>"
+               "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID>" + ceph_attrs() +
+               "</DISK>"
                "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>5</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME>"
                "<TM_MAD>" +
                driver + "</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>";
     }
     std::string ds_xml(const std::string& id) const {
-        return "<DATASTORE><ID>" + id + "</ID><NAME>ds" + id + "</NAME><DS_MAD>fs</DS_MAD><TM_MAD>" + driver +
+        return "<DATASTORE><ID>" + id + "</ID><NAME>ds" + id + "</NAME><DS_MAD>" + ds_mad() + "</DS_MAD><TM_MAD>" + driver +
                "</TM_MAD><BASE_PATH>" + ds + "/" + id + "</BASE_PATH><TYPE>" + (id == "0" ? "1" : "0") +
-               "</TYPE><TEMPLATE><TM_MAD>" + driver + "</TM_MAD></TEMPLATE></DATASTORE>";
+               "</TYPE><TEMPLATE><TM_MAD>" + driver + "</TM_MAD>" + ceph_attrs() + "</TEMPLATE></DATASTORE>";
     }
     std::string dump(const std::string& image_xml, const std::string& ds_id = "1") const {
-        return b64("<DS_DRIVER_ACTION_DATA>" + image_xml + "<DATASTORE><ID>" + ds_id +
-                   "</ID><NAME>ds</NAME><DS_MAD>fs</DS_MAD>"
+        return b64("<DS_DRIVER_ACTION_DATA>" + image_xml + "<DATASTORE><ID>" + ds_id + "</ID><NAME>ds</NAME><DS_MAD>" + ds_mad() +
+                   "</DS_MAD>"
                    "<TM_MAD>" +
                    driver + "</TM_MAD><BASE_PATH>" + ds + "/" + ds_id + "</BASE_PATH><TYPE>" + (ds_id == "0" ? "1" : "0") +
-                   "</TYPE><DISK_TYPE>0</DISK_TYPE><TEMPLATE><DS_MAD>fs</DS_MAD><TM_MAD>" + driver + "</TM_MAD><SAFE_DIRS>" +
-                   root.string() + "/src</SAFE_DIRS>" + (bridges ? "<BRIDGE_LIST>host01 host02</BRIDGE_LIST>" : "") +
+                   "</TYPE><DISK_TYPE>" + (ceph ? "3" : "0") + "</DISK_TYPE><TEMPLATE><DS_MAD>" + ds_mad() + "</DS_MAD><TM_MAD>" +
+                   driver + "</TM_MAD><SAFE_DIRS>" + root.string() + "/src</SAFE_DIRS>" + ceph_attrs() +
+                   (bridges || ceph ? "<BRIDGE_LIST>host01 host02</BRIDGE_LIST>" : "") +
                    "</TEMPLATE></DATASTORE></DS_DRIVER_ACTION_DATA>");
     }
     std::string image_xml(const std::string& source, const std::string& path, const std::string& extra = "") const {
-        return "<IMAGE><ID>3</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>img3</NAME>"
-               "<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" +
-               source + "</SOURCE><PATH>" + path + "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() +
-               "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
+        return std::string(
+                   "<IMAGE><ID>3</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME>"
+                   "<NAME>img3</NAME><TYPE>0</TYPE><DISK_TYPE>") +
+               (ceph ? "3" : "0") + "</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" + source + "</SOURCE><PATH>" + path +
+               "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() + "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
                "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE></TEMPLATE></IMAGE>";
     }
 
@@ -164,6 +333,7 @@ struct World {
         const std::string& p = a.front();
         if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
         if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
+        if (ceph && !host.empty() && (p == "rbd" || p == "ceph")) return cluster.respond(a);
         if (p == kRemoteOnestor && a.size() > 2 && a[1] == "bridge") {  // a BRIDGE_LIST host's answer
             if (a[2] == "cp" || a[2] == "mkfs" || a[2] == "clone") return Result{0, ds + "/1/bridged\nraw\n", ""};
             if (a[2] == "monitor") return Result{0, "100\n200\n100\n", ""};
@@ -323,14 +493,22 @@ Argv action_args(const World& w, Kind kind, const std::string& action) {
         if (action == "stat") img = w.image_xml("", w.root.string() + "/src/upload.raw");
         if (action.rfind("snap_", 0) == 0) img = w.image_xml(w.ds + "/1/raw", "", "<TARGET_SNAPSHOT>0</TARGET_SNAPSHOT>");
         if (action == "monitor") return {w.dump(""), "1"};
+        if (w.ceph) {  // the image is one/one-3; a new one (cp, mkfs, clone of one-3) is one/one-4
+            if (action == "clone") img = w.image_xml("one/one-3", "", "<CLONING_ID>3</CLONING_ID>");
+            if (action == "rm" || action.rfind("snap_", 0) == 0)
+                img = w.image_xml("one/one-3", "", action == "rm" ? "" : "<TARGET_SNAPSHOT>0</TARGET_SNAPSHOT>");
+            if (action == "cp" || action == "mkfs" || action == "clone") return {w.dump(img), "4"};
+        }
         return {w.dump(img), "3"};
     }
     const std::string tmpl = b64(w.vm_xml());
     if (action == "clone" || action == "ln") return {"frontend:" + w.image(), "host01:" + disk, "5", "1"};
-    if (action == "mvds") return {"host01:" + disk, "frontend:" + w.image(), "5", "1"};
-    if (action == "cpds") return {"host01:" + disk, "frontend:" + w.ds + "/1/saved", "-1", "5", "1"};
+    // (oned names an RBD image of mvds and cpds by its SOURCE alone, as test_ceph.sh does)
+    if (action == "mvds") return {"host01:" + disk, w.ceph ? w.image() : "frontend:" + w.image(), "5", "1"};
+    if (action == "cpds") return {"host01:" + disk, w.ceph ? "one/one-4" : "frontend:" + w.ds + "/1/saved", "-1", "5", "1"};
     if (action == "mv") return {"host01:" + vm, "host02:" + vm, "5", "0"};
-    if (action == "delete") return {"host01:" + vm, "5", "0"};
+    if (action == "delete")
+        return w.ceph ? Argv{"host01:" + disk, "5", "1"} : Argv{"host01:" + vm, "5", "0"};  // (ceph: the clone)
     if (action == "resize") return {"host01:" + disk, "16", "5", "1"};
     if (action == "activate") return {};
     if (action == "premigrate" || action == "postmigrate" || action == "failmigrate")
@@ -346,8 +524,10 @@ Argv action_args(const World& w, Kind kind, const std::string& action) {
 }
 
 // What an action needs to find before it runs (made by the driver's own actions, unrecorded).
-std::vector<std::string> setup_of(Kind kind, const std::string& action) {
+std::vector<std::string> setup_of(Kind kind, const std::string& driver, const std::string& action) {
     if (kind == Kind::Ds) return {};
+    // (a ceph clone is an RBD volume: the VM directory mv moves holds the context ISO)
+    if (driver == "ceph" && action == "mv") return {"clone", "context"};
     if (action == "mvds") return {"ln"};
     if (action == "snap_delete" || action == "snap_revert") return {"clone", "snap_create"};
     if (action == "clone" || action == "ln" || action == "context" || action == "mkimage" || action == "mkswap" ||
@@ -367,14 +547,21 @@ void dispatch(Kind kind, const std::string& driver, const std::string& full_acti
     cli::Parsed p = cli::parse(argv);
     const Action* a = Registry::find(p.inv.kind, p.inv.action);
     REQUIRE(a != nullptr);
-    Call call{p.inv, Args::parse(a->args, p.inv.args, p.inv.full_action(), [] { return std::string(); }), {}};
+    const TmTable* tm = kind == Kind::Tm ? find_tm_backend(driver) : nullptr;  // (its image words, as main.cpp reads them)
+    Call call{p.inv,
+              Args::parse(
+                  a->args, p.inv.args, p.inv.full_action(), [] { return std::string(); }, tm && tm->rbd_images),
+              {}};
     a->run(call);
     if (!call.out.empty()) throw std::string(call.out);  // (carried out as the action's stdout)
 }
 
 Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix,
                  const std::string& mode) {
-    World w(kind == Kind::Ds ? "shared" : driver);
+    World w(kind == Kind::Ds && driver != "ceph" ? "shared" : driver);
+    // The DS snap_* actions' snapshot 0 of the (persistent) image, protected as a TM
+    // snap_create of its disk leaves it.
+    if (kind == Kind::Ds && w.ceph) w.cluster.vols["one/one-3"].snaps.push_back({3, "0", true});
     if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
     // A caller release (its profile) for actions whose commands differ by release.
     struct Caller {
@@ -389,25 +576,33 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     std::string full = suffix.empty() ? action : action + "." + suffix;
     // The set-up: the driver's own actions, unrecorded; its result is kept and copied in
     // for the next case that needs the same one (it costs more than the case itself).
-    static std::map<std::string, std::pair<fs::path, std::map<std::string, std::string>>> made;
+    struct Kept {
+        fs::path dir;
+        std::map<std::string, std::string> lvs;
+        CephCluster cluster;
+    };
+    static std::map<std::string, Kept> made;
     std::string key = driver + "." + suffix + "+" + mode + (w.persistent ? ".p" : "");
-    for (const auto& s : setup_of(kind, action)) key += "+" + s;
+    for (const auto& s : setup_of(kind, driver, action)) key += "+" + s;
     fs::path cache = w.root.string() + "-setup-" + std::to_string(made.size());
-    if (auto it = made.find(key); it != made.end() && fs::exists(it->second.first)) {
+    if (auto it = made.find(key); it != made.end() && fs::exists(it->second.dir)) {
         fs::remove_all(w.ds);
-        fs::copy(it->second.first, w.ds, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-        w.lvs = it->second.second;
-    } else if (!setup_of(kind, action).empty()) {
+        fs::copy(it->second.dir, w.ds, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        w.lvs = it->second.lvs;
+        w.cluster = it->second.cluster;
+    } else if (!setup_of(kind, driver, action).empty()) {
         rec.recording = false;
-        for (const auto& s : setup_of(kind, action)) {
+        for (const auto& s : setup_of(kind, driver, action)) {
             try {
                 dispatch(kind, driver, suffix.empty() ? s : s + "." + suffix, action_args(w, kind, s));
+            } catch (const DriverError& e) {
+                if (std::getenv("ONESTOR_GOLDEN_DEBUG")) std::fprintf(stderr, "golden: set-up %s: %s\n", s.c_str(), e.what());
             } catch (...) {}
             Host::close_all();
         }
         rec.recording = true;
         fs::copy(w.ds, cache, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-        made[key] = {cache, w.lvs};
+        made[key] = {cache, w.lvs, w.cluster};
     }
     Argv args = action_args(w, kind, action);
     std::string result;
@@ -446,24 +641,21 @@ struct Target {
     }
 };
 
-// Every registered action of every file driver, and each variant a driver declares. (ceph's
-// commands go to a cluster whose answers this world has no record of: test_ceph.sh asserts
-// them against a real one.)
+// Every registered action of every driver, and each variant a driver declares. (ceph's
+// commands go to the world's CephCluster, a model of the answers the drivers read;
+// test_ceph.sh asserts them against a real cluster.)
 std::vector<Target> every_action() {
     std::vector<Target> t;
     for (const auto& a : Registry::all()) {
         if (a.kind == Kind::Ds)
-            for (auto* b : ds_backends())
-                if (b->name != "ceph") t.push_back({Kind::Ds, b->name, a.name, ""});
+            for (auto* b : ds_backends()) t.push_back({Kind::Ds, b->name, a.name, ""});
         if (a.kind == Kind::Tm)
-            for (auto* b : tm_backends())
-                if (!b->rbd_images) t.push_back({Kind::Tm, b->name, a.name, ""});
+            for (auto* b : tm_backends()) t.push_back({Kind::Tm, b->name, a.name, ""});
     }
     for (auto* b : tm_backends())
-        if (!b->rbd_images)
-            for (const auto& [entry, primitive] : b->ops)
-                if (auto dot = entry.find('.'); dot != std::string::npos)
-                    t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
+        for (const auto& [entry, primitive] : b->ops)
+            if (auto dot = entry.find('.'); dot != std::string::npos)
+                t.push_back({Kind::Tm, b->name, entry.substr(0, dot), entry.substr(dot + 1)});
     // ssh's live migration with local disks, as 6.0+ callers have it (the VMM copies the disks).
     for (const char* a : {"premigrate", "postmigrate", "failmigrate"}) t.push_back({Kind::Tm, "ssh", a, "", "7.4"});
     // fs with BRIDGE_LIST: each action (but stat, which reads the front-end's PATH) on a bridge host.
