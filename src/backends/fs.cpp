@@ -1,5 +1,6 @@
-// Over 400 lines: the whole fs datastore table; its snapshot-chain part (flatten, revert,
-// the layer checks) is the candidate to join qcow2's chain logic in src/tools/ (not done yet).
+// Over 400 lines: the whole fs datastore table, every action with its bridge hand-off and
+// its two image layouts (full-copy snapshots, or a qcow2 chain whose model and checks are
+// src/tools/qcow2_chain.cpp, shared with the qcow2 transfer driver).
 //
 // The `fs` datastore driver: images are files under the datastore's BASE_PATH on the
 // front-end, or on its BRIDGE_LIST hosts (bridge.hpp: the same actions, run there by
@@ -21,6 +22,7 @@
 #include "onestor/numbers.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/protocol.hpp"
+#include "onestor/qcow2_chain.hpp"
 #include "onestor/qemu.hpp"
 
 #include <dirent.h>
@@ -257,7 +259,7 @@ public:
             Chain c = checked_chain(d, s);
             if (s.id != 0) {
                 io::TempFile t(s.source);
-                qemu::convert(h, c.format(s.id), s.file, c.base_format, t.path());
+                qemu::convert(h, c.format(s.id), s.file, c.layout.base_format, t.path());
                 t.commit(true);
             }
         } else {
@@ -422,57 +424,26 @@ private:
         return s;
     }
 
-    // The layers of a qcow2 image's <SOURCE>.snap (the TM's layout: 0 -> SOURCE, overlays
-    // naming their backing by absolute path, the highest the image's active layer), checked
-    // before anything reads them. Layer 0 is the image itself, a link to SOURCE, opened with
-    // the image's declared format (never probed: a raw image holds what its guest wrote,
-    // maybe a qcow2 header naming a host file) and standing alone. Every other layer is a
-    // qcow2 file, checked as the TM checks it (qemu::validate: its backing file inside the
-    // directory), that names a layer of this directory and that layer's format (layer 0's:
-    // the declared one), and leads down to layer 0 without a loop.
+    // The layers of a qcow2 image's <SOURCE>.snap, in the TM's layout (chain::beside_image:
+    // 0 -> SOURCE, overlays naming their backing by absolute path, the highest the image's
+    // active layer), checked by chain::checked_layers before anything reads them: layer 0 is
+    // the image itself with its declared format (never probed: a raw image holds what its
+    // guest wrote, maybe a qcow2 header naming a host file), every other layer a qcow2 that
+    // names a layer of this directory and its format, leading down to layer 0 without a loop.
     struct Chain {
-        std::string base_format;                 // layer 0's, as declared
+        chain::Layout layout;
         std::map<long, qemu::ImageInfo> layers;  // layer -> its header (0: SOURCE's)
         std::map<long, long> below;              // layer -> the layer it is built on
-        std::string format(long k) const { return k == 0 ? base_format : "qcow2"; }
+        std::string format(long k) const { return layout.format(k); }
     };
 
     static Chain checked_chain(const DsDump& d, const Snapshot& s) {
         Host& h = Host::local_host();
         Chain c;
-        c.base_format = declared_format(d);
-        std::string zero = join_path(s.dir, "0");
-        char z[PATH_MAX], src[PATH_MAX];
-        struct stat st {};
-        if (::lstat(zero.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || !::realpath(zero.c_str(), z) ||
-            !::realpath(s.source.c_str(), src) || std::string(z) != src)
-            throw DriverError("layer 0 of " + onestor::quoted(s.source) + " is not the image itself");
-        c.layers[0] = qemu::validate(h, s.source, c.base_format, "");
-        for (const auto& n : h.list(s.dir)) {
-            if (!numeric_name(n) || n == "0") continue;
-            std::string f = join_path(s.dir, n);
-            if (::lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-                throw DriverError("layer " + onestor::quoted(f) + " is not a file");
-            qemu::ImageInfo i = qemu::validate(h, f, "qcow2", s.dir);
-            std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
-            bool layer = !b.empty() && b[0] == '/' && numeric_name(basename_of(b)) &&
-                         (dirname_of(b) == s.dir || dirname_of(b) == join_path(s.dir, basename_of(s.dir)));
-            long k = layer ? std::stol(basename_of(b)) : -1L;
-            if (k < 0 || i.backing_format != c.format(k))
-                throw DriverError("layer " + onestor::quoted(f) + " does not name a layer of its directory and its format");
-            c.layers[std::stol(n)] = i;
-            c.below[std::stol(n)] = k;
-        }
-        for (const auto& [k, b] : c.below) {
-            long at = k;
-            for (size_t steps = 0; at != 0; ++steps) {
-                auto it = c.below.find(at);
-                if (it == c.below.end() || steps > c.below.size())
-                    throw DriverError("the chain of " + onestor::quoted(s.source) + " is broken or loops at layer " +
-                                      std::to_string(k));
-                at = it->second;
-            }
-        }
+        c.layout = chain::beside_image(s.source, declared_format(d));
+        c.layers = chain::checked_layers(h, c.layout, h.list(s.dir), s.source);
+        for (const auto& [k, i] : c.layers)
+            if (k > 0) c.below[k] = c.layout.layer_of(i);
         return c;
     }
 
@@ -494,10 +465,8 @@ private:
         for (const auto& [k, b] : c.below)
             if (b == s.id) children.push_back(k);
         auto walk = [&](long k) {  // qemu-img walks the chain from layer k to its base, no loop
-            std::set<std::string> seen;
-            for (const auto& i : qemu::chain(h, join_path(s.dir, std::to_string(k)), "qcow2"))
-                if (!seen.insert(i.filename).second)
-                    throw DriverError("the chain of " + onestor::quoted(s.source) + " loops at " + onestor::quoted(i.filename));
+            chain::check_loops(qemu::chain(h, join_path(s.dir, std::to_string(k)), "qcow2"),
+                               "image " + onestor::quoted(s.source));
         };
         walk(active);
         for (long k : children) walk(k);
