@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Over 400 lines: six benchmarks over one set of test-host, timing and table helpers.)
 # Benchmarks, each side by side with the obvious alternative, on real test hosts:
 #   bench.sh ssh     ssh driver: host01 -> host02 moves (onestor | tar -S over ssh | the ssh floor)
 #   bench.sh qcow2   qcow2 driver: deploy by overlay vs a full cp; snapshot cost at chain depth 1/10/50

@@ -35,9 +35,10 @@ void error_block(const DriverError& e) {
 // known; only then is the fallback's note printed.
 void choose_profile(const std::string& argv0, protocol::Shape shape, bool note) {
     std::string self;
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n > 0) self.assign(buf, static_cast<size_t>(n));
+    try {
+        self = self_exe();
+    } catch (const DriverError&) {  // (no /proc: the remotes tree is then found from argv[0] alone)
+    }
     auto d = protocol::detect(config().get("PROTOCOL"), protocol::remotes_dirs_of(argv0, self), shape);
     protocol::current_profile() = d.profile;
     if (note && !d.note.empty()) log::info(d.note);

@@ -1,3 +1,6 @@
+// Over 400 lines: the front-end's file primitives as one unit (sparse copy, temp name + fsync
+// + rename, tree removal, the sweep of dead writers' temporaries): the temp-name rules are
+// shared by the writer, the sweep and the liveness check, and must not drift apart.
 #include "onestor/io.hpp"
 
 #include "onestor/error.hpp"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Over 400 lines: the nine fs actions over one private datastore fixture, in two input forms.)
 # End-to-end suite of the `fs` datastore driver: the nine DS actions (cp, mkfs, rm, stat,
 # clone, monitor, snap_delete, snap_flatten, snap_revert) run through the installed symlink
 # tree exactly as oned runs them ($R/datastore/fs/ACTION DUMP ID, and the 6.8+ form

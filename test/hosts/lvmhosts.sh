@@ -45,6 +45,9 @@ backup { backup = 0 archive = 0 }
 devices { obtain_device_list_from_udev = 0 external_device_info_source = "none" use_devicesfile = 0 }
 global { use_lvmpolld = 0 }
 CFG
+    # (uml_xstate.c: lets this UML start on a CPU with a large XSAVE area, such as AMX)
+    gcc -O2 -shared -fPIC -o "$dir/uml_xstate.so" "$(dirname "$0")/uml_xstate.c" ||
+        { echo "lvmhosts: cannot build uml_xstate.so" >&2; exit 1; }
     local i=1
     for h in "${HOSTS[@]}"; do
         name=${h%%:*} ip=${h#*:}
@@ -55,7 +58,7 @@ CFG
         rm -f "$dir/$name.halt" "$dir/$name.ready"
         # A session of its own: the kernel's helper processes share its process group,
         # which stop() ends whole.
-        setsid linux.uml mem=384M root=/dev/root rootfstype=hostfs rootflags=/ rw \
+        LD_PRELOAD="$dir/uml_xstate.so" setsid linux.uml mem=384M root=/dev/root rootfstype=hostfs rootflags=/ rw \
             init="$dir/$name.init" "ubd0c=$dir/san0.img" "ubd1c=$dir/san1.img" \
             "eth0=tuntap,onetap$i" con=null con0=null,fd:1 </dev/null >"$dir/$name.console" 2>&1 &
         pid_record $! "$dir/$name.pid"

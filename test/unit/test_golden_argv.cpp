@@ -1,3 +1,7 @@
+// Over 400 lines: the golden test and its world in one file (the scratch tree, the answers a
+// hypervisor, a SAN and a Ceph cluster would give, each action's arguments as oned sends them);
+// the world exists for this test alone.
+//
 // Golden argv tests: every registered action of every driver (and each .ssh variant) runs
 // in-process through the registry, as oned calls it, with the recording runner installed;
 // the commands each host receives, in order, must equal test/golden/<kind>/<driver>/<action>.argv
