@@ -54,6 +54,8 @@ public:
     Step run_step(const Argv& argv, const std::string& what, int timeout_s = 0, Limits limits = {});
     Step mkdir_step(const std::string& dir);
     Step sync_step(const std::string& path);
+    // Every byte of the file's size allocated, its data kept (a thick disk: SPARSE=NO).
+    Step preallocate_step(const std::string& path);
     Step remove_step(const std::string& path);
     Step rename_step(const std::string& from, const std::string& to, bool replace);
     Step symlink_step(const std::string& target, const std::string& link);

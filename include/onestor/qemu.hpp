@@ -54,10 +54,12 @@ Limits data_limits();
 // Creates an image of size_mb MiB in `format` (raw | qcow2) at `path` on h.
 void create(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
 Step create_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
-void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
-Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb);
+// `thick`: the new space allocated too (--preallocation=falloc), for a disk with SPARSE=NO.
+void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb, bool thick = false);
+Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb, bool thick = false);
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format, const std::string& out);
+// `thick`: every block written (-S 0: zeros are data, not holes), for a disk with SPARSE=NO.
 Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
-                  const std::string& out);
+                  const std::string& out, bool thick = false);
 
 }  // namespace onestor::qemu

@@ -257,8 +257,9 @@ void CommonTm::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     }
     if (size_mb <= 0) throw DriverError("cannot resize " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
     Host& h = Host::get(disk.host);
+    const VmDisk& d = c.vm().require_disk(disk_id_of(disk.path));
     // The declared format, never probed: a raw disk whose guest wrote a qcow2 header stays raw.
-    qemu::resize(h, disk_format(c.vm().require_disk(disk_id_of(disk.path))), disk.path, static_cast<unsigned long long>(size_mb));
+    qemu::resize(h, disk_format(d), disk.path, static_cast<unsigned long long>(size_mb), thick(&d));
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 
@@ -293,6 +294,13 @@ void CommonTm::move_vm_dir(const TmContext& c, const HostPath& src, const HostPa
     log::info("moving " + quoted(h.label(src.path)) + " to " + quoted(h.label(dst.path)));
     // (relative names inside, such as qcow2's snapshot links, keep the chains whole)
     h.batch({h.mkdir_step(dirname_of(dst.path)), h.rename_step(src.path, dst.path, false)});
+}
+
+bool CommonTm::thick(const VmDisk* d) {
+    std::string v = d ? d->get("SPARSE") : "";
+    if (v.empty()) v = config().get("SPARSE");
+    for (auto& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return v == "no";  // (as upstream: anything but NO is sparse)
 }
 
 bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {

@@ -50,6 +50,9 @@ protected:
     // mv of a VM directory to another path on the same storage (another system datastore
     // seen by dst's host): one rename under the VM's lock, the paths checked to be the VM's.
     static void move_vm_dir(const TmContext& c, const HostPath& src, const HostPath& dst);
+    // Whether a disk is thick (7.x SPARSE=NO, else the SPARSE setting): its copies and
+    // growth get all their space at once, so the datastore cannot run out under the VM.
+    static bool thick(const VmDisk* d);
     // A yes/no DISK attribute (inherited from the datastore), else the setting of that name.
     static bool disk_flag(const VmDisk& d, const std::string& key);
     // Per VM directory under a system datastore dir: its disks and their snapshots, sizes

@@ -39,9 +39,9 @@ void Qcow2::clone(const TmContext& c, const HostPath& src, const HostPath& dst) 
     // The whole snapshot directory is built under a temporary name, then renamed in.
     RemoteTemp tmp(h, io::temp_name_for(dir));
     std::string first = join_path(tmp.path(), "0");
-    std::vector<Step> build = {h.mkdir_step(tmp.path()), copy ? qemu::convert_step(h, format, image, "qcow2", first)
+    std::vector<Step> build = {h.mkdir_step(tmp.path()), copy ? qemu::convert_step(h, format, image, "qcow2", first, thick(d))
                                                               : qemu::overlay_step(h, image, format, first)};
-    if (auto size = grown_size_mb(c, dst.path)) build.push_back(qemu::resize_step(h, "qcow2", first, size));
+    if (auto size = grown_size_mb(c, dst.path)) build.push_back(qemu::resize_step(h, "qcow2", first, size, thick(d)));
     build.push_back(h.symlink_step(".", join_path(tmp.path(), leaf)));
     build.push_back(qemu::chain_step(h, first, "qcow2"));
     check_loops(qemu::parse_chain(h.batch(build).back()), "disk " + quoted(dst.str()));
@@ -294,7 +294,8 @@ void Qcow2::resize(const TmContext& c, const HostPath& disk, long size_mb) {
         Layout l = layout(h, c, disk);
         format = l.format(validated_active(h, disk, l).id);
     }
-    qemu::resize(h, format, disk.path, static_cast<unsigned long long>(size_mb));
+    qemu::resize(h, format, disk.path, static_cast<unsigned long long>(size_mb),
+                 thick(&c.vm().require_disk(disk_id_of(disk.path))));
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 

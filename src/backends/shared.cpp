@@ -23,11 +23,16 @@ public:
         log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
         RemoteTemp tmp(h, io::temp_name_for(dst.path));
         std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path);
-        if (auto size = grown_size_mb(c, dst.path)) {
+        int id = disk_id_of(dst.path);
+        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        bool full = thick(d);
+        if (full) steps.push_back(h.preallocate_step(tmp.path()));
+        auto size = grown_size_mb(c, dst.path);
+        if (size) {
             log::info("resizing to " + std::to_string(size) + " MiB");
-            steps.push_back(qemu::resize_step(h, disk_format(c.vm().require_disk(disk_id_of(dst.path))), tmp.path(), size));
-            steps.push_back(h.sync_step(tmp.path()));
+            steps.push_back(qemu::resize_step(h, disk_format(*d), tmp.path(), size, full));
         }
+        if (full || size) steps.push_back(h.sync_step(tmp.path()));
         steps.push_back(h.rename_step(tmp.path(), dst.path, true));
         h.batch(steps);
         tmp.keep();

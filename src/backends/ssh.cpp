@@ -161,9 +161,17 @@ private:
         // (the receiver writes the probes' marker of the host's datastore, as upstream's clone)
         transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::keep, monitor_mark_of(dirname_of(dst.path), "ssh"));
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
+        int id = disk_id_of(dst.path);
+        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        std::vector<Step> after;  // on the copy where it landed, in one command
+        if (thick(d)) after.push_back(to.preallocate_step(dst.path));
         if (auto size = grown_size_mb(c, dst.path)) {
             log::info("resizing to " + std::to_string(size) + " MiB");
-            qemu::resize(to, disk_format(c.vm().require_disk(disk_id_of(dst.path))), dst.path, size);
+            after.push_back(qemu::resize_step(to, disk_format(*d), dst.path, size, thick(d)));
+        }
+        if (!after.empty()) {
+            after.push_back(to.sync_step(dst.path));
+            to.batch(after);
         }
     }
 

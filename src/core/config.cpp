@@ -41,6 +41,7 @@ const std::vector<Setting>& settings() {
         {"QEMU_IMG", "qemu-img", "qemu-img command"},
         {"QCOW2_OPTIONS", "", "extra qemu-img create options for qcow2 overlays"},
         {"QCOW2_STANDALONE", "no", "qcow2 clone: a full copy instead of an overlay"},
+        {"SPARSE", "yes", "no: VM disks get all their space at deploy and resize (thick), as a disk's SPARSE=NO asks (7.x)"},
         {"LVM_SUDO", "sudo -n", "fs_lvm: prefix of the LVM commands on the hosts (empty when oned's user runs them itself)"},
         {"LVM_THIN_ENABLE", "no", "fs_lvm: VM disks as thin volumes in a pool per VM (snapshots); DISK/LVM_THIN_ENABLE wins"},
         {"ZERO_LVM_ON_CREATE", "yes", "fs_lvm: zero what a new linear LV's image does not cover"},

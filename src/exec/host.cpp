@@ -442,6 +442,22 @@ Step Host::mkdir_step(const std::string& dir) {
             {}};
 }
 
+Step Host::preallocate_step(const std::string& path) {
+    std::string what = "cannot allocate the space of " + quoted(label(path));
+    return {[path, what] {
+                io::File f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+                struct stat st {};
+                if (!f || ::fstat(f.fd(), &st) != 0) throw_errno("cannot open", path);
+                if (st.st_size > 0) {
+                    int e = ::posix_fallocate(f.fd(), 0, st.st_size);
+                    if (e != 0) throw DriverError(what + ": " + std::strerror(e));
+                }
+                return std::string();
+            },
+            {{{"sh", "-c", scripts::kPreallocate, "sh", path}, what}},
+            {}};
+}
+
 Step Host::sync_step(const std::string& path) {
     return {[path] {
                 int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

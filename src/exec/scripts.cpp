@@ -22,6 +22,10 @@ const char* const kTiedToDriver =
 // $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
 const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
 
+// $1 a file: every byte of its size allocated (fallocate keeps the data; holes become
+// allocated zeros), so the disk cannot run out of space later. (An empty file has nothing.)
+const char* const kPreallocate = "n=$(stat -c %s -- \"$1\") || exit 1; [ \"$n\" -eq 0 ] || fallocate -l \"$n\" -- \"$1\"";
+
 // Runs "$@" under rlimits: $1 ulimit -v (KiB), $2 ulimit -t (s); two malloc arenas, as
 // exec.cpp gives a local child under an address-space limit.
 const char* const kLimited =

@@ -56,9 +56,9 @@ const std::string& named(const std::string& format) {
     return format;
 }
 
-Argv qemu_img(std::initializer_list<std::string> args) {
+Argv qemu_img(const Argv& args) {
     Argv a = config().get_words("QEMU_IMG");
-    a.insert(a.end(), args);
+    a.insert(a.end(), args.begin(), args.end());
     return a;
 }
 }  // namespace
@@ -193,20 +193,24 @@ void create(Host& h, const std::string& format, const std::string& path, unsigne
     h.batch({create_step(h, format, path, size_mb)});
 }
 
-Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
-    return h.run_step(qemu_img({"resize", "-q", "-f", format, path, std::to_string(size_mb) + "M"}),
-                      "cannot resize image " + quoted(h.label(path)), 300, kHeaderLimits);
+Step resize_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb, bool thick) {
+    Argv a = {"resize", "-q", "-f", format};
+    if (thick) a.push_back("--preallocation=falloc");
+    a.insert(a.end(), {path, std::to_string(size_mb) + "M"});
+    return h.run_step(qemu_img(a), "cannot resize image " + quoted(h.label(path)), 300, kHeaderLimits);
 }
 
-void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {
-    h.batch({resize_step(h, format, path, size_mb)});
+void resize(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb, bool thick) {
+    h.batch({resize_step(h, format, path, size_mb, thick)});
 }
 
 Step convert_step(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,
-                  const std::string& out) {
-    return h.run_step(qemu_img({"convert", "-q", "-f", in_format, "-O", out_format, in, out}),
-                      "cannot convert image " + quoted(h.label(in)), static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                      data_limits());
+                  const std::string& out, bool thick) {
+    Argv a = {"convert", "-q", "-f", in_format, "-O", out_format};
+    if (thick) a.insert(a.end(), {"-S", "0"});
+    a.insert(a.end(), {in, out});
+    return h.run_step(qemu_img(a), "cannot convert image " + quoted(h.label(in)),
+                      static_cast<int>(config().get_int("COPY_TIMEOUT")), data_limits());
 }
 
 void convert(Host& h, const std::string& in_format, const std::string& in, const std::string& out_format,

@@ -255,6 +255,9 @@ print $d->hexdigest, "\n";'
 sparse_sum() { perl -e "$SPARSE_SUM_PL" -- "$1"; }
 sparse_sum_on() { on "$1" perl -e "$SPARSE_SUM_PL" -- "$2"; }
 
+# thick PATH SIZE: PATH is SIZE bytes long and every one of them is allocated (SPARSE=NO)
+thick() { [ "$(stat -c %s "$1")" = "$2" ] && [ $(($(stat -c %b "$1") * $(stat -c %B "$1"))) -ge "$2" ]; }
+
 # The ssh layout (every machine its own datastore tree):
 # at MACHINE PATH: PATH (under $DS) as it lies on MACHINE, seen from here
 at() {

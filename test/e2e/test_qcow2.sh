@@ -285,6 +285,13 @@ act "snap_delete 0: the base of the chain" snap_delete "$V/disk.0" 0
 check "layer 1 is standalone now and reads the same" \
     bash -c "$(declare -f same json key backing); CAP='$CAP'; test -z \"\$(backing '$V/disk.0.snap/1')\" && same '$V/disk.0' t1"
 "$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
+# SPARSE=NO (7.x): a standalone copy written whole (-S 0), its growth allocated too.
+VM_DISK_EXTRA='<SPARSE>NO</SPARSE>' vm_xml 42 host01 shared "0:YES:$DS/1/base:96:64:raw:qcow2"
+ONESTOR_QCOW2_STANDALONE=yes expect_ok "standalone clone of a SPARSE=NO disk" \
+    "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
+check "SPARSE=NO: layer 0 holds all 96 MiB (allocated), reads the image" eval \
+    '[ $(($(stat -c %b "$V/disk.0.snap/0") * 512)) -ge $((96 << 20)) ] && qemu-img compare -q -f qcow2 -F raw "$V/disk.0" "$DS/1/base"'
+"$R/tm/qcow2/delete" "host01:$V" 42 0 2>/dev/null
 vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:qcow2:qcow2"
 sed -i 's|<FORMAT>qcow2</FORMAT>||' "$T/vms/42.xml"
 expect_ok "clone of a raw image for a 5.x VM (DRIVER=qcow2, no FORMAT)" \

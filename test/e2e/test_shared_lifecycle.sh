@@ -25,6 +25,15 @@ check "disk.0 holds the image's bytes (on host01)" test "$(on host01 head -c 128
 check "disk.0 grew to SIZE (256 MiB)" test "$(on host01 stat -c %s "$V/disk.0")" = $((256 << 20))
 check "disk.0 stayed sparse" test "$(on host01 du -k "$V/disk.0" | cut -f1)" -lt 4096
 check "disk.1 is a link to the persistent image" test "$(on host01 readlink "$V/disk.1")" = "$IMG1"
+# A disk with SPARSE=NO (7.x) gets all its space at once: the copy and its growth, and a resize.
+VM_DISK_EXTRA='<SPARSE>NO</SPARSE>' vm_xml 49 host01 shared "0:YES:$IMG0:160:128:raw:shared"
+expect_ok "clone of a SPARSE=NO disk" "$R/tm/shared/clone" "frontend:$IMG0" "host01:$DS/0/49/disk.0" 49 1
+check "SPARSE=NO: the disk has its 160 MiB, every byte allocated" thick "$DS/0/49/disk.0" $((160 << 20))
+check "SPARSE=NO: and the image's bytes" test "$(head -c 128M "$DS/0/49/disk.0" | sha256sum | cut -d' ' -f1)" = "$SUM0"
+expect_ok "resize of the SPARSE=NO disk to 192 MiB" "$R/tm/shared/resize" "host01:$DS/0/49/disk.0" 192 49 1
+check "SPARSE=NO: resized, the new space allocated too" thick "$DS/0/49/disk.0" $((192 << 20))
+check "the image itself stayed sparse" test "$(du -k "$IMG0" | cut -f1)" -lt 4096
+"$R/tm/shared/delete" "host01:$DS/0/49" 49 0 2>/dev/null
 check "no temporary files left" test -z "$(find "$DS" -name '*onestor-tmp*')"
 echo "ctx" > "$SRC/context.sh"
 echo "#!/bin/sh" > "$SRC/init.sh"

@@ -256,6 +256,12 @@ check "clone: grown to 2 GiB on host02" test "$(stat -c %s "$(at host02 "$DS/0/4
 check "clone: the image's bytes in the first GiB" test "$(head -c 1G "$(at host02 "$DS/0/46/disk.0")" | md5sum)" = "$(md5sum < "$IMG0")"
 check "clone: still sparse" test "$(kib host02 "$DS/0/46/disk.0")" -lt 4096
 expect_ok "delete VM 46" "$R/tm/ssh/delete" "host02:$DS/0/46" 46 0
+# SPARSE=NO (7.x): the copy on the host gets all its space, then grows with all of it.
+VM_DISK_EXTRA='<SPARSE>NO</SPARSE>' vm_xml 46 host02 ssh "0:YES:$IMG0:1100:1024:raw:ssh"
+expect_ok "clone of a SPARSE=NO disk to host02" "$R/tm/ssh/clone" "frontend:$IMG0" "host02:$DS/0/46/disk.0" 46 1
+check "SPARSE=NO: 1100 MiB on host02, every byte allocated" thick "$(at host02 "$DS/0/46/disk.0")" $((1100 << 20))
+check "SPARSE=NO: the image's bytes in the first GiB" test "$(head -c 1G "$(at host02 "$DS/0/46/disk.0")" | md5sum)" = "$(md5sum < "$IMG0")"
+expect_ok "delete VM 46 (SPARSE=NO)" "$R/tm/ssh/delete" "host02:$DS/0/46" 46 0
 
 # shared image datastore + ssh system datastore: ln.ssh copies, mvds.ssh brings it back
 vm_xml 45 host02 ssh "1:NO:$IMG1:64:64:raw:shared"
