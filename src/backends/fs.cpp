@@ -352,6 +352,9 @@ private:
             fill(t.fd(), path_callback ? t.path() : onestor::quoted(source));
         }
         if (origin == Origin::Import) format = check_and_convert(d, t.path());
+        // A datastore with SPARSE=NO (7.x) keeps imported images thick, as upstream's cp does.
+        if (origin == Origin::Import && upper(d.datastore.attr("SPARSE")) == "NO")
+            Host::local_host().batch({Host::local_host().preallocate_step(t.path())});
         for (int i = 0;; ++i) {
             try {
                 t.commit(false);

@@ -54,6 +54,9 @@ expect_ok "cp: 6.x protocol" env ONESTOR_PROTOCOL=6 "$FSD/cp" "$(dump PATH="$SAF
 check "cp, 6.x protocol: stdout is 'SOURCE raw' ('$OUT')" eval '[[ $OUT == *" raw" ]] && one_source "${OUT% raw}"'
 expect_ok "cp: shell form 'onestor ds cp DUMP ID'" "$R/onestor" ds cp "$(dump PATH="$SAFE/sparse.raw")" 7
 check "cp (shell form): one SOURCE line, same sha256" eval 'one_source "$OUT" && same "$OUT" "$SAFE/sparse.raw"'
+expect_ok "cp into a datastore with SPARSE=NO (7.x)" "$FSD/cp" "$(dump PATH="$SAFE/sparse.raw" DS_XML='<SPARSE>NO</SPARSE>')" 7
+check "cp, SPARSE=NO: same sha256, all 256 MiB allocated" eval 'one_source "$OUT" && same "$OUT" "$SAFE/sparse.raw" && thick "$OUT" $((256 << 20))'
+rm -f "$OUT"
 
 qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 32M
 qio -c 'write -P 0x5a 0 1M' "$SAFE/q.qcow2"
