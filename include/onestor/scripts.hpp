@@ -6,6 +6,7 @@
 namespace onestor::scripts {
 
 extern const char* const kTiedToDriver;  // "$@" in a session of its own, ended when the driver goes
+extern const char* const kMd5Of;         // "$@": the MD5 of its output, failing with it
 extern const char* const kPreallocate;   // $1 a file: all of its size allocated (thick)
 extern const char* const kSweep;         // $1 onestor, $2 path: `onestor sweep` where installed
 extern const char* const kLimited;       // $1 KiB, $2 CPU s, then "$@" under those limits

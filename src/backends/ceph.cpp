@@ -25,6 +25,7 @@
 #include "onestor/mkfs.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/rbd.hpp"
+#include "onestor/scripts.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -203,6 +204,47 @@ public:
     void rm(const DsDump& d, long id) {
         rbd::Image img = rbd::parse_spec(d.img().source);
         cluster(d, id).remove(img);
+    }
+
+    // For a marketplace, as upstream: where the image can be read (rbd://BRIDGE/POOL/IMAGE with
+    // the auth attributes the reader needs), its MD5 (the template's, as checked at import, or
+    // of `rbd export` on the bridge, streamed), its size and format (RBD images are raw).
+    ExportInfo export_image(const DsDump& d) {
+        const Image& img = d.img();
+        rbd::Image src = rbd::parse_spec(img.source);
+        Cluster c = cluster(d, img.id);
+        c.require(src);
+        std::string url = "rbd://" + c.h->name() + "/" + src.spec();
+        char join = '?';
+        for (const auto& [k, v] : {std::pair<std::string, std::string>{"CEPH_USER", c.auth.user},
+                                   {"CEPH_KEY", c.auth.key},
+                                   {"CEPH_CONF", c.auth.conf}})
+            if (!v.empty()) url += join + k + "=" + url_value(v), join = '&';
+        auto it = img.tmpl.find("MD5");
+        std::string md5 = it == img.tmpl.end() ? "" : it->second;
+        if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            Argv a = {"sh", "-c", scripts::kMd5Of, "sh"};
+            for (auto& w : rbd::rbd(c.auth, {"export", "--no-progress", src.spec(), "-"})) a.push_back(std::move(w));
+            Result r = c.h->run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
+                                    .what = "cannot checksum " + quoted(src.spec())});
+            md5 = r.out.substr(0, r.out.find(' '));
+            if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos)
+                throw DriverError("the checksum of " + quoted(src.spec()) + " on " + c.h->name() + " is no MD5");
+        }
+        return {url, md5, "raw", img.size_mb};
+    }
+
+    // A query value: paths as they are, anything that could end it (&, =, #, space...) as %XX.
+    static std::string url_value(const std::string& v) {
+        static const char* hex = "0123456789ABCDEF";
+        std::string o;
+        for (unsigned char ch : v) {
+            if (std::isalnum(ch) || ch == '/' || ch == '.' || ch == '_' || ch == '-')
+                o += static_cast<char>(ch);
+            else
+                o += std::string("%") + hex[ch >> 4] + hex[ch & 15];
+        }
+        return o;
     }
 
     unsigned long long stat_mb(const DsDump& d) {
@@ -512,6 +554,7 @@ const DsTable& ceph_ds_table() {
                             {"mkfs", op(b, &CephDs::mkfs)},
                             {"rm", op(b, &CephDs::rm)},
                             {"stat", op(b, &CephDs::stat_mb)},
+                            {"export", op(b, &CephDs::export_image)},
                             {"clone", op(b, &CephDs::clone)},
                             {"monitor", op(b, &CephDs::monitor)},
                             {"snap_delete", op(b, &CephDs::snap_delete)},

@@ -26,6 +26,12 @@ const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/
 // allocated zeros), so the disk cannot run out of space later. (An empty file has nothing.)
 const char* const kPreallocate = "n=$(stat -c %s -- \"$1\") || exit 1; [ \"$n\" -eq 0 ] || fallocate -l \"$n\" -- \"$1\"";
 
+// "$@" a command: the MD5 of its output (md5sum's line), failing when the command fails (a
+// pipeline's status would be md5sum's alone).
+const char* const kMd5Of =
+    "exec 4>&1; s=$( { { \"$@\"; echo $? >&3; } | md5sum >&4; } 3>&1 ); [ \"$s\" = 0 ] || "
+    "{ echo \"the command whose output is summed failed (exit $s)\" >&2; exit 1; }";
+
 // Runs "$@" under rlimits: $1 ulimit -v (KiB), $2 ulimit -t (s); two malloc arenas, as
 // exec.cpp gives a local child under an address-space limit.
 const char* const kLimited =

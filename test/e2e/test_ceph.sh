@@ -82,6 +82,17 @@ check "the volume holds the file's bytes (rbd export)" test "$(rsum one/one-7)" 
 check "its size is the file's" test "$(rsize one/one-7)" = $((64 << 20))
 check "no temporary volume is left" test "$(pool_ls)" = "one-7 "
 expect_ok "cp: the persistent image" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 8
+# export, for a marketplace: where to read it (as upstream: rbd://BRIDGE/SOURCE with the auth
+# attributes), the MD5 of its bytes (rbd export on the bridge, or the template's), size, raw.
+expect_ok "export" "$D/export" "$(cdump SOURCE=one/one-7 SIZE=64)" 7
+RMD5=$("${RB[@]}" export --no-progress one/one-7 - 2>/dev/null | md5sum | cut -d' ' -f1)
+WANT="<IMPORT_INFO><IMPORT_SOURCE><![CDATA[rbd://host01/one/one-7?CEPH_USER=oneadmin&CEPH_KEY=$KEY&CEPH_CONF=$CONF]]></IMPORT_SOURCE>"
+WANT+="<MD5><![CDATA[$RMD5]]></MD5><SIZE><![CDATA[64]]></SIZE><FORMAT><![CDATA[raw]]></FORMAT><DISPOSE>NO</DISPOSE></IMPORT_INFO>"
+check "export: IMPORT_INFO with the source, the volume's MD5, SIZE 64, raw, DISPOSE NO" test "$OUT" = "$WANT"
+[ "$OUT" = "$WANT" ] || printf '#   got:  %s\n#   want: %s\n' "$OUT" "$WANT"
+expect_ok "export of an image whose template has its MD5" "$D/export" "$(cdump SOURCE=one/one-7 SIZE=64 MD5=0123456789abcdef0123456789abcdef)" 7
+check "export: the template's MD5 is given as it is" eval '[[ $OUT == *"<MD5><![CDATA[0123456789abcdef0123456789abcdef]]></MD5>"* ]]'
+expect_error "export of a volume that does not exist" "does not exist" "$D/export" "$(cdump SOURCE=one/one-77 SIZE=64)" 77
 expect_ok "stat" "$D/stat" "$(cdump PATH="$SAFE/img.raw")" 7
 check "stat prints 64 ('$OUT')" test "$OUT" = 64
 expect_ok "monitor" "$D/monitor" "$(cdump NO_IMAGE=1)" 1
