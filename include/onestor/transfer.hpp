@@ -35,6 +35,9 @@ void copy(Host& from, const std::string& src, Host& to, const std::string& dst, 
 // names a partly removed tree. The move stands should the removal itself fail (logged).
 void move(Host& from, const std::string& src, Host& to, const std::string& dst, Leftovers leftovers = Leftovers::keep,
           const MonitorMark& mark = {});
+// move()'s last step, for a caller that batches the removal of several sources whose copies
+// are complete: prints what could not be removed (log it), fails only when nothing moved.
+Step retire_step(Host& from, const std::string& src);
 // `then` preceded by writing `value` into the marker file `mark` (upstream's .monitor, read by
 // the host probes) when it does not hold it already: temp name, synced, renamed. A marker that
 // cannot be written is logged, not fatal: `then` runs either way.

@@ -34,8 +34,14 @@ public:
         Host& to = Host::get(dst.host);
         // Never over the image in place: the receiver writes beside SOURCE, syncs, renames.
         transfer::copy(from, src.path, to, dst.path);
-        if (from.exists(src.path + ".snap")) transfer::move(from, src.path + ".snap", to, dst.path + ".snap");
-        from.remove(src.path);
+        std::vector<Step> retire;  // (once both copies are complete, the host's go in one command)
+        if (from.exists(src.path + ".snap")) {
+            transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
+            retire.push_back(transfer::retire_step(from, src.path + ".snap"));
+        }
+        retire.push_back(transfer::retire_step(from, src.path));
+        for (const auto& said : from.batch(retire))
+            if (!said.empty()) log::info(said.substr(0, said.find_last_not_of('\n') + 1));
         log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(to.label(dst.path)));
     }
 

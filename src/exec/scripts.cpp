@@ -119,9 +119,10 @@ const char* const kTarCommit =
 // The source of a completed move: $1 renamed to $2 (a hidden temporary name beside it) in
 // one step, then removed. So the source's path never names a partly removed tree, which a
 // retry would take for the source and copy over the complete destination; should the
-// removal fail, what is left is a leftover that sends skip and a move back removes.
+// removal fail, what is left is a leftover that sends skip and a move back removes (said on
+// stdout, which the caller logs: the step itself succeeded).
 const char* const kRetire =
-    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" || echo \"$(uname -n):$2 could not be removed\" >&2; exit 0";
+    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" 2>/dev/null || echo \"$(uname -n):$2 could not be removed\"; exit 0";
 
 // Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
 // `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for

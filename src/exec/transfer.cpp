@@ -182,9 +182,13 @@ void move(Host& from, const std::string& src, Host& to, const std::string& dst, 
     copy(from, src, to, dst, leftovers, mark);
     // Only now, and decided here: a driver killed before it saw the copy succeed leaves the
     // source where it was, whatever its orphaned transfer does.
-    Result r = from.run({"sh", "-c", scripts::kRetire, "sh", src, io::temp_name_for(src)},
-                        {.what = "the copy is complete, but its source " + quoted(from.label(src)) + " could not be removed"});
-    if (!r.err.empty()) log::info(failure_reason(r.err));
+    for (const auto& said : from.batch({retire_step(from, src)}))
+        if (!said.empty()) log::info(said.substr(0, said.find_last_not_of('\n') + 1));
+}
+
+Step retire_step(Host& from, const std::string& src) {
+    return from.run_step({"sh", "-c", scripts::kRetire, "sh", src, io::temp_name_for(src)},
+                         "the copy is complete, but its source " + quoted(from.label(src)) + " could not be removed");
 }
 
 int host_side(const std::vector<std::string>& w, std::string& out) {
