@@ -102,7 +102,8 @@ public:
     void copy_file(const std::string& src, const std::string& dst, bool replace = true, std::vector<Step> checks = {});
     // copy_file's steps but the rename: the synced copy of src at `tmp` (a RemoteTemp's
     // path beside dst), for callers that batch more work on it before they rename it.
-    std::vector<Step> copy_steps(const std::string& src, const std::string& tmp, const std::string& dst);
+    // `thick`: never a reflink (the copy's blocks are its own, for preallocate_step).
+    std::vector<Step> copy_steps(const std::string& src, const std::string& tmp, const std::string& dst, bool thick = false);
     void sync(const std::string& path);
     // Renames a finished temp (synced by whoever wrote it) onto dst; it is then kept.
     void commit(class RemoteTemp& tmp, const std::string& dst, bool replace = true);

@@ -15,7 +15,8 @@ struct CopyStats {
 
 // Copies all of src_fd into dst_fd (both at offset 0; dst is truncated to src's size),
 // keeping holes. `label` names the copy in progress lines.
-CopyStats copy_fd(int src_fd, int dst_fd, const std::string& label);
+// `share`: a reflink where the filesystem can (no for a thick copy, whose blocks must be its own).
+CopyStats copy_fd(int src_fd, int dst_fd, const std::string& label, bool share = true);
 
 // An owned file descriptor.
 class File {

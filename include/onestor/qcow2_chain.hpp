@@ -56,7 +56,8 @@ Active validated_active(Host& h, const HostPath& disk, const Layout& l, std::vec
 std::vector<Step> shorten_names(Host& h, const Layout& l, const std::vector<qemu::ImageInfo>& chain, long first);
 
 // The numbered layers among `names` (entries of l.dir) checked where they lie, before
-// anything uses them: each a file, not a symlink, opened with its format (layer 0:
+// anything uses them: each named as we name layers ("1", never "01"), not a symlink (on the
+// front-end also a regular file: there the entries are a datastore's), opened with its format (layer 0:
 // l.base_format, standing alone; any other: a qcow2 whose backing file is inside l.dir
 // and names another layer of l.dir and its format). With `image`, layer 0 is a link to
 // that image, which is checked instead. Returns layer -> header; layer 0 is always there.

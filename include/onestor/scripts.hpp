@@ -6,6 +6,11 @@
 namespace onestor::scripts {
 
 extern const char* const kTiedToDriver;  // "$@" in a session of its own, ended when the driver goes
+extern const char* const kExists;        // $1: "y" when it exists (or is a dangling link); never fails
+extern const char* const kRealpath;      // $1: its canonical path, or nothing; never fails
+extern const char* const kSizeIs;        // $1 file, $2 bytes: fails "incomplete" unless that long
+extern const char* const kCatRegular;    // $1: its bytes, only when a regular file
+extern const char* const kExitStatus;    // "$@" quietly: nothing, or "exit N"
 extern const char* const kMd5Of;         // "$@": the MD5 of its output, failing with it
 extern const char* const kPreallocate;   // $1 a file: all of its size allocated (thick)
 extern const char* const kSweep;         // $1 onestor, $2 path: `onestor sweep` where installed

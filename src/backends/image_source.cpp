@@ -9,6 +9,7 @@
 #include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/stream.hpp"
 
 #include <fcntl.h>
@@ -124,9 +125,7 @@ public:
                 RunOptions o;
                 o.stdout_fd = w.fd();
                 o.what = "cannot read " + quoted(shown);
-                h.run({"sh", "-c", "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; exec cat -- \"$1\"", "sh",
-                       path},
-                      o);
+                h.run({"sh", "-c", scripts::kCatRegular, "sh", path}, o);
             } catch (...) {
                 err_ = std::current_exception();
             }

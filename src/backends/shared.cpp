@@ -22,10 +22,10 @@ public:
         std::string image = host_image_path(src.path, dst.path);
         log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
         RemoteTemp tmp(h, io::temp_name_for(dst.path));
-        std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path);
         int id = disk_id_of(dst.path);
         const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
         bool full = thick(d);
+        std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path, full);
         if (full) steps.push_back(h.preallocate_step(tmp.path()));
         auto size = grown_size_mb(c, dst.path);
         if (size) {

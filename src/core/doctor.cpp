@@ -9,6 +9,7 @@
 #include "onestor/host.hpp"
 #include "onestor/paths.hpp"
 #include "onestor/protocol.hpp"
+#include "onestor/scripts.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -329,7 +330,7 @@ int doctor(const std::vector<std::string>& names, std::string& out) {
                 if (from == to) continue;
                 // Through a fixed script: ssh's own exit status 255 would read as the
                 // front-end's connection to `from` failing.
-                Argv a = {"sh", "-c", "\"$@\" </dev/null 2>&1 >/dev/null || echo \"exit $?\"", "onestor-doctor"};
+                Argv a = {"sh", "-c", scripts::kExitStatus, "onestor-doctor"};
                 for (const auto& w : config().get_words("HOST_SSH")) a.push_back(w);
                 a.insert(a.end(), {"-o", "BatchMode=yes", "-o", "ConnectTimeout=15", to, "true"});
                 Result res = Host::get(from).run(a, RunOptions{.timeout_s = 30, .check = false});

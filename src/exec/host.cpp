@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/falloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -449,6 +450,9 @@ Step Host::preallocate_step(const std::string& path) {
                 struct stat st {};
                 if (!f || ::fstat(f.fd(), &st) != 0) throw_errno("cannot open", path);
                 if (st.st_size > 0) {
+                    // Blocks shared with another file (a reflink) are unshared where the
+                    // filesystem can (xfs); then every hole is allocated.
+                    (void)::fallocate(f.fd(), FALLOC_FL_UNSHARE_RANGE, 0, st.st_size);
                     int e = ::posix_fallocate(f.fd(), 0, st.st_size);
                     if (e != 0) throw DriverError(what + ": " + std::strerror(e));
                 }
@@ -542,8 +546,7 @@ Step Host::present_step(const std::string& path, const std::string& what) {
 
 Step Host::exists_step(const std::string& path) {
     return {[path] { return std::string(io::exists(path) ? "y" : ""); },
-            {{{"sh", "-c", "if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo y; fi", "sh", path},
-              "cannot look at " + quoted(label(path))}},
+            {{{"sh", "-c", scripts::kExists, "sh", path}, "cannot look at " + quoted(label(path))}},
             {}};
 }
 
@@ -552,7 +555,7 @@ Step Host::realpath_step(const std::string& path) {
                 char buf[PATH_MAX];
                 return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string{};
             },
-            {{{"sh", "-c", "readlink -e -- \"$1\" || true", "sh", path}, "cannot resolve " + quoted(label(path))}},
+            {{{"sh", "-c", scripts::kRealpath, "sh", path}, "cannot resolve " + quoted(label(path))}},
             {}};
 }
 
@@ -654,7 +657,7 @@ void Host::copy_file(const std::string& src, const std::string& dst, bool replac
     tmp.keep();
 }
 
-std::vector<Step> Host::copy_steps(const std::string& src, const std::string& tmp, const std::string& dst) {
+std::vector<Step> Host::copy_steps(const std::string& src, const std::string& tmp, const std::string& dst, bool thick) {
     std::string what = "cannot copy " + quoted(label(src)) + " to " + quoted(dst);
     std::string dir = dirname_of(dst);
     // What dead writers of dst left beside it goes first (on a host, by its own onestor,
@@ -668,14 +671,14 @@ std::vector<Step> Host::copy_steps(const std::string& src, const std::string& tm
                 {{"sh", "-c", scripts::kSweep, "sh", config().get("REMOTE_ONESTOR"), dst}, "cannot sweep"}},
                {}};
     // GNU cp keeps holes (SEEK_DATA/SEEK_HOLE, copy_file_range) and reflinks where it can.
-    Step copy = run_step({"cp", "--sparse=always", "--reflink=auto", "-T", "--", src, tmp}, what,
+    Step copy = run_step({"cp", "--sparse=always", thick ? "--reflink=never" : "--reflink=auto", "-T", "--", src, tmp}, what,
                          static_cast<int>(config().get_int("COPY_TIMEOUT")));
-    copy.here = [src, tmp, dst] {
+    copy.here = [src, tmp, dst, thick] {
         io::File in = io::open_read(src);
         int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
         if (fd < 0) throw_errno("cannot create", tmp);
         io::File out(fd);
-        io::copy_fd(in.fd(), out.fd(), "copy to " + quoted(dst));
+        io::copy_fd(in.fd(), out.fd(), "copy to " + quoted(dst), !thick);
         return std::string();
     };
     return {sweep, copy, sync_step(tmp)};
@@ -713,9 +716,7 @@ void Host::put_file(const std::string& local_path, const std::string& dst) {
     batch({mkdir_step(dirname_of(dst)),
            run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, what,
                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
-           run_step({"sh", "-c", "[ \"$(stat -c %s -- \"$1\")\" = \"$2\" ] || { echo \"$1: incomplete\" >&2; exit 1; }", "sh",
-                     tmp.path(), std::to_string(st.st_size)},
-                    what),
+           run_step({"sh", "-c", scripts::kSizeIs, "sh", tmp.path(), std::to_string(st.st_size)}, what),
            rename_step(tmp.path(), dst, true)},
           in.fd());
     tmp.keep();

@@ -130,14 +130,14 @@ void copy_range(int in, int out, off_t off, off_t len, bool& use_cfr, log::Progr
 
 }  // namespace
 
-CopyStats copy_fd(int in, int out, const std::string& label) {
+CopyStats copy_fd(int in, int out, const std::string& label, bool share) {
     struct stat st {};
     if (::fstat(in, &st) != 0) throw_errno("cannot stat", label);
     CopyStats cs;
     cs.size = static_cast<unsigned long long>(st.st_size);
     if (::ftruncate(out, 0) != 0) throw_errno("cannot truncate", label);
     // Reflink first: O(1) where the filesystem shares extents (xfs reflink, btrfs).
-    if (S_ISREG(st.st_mode) && ::ioctl(out, FICLONE, in) == 0) {
+    if (share && S_ISREG(st.st_mode) && ::ioctl(out, FICLONE, in) == 0) {
         cs.reflinked = true;
         cs.data = static_cast<unsigned long long>(st.st_blocks) * 512;
         return cs;

@@ -22,9 +22,27 @@ const char* const kTiedToDriver =
 // $1 onestor on the host, $2 a path: `onestor sweep` of it where onestor is installed.
 const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/null 2>&1; exit 0";
 
-// $1 a file: every byte of its size allocated (fallocate keeps the data; holes become
-// allocated zeros), so the disk cannot run out of space later. (An empty file has nothing.)
-const char* const kPreallocate = "n=$(stat -c %s -- \"$1\") || exit 1; [ \"$n\" -eq 0 ] || fallocate -l \"$n\" -- \"$1\"";
+// $1 a file: every byte of its size allocated (the data kept; holes become allocated zeros),
+// so the disk cannot run out of space later. posix_fallocate (-x): where the filesystem has
+// no fallocate (NFSv3), the C library writes the holes instead. (An empty file has nothing.)
+const char* const kPreallocate = "n=$(stat -L -c %s -- \"$1\") || exit 1; [ \"$n\" -eq 0 ] || fallocate -x -l \"$n\" -- \"$1\"";
+
+// $1 a path: "y" when it exists (a dangling symlink counts), nothing otherwise; never fails.
+const char* const kExists = "if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo y; fi";
+
+// $1 a path: its canonical form on a line, nothing when it does not resolve; never fails.
+const char* const kRealpath = "readlink -e -- \"$1\" || true";
+
+// $1 a file, $2 the size it must have: fails ("incomplete") otherwise (put_file's copy, whose
+// writer ends at the end of its input however the sender ended).
+const char* const kSizeIs = "[ \"$(stat -c %s -- \"$1\")\" = \"$2\" ] || { echo \"$1: incomplete\" >&2; exit 1; }";
+
+// $1 a path: its bytes on stdout, only when it is a regular file (a FIFO would block cat).
+const char* const kCatRegular = "test -f \"$1\" || { echo \"$1: not a regular file\" >&2; exit 1; }; exec cat -- \"$1\"";
+
+// "$@" a command (doctor's host-to-host ssh): nothing when it succeeds, else "exit N" on
+// stdout, so that ssh's own 255 is not read as the front-end's connection failing.
+const char* const kExitStatus = "\"$@\" </dev/null 2>&1 >/dev/null || echo \"exit $?\"";
 
 // "$@" a command: the MD5 of its output (md5sum's line), failing when the command fails (a
 // pipeline's status would be md5sum's alone).
@@ -122,7 +140,7 @@ const char* const kTarCommit =
 // removal fail, what is left is a leftover that sends skip and a move back removes (said on
 // stdout, which the caller logs: the step itself succeeded).
 const char* const kRetire =
-    "mv -T -- \"$1\" \"$2\" || exit 1; rm -rf -- \"$2\" 2>/dev/null || echo \"$(uname -n):$2 could not be removed\"; exit 0";
+    "mv -T -- \"$1\" \"$2\" || exit 1; e=$(rm -rf -- \"$2\" 2>&1) || echo \"$(uname -n):$2 could not be removed: $e\"; exit 0";
 
 // Host to host (HOST_TO_HOST=direct): runs on the source host as the right-hand side of
 // `producer | ...`: $1 the destination's name, $2 SSH_CONTROL_PERSIST, $3 the command for

@@ -9,9 +9,14 @@
 
 namespace onestor::chain {
 
+namespace {
+// "k" as we write it: digits without a leading zero ("01" would be another file than "1").
+bool canonical_layer_name(const std::string& n) { return numeric_name(n) && n == std::to_string(std::stol(n)); }
+}  // namespace
+
 long Layout::layer_of(const qemu::ImageInfo& i) const {
     std::string b = i.full_backing_file.empty() ? i.backing_file : i.full_backing_file;
-    if (b.empty() || b[0] != '/' || !numeric_name(basename_of(b))) return -1;
+    if (b.empty() || b[0] != '/' || !canonical_layer_name(basename_of(b))) return -1;
     std::string d = dirname_of(b);
     while (d != dir && basename_of(d) == leaf) d = dirname_of(d);  // through the self link
     return d == dir ? std::stol(basename_of(b)) : -1;
@@ -97,6 +102,8 @@ std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const s
     if (!image.empty()) layers[0] = qemu::validate(h, image, l.base_format, "");
     for (const auto& n : names) {
         if (!numeric_name(n)) continue;
+        if (!canonical_layer_name(n))  // (checked under one name, opened by qemu under another)
+            throw DriverError("snapshot directory " + quoted(h.label(l.dir)) + " holds " + quoted(n) + ", not a layer name");
         long k = std::stol(n);
         std::string f = l.file(k);
         if (k == 0 && !image.empty()) {

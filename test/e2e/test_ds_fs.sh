@@ -291,6 +291,11 @@ check "snap_revert 0: the image is unchanged" test "$(sum "$E")" = "$ESUM"
 qemu-img create -q -f qcow2 -F qcow2 -b "$E.snap/0" "$E.snap/1"
 refused "snap_flatten: a layer that opens snapshot 0 (raw) as qcow2" "does not name a layer of its directory and its format" \
     timeout 60 "$FSD/snap_flatten" "$(dump SOURCE="$E" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=1)" 7
+# A layer named "01" beside "1": checked as one file, it would be opened as the other.
+evil_snap
+qemu-img create -q -f qcow2 -F raw -b /etc/passwd "$E.snap/01"
+refused "snap_revert: a layer under a name we never write ('01')" "not a layer name" \
+    timeout 60 "$FSD/snap_revert" "$(dump SOURCE="$E" FORMAT=raw TM_MAD=qcow2 TARGET_SNAPSHOT=0)" 7
 rm -rf "$E.snap"
 
 echo "# every snapshot of a raw persistent image round-trips (snapshots made by the qcow2 TM)"

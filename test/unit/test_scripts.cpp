@@ -1,0 +1,97 @@
+// The fixed shell scripts of scripts.cpp that answer questions or check a result, run by a
+// real /bin/sh (dash on Debian) as a host runs them: with hostile file names as their
+// positional arguments (nothing in a name is ever run) and their answers and exit statuses
+// asserted, failures included.
+#include "scratch.hpp"
+
+#include "onestor/exec.hpp"
+#include "onestor/scripts.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
+using namespace onestor;
+namespace fs = std::filesystem;
+
+namespace {
+
+Result sh(const char* script, const Argv& args) {
+    Argv a = {"sh", "-c", script, "sh"};
+    a.insert(a.end(), args.begin(), args.end());
+    return spawn(a, {.timeout_s = 30, .check = false});
+}
+
+// Names that would run something (touch a canary in the working directory), or be read as
+// options, were they ever shell text.
+std::vector<std::string> hostile_names() {
+    return {"$(touch PWNED)", "`touch PWNED`", "; touch PWNED", "-rf", "with space", "it's", "*", "a\nb"};
+}
+
+}  // namespace
+
+TEST_CASE("fixed scripts: existence, canonical path, size, contents, exit status, with hostile names") {
+    scratch::Dir d;
+    fs::path cwd = fs::current_path();
+    fs::current_path(d.p);  // (where a run canary would land)
+    struct Back {
+        fs::path p;
+        ~Back() { fs::current_path(p); }
+    } back{cwd};
+    for (const auto& name : hostile_names()) {
+        CAPTURE(name);
+        std::string f = d / name;
+        std::ofstream(f, std::ios::binary) << "abc";
+        // kExists: "y" for a file and a dangling link, nothing for a missing path; never fails.
+        CHECK(sh(scripts::kExists, {f}).out == "y\n");
+        CHECK(sh(scripts::kExists, {f + ".missing"}).out.empty());
+        CHECK(sh(scripts::kExists, {f + ".missing"}).status == 0);
+        fs::create_symlink(d / "nowhere", f + ".link");
+        CHECK(sh(scripts::kExists, {f + ".link"}).out == "y\n");
+        // kRealpath: the canonical path, or nothing (status 0) for what does not resolve.
+        CHECK(sh(scripts::kRealpath, {f}).out == fs::canonical(f).string() + "\n");
+        Result dangling = sh(scripts::kRealpath, {f + ".link"});
+        CHECK(dangling.out.empty());
+        CHECK(dangling.status == 0);
+        // kSizeIs: passes at the exact size only.
+        CHECK(sh(scripts::kSizeIs, {f, "3"}).status == 0);
+        Result short_one = sh(scripts::kSizeIs, {f, "4"});
+        CHECK(short_one.status != 0);
+        CHECK(short_one.err.find("incomplete") != std::string::npos);
+        // kCatRegular: a regular file's bytes; a FIFO refused at once (cat would block on it).
+        CHECK(sh(scripts::kCatRegular, {f}).out == "abc");
+        REQUIRE(::mkfifo((f + ".fifo").c_str(), 0600) == 0);
+        Result fifo = sh(scripts::kCatRegular, {f + ".fifo"});
+        CHECK(fifo.status != 0);
+        CHECK(fifo.err.find("not a regular file") != std::string::npos);
+        // kMd5Of: the output's MD5, failing when the command fails (not md5sum's status).
+        CHECK(sh(scripts::kMd5Of, {"cat", "--", f}).out.substr(0, 32) == "900150983cd24fb0d6963f7d28e17f72");
+        CHECK(sh(scripts::kMd5Of, {"cat", "--", f + ".missing"}).status != 0);
+        // kPreallocate: every byte allocated, the data kept; a missing file fails.
+        std::string sparse = f + ".sparse";
+        { std::ofstream(sparse, std::ios::binary) << "xyz"; }
+        fs::resize_file(sparse, 8 << 20);
+        CHECK(sh(scripts::kPreallocate, {sparse}).status == 0);
+        struct stat st {};
+        REQUIRE(::stat(sparse.c_str(), &st) == 0);
+        CHECK(st.st_size == (8 << 20));
+        CHECK(static_cast<long long>(st.st_blocks) * 512 >= (8 << 20));
+        CHECK(scratch::slurp(sparse).substr(0, 3) == "xyz");
+        CHECK(sh(scripts::kPreallocate, {f + ".missing"}).status != 0);
+        // kRetire: the source renamed aside and removed; a missing source fails.
+        std::string aside = d / ("." + name + ".retired");
+        CHECK(sh(scripts::kRetire, {sparse, aside}).status == 0);
+        CHECK(!fs::exists(sparse));
+        CHECK(!fs::exists(aside));
+        CHECK(sh(scripts::kRetire, {sparse, aside}).status != 0);
+        // kExitStatus: nothing for success, "exit N" for a failure.
+        CHECK(sh(scripts::kExitStatus, {"true"}).out.empty());
+        CHECK(sh(scripts::kExitStatus, {"sh", "-c", "exit 7"}).out == "exit 7\n");
+        for (const char* extra : {".link", ".fifo"}) fs::remove(f + extra);
+        fs::remove(f);
+    }
+    CHECK(!fs::exists(d / "PWNED"));  // no name ever ran as a command
+}
