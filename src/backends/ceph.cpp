@@ -271,22 +271,21 @@ public:
     MonitorResult monitor(const DsDump& d) { return pool_usage(cluster(d, d.datastore.id), pool_of(d)); }
 
     void snap_delete(const DsDump& d, long id) {
-        auto [c, img, s] = snapshot(d, id);
+        auto [c, img, s, all] = snapshot(d, id);
         auto kids = c.children(img, s.name);
         if (!kids.empty()) throw DriverError("cannot delete snapshot " + quoted(img.snap(s.name)) + ": clones depend on it");
         c.snap_remove(img, s);
     }
 
     void snap_revert(const DsDump& d, long id) {
-        auto [c, img, s] = snapshot(d, id);
+        auto [c, img, s, all] = snapshot(d, id);
         c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
               "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
     }
 
     // The image becomes the snapshot's content and keeps no snapshots (nor a parent).
     void snap_flatten(const DsDump& d, long id) {
-        auto [c, img, s] = snapshot(d, id);
-        auto ss = c.snaps(img);
+        auto [c, img, s, ss] = snapshot(d, id);
         auto kids = c.all_children(img, ss);
         if (!kids.empty()) throw DriverError("cannot flatten " + quoted(img.spec()) + ": clones depend on its snapshots");
         c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
@@ -324,6 +323,7 @@ private:
         Cluster c;
         rbd::Image img;
         rbd::Snap s;
+        std::vector<rbd::Snap> all;  // the image's snapshots, as listed to find s
     };
     static Snapshot snapshot(const DsDump& d, long id) {
         const Image& img = d.img();
@@ -331,8 +331,9 @@ private:
         rbd::Image r = rbd::parse_spec(img.source);
         Cluster c = cluster(d, id);
         std::string want = std::to_string(img.target_snapshot);
-        for (const auto& s : c.snaps(r))
-            if (s.name == want) return {c, r, s};
+        auto all = c.snaps(r);
+        for (const auto& s : all)
+            if (s.name == want) return {c, r, s, all};
         throw DriverError("snapshot " + want + " of " + quoted(r.spec()) + " does not exist");
     }
 
