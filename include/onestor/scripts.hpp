@@ -10,6 +10,7 @@ extern const char* const kExists;        // $1: "y" when it exists (or is a dang
 extern const char* const kRealpath;      // $1: its canonical path, or nothing; never fails
 extern const char* const kSizeIs;        // $1 file, $2 bytes: fails "incomplete" unless that long
 extern const char* const kCatRegular;    // $1: its bytes, only when a regular file
+extern const char* const kDoctorProbe;   // $1 ds location, $2 REMOTE_ONESTOR, $3 n, n tools, sudo words
 extern const char* const kExitStatus;    // "$@" quietly: nothing, or "exit N"
 extern const char* const kMd5Of;         // "$@": the MD5 of its output, failing with it
 extern const char* const kPreallocate;   // $1 a file: all of its size allocated (thick)

@@ -25,52 +25,6 @@
 namespace onestor::cli {
 namespace {
 
-// The probe: $1 the datastore location, $2 REMOTE_ONESTOR ("" on the front-end), $3 how many
-// tool names follow; the remaining words are the LVM_SUDO prefix. One tab-separated record a
-// line. Only numeric datastore directories are listed (oned's ids), so no name it prints can
-// hold a tab or a newline.
-const char* kProbe = R"SH(
-ds=$1 remote=$2 n=$3
-shift 3
-export LVM_SUPPRESS_FD_WARNINGS=1
-i=0
-while [ "$i" -lt "$n" ]; do
-    t=$1; shift; i=$((i + 1))
-    p=$(command -v "$t" 2>/dev/null)
-    if [ -n "$p" ]; then
-        printf 'tool\t%s\t%s\t%s\n' "$t" "$p" "$("$t" --version </dev/null 2>&1 | sed -n '/[0-9]/{s/^ *//;p;q;}')"
-    else
-        printf 'notool\t%s\n' "$t"
-    fi
-done
-printf 'user\t%s\t%s\n' "$(id -u)" "$(id -un)"
-if [ -n "$remote" ]; then
-    if [ -x "$remote" ]; then printf 'onestor\t%s\n' "$("$remote" --version 2>&1 | head -n 1)"; else printf 'noonestor\n'; fi
-fi
-if [ -d "$ds" ]; then
-    for d in "$ds" "$ds"/*; do
-        case ${d#"$ds"} in "") ;; /*[!0-9]* | /) continue ;; esac
-        [ -d "$d" ] || continue
-        w=no; [ -w "$d" ] && w=yes
-        printf 'ds\t%s\t%s\t%s\t%s\t%s\n' "${d#"$ds"}" "$(stat -c %u "$d")" "$(stat -c %U "$d")" "$w" \
-            "$(df -Pk "$d" | awk 'NR == 2 {print $4}')"
-    done
-else
-    printf 'nods\n'
-fi
-PATH=$PATH:/usr/sbin:/sbin
-if command -v vgs >/dev/null 2>&1; then
-    if out=$("$@" vgs --noheadings -o vg_name 2>&1); then
-        for vg in $out; do printf 'vg\t%s\n' "$vg"; done
-        "$@" lvs --noheadings -o vg_name,lv_name,lv_attr 2>/dev/null | while read -r vg lv attr; do
-            case $attr in t*) printf 'pool\t%s\t%s\n' "$vg" "$lv" ;; esac
-        done
-    else
-        printf 'vgfail\t%s\n' "$(printf '%s\n' "$out" | tail -n 1)"
-    fi
-fi
-)SH";
-
 const std::map<std::string, std::string> kPackage = {
     {"qemu-img", "qemu-utils"},
     {"mkswap", "util-linux"},
@@ -133,7 +87,7 @@ void probe(Host& h, const std::string& where, const std::string& remote, Report&
                                {"lvs", "", false}};
     if (config().get_bool("LVM_THIN_ENABLE")) tools.push_back({"thin_check", "", true});
     std::string ds = config().get("DATASTORE_LOCATION");
-    Argv a = {"sh", "-c", kProbe, "onestor-doctor", ds, remote, std::to_string(tools.size())};
+    Argv a = {"sh", "-c", scripts::kDoctorProbe, "onestor-doctor", ds, remote, std::to_string(tools.size())};
     for (const auto& t : tools) a.push_back(t.name);
     for (const auto& w : config().get_words_or_empty("LVM_SUDO")) a.push_back(w);
     RunOptions o;
