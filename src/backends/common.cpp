@@ -65,7 +65,7 @@ void CommonTm::del(const TmContext& c, const HostPath& dst) {
 
 void CommonTm::mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
     check_disk_path(dst, c.vmid);
-    const VmDisk* d = disk_id_of(dst.path) >= 0 ? c.vm().disk(disk_id_of(dst.path)) : nullptr;
+    const VmDisk* d = disk_at(c, dst.path);
     mkfs::Request want = mkfs::volatile_disk(format, d ? d->get("FS") : "");
     Host& h = Host::get(dst.host);
     RemoteTemp tmp(h, io::temp_name_for(dst.path));  // removed should a step fail
@@ -277,9 +277,13 @@ std::string CommonTm::image_format(Host& h, const std::string& image, const VmDi
     return f;
 }
 
+const VmDisk* CommonTm::disk_at(const TmContext& c, const std::string& path) {
+    int id = disk_id_of(path);
+    return id >= 0 ? c.vm().disk(id) : nullptr;
+}
+
 unsigned long long CommonTm::grown_size_mb(const TmContext& c, const std::string& dst) {
-    int id = disk_id_of(dst);
-    const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+    const VmDisk* d = disk_at(c, dst);
     if (!d) return 0;
     long size = d->size_mb("SIZE"), orig = d->size_mb("ORIGINAL_SIZE");
     return size > orig && orig > 0 ? static_cast<unsigned long long>(size) : 0;

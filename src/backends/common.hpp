@@ -44,6 +44,8 @@ protected:
     // is decided from its first bytes (never a qemu-img probe; see common.cpp for which
     // files are guest-written). Only raw and qcow2 are accepted.
     static std::string image_format(Host& h, const std::string& image, const VmDisk& d, bool runs_on_image);
+    // The VM's DISK that a disk.N path names; nullptr for any other path or a missing DISK.
+    static const VmDisk* disk_at(const TmContext& c, const std::string& path);
     // The size a deployed disk grows to: SIZE when the VM template asks for more than the
     // image's ORIGINAL_SIZE (0: keep the image's size). dst is the disk.N path.
     static unsigned long long grown_size_mb(const TmContext& c, const std::string& dst);

@@ -23,8 +23,7 @@ void Qcow2::clone(const TmContext& c, const HostPath& src, const HostPath& dst) 
     check_disk_path(dst, c.vmid);
     Host& h = Host::get(dst.host);
     std::string image = host_image_path(src.path, dst.path);
-    int id = disk_id_of(dst.path);
-    const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+    const VmDisk* d = disk_at(c, dst.path);
     if (!d || d->get("TYPE") == "CDROM") {   // kernels, initrds, ISOs: a plain copy
         h.copy_file(image, dst.path, true);  // (makes the VM directory)
         return;
@@ -35,7 +34,7 @@ void Qcow2::clone(const TmContext& c, const HostPath& src, const HostPath& dst) 
     // when the VM runs), as QCOW2_STANDALONE asks for anywhere.
     bool copy = standalone(*d) || local_system(c);
     if (copy) log::info("standalone copy of " + quoted(image));
-    std::string dir = dst.path + ".snap", leaf = leaf_of(id);
+    std::string dir = dst.path + ".snap", leaf = leaf_of(disk_id_of(dst.path));
     // The whole snapshot directory is built under a temporary name, then renamed in.
     RemoteTemp tmp(h, io::temp_name_for(dir));
     std::string first = join_path(tmp.path(), "0");
@@ -57,8 +56,7 @@ void Qcow2::ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
     check_disk_path(dst, c.vmid);
     Host& h = Host::get(dst.host);
     std::string image = host_image_path(src.path, dst.path);
-    int id = disk_id_of(dst.path);
-    const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+    const VmDisk* d = disk_at(c, dst.path);
     if (!d || d->get("TYPE") == "CDROM") {
         h.batch({h.mkdir_step(dirname_of(dst.path)), h.symlink_step(image, dst.path)});
         return;

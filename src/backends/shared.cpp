@@ -22,8 +22,7 @@ public:
         std::string image = host_image_path(src.path, dst.path);
         log::info("cloning " + quoted(image) + " into " + quoted(dst.str()));
         RemoteTemp tmp(h, io::temp_name_for(dst.path));
-        int id = disk_id_of(dst.path);
-        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        const VmDisk* d = disk_at(c, dst.path);
         bool full = thick(d);
         std::vector<Step> steps = h.copy_steps(image, tmp.path(), dst.path, full);
         if (full) steps.push_back(h.preallocate_step(tmp.path()));

@@ -167,8 +167,7 @@ private:
         // (the receiver writes the probes' marker of the host's datastore, as upstream's clone)
         transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::keep, monitor_mark_of(dirname_of(dst.path), "ssh"));
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
-        int id = disk_id_of(dst.path);
-        const VmDisk* d = id >= 0 ? c.vm().disk(id) : nullptr;
+        const VmDisk* d = disk_at(c, dst.path);
         std::vector<Step> after;  // on the copy where it landed, in one command
         if (thick(d)) after.push_back(to.preallocate_step(dst.path));
         if (auto size = grown_size_mb(c, dst.path)) {
