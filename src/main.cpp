@@ -2,6 +2,7 @@
 // block oned reads (its form: protocol::profile()) and a non-zero exit.
 #include "onestor/cli.hpp"
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
@@ -10,6 +11,8 @@
 
 #include <unistd.h>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 using namespace onestor;
@@ -51,6 +54,38 @@ protocol::Shape shape_of(const Invocation& inv) {
     return inv.args.size() >= 2 ? protocol::Shape::DumpOnArgv : protocol::Shape::DumpOnStdin;
 }
 
+// A dry run (dry_run.hpp): its plan, in the golden files' form, then how it ended. Asked for
+// with --dry-run, on stdout, with success when the plan is whole; under DRY_RUN=yes (oned's
+// calls) as INFO lines and always a failure, so that oned never takes the action for done.
+int dry_run_action(const std::function<std::string()>& act, bool asked_on_command_line) {
+    std::vector<std::string> lines = {"# dry run: the questions were asked, the changes are only listed"};
+    std::optional<DriverError> failed;
+    {
+        dry_run::Session s;
+        std::string last;
+        try {
+            std::string out = act();
+            last = out.empty() ? "ok" : "ok, prints: " + out.substr(0, out.find_last_not_of('\n') + 1);
+        } catch (const DriverError& e) {
+            if (s.changed())  // (what it read may be what the changes would make: they were not made)
+                last = std::string("the plan ends here: ") + e.what();
+            else
+                failed = e, last = std::string("fails: ") + e.what();
+        }
+        Host::close_all();
+        lines.insert(lines.end(), s.plan().begin(), s.plan().end());
+        lines.push_back("# " + last);
+    }
+    if (asked_on_command_line) {
+        for (const auto& l : lines) std::printf("%s\n", l.c_str());
+        if (failed) error_block(*failed);
+        return failed ? 1 : 0;
+    }
+    for (const auto& l : lines) log::info(l);
+    error_block(failed ? *failed : DriverError("dry run (DRY_RUN=yes): nothing was changed"));
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,18 +114,25 @@ int main(int argc, char** argv) {
             std::fputs(cli::action_help(p.inv).c_str(), stdout);
             return 0;
         }
-        const Action* action = Registry::find(p.inv.kind, p.inv.action);
-        const TmTable* tm = p.inv.kind == Kind::Tm ? find_tm_backend(p.inv.driver) : nullptr;
-        Call call{p.inv,
-                  Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data, tm && tm->rbd_images),
-                  {}};
-        if (call.inv.kind == Kind::Ds && call.inv.driver.empty()) {
-            call.inv.driver = call.args.dump().datastore.ds_mad;
-            if (call.inv.driver.empty()) throw DriverError("the action data names no DATASTORE/DS_MAD");
-        }
-        action->run(call);
+        // The action: its arguments read and checked, then run; what it prints for oned.
+        auto act = [&p]() {
+            const Action* action = Registry::find(p.inv.kind, p.inv.action);
+            const TmTable* tm = p.inv.kind == Kind::Tm ? find_tm_backend(p.inv.driver) : nullptr;
+            Call call{
+                p.inv,
+                Args::parse(action->args, p.inv.args, p.inv.full_action(), protocol::read_action_data, tm && tm->rbd_images),
+                {}};
+            if (call.inv.kind == Kind::Ds && call.inv.driver.empty()) {
+                call.inv.driver = call.args.dump().datastore.ds_mad;
+                if (call.inv.driver.empty()) throw DriverError("the action data names no DATASTORE/DS_MAD");
+            }
+            action->run(call);
+            return call.out;
+        };
+        if (p.dry_run || config().get_bool("DRY_RUN")) return dry_run_action(act, p.dry_run);
+        std::string printed = act();
         Host::close_all();
-        std::fputs(call.out.c_str(), stdout);
+        std::fputs(printed.c_str(), stdout);
     } catch (const DriverError& e) {
         Host::close_all();
         error_block(e);

@@ -15,6 +15,7 @@ struct Parsed {
     Invocation inv;                 // What::Action
     bool action_help = false;       // `... ACTION --help`
     bool progress = false;          // `onestor --progress ...`: a live bar on a terminal
+    bool dry_run = false;           // `onestor --dry-run ...`: the plan on stdout (dry_run.hpp)
     std::vector<std::string> meta;  // What::Meta: the words after `onestor`
 };
 

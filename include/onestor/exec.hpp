@@ -28,6 +28,8 @@ struct RunOptions {
     // another TM driver): the first error block in its stderr is its reason. Any other
     // program's stderr is data, never searched for one (see failure_reason).
     bool error_blocks = false;
+    // The command changes nothing (a question: exists, info, list): a dry run runs it too.
+    bool asks = false;
 };
 
 struct Result {

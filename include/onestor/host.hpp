@@ -17,12 +17,14 @@ namespace onestor {
 // One step of Host::batch: what it does on the front-end (syscalls or a local program; it
 // returns its output), what it runs on a remote host (commands in order, each with the
 // reason given should it fail), what undoes a partial step there (a temp name made), and
-// its time limit (0: COMMAND_TIMEOUT).
+// its time limit (0: COMMAND_TIMEOUT), and whether it only asks (changes nothing: a dry run
+// runs it, see dry_run.hpp).
 struct Step {
     std::function<std::string()> here;
     std::vector<std::pair<Argv, std::string>> there;
     Argv undo;
     int timeout_s = 0;
+    bool asks = false;
 };
 
 class Host {
@@ -52,6 +54,8 @@ public:
     // With limits, argv runs under those rlimits (here: set in the child; there: ulimit in
     // a fixed sh script around the words), as Host::run does with RunOptions::limits.
     Step run_step(const Argv& argv, const std::string& what, int timeout_s = 0, Limits limits = {});
+    // run_step of a command that changes nothing (qemu-img info, rbd info): a question.
+    Step ask_step(const Argv& argv, const std::string& what, int timeout_s = 0, Limits limits = {});
     Step mkdir_step(const std::string& dir);
     Step sync_step(const std::string& path);
     // Every byte of the file's size allocated, its data kept (a thick disk: SPARSE=NO).
@@ -121,6 +125,7 @@ public:
     ~Host();
 
 private:
+    std::vector<std::string> send_batch(const std::vector<Step>& steps, int stdin_fd, Runner& via);
     Argv ssh_base() const;
     void ensure_connection();
     std::string name_;

@@ -2,6 +2,7 @@
 #include "bridge.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
@@ -145,13 +146,15 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
             wr = io::File();  // the end of its stdin without an end mark: the host stops, keeps nothing
         }
     });
+    bool asks = action == "monitor" || action == "export";  // (they change nothing there)
     Result r;
     try {
         r = h.run(h.onestor({"bridge", action, std::to_string(id), release()}),
                   {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
                    .stdin_fd = rd.fd(),
                    .check = false,
-                   .error_blocks = true});
+                   .error_blocks = true,
+                   .asks = asks});
     } catch (...) {
         rd = io::File();
         writer.join();
@@ -162,6 +165,9 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
     rd = io::File();
     writer.join();
     wr = io::File();
+    if (!asks)
+        dry_run::ends_here("what the bridge host " + quoted(h.name()) + " answers to " + action +
+                           " is known once it has done it");
     // Its log lines, into the image's log, named after the host.
     std::istringstream err(r.err);
     for (std::string l; std::getline(err, l);) {

@@ -48,13 +48,16 @@ struct Cluster {
         int t = copy ? static_cast<int>(config().get_int("COPY_TIMEOUT")) : auth.timeout_s + 30;
         return h->run(rbd::rbd(auth, words), {.timeout_s = t, .stdin_fd = stdin_fd, .what = what});
     }
+    Result ask(const Argv& words, const std::string& what) const {  // a command that changes nothing
+        return h->run(rbd::rbd(auth, words), {.timeout_s = auth.timeout_s + 30, .what = what, .asks = true});
+    }
     Argv new_volume(Argv words) const {  // words of a command that makes a volume
         if (!data_pool.empty()) words.insert(words.begin() + 1, {"--data-pool", data_pool});
         return words;
     }
     std::optional<rbd::Info> info(const rbd::Image& img) const {
-        Result r =
-            h->run(rbd::rbd(auth, {"info", "--format", "json", img.spec()}), {.timeout_s = auth.timeout_s + 30, .check = false});
+        Result r = h->run(rbd::rbd(auth, {"info", "--format", "json", img.spec()}),
+                          {.timeout_s = auth.timeout_s + 30, .check = false, .asks = true});
         if (r.status == 0) return rbd::parse_info(r.out);
         // rbd says "No such file or directory" (ENOENT) for a missing image; anything else
         // (no cluster, wrong key) is an error of its own.
@@ -70,11 +73,11 @@ struct Cluster {
     }
     std::vector<rbd::Snap> snaps(const rbd::Image& img) const {
         return rbd::parse_snaps(
-            run({"snap", "ls", "--format", "json", img.spec()}, "cannot list the snapshots of " + quoted(img.spec())).out);
+            ask({"snap", "ls", "--format", "json", img.spec()}, "cannot list the snapshots of " + quoted(img.spec())).out);
     }
     std::vector<std::string> children(const rbd::Image& img, const std::string& snap) const {
         return rbd::parse_children(
-            run({"children", "--format", "json", img.snap(snap)}, "cannot list the clones of " + quoted(img.snap(snap))).out);
+            ask({"children", "--format", "json", img.snap(snap)}, "cannot list the clones of " + quoted(img.snap(snap))).out);
     }
     // Clones of any snapshot of img; an image with some cannot lose that snapshot.
     std::vector<std::string> all_children(const rbd::Image& img, const std::vector<rbd::Snap>& ss) const {
@@ -226,7 +229,8 @@ public:
             Argv a = {"sh", "-c", scripts::kMd5Of, "sh"};
             for (auto& w : rbd::rbd(c.auth, {"export", "--no-progress", src.spec(), "-"})) a.push_back(std::move(w));
             Result r = c.h->run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                                    .what = "cannot checksum " + quoted(src.spec())});
+                                    .what = "cannot checksum " + quoted(src.spec()),
+                                    .asks = true});
             md5 = r.out.substr(0, r.out.find(' '));
             if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos)
                 throw DriverError("the checksum of " + quoted(src.spec()) + " on " + c.h->name() + " is no MD5");
@@ -295,8 +299,9 @@ public:
     }
 
     static MonitorResult pool_usage(const Cluster& c, const std::string& pool) {
-        Result r = c.h->run(rbd::ceph(c.auth, {"df", "--format", "json"}),
-                            {.timeout_s = c.auth.timeout_s + 30, .what = "cannot read the cluster's usage on " + c.h->name()});
+        Result r = c.h->run(
+            rbd::ceph(c.auth, {"df", "--format", "json"}),
+            {.timeout_s = c.auth.timeout_s + 30, .what = "cannot read the cluster's usage on " + c.h->name(), .asks = true});
         rbd::PoolUsage u = rbd::parse_df(r.out, pool);
         MonitorResult m;
         m.used_mb = u.used >> 20;

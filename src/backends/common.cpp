@@ -2,6 +2,7 @@
 #include "image_source.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
@@ -206,6 +207,7 @@ void CommonTm::drop_copy(Host& keeper, const std::string& keep_dir, Host& victim
     std::string token = ".onestor-migrate." + io::random_hex(8);
     Result k = keeper.run({"sh", "-c", scripts::kCopyKeeper, "sh", keep_dir, token},
                           {.what = "cannot read " + quoted(keeper.label(keep_dir))});
+    dry_run::ends_here("what is removed depends on the disks " + quoted(keeper.label(keep_dir)) + " holds with its token");
     std::vector<std::string> names;  // "present/disk.0/disk.1/" (scripts.cpp)
     for (size_t start = 0, end; (end = k.out.find('/', start)) != std::string::npos; start = end + 1)
         names.push_back(k.out.substr(start, end - start));

@@ -126,7 +126,8 @@ public:
         if (::lstat(src.c_str(), &st) != 0) throw_errno("cannot export", src);
         if (!S_ISREG(st.st_mode)) throw DriverError("cannot export " + onestor::quoted(src) + ": not a regular file");
         Result r = run({"md5sum", "--", src}, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                                               .what = "cannot checksum " + onestor::quoted(src)});
+                                               .what = "cannot checksum " + onestor::quoted(src),
+                                               .asks = true});
         std::string md5 = r.out.substr(0, r.out.find(' '));
         if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos)
             throw DriverError("md5sum of " + onestor::quoted(src) + " printed no checksum");

@@ -2,6 +2,7 @@
 #include "image_source.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
@@ -125,6 +126,7 @@ public:
                 RunOptions o;
                 o.stdout_fd = w.fd();
                 o.what = "cannot read " + quoted(shown);
+                o.asks = true;
                 h.run({"sh", "-c", scripts::kCatRegular, "sh", path}, o);
             } catch (...) {
                 err_ = std::current_exception();
@@ -178,7 +180,9 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
     std::string host, file;
     if (local_fd < 0 && ssh_source(o.url, host, file)) {
         Host& h = Host::get(host);
-        SshReader in(h, ssh_allowed(d, h, file, o.url), o.url);
+        std::string allowed = ssh_allowed(d, h, file, o.url);
+        if (dry_run::skip("write the image from " + quoted(shown) + " into it")) return;
+        SshReader in(h, allowed, o.url);
         o.local_fd = in.fd();
         download::DownloadResult r;
         try {
@@ -191,6 +195,7 @@ void fill(const DsDump& d, int local_fd, int out_fd) {
         log::info("read " + quoted(file) + " from " + host + summary(o, r));
         return;
     }
+    if (dry_run::skip("write the image from " + quoted(shown) + " into it")) return;
     if (local_fd >= 0) {
         unsigned char head[512];
         ssize_t n = ::pread(local_fd, head, sizeof head, 0);

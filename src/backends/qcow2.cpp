@@ -113,7 +113,7 @@ void Qcow2::cpds(const TmContext& c, const HostPath& src, const HostPath& dst, l
     Argv ids = {"stat", "-L", "-c", "%d:%i", "--"};
     for (const auto& i : ch) ids.push_back(i.filename);
     ids.push_back(target);
-    Result r = h.run(ids, {.timeout_s = 60, .check = false});
+    Result r = h.run(ids, {.timeout_s = 60, .check = false, .asks = true});
     std::vector<std::string> lines;
     for (size_t b = 0, e; (e = r.out.find('\n', b)) != std::string::npos; b = e + 1) lines.push_back(r.out.substr(b, e - b));
     if (lines.size() < ch.size())

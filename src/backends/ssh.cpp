@@ -32,10 +32,11 @@ public:
         check_disk_path(src, c.vmid);
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
+        bool snapshots = from.exists(src.path + ".snap");
         // Never over the image in place: the receiver writes beside SOURCE, syncs, renames.
         transfer::copy(from, src.path, to, dst.path);
         std::vector<Step> retire;  // (once both copies are complete, the host's go in one command)
-        if (from.exists(src.path + ".snap")) {
+        if (snapshots) {
             transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
             retire.push_back(transfer::retire_step(from, src.path + ".snap"));
         }
@@ -128,7 +129,7 @@ public:
         Host& h = host_of(c, disk);
         Lock lock("vm-" + std::to_string(c.vmid));
         std::string f = snap_file(disk, snap), format = disk_format(c.vm().require_disk(disk_id_of(disk.path)));
-        h.batch({h.mkdir_step(disk.path + ".snap"), h.absent_step(f, "snapshot " + quoted(h.label(f)) + " already exists")});
+        h.batch({h.absent_step(f, "snapshot " + quoted(h.label(f)) + " already exists"), h.mkdir_step(disk.path + ".snap")});
         RemoteTemp tmp(h, io::temp_name_for(f));
         libvirt::live_copy(h, c.vm().deploy_id, disk_target(c, disk), disk.path, format, format, tmp.path());
         h.batch({h.sync_step(tmp.path()), h.rename_step(tmp.path(), f, false)});  // (renaming syncs the directory)
@@ -164,13 +165,14 @@ private:
         check_disk_path(dst, c.vmid);
         Host& from = Host::get(src.host);
         Host& to = Host::get(dst.host);
+        const VmDisk* d = disk_at(c, dst.path);  // (what the VM asks of it: read before anything changes)
+        auto size = grown_size_mb(c, dst.path);
         // (the receiver writes the probes' marker of the host's datastore, as upstream's clone)
         transfer::copy(from, src.path, to, dst.path, transfer::Leftovers::keep, monitor_mark_of(dirname_of(dst.path), "ssh"));
         if (from.exists(src.path + ".snap")) transfer::copy(from, src.path + ".snap", to, dst.path + ".snap");
-        const VmDisk* d = disk_at(c, dst.path);
         std::vector<Step> after;  // on the copy where it landed, in one command
         if (thick(d)) after.push_back(to.preallocate_step(dst.path));
-        if (auto size = grown_size_mb(c, dst.path)) {
+        if (size) {
             log::info("resizing to " + std::to_string(size) + " MiB");
             after.push_back(qemu::resize_step(to, disk_format(*d), dst.path, size, thick(d)));
         }

@@ -74,6 +74,8 @@ const char* kUsage =
     "                                                   and the hosts; one line per problem, with the fix\n"
     "  onestor --version\n"
     "  onestor --progress ds|tm|fetch ...               copies and downloads show a live bar on a terminal\n"
+    "  onestor --dry-run ds|tm ...                      print what the action would do, per host, changing\n"
+    "                                                   nothing (its questions are asked; DRY_RUN=yes for oned)\n"
     "\n"
     "Settings: KEY=VALUE file $ONESTOR_CONF (default /etc/one/onestor.conf), each key\n"
     "overridable as ONESTOR_<KEY> in the environment.\n";
@@ -140,7 +142,7 @@ int only(const std::vector<std::string>& w, std::string& out, std::string (*text
     return 0;
 }
 
-// The commands that are not driver actions, each by its first word (--progress aside).
+// The commands that are not driver actions, each by its first word (--progress, --dry-run aside).
 struct MetaCommand {
     const char* name;
     int (*run)(const std::vector<std::string>& words, std::string& out);  // words[0] is the name
@@ -186,7 +188,8 @@ Parsed parse(const std::vector<std::string>& argv) {
     std::string stem = parts.empty() ? "" : parts.back();
     if (stem.rfind("onestor", 0) == 0) {  // shell form (also a renamed/versioned binary)
         std::vector<std::string> w(argv.begin() + 1, argv.end());
-        while (!w.empty() && w[0] == "--progress") p.progress = true, w.erase(w.begin());
+        for (; !w.empty() && (w[0] == "--progress" || w[0] == "--dry-run"); w.erase(w.begin()))
+            (w[0] == "--progress" ? p.progress : p.dry_run) = true;
         if (w.empty() || find_meta(w[0])) {
             p.what = Parsed::What::Meta;
             p.meta = w;

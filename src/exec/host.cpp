@@ -4,6 +4,7 @@
 #include "onestor/host.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/lock.hpp"
@@ -134,6 +135,15 @@ Host& Host::get(const std::string& name) {
 
 void Host::close_all() { hosts().clear(); }
 
+namespace {
+// The connection's own commands (a master started, checked, stopped): plumbing, which a
+// dry run makes as any run does but never lists in its plan.
+Result connect_run(const Argv& argv, const RunOptions& o) {
+    return (dry_run::active() ? dry_run::below() : runner()).run({.argv = argv, .opts = o});
+}
+
+}  // namespace
+
 Host::Host(std::string name, bool local) : name_(std::move(name)), local_(local) {}
 
 Host::~Host() {
@@ -147,7 +157,7 @@ Host::~Host() {
         RunOptions o;
         o.check = false;
         o.timeout_s = 10;
-        onestor::run(a, o);
+        connect_run(a, o);
     } catch (...) {}
     ::unlink(control_path_.c_str());
     ::rmdir(control_dir_.c_str());
@@ -209,7 +219,7 @@ void Host::ensure_connection() {
         RunOptions o;
         o.check = false;
         o.timeout_s = 10;
-        if (onestor::run(check, o).status == 0) {
+        if (connect_run(check, o).status == 0) {
             connected_ = true;
             return;
         }
@@ -229,7 +239,7 @@ void Host::ensure_connection() {
     o.what = "cannot connect to host " + quoted(name_);
     o.timeout_s = static_cast<int>(config().get_int("SSH_CONNECT_TIMEOUT")) + 15;
     try {
-        onestor::run(m, o);
+        connect_run(m, o);
     } catch (const DriverError& e) {
         connect_error_ = e.what();
         throw;
@@ -247,7 +257,8 @@ Argv Host::command(const Argv& argv) {
 
 bool Host::reachable() {
     // A recording runner (the golden argv tests) answers for every host: nothing to connect.
-    if (local_ || &runner() != &real_runner()) return true;
+    Runner& answers = dry_run::active() ? dry_run::below() : runner();
+    if (local_ || &answers != &real_runner()) return true;
     try {
         ensure_connection();
         return true;
@@ -258,7 +269,8 @@ bool Host::reachable() {
 
 bool Host::has_onestor() {
     if (local_) return true;
-    if (has_onestor_ < 0) has_onestor_ = run({"test", "-x", config().get("REMOTE_ONESTOR")}, {.check = false}).status == 0;
+    if (has_onestor_ < 0)
+        has_onestor_ = run({"test", "-x", config().get("REMOTE_ONESTOR")}, {.check = false, .asks = true}).status == 0;
     return has_onestor_ == 1;
 }
 
@@ -338,7 +350,7 @@ Result Host::run_pipe(const Argv& first, const Argv& second, RunOptions opts) {
                              .argv = first,
                              .pipe_host = name_,
                              .pipe_to = second,
-                             .opts = {.timeout_s = opts.timeout_s, .check = false}});
+                             .opts = {.timeout_s = opts.timeout_s, .check = false, .asks = opts.asks}});
     if (r.status == 255 && r.err.find("onestor") == std::string::npos)
         throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
@@ -368,11 +380,39 @@ Result Host::run(const Argv& argv, RunOptions opts) {
 }
 
 std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_fd) {
+    if (steps.empty()) return {};  // (an empty command would open a login shell there)
+    bool asks = std::all_of(steps.begin(), steps.end(), [](const Step& s) { return s.asks; });
+    size_t questions = 0;
+    while (questions < steps.size() && steps[questions].asks) ++questions;
     std::vector<std::string> outs;
-    if (local_ || steps.empty()) {  // (an empty command would open a login shell there)
-        for (const auto& s : steps) outs.push_back(s.here());
+    if (local_) {
+        for (size_t i = 0; i < steps.size(); ++i) {
+            if (dry_run::active() && !steps[i].asks) {
+                for (const auto& [argv, what] : steps[i].there) dry_run::skip(render(argv));
+                outs.emplace_back();
+            } else {
+                if (dry_run::active()) dry_run::stale("frontend: " + render(steps[i].there.front().first));
+                outs.push_back(steps[i].here());
+            }
+        }
         return outs;
     }
+    if (!dry_run::active() || asks) return send_batch(steps, stdin_fd, runner());
+    // A dry run: the questions before the first change are asked (their failure is the
+    // action's), the batch is noted and answered "done"; a question after a change ends the plan.
+    std::vector<std::string> answers;
+    if (questions > 0) {
+        dry_run::stale(name_ + ": " + render(steps.front().there.front().first));
+        answers = send_batch({steps.begin(), steps.begin() + static_cast<long>(questions)}, -1, dry_run::below());
+    }
+    outs = send_batch(steps, stdin_fd, runner());
+    std::copy(answers.begin(), answers.end(), outs.begin());
+    for (size_t i = questions; i < steps.size(); ++i)
+        if (steps[i].asks) dry_run::stale(name_ + ": " + render(steps[i].there.front().first));
+    return outs;
+}
+
+std::vector<std::string> Host::send_batch(const std::vector<Step>& steps, int stdin_fd, Runner& via) {
     // Every command is followed by its own failure branch (the step's undo, then the
     // command's number on stderr); a NUL closes each step's output. The script is fixed
     // text around the words, each quoted once.
@@ -399,11 +439,15 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_f
         }
         timeout_s += t;
     }
-    Result r = runner().run(
-        {.host = name_,
-         .argv = {"sh", "-c", script},
-         .batch = std::move(sent),
-         .opts = {.timeout_s = timeout_s, .stdin_fd = stdin_fd, .check = false, .what = "commands on host " + quoted(name_)}});
+    bool asks = std::all_of(steps.begin(), steps.end(), [](const Step& s) { return s.asks; });
+    Result r = via.run({.host = name_,
+                        .argv = {"sh", "-c", script},
+                        .batch = std::move(sent),
+                        .opts = {.timeout_s = timeout_s,
+                                 .stdin_fd = stdin_fd,
+                                 .check = false,
+                                 .what = "commands on host " + quoted(name_),
+                                 .asks = asks}});
     if (r.status == 255) throw DriverError("lost connection to host " + quoted(name_), r.err);
     if (r.status != 0) {
         const std::string mark = "onestor: failed command ";
@@ -415,6 +459,7 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_f
         if (why.empty() && m == std::string::npos) why = "exit code " + std::to_string(r.status);
         throw DriverError(why.empty() ? what : what + ": " + why, r.err);
     }
+    std::vector<std::string> outs;
     size_t start = 0;
     for (size_t i = 0; i < r.out.size(); ++i)
         if (r.out[i] == '\0') {
@@ -432,6 +477,15 @@ Step Host::run_step(const Argv& argv, const std::string& what, int timeout_s, Li
             {{limited(argv, limits), what}},
             {},
             timeout_s};
+}
+
+Step Host::ask_step(const Argv& argv, const std::string& what, int timeout_s, Limits limits) {
+    Step s = run_step(argv, what, timeout_s, limits);
+    s.here = [argv, what, timeout_s, limits] {
+        return onestor::run(argv, {.timeout_s = timeout_s, .what = what, .limits = limits, .asks = true}).out;
+    };
+    s.asks = true;
+    return s;
 }
 
 Step Host::mkdir_step(const std::string& dir) {
@@ -532,7 +586,9 @@ Step Host::absent_step(const std::string& path, const std::string& what) {
                 return std::string();
             },
             {{{"test", "!", "-e", path, "-a", "!", "-L", path}, what}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 Step Host::present_step(const std::string& path, const std::string& what) {
@@ -541,13 +597,17 @@ Step Host::present_step(const std::string& path, const std::string& what) {
                 return std::string();
             },
             {{{"test", "-e", path, "-o", "-L", path}, what}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 Step Host::exists_step(const std::string& path) {
     return {[path] { return std::string(io::exists(path) ? "y" : ""); },
             {{{"sh", "-c", scripts::kExists, "sh", path}, "cannot look at " + quoted(label(path))}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 Step Host::realpath_step(const std::string& path) {
@@ -556,7 +616,9 @@ Step Host::realpath_step(const std::string& path) {
                 return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string{};
             },
             {{{"sh", "-c", scripts::kRealpath, "sh", path}, "cannot resolve " + quoted(label(path))}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 Step Host::readlink_step(const std::string& path, const std::string& what) {
@@ -567,7 +629,9 @@ Step Host::readlink_step(const std::string& path, const std::string& what) {
                 return std::string(buf, static_cast<size_t>(n));
             },
             {{{"readlink", "-n", "--", path}, what}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 Step Host::list_step(const std::string& dir) {
@@ -585,7 +649,9 @@ Step Host::list_step(const std::string& dir) {
             },
             // '/' is the one byte no name holds: it ends each name, whatever else the name holds.
             {{{"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f/"}, what}},
-            {}};
+            {},
+            0,
+            true};
 }
 
 std::vector<std::string> Host::parse_list(const std::string& out) {
@@ -604,7 +670,7 @@ void Host::mkdir_p(const std::string& dir) { batch({mkdir_step(dir)}); }
 
 bool Host::exists(const std::string& path) {
     if (local_) return io::exists(path);
-    return run({"test", "-e", path, "-o", "-L", path}, {.check = false}).status == 0;
+    return run({"test", "-e", path, "-o", "-L", path}, {.check = false, .asks = true}).status == 0;
 }
 
 bool Host::is_dir(const std::string& path) {
@@ -612,7 +678,7 @@ bool Host::is_dir(const std::string& path) {
         struct stat st {};
         return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     }
-    return run({"test", "-d", path, "-a", "!", "-L", path}, {.check = false}).status == 0;
+    return run({"test", "-d", path, "-a", "!", "-L", path}, {.check = false, .asks = true}).status == 0;
 }
 
 std::string Host::readlink(const std::string& path) {
@@ -621,7 +687,7 @@ std::string Host::readlink(const std::string& path) {
         ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
         return n < 0 ? std::string{} : std::string(buf, static_cast<size_t>(n));
     }
-    Result r = run({"readlink", "--", path}, {.check = false});
+    Result r = run({"readlink", "--", path}, {.check = false, .asks = true});
     if (r.status != 0) return {};
     while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
     return r.out;
@@ -642,7 +708,7 @@ std::vector<std::string> Host::list(const std::string& dir) {
             return {};
         }
     }
-    Result r = run(s.there.front().first, {.check = false});
+    Result r = run(s.there.front().first, {.check = false, .asks = true});
     return r.status == 0 ? parse_list(r.out) : std::vector<std::string>{};
 }
 

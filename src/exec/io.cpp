@@ -3,6 +3,7 @@
 // shared by the writer, the sweep and the liveness check, and must not drift apart.
 #include "onestor/io.hpp"
 
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/log.hpp"
@@ -14,6 +15,7 @@
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -135,6 +137,7 @@ CopyStats copy_fd(int in, int out, const std::string& label, bool share) {
     if (::fstat(in, &st) != 0) throw_errno("cannot stat", label);
     CopyStats cs;
     cs.size = static_cast<unsigned long long>(st.st_size);
+    if (dry_run::skip("copy " + label)) return cs;
     if (::ftruncate(out, 0) != 0) throw_errno("cannot truncate", label);
     // Reflink first: O(1) where the filesystem shares extents (xfs reflink, btrfs).
     if (share && S_ISREG(st.st_mode) && ::ioctl(out, FICLONE, in) == 0) {
@@ -180,6 +183,13 @@ std::string temp_name_for(const std::string& target) {
 }
 
 TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target)), mode_(mode) {
+    if (dry_run::active()) {  // a descriptor that holds nothing and names no file
+        tmp_ = temp_name_for(target_);
+        dry_run::skip("create " + shell_quote(tmp_));
+        file_ = File(::memfd_create("onestor-dry-run", MFD_CLOEXEC));
+        if (!file_) throw_errno("cannot create a memory file for", tmp_);
+        return;
+    }
     for (int i = 0; i < 8 && !file_; ++i) {
         tmp_ = temp_name_for(target_);
         int fd = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -194,11 +204,16 @@ TempFile::TempFile(std::string target, mode_t mode) : target_(std::move(target))
 }
 
 TempFile::~TempFile() {
-    if (!done_) ::unlink(tmp_.c_str());
+    if (!done_ && !dry_run::active()) ::unlink(tmp_.c_str());
 }
 
 void TempFile::commit(bool replace) {
     check_interrupted();  // told to stop (SIGTERM): nothing is published from then on
+    if (dry_run::active()) {
+        rename_path(tmp_, target_, replace);
+        done_ = true;
+        return;
+    }
     // By path, not by our fd: a tool (qemu-img, mkfs) may have replaced the inode.
     File again(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!again || ::fchmod(again.fd(), mode_) != 0) throw_errno("cannot set the mode of", tmp_);
@@ -209,6 +224,7 @@ void TempFile::commit(bool replace) {
 }
 
 void rename_path(const std::string& from, const std::string& to, bool replace) {
+    if (dry_run::skip(render({"mv", "-T", replace ? "-f" : "--no-clobber", "--", from, to}))) return;
     int rc = replace ? ::rename(from.c_str(), to.c_str())
                      : ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
     if (rc != 0) {
@@ -218,6 +234,7 @@ void rename_path(const std::string& from, const std::string& to, bool replace) {
 }
 
 void replace_dir(const std::string& from, const std::string& to) {
+    if (dry_run::skip("put the tree " + shell_quote(from) + " in the place of " + shell_quote(to))) return;
     // The tree replaced: its removal failing must not fail the replacement.
     auto remove_old = [](const std::string& path) {
         try {
@@ -249,6 +266,7 @@ void replace_dir(const std::string& from, const std::string& to) {
 }
 
 void fsync_dir(const std::string& dir) {
+    if (dry_run::active()) return;  // (what it would sync was not made)
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     ::fsync(fd);
@@ -262,6 +280,7 @@ void mkdir_p(const std::string& dir, mode_t mode) {
         if (!S_ISDIR(st.st_mode)) throw DriverError(quoted(dir) + " exists and is not a directory");
         return;
     }
+    if (dry_run::skip(render({"mkdir", "-p", "--", dir}))) return;
     mkdir_p(dirname_of(dir), mode);
     if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw_errno("cannot create directory", dir);
 }
@@ -312,6 +331,7 @@ void remove_tree(const std::string& path) {
     if (path.empty()) return;
     std::string dir = dirname_of(path), name = basename_of(path);
     if (name.empty() || name == "/" || name == "." || name == "..") throw DriverError("cannot remove " + quoted(path));
+    if (dry_run::skip(render({"rm", "-rf", "--", path}))) return;
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return;
@@ -351,6 +371,7 @@ bool writer_alive(const std::string& name) {
 }  // namespace
 
 int sweep_temps(const std::string& dir, const std::string& prefix) {
+    if (dry_run::skip("sweep " + shell_quote(join_path(dir, prefix)) + "*, what dead writers left")) return 0;
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 0;
     File hold(dfd);

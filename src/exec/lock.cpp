@@ -1,6 +1,7 @@
 #include "onestor/lock.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/io.hpp"
@@ -45,6 +46,7 @@ Lock::Lock(const std::string& name, int timeout_s) {
     if (timeout_s < 0) timeout_s = static_cast<int>(config().get_int("LOCK_TIMEOUT"));
     for (char c : name)
         if (c == '/' || c == '\0') throw DriverError("internal error: bad lock name " + quoted(name));
+    if (dry_run::active()) return;  // a dry run changes nothing that needs one
     std::string dir = config().get("LOCK_DIR");
     std::string path = dir + "/" + name;
     io::File d = open_lock_dir(dir);

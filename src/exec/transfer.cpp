@@ -23,7 +23,7 @@ Argv tar_producer(const std::string& src) {
 std::vector<std::string> manifest(Host& h, const std::string& path) {
     Argv a = {"find", path,    "-name", "*.onestor-tmp.*", "-prune",        "-o", "-type",   "f",       "-printf", "f %s %P\\0",
               "-o",   "-type", "l",     "-printf",         "l %P -> %l\\0", "-o", "-printf", "%y %P\\0"};
-    Result r = h.run(a, {.what = "cannot list " + quoted(h.label(path))});
+    Result r = h.run(a, {.what = "cannot list " + quoted(h.label(path)), .asks = true});
     std::vector<std::string> out;
     size_t start = 0;
     for (size_t i = 0; i < r.out.size(); ++i)
@@ -99,7 +99,7 @@ void explain_unreachable(Host& from, Host& to, const std::string& what) {
     for (Host* h : {&to, &from}) {
         if (h->local()) continue;
         try {
-            h->run({"true"}, {.timeout_s = 60, .check = false, .cleanup = true});
+            h->run({"true"}, {.timeout_s = 60, .check = false, .cleanup = true, .asks = true});
         } catch (const DriverError& e) {
             throw DriverError(what + ": " + e.what(), e.detail());
         }

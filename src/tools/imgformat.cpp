@@ -186,7 +186,7 @@ Image decide_path(Host& h, const std::string& path) {
     }
     // Only a regular file is read (a FIFO would block head), its size as stat gives it.
     Result r = h.run({"sh", "-c", scripts::kSizeAndHead, "sh", path},
-                     {.timeout_s = 60, .what = "cannot read image " + quoted(h.label(path))});
+                     {.timeout_s = 60, .what = "cannot read image " + quoted(h.label(path)), .asks = true});
     size_t nl = r.out.find('\n');
     if (nl == 0 || nl > 19 || r.out.find_first_not_of("0123456789") != nl)
         throw DriverError("cannot read image " + quoted(h.label(path)) + ": no size");

@@ -81,9 +81,10 @@ std::optional<DiskRef> parse_disk_device(const std::string& dev) {
 }
 
 std::map<std::string, LvState> list(Host& h, const std::string& vg) {
-    Result r = h.run(command({"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
-                              "lv_name,lv_size,lv_attr,pool_lv", vg}),
-                     {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name()});
+    Result r =
+        h.run(command({"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
+                       "lv_name,lv_size,lv_attr,pool_lv", vg}),
+              {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name(), .asks = true});
     return parse_lvs(r.out, vg);
 }
 
@@ -114,7 +115,7 @@ std::optional<LvState> find(Host& h, const Lv& lv) {
 VgUsage usage(Host& h, const std::string& vg) {
     Result r =
         h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg}),
-              {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name()});
+              {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name(), .asks = true});
     return parse_vgs(r.out, vg);
 }
 

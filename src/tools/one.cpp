@@ -13,7 +13,7 @@ const VmInfo& TmContext::vm() const {
         if (vmid < 0) throw DriverError("internal error: no VM id for this action");
         Argv a = config().get_words("ONEVM");
         a.insert(a.end(), {"show", "-x", std::to_string(vmid)});
-        Result r = run(a, {.timeout_s = 60, .what = "cannot read VM " + std::to_string(vmid)});
+        Result r = run(a, {.timeout_s = 60, .what = "cannot read VM " + std::to_string(vmid), .asks = true});
         vm_ = VmInfo::from_xml(r.out);
     }
     return *vm_;
@@ -22,7 +22,7 @@ const VmInfo& TmContext::vm() const {
 Datastore TmContext::datastore(long id) const {
     Argv a = config().get_words("ONEDATASTORE");
     a.insert(a.end(), {"show", "-x", std::to_string(id)});
-    Result r = run(a, {.timeout_s = 60, .what = "cannot read datastore " + std::to_string(id)});
+    Result r = run(a, {.timeout_s = 60, .what = "cannot read datastore " + std::to_string(id), .asks = true});
     return Datastore::from_xml(r.out);
 }
 

@@ -88,7 +88,7 @@ std::vector<ImageInfo> parse_chain(const std::string& text) {
 
 Step chain_step(Host& h, const std::string& path, const std::string& format) {
     Argv a = qemu_img({"info", "--output=json", "--backing-chain", "-U", "-f", named(format), path});
-    return h.run_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120, kHeaderLimits);
+    return h.ask_step(a, "cannot read the backing chain of " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
 std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string& format) {
@@ -108,13 +108,13 @@ ImageInfo validate(Host& h, const std::string& path, const std::string& declared
         for (char ch : path) file += ch == ',' ? std::string(",,") : std::string(1, ch);
         r = h.run(qemu_img({"info", "--output=json", "-U", "--image-opts",
                             "driver=qcow2,file.driver=file,file.filename=" + file + ",data-file.driver=null-co"}),
-                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits});
+                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits, .asks = true});
         plain = r.status != 0 && (r.err.find("can only be set for images with an external data file") != std::string::npos ||
                                   r.err.find("support the option 'data-file") != std::string::npos);
     }
     if (plain)
         r = h.run(qemu_img({"info", "--output=json", "-U", "-f", declared, path}),
-                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits});
+                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits, .asks = true});
     if (r.status != 0) {
         // "qemu-img: Could not open '<the options>': Image is not in qcow2 format": the cause
         std::string why = failure_reason(r.err);
@@ -181,7 +181,7 @@ ImageInfo parse_info(const std::string& text) {
 Step info_step(Host& h, const std::string& path, const std::string& format) {
     // (path: absolute (clean_path), so never taken for an option or a protocol)
     Argv a = qemu_img({"info", "--output=json", "-U", "-f", named(format), path});
-    return h.run_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
+    return h.ask_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
 }
 
 Step create_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {

@@ -18,6 +18,7 @@
 
 #include "onestor/cli.hpp"
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/host.hpp"
 #include "onestor/protocol.hpp"
@@ -25,6 +26,7 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <algorithm>
@@ -554,10 +556,57 @@ std::vector<std::string> setup_of(Kind kind, const std::string& driver, const st
     return {"clone"};
 }
 
+// A readable difference: the first differing line with a little context.
+std::string diff(const std::string& want, const std::string& got) {
+    auto lines = [](const std::string& s) {
+        std::vector<std::string> v;
+        std::istringstream in(s);
+        for (std::string l; std::getline(in, l);) v.push_back(l);
+        return v;
+    };
+    auto a = lines(want), b = lines(got);
+    size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    std::ostringstream o;
+    o << "first difference at line " << i + 1 << ":\n";
+    for (size_t k = i; k < std::min(a.size(), i + 6); ++k) o << "- " << a[k] << "\n";
+    for (size_t k = i; k < std::min(b.size(), i + 6); ++k) o << "+ " << b[k] << "\n";
+    return o.str();
+}
+
 struct Outcome {
     std::string text;  // the golden file's content
     std::map<std::string, int> remote;
+    bool dry_whole = false;  // the dry run's plan is the whole of the golden file (else it ends early)
 };
+
+// Everything a case can change: the scratch tree (names, types, modes, contents, link
+// targets) and the world's volumes (LVM, Ceph).
+std::string fingerprint(const World& w) {
+    std::ostringstream o;
+    std::vector<fs::path> all;
+    for (const auto& e : fs::recursive_directory_iterator(w.root)) all.push_back(e.path());
+    std::sort(all.begin(), all.end());
+    for (const auto& p : all) {
+        struct stat st {};
+        ::lstat(p.c_str(), &st);
+        o << p.string() << " " << std::oct << st.st_mode << std::dec << " " << st.st_size;
+        if (S_ISLNK(st.st_mode)) o << " -> " << fs::read_symlink(p).string();
+        if (S_ISREG(st.st_mode)) {
+            std::ifstream f(p, std::ios::binary);
+            std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            o << " " << std::hash<std::string>{}(data);
+        }
+        o << "\n";
+    }
+    for (const auto& [n, pool] : w.lvs) o << "lv " << n << " " << pool << "\n";
+    for (const auto& [n, v] : w.cluster.vols) {
+        o << "rbd " << n << " " << v.size << " " << v.parent;
+        for (const auto& sn : v.snaps) o << " @" << sn.id << ":" << sn.name << (sn.is_protected ? "p" : "");
+        o << "\n";
+    }
+    return o.str();
+}
 
 void dispatch(Kind kind, const std::string& driver, const std::string& full_action, const Argv& args) {
     Argv argv = {"onestor", kind == Kind::Ds ? "ds" : "tm", driver, full_action};
@@ -572,6 +621,21 @@ void dispatch(Kind kind, const std::string& driver, const std::string& full_acti
               {}};
     a->run(call);
     if (!call.out.empty()) throw std::string(call.out);  // (carried out as the action's stdout)
+}
+
+// How the action ended, as the golden file's last line says it.
+std::string outcome(Kind kind, const std::string& driver, const std::string& full_action, const Argv& args) {
+    std::string result;
+    try {
+        dispatch(kind, driver, full_action, args);
+        result = "ok";
+    } catch (const std::string& out) {
+        result = "ok, prints: " + out.substr(0, out.find_last_not_of('\n') + 1);
+    } catch (const DriverError& e) {
+        result = std::string("error: ") + e.what();
+    }
+    Host::close_all();
+    return result;
 }
 
 Outcome run_case(Kind kind, const std::string& driver, const std::string& action, const std::string& suffix,
@@ -630,16 +694,24 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
         made[key] = {cache, w.lvs, w.cluster};
     }
     Argv args = action_args(w, kind, action);
-    std::string result;
-    try {
-        dispatch(kind, driver, full, args);
-        result = "ok";
-    } catch (const std::string& out) {
-        result = "ok, prints: " + out.substr(0, out.find_last_not_of('\n') + 1);
-    } catch (const DriverError& e) {
-        result = std::string("error: ") + e.what();
+    // The same call as a dry run first (dry_run.hpp): it must change nothing, and list the
+    // commands the recorded run below sends, up to where the plan ends.
+    std::vector<std::string> plan;
+    std::string dry_result;
+    {
+        std::string before = fingerprint(w);
+        rec.recording = false;  // (its questions are answered, not recorded)
+        {
+            dry_run::Session dry;
+            dry_result = outcome(kind, driver, full, args);
+            if (dry.changed() && dry_result.rfind("error: ", 0) == 0) dry_result = "ends: " + dry_result.substr(7);
+            for (const auto& l : dry.plan())
+                if (l.rfind("frontend, in-process: ", 0) != 0) plan.push_back(l);
+        }
+        rec.recording = true;
+        CHECK_MESSAGE(fingerprint(w) == before, "the dry run changed the world");
     }
-    Host::close_all();
+    std::string result = outcome(kind, driver, full, args);
     std::ostringstream o;
     o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
     if (!mode.empty())
@@ -654,7 +726,26 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     o << "\n";
     for (const auto& l : rec.log) o << l << "\n";
     o << "# " << result << "\n";
-    return {normalize(o.str(), w), rec.remote};
+    // The plan, and the recorded commands up to its end, after the same renaming of temps.
+    auto text_of = [&w](const std::vector<std::string>& lines, size_t n) {
+        std::string t;
+        for (size_t i = 0; i < std::min(n, lines.size()); ++i) t += lines[i] + "\n";
+        return normalize(t, w);
+    };
+    bool ended = dry_result.rfind("ends: ", 0) == 0;
+    if (!ended) {
+        CHECK_MESSAGE(normalize(dry_result, w) == normalize(result, w), "the dry run ended otherwise: " << dry_result);
+        CHECK_MESSAGE(text_of(plan, plan.size()) == text_of(rec.log, rec.log.size()),
+                      "the dry run's plan differs:\n"
+                          << diff(text_of(rec.log, rec.log.size()), text_of(plan, plan.size())));
+    } else {
+        // It ends at a question after a change: the commands before it are the same.
+        size_t n = plan.size();
+        CHECK_MESSAGE(text_of(plan, n) == text_of(rec.log, n), "the dry run's plan differs:\n"
+                                                                   << diff(text_of(rec.log, n), text_of(plan, n)));
+        MESSAGE("dry run of " << full << " (" << driver << "): " << dry_result);
+    }
+    return {normalize(o.str(), w), rec.remote, !ended};
 }
 
 struct Target {
@@ -705,24 +796,6 @@ std::string slurp(const fs::path& p) {
     return s.str();
 }
 
-// A readable difference: the first differing line with a little context.
-std::string diff(const std::string& want, const std::string& got) {
-    auto lines = [](const std::string& s) {
-        std::vector<std::string> v;
-        std::istringstream in(s);
-        for (std::string l; std::getline(in, l);) v.push_back(l);
-        return v;
-    };
-    auto a = lines(want), b = lines(got);
-    size_t i = 0;
-    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-    std::ostringstream o;
-    o << "first difference at line " << i + 1 << ":\n";
-    for (size_t k = i; k < std::min(a.size(), i + 6); ++k) o << "- " << a[k] << "\n";
-    for (size_t k = i; k < std::min(b.size(), i + 6); ++k) o << "+ " << b[k] << "\n";
-    return o.str();
-}
-
 }  // namespace
 
 TEST_CASE("golden argv: every action of every driver sends exactly the commands of its .argv file") {
@@ -740,6 +813,7 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
     } cleanup;
     std::set<std::string> expected;
     std::ostringstream table;
+    size_t whole_plans = 0;
     const char* only = std::getenv("ONESTOR_GOLDEN_ONLY");  // (debugging: the cases whose path holds it)
     for (const auto& t : every_action()) {
         if (only && t.path().find(only) == std::string::npos) continue;
@@ -747,6 +821,7 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
         expected.insert(t.path());
         auto c0 = std::chrono::steady_clock::now();
         Outcome got = run_case(t.kind, t.driver, t.action, t.suffix, t.mode);
+        whole_plans += got.dry_whole;
         table << t.path() << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count() << " s):";
         for (const auto& [h, n] : got.remote) table << " " << h << "=" << n;
         table << "\n";
@@ -767,6 +842,8 @@ TEST_CASE("golden argv: every action of every driver sends exactly the commands 
             CHECK_MESSAGE(expected.count(fs::relative(e.path(), dir).string()),
                           "golden file of no registered action: " << e.path().string());
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    MESSAGE(expected.size() << " actions in " << s << " s; remote commands per host:\n" << table.str());
+    MESSAGE(expected.size() << " actions in " << s << " s; " << whole_plans
+                            << " dry runs listed every command; remote commands per host:\n"
+                            << table.str());
     if (std::getenv("ONESTOR_GOLDEN_TABLE")) std::ofstream(std::getenv("ONESTOR_GOLDEN_TABLE")) << table.str();
 }
