@@ -167,7 +167,7 @@ public:
             if (c_.found(c_.ask({drop()})[0], "cannot remove " + quoted(tmp_.spec())))
                 log::info("removed " + quoted(tmp_.spec()) + ", made by this failed action");
         } catch (const std::exception& e) {
-            log::error(std::string("could not remove ") + quoted(tmp_.spec()) + ": " + e.what());
+            log::error("could not remove " + quoted(tmp_.spec()) + ", which this failed action may have made: " + e.what());
         }
     }
     const rbd::Image& tmp() const { return tmp_; }
