@@ -12,6 +12,7 @@ extern const char* const kSizeIs;        // $1 file, $2 bytes: fails "incomplete
 extern const char* const kCatRegular;    // $1: its bytes, only when a regular file
 extern const char* const kDoctorProbe;   // $1 ds location, $2 REMOTE_ONESTOR, $3 n, n tools, sudo words
 extern const char* const kExitStatus;    // "$@" quietly: nothing, or "exit N"
+extern const char* const kAnswer;        // "$@": its output, or "\nexit N\n" and its complaint; never fails
 extern const char* const kMd5Of;         // "$@": the MD5 of its output, failing with it
 extern const char* const kPreallocate;   // $1 a file: all of its size allocated (thick)
 extern const char* const kSweep;         // $1 onestor, $2 path: `onestor sweep` where installed

@@ -39,105 +39,157 @@ const TmTable& ssh_table();
 namespace {
 
 // How an action reaches the cluster: the host that runs the tools and their auth words.
+// Each action sends its questions in one batch (ask: a question that fails, e.g. about a
+// volume that does not exist, does not end it), decides the changes here, then sends them
+// in one batch (step), which stops at the first that fails.
 struct Cluster {
     Host* h = nullptr;
     rbd::Auth auth;
     std::string data_pool;  // EC_POOL_NAME: --data-pool of new volumes
 
-    Result run(const Argv& words, const std::string& what, bool copy = false, int stdin_fd = -1) const {
-        int t = copy ? static_cast<int>(config().get_int("COPY_TIMEOUT")) : auth.timeout_s + 30;
-        return h->run(rbd::rbd(auth, words), {.timeout_s = t, .stdin_fd = stdin_fd, .what = what});
-    }
-    Result ask(const Argv& words, const std::string& what) const {  // a command that changes nothing
-        return h->run(rbd::rbd(auth, words), {.timeout_s = auth.timeout_s + 30, .what = what, .asks = true});
+    int timeout(bool copy) const { return copy ? static_cast<int>(config().get_int("COPY_TIMEOUT")) : auth.timeout_s + 30; }
+    Step step(const Argv& words, const std::string& what, bool copy = false) const {
+        return h->run_step(rbd::rbd(auth, words), what, timeout(copy));
     }
     Argv new_volume(Argv words) const {  // words of a command that makes a volume
         if (!data_pool.empty()) words.insert(words.begin() + 1, {"--data-pool", data_pool});
         return words;
     }
-    std::optional<rbd::Info> info(const rbd::Image& img) const {
-        Result r = h->run(rbd::rbd(auth, {"info", "--format", "json", img.spec()}),
-                          {.timeout_s = auth.timeout_s + 30, .check = false, .asks = true});
-        if (r.status == 0) return rbd::parse_info(r.out);
-        // rbd says "No such file or directory" (ENOENT) for a missing image; anything else
-        // (no cluster, wrong key) is an error of its own.
-        if (r.err.find("No such file or directory") != std::string::npos) return std::nullopt;
-        std::string why = failure_reason(r.err);
-        throw DriverError("cannot read " + quoted(img.spec()) + " on " + h->name() + ": " +
-                          (why.empty() ? "exit code " + std::to_string(r.status) : why));
+    // The words under kAnswer: their output, or their failure as the answer (the batch goes
+    // on); a question (asks) or a change whose failure is looked at later (a leftover's removal).
+    Step answered(const Argv& words, bool asks) const {
+        Argv a = {"sh", "-c", scripts::kAnswer, "sh"};
+        for (auto& w : rbd::rbd(auth, words)) a.push_back(std::move(w));
+        std::string what = "cannot ask the cluster on " + h->name();
+        return asks ? h->ask_step(a, what, timeout(false)) : h->run_step(a, what, timeout(false));
     }
-    rbd::Info require(const rbd::Image& img) const {
-        auto i = info(img);
+    Step question(const Argv& words) const { return answered(words, true); }
+    std::vector<std::string> ask(const std::vector<Argv>& questions) const {  // one round trip
+        std::vector<Step> steps;
+        for (const auto& q : questions) steps.push_back(question(q));
+        return h->batch(steps);
+    }
+    // An answer's output; nullopt when rbd says "No such file or directory" (ENOENT: the image
+    // is missing); anything else (no cluster, wrong key) is an error of its own.
+    std::optional<std::string> found(const std::string& answer, const std::string& what) const {
+        size_t at = answer.find("\nexit ");
+        if (at == std::string::npos) return answer;
+        size_t nl = answer.find('\n', at + 1);
+        std::string err = nl == std::string::npos ? "" : answer.substr(nl + 1);
+        if (err.find("No such file or directory") != std::string::npos) return std::nullopt;
+        std::string why = failure_reason(err);
+        throw DriverError(what + " on " + h->name() + ": " +
+                          (why.empty() ? "exit code " + answer.substr(at + 6, nl - at - 6) : why));
+    }
+
+    static Argv info_of(const rbd::Image& img) { return {"info", "--format", "json", img.spec()}; }
+    static Argv snaps_of(const rbd::Image& img) { return {"snap", "ls", "--format", "json", img.spec()}; }
+    // Clones of the snapshot, or with none named, of any snapshot of the image.
+    static Argv children_of(const std::string& spec) { return {"children", "--format", "json", spec}; }
+
+    std::optional<rbd::Info> info(const std::string& answer, const rbd::Image& img) const {
+        auto out = found(answer, "cannot read " + quoted(img.spec()));
+        return out ? std::optional(rbd::parse_info(*out)) : std::nullopt;
+    }
+    rbd::Info require(const std::string& answer, const rbd::Image& img) const {
+        auto i = info(answer, img);
         if (!i) throw DriverError("RBD image " + quoted(img.spec()) + " does not exist");
         return *i;
     }
-    std::vector<rbd::Snap> snaps(const rbd::Image& img) const {
-        return rbd::parse_snaps(
-            ask({"snap", "ls", "--format", "json", img.spec()}, "cannot list the snapshots of " + quoted(img.spec())).out);
+    rbd::Info require(const rbd::Image& img) const { return require(ask({info_of(img)})[0], img); }
+    std::vector<rbd::Snap> snaps(const std::string& answer, const rbd::Image& img) const {
+        auto out = found(answer, "cannot list the snapshots of " + quoted(img.spec()));
+        if (!out) throw DriverError("RBD image " + quoted(img.spec()) + " does not exist");
+        return rbd::parse_snaps(*out);
     }
-    std::vector<std::string> children(const rbd::Image& img, const std::string& snap) const {
-        return rbd::parse_children(
-            ask({"children", "--format", "json", img.snap(snap)}, "cannot list the clones of " + quoted(img.snap(snap))).out);
-    }
-    // Clones of any snapshot of img; an image with some cannot lose that snapshot.
-    std::vector<std::string> all_children(const rbd::Image& img, const std::vector<rbd::Snap>& ss) const {
-        std::vector<std::string> out;
+    static rbd::Snap named(const std::vector<rbd::Snap>& ss, const rbd::Image& img, const std::string& name) {
         for (const auto& s : ss)
-            for (auto& c : children(img, s.name)) out.push_back(std::move(c));
+            if (s.name == name) return s;
+        throw DriverError("snapshot " + name + " of " + quoted(img.spec()) + " does not exist");
+    }
+    rbd::Snap snap(const rbd::Image& img, const std::string& name) const {
+        return named(snaps(ask({snaps_of(img)})[0], img), img, name);
+    }
+    std::vector<std::string> children(const std::string& answer, const std::string& spec) const {
+        auto out = found(answer, "cannot list the clones of " + quoted(spec));
+        return out ? rbd::parse_children(*out) : std::vector<std::string>{};
+    }
+
+    std::vector<Step> snap_removal(const rbd::Image& img, const rbd::Snap& s) const {
+        std::vector<Step> out;
+        if (s.is_protected)
+            out.push_back(step({"snap", "unprotect", img.snap(s.name)}, "cannot unprotect " + quoted(img.snap(s.name))));
+        out.push_back(step({"snap", "rm", "--no-progress", img.snap(s.name)}, "cannot remove " + quoted(img.snap(s.name))));
         return out;
     }
-    void snap_remove(const rbd::Image& img, const rbd::Snap& s) const {
-        if (s.is_protected) run({"snap", "unprotect", img.snap(s.name)}, "cannot unprotect " + quoted(img.snap(s.name)));
-        run({"snap", "rm", "--no-progress", img.snap(s.name)}, "cannot remove " + quoted(img.snap(s.name)));
+    // The snapshot, refused while clones depend on it.
+    void snap_delete(const rbd::Image& img, const std::string& name) const {
+        auto a = ask({snaps_of(img), children_of(img.snap(name))});
+        rbd::Snap s = named(snaps(a[0], img), img, name);
+        if (!children(a[1], img.snap(name)).empty())
+            throw DriverError("cannot delete snapshot " + quoted(img.snap(name)) + ": clones depend on it");
+        h->batch(snap_removal(img, s));
     }
-    // The image and its snapshots; refused, before anything is removed, while clones depend on it.
+    void snap_revert(const rbd::Image& img, const std::string& name) const {
+        snap(img, name);
+        h->batch({step({"snap", "rollback", "--no-progress", img.snap(name)},
+                       "cannot revert " + quoted(img.spec()) + " to snapshot " + name)});
+    }
+    // The image and its snapshots; refused, before anything is removed, while clones depend
+    // on it. (The second round trip: which snapshots there are to remove is an answer.)
     void remove(const rbd::Image& img) const {
-        if (!info(img)) return;
-        auto ss = snaps(img);
-        auto kids = all_children(img, ss);
+        auto a = ask({snaps_of(img), children_of(img.spec())});
+        auto listed = found(a[0], "cannot list the snapshots of " + quoted(img.spec()));
+        if (!listed) return;
+        auto kids = children(a[1], img.spec());
         if (!kids.empty()) {
             std::string list;
             for (const auto& k : kids) list += (list.empty() ? "" : ", ") + k;
             throw DriverError("cannot remove " + quoted(img.spec()) + ": clones depend on it (" + list + ")");
         }
-        for (const auto& s : ss) snap_remove(img, s);
-        run({"rm", "--no-progress", img.spec()}, "cannot remove " + quoted(img.spec()));
+        std::vector<Step> steps;
+        for (const auto& s : rbd::parse_snaps(*listed))
+            for (auto& x : snap_removal(img, s)) steps.push_back(std::move(x));
+        steps.push_back(step({"rm", "--no-progress", img.spec()}, "cannot remove " + quoted(img.spec())));
+        h->batch(steps);
     }
 };
 
-// A volume this action made under its temporary name: removed again unless committed.
+// A volume this action makes under its temporary name, in one batch (make): a leftover of an
+// interrupted attempt removed first (it holds nothing anyone uses), then the action's steps,
+// then the rename. Should the batch fail anywhere, or the action after it was sent, the
+// guard removes the temporary volume if it exists (runs after SIGTERM too).
 class Made {
 public:
     Made(const Cluster& c, rbd::Image final_name)
-        : c_(c), final_(std::move(final_name)), tmp_{final_.pool, final_.name + ".tmp"} {
-        // A leftover of an interrupted attempt holds nothing anyone uses.
-        c_.remove(tmp_);
-    }
+        : c_(c), final_(std::move(final_name)), tmp_{final_.pool, final_.name + ".tmp"} {}
     Made(const Made&) = delete;
     ~Made() {
-        if (done_ || !armed_) return;
-        CleanupScope undoing;  // runs after SIGTERM too
+        if (done_ || !sent_) return;
+        CleanupScope undoing;
         try {
-            log::info("removing " + quoted(tmp_.spec()) + ", made by this failed action");
-            c_.remove(tmp_);
+            if (c_.found(c_.h->batch({c_.answered(drop(), false)})[0], "cannot remove " + quoted(tmp_.spec())))
+                log::info("removed " + quoted(tmp_.spec()) + ", made by this failed action");
         } catch (const std::exception& e) {
-            log::error(std::string("could not remove ") + quoted(tmp_.spec()) + ": " + e.what());
+            log::error("could not remove " + quoted(tmp_.spec()) + ", which this failed action may have made: " + e.what());
         }
     }
-    const rbd::Image& tmp() {
-        armed_ = true;
-        return tmp_;
-    }
-    void commit() {
-        if (c_.info(final_)) throw DriverError("RBD image " + quoted(final_.spec()) + " already exists");
-        c_.run({"rename", tmp_.spec(), final_.spec()}, "cannot rename " + quoted(tmp_.spec()) + " to " + quoted(final_.spec()));
+    const rbd::Image& tmp() const { return tmp_; }
+    // The steps write tmp(); a final name that exists already is refused by the rename.
+    void make(std::vector<Step> steps, int stdin_fd = -1) {
+        steps.insert(steps.begin(), c_.answered(drop(), false));  // (its failure shows in the next step: tmp exists)
+        steps.push_back(c_.step({"rename", tmp_.spec(), final_.spec()},
+                                "cannot rename " + quoted(tmp_.spec()) + " to " + quoted(final_.spec())));
+        sent_ = true;
+        c_.h->batch(steps, stdin_fd);
         done_ = true;
     }
 
 private:
+    Argv drop() const { return {"rm", "--no-progress", tmp_.spec()}; }
     const Cluster& c_;
     rbd::Image final_, tmp_;
-    bool armed_ = false, done_ = false;
+    bool sent_ = false, done_ = false;
 };
 
 std::string first_word_of(const std::string& list, long pick) {
@@ -177,9 +229,9 @@ public:
         log::info("importing " + quoted(img.path) + " into " + quoted(target.spec()) + " on " + c.h->name());
         // Streamed: the file is the ssh client's stdin, `rbd import -` reads it on the bridge
         // (no copy lands there) and skips zero blocks, so the volume holds only the data.
-        c.run(c.new_volume({"import", "--no-progress", "-", made.tmp().spec()}),
-              "cannot import " + quoted(img.path) + " into " + quoted(target.spec()), true, in.fd());
-        made.commit();
+        made.make({c.step(c.new_volume({"import", "--no-progress", "-", made.tmp().spec()}),
+                          "cannot import " + quoted(img.path) + " into " + quoted(target.spec()), true)},
+                  in.fd());
         return {target.spec(), "raw"};
     }
 
@@ -198,9 +250,8 @@ public:
             unsupported("ceph", "mkfs", "a file system on an RBD image needs it mapped on the bridge; create it empty (no FS)");
         Cluster c = cluster(d, id);
         Made made(c, target);
-        c.run(c.new_volume({"create", "--size", std::to_string(img.size_mb) + "M", made.tmp().spec()}),
-              "cannot create " + quoted(target.spec()));
-        made.commit();
+        made.make({c.step(c.new_volume({"create", "--size", std::to_string(img.size_mb) + "M", made.tmp().spec()}),
+                          "cannot create " + quoted(target.spec()))});
         return {target.spec(), "raw"};
     }
 
@@ -263,39 +314,40 @@ public:
         rbd::Image from = rbd::parse_spec(img.source);
         rbd::Image target = rbd::image_of(pool_of(d), id);
         Cluster c = cluster(d, id);
-        c.require(from);
         Made made(c, target);
         // A full copy: the new image owes nothing to the old one (which may be removed).
-        c.run(c.new_volume({"copy", "--no-progress", from.spec(), made.tmp().spec()}),
-              "cannot copy " + quoted(from.spec()) + " to " + quoted(target.spec()), true);
-        made.commit();
+        made.make({c.step(c.new_volume({"copy", "--no-progress", from.spec(), made.tmp().spec()}),
+                          "cannot copy " + quoted(from.spec()) + " to " + quoted(target.spec()), true)});
         return {target.spec(), "raw"};
     }
 
     MonitorResult monitor(const DsDump& d) { return pool_usage(cluster(d, d.datastore.id), pool_of(d)); }
 
     void snap_delete(const DsDump& d, long id) {
-        auto [c, img, s, all] = snapshot(d, id);
-        auto kids = c.children(img, s.name);
-        if (!kids.empty()) throw DriverError("cannot delete snapshot " + quoted(img.snap(s.name)) + ": clones depend on it");
-        c.snap_remove(img, s);
+        auto [c, img, name] = snapshot(d, id);
+        c.snap_delete(img, name);
     }
 
     void snap_revert(const DsDump& d, long id) {
-        auto [c, img, s, all] = snapshot(d, id);
-        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
-              "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
+        auto [c, img, name] = snapshot(d, id);
+        c.snap_revert(img, name);
     }
 
     // The image becomes the snapshot's content and keeps no snapshots (nor a parent).
     void snap_flatten(const DsDump& d, long id) {
-        auto [c, img, s, ss] = snapshot(d, id);
-        auto kids = c.all_children(img, ss);
-        if (!kids.empty()) throw DriverError("cannot flatten " + quoted(img.spec()) + ": clones depend on its snapshots");
-        c.run({"snap", "rollback", "--no-progress", img.snap(s.name)},
-              "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name);
-        for (const auto& x : ss) c.snap_remove(img, x);
-        if (c.require(img).parent) c.run({"flatten", "--no-progress", img.spec()}, "cannot flatten " + quoted(img.spec()));
+        auto [c, img, want] = snapshot(d, id);
+        auto a = c.ask({Cluster::snaps_of(img), Cluster::children_of(img.spec()), Cluster::info_of(img)});
+        auto ss = c.snaps(a[0], img);
+        rbd::Snap s = Cluster::named(ss, img, want);
+        if (!c.children(a[1], img.spec()).empty())
+            throw DriverError("cannot flatten " + quoted(img.spec()) + ": clones depend on its snapshots");
+        std::vector<Step> steps = {c.step({"snap", "rollback", "--no-progress", img.snap(s.name)},
+                                          "cannot revert " + quoted(img.spec()) + " to snapshot " + s.name)};
+        for (const auto& x : ss)
+            for (auto& r : c.snap_removal(img, x)) steps.push_back(std::move(r));
+        if (c.require(a[2], img).parent)
+            steps.push_back(c.step({"flatten", "--no-progress", img.spec()}, "cannot flatten " + quoted(img.spec())));
+        c.h->batch(steps);
     }
 
     static MonitorResult pool_usage(const Cluster& c, const std::string& pool) {
@@ -327,19 +379,12 @@ private:
     struct Snapshot {
         Cluster c;
         rbd::Image img;
-        rbd::Snap s;
-        std::vector<rbd::Snap> all;  // the image's snapshots, as listed to find s
+        std::string name;  // TARGET_SNAPSHOT
     };
     static Snapshot snapshot(const DsDump& d, long id) {
         const Image& img = d.img();
         if (img.target_snapshot < 0) throw DriverError("the action data names no TARGET_SNAPSHOT");
-        rbd::Image r = rbd::parse_spec(img.source);
-        Cluster c = cluster(d, id);
-        std::string want = std::to_string(img.target_snapshot);
-        auto all = c.snaps(r);
-        for (const auto& s : all)
-            if (s.name == want) return {c, r, s, all};
-        throw DriverError("snapshot " + want + " of " + quoted(r.spec()) + " does not exist");
+        return {cluster(d, id), rbd::parse_spec(img.source), std::to_string(img.target_snapshot)};
     }
 
     // The file to import, opened after the path policy passed on its canonical path and
@@ -371,27 +416,29 @@ public:
         if (!(image == d.image)) throw DriverError(quoted(src.path) + " is not the SOURCE of disk " + std::to_string(d.id));
         set_data_pool(c, d, c.dsid);
         const Cluster& cl = d.cl;
-        if (auto have = cl.info(d.rbd)) {  // a retry after it was made: the same clone is fine
+        auto a = cl.ask({Cluster::info_of(d.rbd), Cluster::info_of(image), Cluster::snaps_of(image)});
+        if (auto have = cl.info(a[0], d.rbd)) {  // a retry after it was made: the same clone is fine
             if (!have->parent || have->parent->pool != image.pool || have->parent->image != image.name ||
                 have->parent->snapshot != rbd::kCloneSnap)
                 throw DriverError(quoted(d.rbd.spec()) + " exists and is no clone of " + quoted(image.snap(rbd::kCloneSnap)));
             return;
         }
-        rbd::Info src_info = cl.require(image);
+        rbd::Info src_info = cl.require(a[1], image);
         Made made(cl, d.rbd);
+        std::vector<Step> steps;
         if (src_info.format == 2) {
-            parent_snapshot(cl, image);
-            cl.run(cl.new_volume({"clone", image.snap(rbd::kCloneSnap), made.tmp().spec()}),
-                   "cannot clone " + quoted(image.snap(rbd::kCloneSnap)) + " to " + quoted(d.rbd.spec()));
+            steps = parent_snapshot(cl, image, cl.snaps(a[2], image));
+            steps.push_back(cl.step(cl.new_volume({"clone", image.snap(rbd::kCloneSnap), made.tmp().spec()}),
+                                    "cannot clone " + quoted(image.snap(rbd::kCloneSnap)) + " to " + quoted(d.rbd.spec())));
         } else {
-            cl.run(cl.new_volume({"copy", "--no-progress", image.spec(), made.tmp().spec()}),
-                   "cannot copy " + quoted(image.spec()) + " to " + quoted(d.rbd.spec()), true);
+            steps.push_back(cl.step(cl.new_volume({"copy", "--no-progress", image.spec(), made.tmp().spec()}),
+                                    "cannot copy " + quoted(image.spec()) + " to " + quoted(d.rbd.spec()), true));
         }
         long size = d.vd->size_mb("SIZE");
         if (size > 0 && static_cast<unsigned long long>(size) << 20 > src_info.size)
-            cl.run({"resize", "--no-progress", "--size", std::to_string(size) + "M", made.tmp().spec()},
-                   "cannot grow " + quoted(d.rbd.spec()) + " to " + std::to_string(size) + " MiB");
-        made.commit();
+            steps.push_back(cl.step({"resize", "--no-progress", "--size", std::to_string(size) + "M", made.tmp().spec()},
+                                    "cannot grow " + quoted(d.rbd.spec()) + " to " + std::to_string(size) + " MiB"));
+        made.make(std::move(steps));  // (a second round trip: what to make depends on the answers)
         log::info(quoted(dst.str()) + " is " + quoted(d.rbd.spec()));
     }
 
@@ -418,20 +465,22 @@ public:
         rbd::Image target = rbd::parse_spec(dst.path);
         Made made(d.cl, target);
         if (snap < 0) {
-            d.cl.run(d.cl.new_volume({"copy", "--no-progress", d.rbd.spec(), made.tmp().spec()}),
-                     "cannot copy " + quoted(d.rbd.spec()) + " to " + quoted(target.spec()), true);
-        } else {
-            // A clone of the (protected) snapshot, flattened: `rbd copy` of a snapshot of a
-            // clone reads wrong data in Ceph 16.2.15 (the e2e suite caught it), and `rbd deep
-            // cp` would carry the older snapshots along.
-            rbd::Snap s = find_snap(d, snap);
-            if (!s.is_protected)
-                d.cl.run({"snap", "protect", d.rbd.snap(s.name)}, "cannot protect " + quoted(d.rbd.snap(s.name)));
-            d.cl.run(d.cl.new_volume({"clone", d.rbd.snap(s.name), made.tmp().spec()}),
-                     "cannot clone " + quoted(d.rbd.snap(s.name)) + " to " + quoted(target.spec()));
-            d.cl.run({"flatten", "--no-progress", made.tmp().spec()}, "cannot flatten " + quoted(target.spec()), true);
+            made.make({d.cl.step(d.cl.new_volume({"copy", "--no-progress", d.rbd.spec(), made.tmp().spec()}),
+                                 "cannot copy " + quoted(d.rbd.spec()) + " to " + quoted(target.spec()), true)});
+            return;
         }
-        made.commit();
+        // A clone of the (protected) snapshot, flattened: `rbd copy` of a snapshot of a
+        // clone reads wrong data in Ceph 16.2.15 (the e2e suite caught it), and `rbd deep
+        // cp` would carry the older snapshots along.
+        rbd::Snap s = d.cl.snap(d.rbd, std::to_string(snap));
+        std::vector<Step> steps;
+        if (!s.is_protected)
+            steps.push_back(d.cl.step({"snap", "protect", d.rbd.snap(s.name)}, "cannot protect " + quoted(d.rbd.snap(s.name))));
+        steps.push_back(d.cl.step(d.cl.new_volume({"clone", d.rbd.snap(s.name), made.tmp().spec()}),
+                                  "cannot clone " + quoted(d.rbd.snap(s.name)) + " to " + quoted(target.spec())));
+        steps.push_back(
+            d.cl.step({"flatten", "--no-progress", made.tmp().spec()}, "cannot flatten " + quoted(target.spec()), true));
+        made.make(std::move(steps));  // (a second round trip: whether to protect is an answer)
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
@@ -453,33 +502,28 @@ public:
         unsigned long long want = static_cast<unsigned long long>(size_mb) << 20;
         if (want < i.size) throw DriverError("cannot shrink " + quoted(d.rbd.spec()) + " to " + std::to_string(size_mb) + " MiB");
         if (want == i.size) return;
-        d.cl.run({"resize", "--no-progress", "--size", std::to_string(size_mb) + "M", d.rbd.spec()},
-                 "cannot grow " + quoted(d.rbd.spec()));
+        d.cl.h->batch({d.cl.step({"resize", "--no-progress", "--size", std::to_string(size_mb) + "M", d.rbd.spec()},
+                                 "cannot grow " + quoted(d.rbd.spec()))});
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Disk d = disk_of(c, disk);
         std::string s = std::to_string(snap);
-        for (const auto& x : d.cl.snaps(d.rbd))
+        for (const auto& x : d.cl.snaps(d.cl.ask({Cluster::snaps_of(d.rbd)})[0], d.rbd))
             if (x.name == s) throw DriverError("snapshot " + s + " of " + quoted(d.rbd.spec()) + " already exists");
-        d.cl.run({"snap", "create", "--no-progress", d.rbd.snap(s)}, "cannot snapshot " + quoted(d.rbd.spec()));
         // Protected, as upstream: a save-as of it is a clone (cpds).
-        d.cl.run({"snap", "protect", d.rbd.snap(s)}, "cannot protect " + quoted(d.rbd.snap(s)));
+        d.cl.h->batch({d.cl.step({"snap", "create", "--no-progress", d.rbd.snap(s)}, "cannot snapshot " + quoted(d.rbd.spec())),
+                       d.cl.step({"snap", "protect", d.rbd.snap(s)}, "cannot protect " + quoted(d.rbd.snap(s)))});
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
         Disk d = disk_of(c, disk);
-        rbd::Snap s = find_snap(d, snap);
-        if (!d.cl.children(d.rbd, s.name).empty())
-            throw DriverError("cannot delete snapshot " + quoted(d.rbd.snap(s.name)) + ": clones depend on it");
-        d.cl.snap_remove(d.rbd, s);
+        d.cl.snap_delete(d.rbd, std::to_string(snap));
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
         Disk d = disk_of(c, disk);
-        rbd::Snap s = find_snap(d, snap);
-        d.cl.run({"snap", "rollback", "--no-progress", d.rbd.snap(s.name)},
-                 "cannot revert " + quoted(d.rbd.spec()) + " to snapshot " + s.name);
+        d.cl.snap_revert(d.rbd, std::to_string(snap));
     }
 
     MonitorResult monitor(const DsDump& d) {
@@ -531,23 +575,18 @@ private:
         return *d;
     }
 
-    static rbd::Snap find_snap(const Disk& d, long snap) {
-        std::string want = std::to_string(snap);
-        for (const auto& s : d.cl.snaps(d.rbd))
-            if (s.name == want) return s;
-        throw DriverError("snapshot " + want + " of " + quoted(d.rbd.spec()) + " does not exist");
-    }
-
-    // image@snap, protected: made on first use; present but unprotected is an error (someone
-    // is removing it, and a clone of it would break).
-    static void parent_snapshot(const Cluster& cl, const rbd::Image& image) {
-        for (const auto& s : cl.snaps(image)) {
+    // image@snap, protected: the steps that make it on first use (none when it is there, as
+    // listed in `ss`); present but unprotected is an error (someone is removing it, and a
+    // clone of it would break).
+    static std::vector<Step> parent_snapshot(const Cluster& cl, const rbd::Image& image, const std::vector<rbd::Snap>& ss) {
+        for (const auto& s : ss) {
             if (s.name != rbd::kCloneSnap) continue;
             if (!s.is_protected) throw DriverError("the clone snapshot " + quoted(image.snap(s.name)) + " is not protected");
-            return;
+            return {};
         }
-        cl.run({"snap", "create", "--no-progress", image.snap(rbd::kCloneSnap)}, "cannot snapshot " + quoted(image.spec()));
-        cl.run({"snap", "protect", image.snap(rbd::kCloneSnap)}, "cannot protect " + quoted(image.snap(rbd::kCloneSnap)));
+        return {
+            cl.step({"snap", "create", "--no-progress", image.snap(rbd::kCloneSnap)}, "cannot snapshot " + quoted(image.spec())),
+            cl.step({"snap", "protect", image.snap(rbd::kCloneSnap)}, "cannot protect " + quoted(image.snap(rbd::kCloneSnap)))};
     }
 };
 

@@ -44,6 +44,11 @@ const char* const kCatRegular = "test -f \"$1\" || { echo \"$1: not a regular fi
 // stdout, so that ssh's own 255 is not read as the front-end's connection failing.
 const char* const kExitStatus = "\"$@\" </dev/null 2>&1 >/dev/null || echo \"exit $?\"";
 
+// "$@" a question that may fail without ending its batch (`rbd info` of a volume that may
+// not exist): its stdout; when it fails, then a line "exit N" (after a newline) and its
+// stderr, the complaint the caller reads. Its stderr on success (warnings) is dropped.
+const char* const kAnswer = "exec 3>&1; e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$?; printf '\\nexit %s\\n%s\\n' \"$s\" \"$e\"";
+
 // "$@" a command: the MD5 of its output (md5sum's line), failing when the command fails (a
 // pipeline's status would be md5sum's alone).
 const char* const kMd5Of =

@@ -23,6 +23,7 @@
 #include "onestor/host.hpp"
 #include "onestor/protocol.hpp"
 #include "onestor/registry.hpp"
+#include "onestor/scripts.hpp"
 
 #include <doctest/doctest.h>
 
@@ -140,13 +141,15 @@ struct CephCluster {
                 if (split(spec, '/').first == last) out += (out.empty() ? "" : ",") + q(split(spec, '/').second);
             return {0, "[" + out + "]\n", ""};
         }
-        if (cmd({"children"})) {
+        if (cmd({"children"})) {  // of a snapshot, or of any snapshot of the image
             std::string out;
+            bool image = last.find('@') == std::string::npos;
+            if (image && !vols.count(last)) return enoent(last);
             for (const auto& [spec, v] : vols)
-                if (v.parent == last)
+                if (v.parent == last || (image && v.parent.rfind(last + "@", 0) == 0))
                     out += std::string(out.empty() ? "" : ",") + R"({"pool":)" + q(split(spec, '/').first) +
                            R"(,"pool_namespace":"","image":)" + q(split(spec, '/').second) + "}";
-            return snap_of(last) ? Result{0, "[" + out + "]\n", ""} : enoent(last);
+            return image || snap_of(last) ? Result{0, "[" + out + "]\n", ""} : Result{2, "", "rbd: snapshot does not exist.\n"};
         }
         bool sized = a.size() == 5 && a[2] == "--size";             // create/resize --size <N>M SPEC
         if ((sized && a[1] == "create") || cmd({"import", "-"})) {  // (an import's data is not read: 1 MiB)
@@ -350,7 +353,11 @@ struct World {
         if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
         if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
         if (ceph && !host.empty() && (p == "rbd" || p == "ceph")) return cluster.respond(a);
-        if (ceph && !host.empty() && p == "sh" && a.size() > 4 && a[4] == "rbd")  // an export's MD5 (kMd5Of)
+        if (ceph && !host.empty() && p == "sh" && a.size() > 4 && a[2] == scripts::kAnswer && a[4] == "rbd") {
+            Result r = cluster.respond(Argv(a.begin() + 4, a.end()));  // a question: the script's answer
+            return Result{0, r.status == 0 ? r.out : r.out + "\nexit " + std::to_string(r.status) + "\n" + r.err, ""};
+        }
+        if (ceph && !host.empty() && p == "sh" && a.size() > 4 && a[2] == scripts::kMd5Of && a[4] == "rbd")  // an export's MD5
             return Result{0, "d41d8cd98f00b204e9800998ecf8427e  -\n", ""};
         if (p == kRemoteOnestor && a.size() > 2 && a[1] == "bridge") {  // a BRIDGE_LIST host's answer
             if (a[2] == "cp" || a[2] == "mkfs" || a[2] == "clone") return Result{0, ds + "/1/bridged\nraw\n", ""};
