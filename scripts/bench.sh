@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# (Over 400 lines: six benchmarks over one set of test-host, timing and table helpers.)
+# (Over 400 lines: seven benchmarks over one set of test-host, timing and table helpers.)
 # Benchmarks, each side by side with the obvious alternative, on real test hosts:
 #   bench.sh ssh     ssh driver: host01 -> host02 moves (onestor | tar -S over ssh | the ssh floor)
 #   bench.sh qcow2   qcow2 driver: deploy by overlay vs a full cp; snapshot cost at chain depth 1/10/50
@@ -11,6 +11,10 @@
 #   bench.sh lifecycle  the example VM's TM calls on shared, ssh and qcow2, each beside its floor
 #                    (one `ssh HOST true` per host it touches: cold, and multiplexed on a kept
 #                    connection), with a light login shell and one that costs BENCH_LOGIN_S (0.25 s)
+#   bench.sh ceph    ceph drivers on a real single-host cluster: deploy (TM clone) of a 10 GiB image
+#                    vs upstream's clone flow (its rbd calls in one ssh) vs `rbd copy`; snapshot
+#                    create/delete vs the bare rbd commands; DS cp of a 4 GiB sparse image holding
+#                    512 MiB vs `rbd import` on the bridge (time, and the volume's used size)
 #   bench.sh         all of them
 # Needs root and builds build/onestor (BENCH_BIN: time another onestor binary instead, e.g. an older
 # build). Sizes scale with BENCH_* variables (see each section).
@@ -21,7 +25,7 @@ if [ -z "${E2E_IN_NS:-}" ]; then
     bash scripts/deps.sh
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" --target onestor >/dev/null
     if [ "$SECTION" = all ]; then
-        for s in ssh qcow2 stat lvm download lifecycle; do bash "$0" "$s"; echo; done
+        for s in ssh qcow2 stat lvm download ceph lifecycle; do bash "$0" "$s"; echo; done
         exit 0
     fi
     if [ "$SECTION" = lifecycle ]; then
@@ -34,6 +38,10 @@ set +eu
 source test/e2e/lib.sh
 case "$SECTION" in ssh | lifecycle-ssh) e2e_init "$@" ssh ;; qcow2 | lifecycle-shared | lifecycle-qcow2) e2e_init "$@" shared ;;
     stat|download) e2e_init "$@" none ;;
+    ceph)
+        e2e_before_hosts() { CL=$T/ceph; "$ONESTOR_SRC/test/ceph/cluster.sh" start "$CL" >/dev/null || { echo "the Ceph cluster did not start" >&2; exit 1; }; }
+        e2e_init "$@" shared
+        trap '"$ONESTOR_SRC/test/ceph/cluster.sh" stop "$CL" >/dev/null 2>&1; e2e_cleanup' EXIT ;;
     lvm)
         export LVMHOSTS_SAN_MB=$(( ${BENCH_LV_GIB:-4} * 3072 + 1024 ))
         e2e_init "$@" lvm ;;
@@ -476,7 +484,103 @@ bench_lifecycle() {
     rm -rf "$src"
 }
 
+# ---- ceph: deploy, snapshots and import on a real cluster ------------------------------------
+# Each method one ssh command (or onestor's own connection) from the front-end to host01, the
+# hypervisor and bridge, where rbd runs as client.oneadmin; medians of BENCH_RUNS rounds, the
+# methods in another order each round. The 10 GiB image holds 64 MiB: a clone does not read it.
+bench_ceph() {
+    local conf=$CL/ceph.conf key=$CL/keyring/oneadmin.key gib=${BENCH_CEPH_GIB:-10} k m
+    local rb=(rbd -c "$conf" --id admin --keyring "$CL/keyring/client.admin.keyring")
+    local hrbd="rbd --id oneadmin --keyfile $key -c $conf"
+    export VM_DISK_EXTRA="<CEPH_USER>oneadmin</CEPH_USER><CEPH_KEY>$key</CEPH_KEY><CEPH_CONF>$conf</CEPH_CONF>"
+    echo "<DATASTORE><ID>1</ID><NAME>ceph</NAME><DS_MAD>ceph</DS_MAD><TM_MAD>ceph</TM_MAD><BASE_PATH>$DS/1</BASE_PATH><TYPE>0</TYPE><TEMPLATE><POOL_NAME>one</POOL_NAME></TEMPLATE></DATASTORE>" >"$T/dss/1.xml"
+    mkdir -p "$DS/0" "$DS/1" "$T/runs"
+    "${rb[@]}" create --size "${gib}G" one/one-7
+    /usr/bin/python3 -c 'import rados, rbd, sys
+with rados.Rados(conffile=sys.argv[1], conf={"keyring": sys.argv[2]}) as c, c.open_ioctx("one") as io, rbd.Image(io, "one-7") as img:
+    [img.write(b"\x5a" * 1048576, o << 20) for o in range(64)]' "$conf" "$CL/keyring/client.admin.keyring"
+    vm_xml 42 host01 ceph "0:YES:one/one-7:$((gib * 1024)):$((gib * 1024)):raw:ceph"
+    # The same rbd calls upstream's tm/ceph/clone makes (info of the clone, the @snap made and
+    # protected when missing, the image's format, the clone), in one ssh, after the ssh of its
+    # disable_local_monitoring; written here from its behaviour.
+    local upstream="R='$hrbd'; \$R info one/one-7-42-0 >/dev/null 2>&1 && exit 0
+\$R info one/one-7@snap >/dev/null 2>&1 || { \$R snap create one/one-7@snap && \$R snap protect one/one-7@snap; } || exit 1
+\$R info --format json one/one-7 >/dev/null && \$R clone one/one-7@snap one/one-7-42-0"
+    echo "== ceph: deploy of a $gib GiB image (TM clone), snapshots, import; medians of $RUNS rounds, seconds"
+    "$R/tm/ceph/clone" "frontend:one/one-7" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null  # (@snap made once, as by any first deploy)
+    "$R/tm/ceph/delete" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null
+    for k in $(seq "$RUNS"); do
+        for m in $(printf 'onestor\nupstream\ncopy\nfloor\n' | awk -v k="$k" '{a[NR]=$0} END {for (i = 0; i < NR; i++) print a[(i + k) % NR + 1]}'); do
+            case $m in
+                onestor) timed_ceph clone.onestor "$R/tm/ceph/clone" "frontend:one/one-7" "host01:$DS/0/42/disk.0" 42 1
+                    check_clone && "$R/tm/ceph/delete" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null ;;
+                upstream) timed_ceph clone.upstream sh -c '"$@" true && "$@" "$0"' "$upstream" "${SSHH[@]}" host01
+                    check_clone && "${rb[@]}" rm --no-progress one/one-7-42-0 2>/dev/null ;;
+                copy) timed_ceph clone.copy "${SSHH[@]}" host01 "$hrbd copy --no-progress one/one-7 one/one-7-copy"
+                    "${rb[@]}" rm --no-progress one/one-7-copy 2>/dev/null ;;
+                floor) timed_ceph clone.floor "${SSHH[@]}" host01 true ;;
+            esac
+        done
+    done
+    "$R/tm/ceph/clone" "frontend:one/one-7" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null
+    for k in $(seq "$RUNS"); do
+        timed_ceph snap_create.onestor "$R/tm/ceph/snap_create" "host01:$DS/0/42/disk.0" 1 42 1
+        timed_ceph snap_delete.onestor "$R/tm/ceph/snap_delete" "host01:$DS/0/42/disk.0" 1 42 1
+        timed_ceph snap_create.rbd "${SSHH[@]}" host01 "$hrbd snap create one/one-7-42-0@b"
+        timed_ceph snap_delete.rbd "${SSHH[@]}" host01 "$hrbd snap rm --no-progress one/one-7-42-0@b"
+    done
+    "$R/tm/ceph/delete" "host01:$DS/0/42/disk.0" 42 1 2>/dev/null
+    # DS cp: a sparse image of BENCH_CEPH_CP_GIB GiB holding BENCH_DATA_MIB MiB, from the front-end.
+    local src=/var/tmp/onestor-bench-ceph.img cpg=${BENCH_CEPH_CP_GIB:-4}
+    truncate -s "${cpg}G" "$src"
+    for k in $(seq $((DATA_MIB / 64))); do head -c 64M /dev/urandom | dd of="$src" bs=1M seek=$(((k - 1) * cpg * 1024 * 64 / DATA_MIB)) conv=notrunc status=none; done
+    local dump; dump=$(ds_dump DS_MAD=ceph TM_MAD=ceph BRIDGE_LIST=host01 PATH="$src" SAFE_DIRS=/var/tmp RESTRICTED_DIRS=/ | base64 -d |
+        sed "s|<BRIDGE_LIST>|<POOL_NAME>one</POOL_NAME><CEPH_USER>oneadmin</CEPH_USER><CEPH_KEY>$key</CEPH_KEY><CEPH_CONF>$conf</CEPH_CONF><BRIDGE_LIST>|" | base64 -w0)
+    for k in $(seq "${BENCH_CEPH_CP_RUNS:-3}"); do
+        timed_ceph cp.onestor "$R/datastore/ceph/cp" "$dump" 30
+        used_of one/one-30 >"$T/runs/ceph.cp.onestor.used"
+        "${rb[@]}" rm --no-progress one/one-30 2>/dev/null
+        timed_ceph cp.rbd "${SSHH[@]}" host01 "$hrbd import --no-progress $src one/imp"
+        used_of one/imp >"$T/runs/ceph.cp.rbd.used"
+        "${rb[@]}" rm --no-progress one/imp 2>/dev/null
+        timed_ceph cp.pipe sh -c '"$@" <"$0"' "$src" "${SSHH[@]}" host01 "$hrbd import --no-progress - one/imp"
+        "${rb[@]}" rm --no-progress one/imp 2>/dev/null
+    done
+    rm -f "$src"
+    printf '  %-28s %10s %10s %10s %10s\n' "" onestor upstream "rbd copy" "ssh floor"
+    printf '  %-28s %10.3f %10.3f %10.3f %10.3f\n' "TM clone ($gib GiB image)" "$(median "$T/runs/ceph.clone.onestor")" \
+        "$(median "$T/runs/ceph.clone.upstream")" "$(median "$T/runs/ceph.clone.copy")" "$(median "$T/runs/ceph.clone.floor")"
+    printf '  %-28s %10s %10s\n' "" onestor "rbd alone"
+    for m in snap_create snap_delete; do
+        printf '  %-28s %10.3f %10.3f\n' "$m" "$(median "$T/runs/ceph.$m.onestor")" "$(median "$T/runs/ceph.$m.rbd")"
+    done
+    printf '  %-28s %10s %10s %10s\n' "" onestor "rbd import" "| import -"
+    printf '  %-28s %10.3f %10.3f %10.3f   used: %s MiB vs %s MiB of %s MiB data\n' "DS cp ($cpg GiB, $DATA_MIB MiB data)" \
+        "$(median "$T/runs/ceph.cp.onestor")" "$(median "$T/runs/ceph.cp.rbd")" "$(median "$T/runs/ceph.cp.pipe")" \
+        "$(cat "$T/runs/ceph.cp.onestor.used")" "$(cat "$T/runs/ceph.cp.rbd.used")" "$DATA_MIB"
+    echo "  (onestor: the driver call as oned makes it, one ssh connection; upstream: its clone's rbd calls in one ssh"
+    echo "   after one more ssh; rbd copy: a full copy; ssh floor: one ssh host01 true; rbd alone: the bare command"
+    echo "   in one ssh; DS cp: onestor sends the file's data alone (an rbd diff stream) to rbd import-diff on the"
+    echo "   bridge; rbd import: the bridge reads the file itself (the file already there, its best case); | import -:"
+    echo "   the front-end's file through ssh into rbd import -, holes and all)"
+}
+timed_ceph() {  # timed_ceph NAME COMMAND...: appends "round seconds" to $T/runs/ceph.NAME
+    local name=$1 t0; shift
+    t0=$(now)
+    "$@" >/dev/null 2>"$T/timed.err" || { echo "$name failed:"; cat "$T/timed.err"; return 1; }
+    echo "0 $(echo "$(now) - $t0" | bc)" >>"$T/runs/ceph.$name"
+}
+check_clone() {  # the clone exists and is an RBD clone of the image's @snap
+    rbd -c "$CL/ceph.conf" --id admin --keyring "$CL/keyring/client.admin.keyring" info --format json one/one-7-42-0 |
+        /usr/bin/python3 -c 'import json, sys; p = json.load(sys.stdin)["parent"]; sys.exit(0 if (p["image"], p["snapshot"]) == ("one-7", "snap") else 1)'
+}
+used_of() {  # used_of SPEC: the volume's used MiB (rbd du)
+    rbd -c "$CL/ceph.conf" --id admin --keyring "$CL/keyring/client.admin.keyring" du --format json "$1" |
+        /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["images"][0]["used_size"] >> 20)'
+}
+
 case "$SECTION" in
+    ceph) bench_ceph ;;
     lifecycle-*) bench_lifecycle ;;
     stat) bench_stat ;;
     download) bench_download ;;

@@ -80,4 +80,12 @@ struct PoolUsage {
 };
 PoolUsage parse_df(const std::string& json, const std::string& pool);
 
+// The file at in_fd as the stream `rbd import-diff -` reads (Ceph's "rbd diff v1": the size,
+// one 'w' record per run of data, the end mark), written to out_fd: only its data crosses,
+// its holes and all-zero 4 KiB blocks never do, so a sparse image costs its data alone (a
+// plain `rbd import -` reads every zero through the pipe). Constant memory; progress lines
+// under `label`. Without the end mark (a failure here) `rbd import-diff` fails. Returns the
+// bytes of data written.
+unsigned long long write_diff(int in_fd, int out_fd, const std::string& label);
+
 }  // namespace onestor::rbd

@@ -18,6 +18,7 @@
 #include "common.hpp"
 
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
@@ -32,6 +33,7 @@
 #include <unistd.h>
 #include <climits>
 #include <sstream>
+#include <thread>
 
 namespace onestor::backends {
 const TmTable& ssh_table();
@@ -223,15 +225,44 @@ public:
         if (f.format != "raw")
             throw DriverError("cannot import " + quoted(img.path) + ": it is " + f.format +
                               "; RBD images are raw (convert it first)");
-        if (::lseek(in.fd(), 0, SEEK_SET) != 0) throw_errno("cannot rewind", img.path);
+        struct stat st {};
+        if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", img.path);
         Cluster c = cluster(d, id);
         Made made(c, target);
         log::info("importing " + quoted(img.path) + " into " + quoted(target.spec()) + " on " + c.h->name());
-        // Streamed: the file is the ssh client's stdin, `rbd import -` reads it on the bridge
-        // (no copy lands there) and skips zero blocks, so the volume holds only the data.
-        made.make({c.step(c.new_volume({"import", "--no-progress", "-", made.tmp().spec()}),
-                          "cannot import " + quoted(img.path) + " into " + quoted(target.spec()), true)},
-                  in.fd());
+        // Streamed: a volume of the file's size, then only its data (rbd::write_diff) into
+        // `rbd import-diff -` on the bridge: no copy lands there, no hole crosses the network,
+        // and the volume holds only the data.
+        std::vector<Step> steps = {c.step(c.new_volume({"create", "--size", std::to_string(st.st_size) + "B", made.tmp().spec()}),
+                                          "cannot create " + quoted(target.spec())),
+                                   c.step({"import-diff", "--no-progress", "-", made.tmp().spec()},
+                                          "cannot import " + quoted(img.path) + " into " + quoted(target.spec()), true)};
+        if (dry_run::skip("send the data of " + quoted(img.path) + " as an rbd diff stream")) {
+            made.make(steps);
+            return {target.spec(), "raw"};
+        }
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot make a pipe for", img.path);
+        io::File rd(p[0]), wr(p[1]);
+        std::exception_ptr sending;
+        std::thread sender([&] {
+            try {
+                rbd::write_diff(in.fd(), wr.fd(), "import of " + quoted(img.path));
+            } catch (...) {  // (the stream then has no end mark: import-diff fails, nothing is renamed)
+                sending = std::current_exception();
+            }
+            wr = io::File();
+        });
+        try {
+            made.make(steps, rd.fd());
+        } catch (...) {
+            rd = io::File();  // (a sender still writing gets EPIPE)
+            sender.join();
+            throw;  // the bridge's reason first: a sender stopped by it only says it stopped
+        }
+        rd = io::File();
+        sender.join();
+        if (sending) std::rethrow_exception(sending);
         return {target.spec(), "raw"};
     }
 

@@ -1,9 +1,18 @@
 #include "onestor/rbd.hpp"
 
 #include "onestor/error.hpp"
+#include "onestor/exec.hpp"
+#include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 namespace onestor::rbd {
 
@@ -171,6 +180,80 @@ PoolUsage parse_df(const std::string& text, const std::string& pool) {
         return {count(st, "stored", what), count(st, "max_avail", what)};
     }
     throw DriverError(what + ": the cluster has no pool " + quoted(pool));
+}
+
+namespace {
+
+void put(int fd, const char* p, size_t n) {
+    while (n > 0) {
+        ssize_t k = ::write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EPIPE) throw DriverError("rbd import-diff stopped reading its stream");
+        if (k < 0) throw_errno("cannot write", "the rbd diff stream");
+        p += k;
+        n -= static_cast<size_t>(k);
+    }
+}
+
+std::string le64(unsigned long long v) {
+    std::string s(8, '\0');
+    for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+    return s;
+}
+
+bool zero(const char* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
+
+}  // namespace
+
+unsigned long long write_diff(int in, int out, const std::string& label) {
+    struct stat st {};
+    if (::fstat(in, &st) != 0) throw_errno("cannot stat", label);
+    const off_t end = st.st_size;
+    std::string head = std::string("rbd diff v1\n") + 's' + le64(static_cast<unsigned long long>(end));
+    put(out, head.data(), head.size());
+    constexpr size_t kBlock = 4096;
+    std::vector<char> buf(1 << 20);
+    unsigned long long sent = 0;
+    log::Progress prog(label,
+                       std::min(static_cast<unsigned long long>(end), static_cast<unsigned long long>(st.st_blocks) * 512));
+    for (off_t pos = 0; pos < end;) {
+        off_t data = ::lseek(in, pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) break;  // only a hole is left
+        if (data < 0) data = pos;               // no SEEK_DATA: all of it is data
+        off_t hole = ::lseek(in, data, SEEK_HOLE);
+        if (hole < 0 || hole > end) hole = end;
+        for (off_t off = data; off < hole;) {
+            size_t n = static_cast<size_t>(std::min<off_t>(hole - off, static_cast<off_t>(buf.size())));
+            for (size_t got = 0; got < n;) {
+                ssize_t k = ::pread(in, buf.data() + got, n - got, off + static_cast<off_t>(got));
+                if (k < 0 && errno == EINTR) continue;
+                if (k < 0) throw_errno("cannot read", label);
+                if (k == 0) throw DriverError(label + " shrank while it was read");
+                got += static_cast<size_t>(k);
+            }
+            for (size_t i = 0; i < n;) {  // each run of blocks holding data: one 'w' record
+                size_t b = std::min(kBlock, n - i);
+                if (zero(buf.data() + i, b)) {
+                    i += b;
+                    continue;
+                }
+                size_t j = i + b;
+                for (size_t c; j < n && !zero(buf.data() + j, c = std::min(kBlock, n - j));) j += c;
+                std::string rec = 'w' + le64(static_cast<unsigned long long>(off) + i) + le64(j - i);
+                put(out, rec.data(), rec.size());
+                put(out, buf.data() + i, j - i);
+                sent += j - i;
+                i = j;
+            }
+            off += static_cast<off_t>(n);
+            prog.advance(n);
+            check_interrupted();
+        }
+        pos = hole;
+    }
+    put(out, "e", 1);
+    prog.done();
+    return sent;
 }
 
 }  // namespace onestor::rbd

@@ -80,6 +80,9 @@ expect_ok "cp: import a 64 MiB sparse raw image" "$D/cp" "$(cdump PATH="$SAFE/im
 check "cp prints the SOURCE one/one-7 ('$OUT')" test "$OUT" = "one/one-7"
 check "the volume holds the file's bytes (rbd export)" test "$(rsum one/one-7)" = "$IMGSUM"
 check "its size is the file's" test "$(rsize one/one-7)" = $((64 << 20))
+# Only the data was written (4 x 64 KiB; rbd du counts the 4 MiB objects they touch).
+used=$("${RB[@]}" du --format json one/one-7 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images"][0]["used_size"])')
+check "the volume holds only the data (used $used bytes, at most the 4 objects touched)" test "$used" -le $((16 << 20))
 check "no temporary volume is left" test "$(pool_ls)" = "one-7 "
 expect_ok "cp: the persistent image" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 8
 # export, for a marketplace: where to read it (as upstream: rbd://BRIDGE/SOURCE with the auth

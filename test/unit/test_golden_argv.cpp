@@ -151,12 +151,14 @@ struct CephCluster {
                            R"(,"pool_namespace":"","image":)" + q(split(spec, '/').second) + "}";
             return image || snap_of(last) ? Result{0, "[" + out + "]\n", ""} : Result{2, "", "rbd: snapshot does not exist.\n"};
         }
-        bool sized = a.size() == 5 && a[2] == "--size";             // create/resize --size <N>M SPEC
+        bool sized = a.size() == 5 && a[2] == "--size";  // create/resize --size <N>M|<N>B SPEC
+        auto size = [&] { return a[3].back() == 'B' ? std::stoull(a[3]) : std::stoull(a[3]) << 20; };
         if ((sized && a[1] == "create") || cmd({"import", "-"})) {  // (an import's data is not read: 1 MiB)
             if (vols.count(last)) return refuse("create error: (17) File exists");
-            vols[last] = {sized ? std::stoull(a[3]) << 20 : 1 << 20, "", {}};
+            vols[last] = {sized ? size() : 1 << 20, "", {}};
             return {};
         }
+        if (cmd({"import-diff", "-"})) return vols.count(last) ? Result{} : enoent(last);  // (its data is not read)
         if (a.size() == 4 && (a[1] == "clone" || a[1] == "copy" || a[1] == "rename")) {
             const std::string& from = a[2];
             if (vols.count(last)) return refuse(a[1] + " error: (17) File exists");
@@ -233,7 +235,7 @@ struct CephCluster {
             return {};
         }
         if (cmd({"flatten"})) return vols.at(last).parent.clear(), Result{};
-        if (sized && a[1] == "resize") return vols.at(last).size = std::stoull(a[3]) << 20, Result{};
+        if (sized && a[1] == "resize") return vols.at(last).size = size(), Result{};
         return refuse("the test's cluster has no answer to: " + render(argv));
     }
 };

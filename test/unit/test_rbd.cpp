@@ -1,10 +1,18 @@
 // The rbd tools module: names refused before any command runs, the argv of each command,
 // and the JSON that `rbd` and `ceph` print (the good samples are real Ceph 16.2 output; a
 // malformed field is a DriverError, never a wrapped number or another exception).
+#include "scratch.hpp"
+
 #include "onestor/error.hpp"
+#include "onestor/io.hpp"
 #include "onestor/rbd.hpp"
 
 #include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <csignal>
+#include <cstring>
 
 using namespace onestor;
 
@@ -91,4 +99,77 @@ TEST_CASE("ceph df JSON: the pool's stored and available bytes") {
     CHECK_THROWS_WITH_AS(rbd::parse_df(df, "other"), doctest::Contains("no pool 'other'"), DriverError);
     CHECK_THROWS_AS(rbd::parse_df(R"({"pools":[{"name":"one","stats":{"stored":-1,"max_avail":1}}]})", "one"), DriverError);
     CHECK_THROWS_AS(rbd::parse_df(R"({"pools":{}})", "one"), DriverError);
+}
+
+// Reads an "rbd diff v1" stream back (as `rbd import-diff` does) into an image of its size;
+// `writes`: the 'w' records' total length. Fails the test on any malformed record.
+std::string apply_diff(const std::string& d, unsigned long long& writes) {
+    auto le64 = [&](size_t at) {
+        unsigned long long v = 0;
+        for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(d.at(at + i));
+        return v;
+    };
+    REQUIRE(d.rfind("rbd diff v1\n", 0) == 0);
+    size_t at = 12;
+    REQUIRE(d.at(at) == 's');
+    std::string img(le64(at + 1), '\0');
+    at += 9;
+    writes = 0;
+    while (d.at(at) == 'w') {
+        unsigned long long off = le64(at + 1), len = le64(at + 9);
+        REQUIRE(off + len <= img.size());
+        REQUIRE(at + 17 + len <= d.size());
+        img.replace(off, len, d.substr(at + 17, len));
+        writes += len;
+        at += 17 + len;
+    }
+    REQUIRE(d.at(at) == 'e');
+    CHECK(at + 1 == d.size());
+    return img;
+}
+
+TEST_CASE("rbd diff stream: a sparse file's data alone, holes and zero blocks left out, the same bytes back") {
+    scratch::Dir dir;
+    std::string f = dir / "img", out = dir / "diff";
+    {
+        io::File w(::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        REQUIRE(w);
+        REQUIRE(::ftruncate(w.fd(), (64 << 20) + 1000) == 0);  // 64 MiB and a ragged tail, holes
+        std::string a(3 * 4096, 'a'), z(8192, '\0'), b(5000, 'b');
+        a.replace(4096, 4096, std::string(4096, '\0'));  // a zero block inside the data
+        REQUIRE(::pwrite(w.fd(), a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+        REQUIRE(::pwrite(w.fd(), z.data(), z.size(), 1 << 20) == static_cast<ssize_t>(z.size()));  // allocated zeros
+        REQUIRE(::pwrite(w.fd(), b.data(), b.size(), (64 << 20) + 1000 - 5000) == static_cast<ssize_t>(b.size()));
+    }
+    io::File in = io::open_read(f);
+    io::File o(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    unsigned long long sent = rbd::write_diff(in.fd(), o.fd(), "test");
+    unsigned long long writes = 0;
+    std::string img = apply_diff(scratch::slurp(out), writes);
+    CHECK(img == scratch::slurp(f));
+    CHECK(writes == sent);
+    // a, b; not the zero block between a's, not the allocated zeros, not the holes (b's blocks
+    // are those its 4 KiB-aligned span touches, up to the end of the file)
+    CHECK(sent == 2 * 4096 + ((64 << 20) + 1000 - (((64 << 20) + 1000 - 5000) / 4096 * 4096)));
+    CHECK(scratch::slurp(out).size() < 64 * 1024);
+}
+
+TEST_CASE("rbd diff stream: a reader that stopped is an error, never a short stream taken for whole") {
+    scratch::Dir dir;
+    std::string f = dir / "img";
+    {
+        io::File w(::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        std::string a(1 << 20, 'a');
+        REQUIRE(::pwrite(w.fd(), a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+    }
+    struct IgnorePipe {  // (onestor's main ignores SIGPIPE: a broken pipe is an error return)
+        void (*was)(int) = std::signal(SIGPIPE, SIG_IGN);
+        ~IgnorePipe() { std::signal(SIGPIPE, was); }
+    } ignore;
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    ::close(p[0]);
+    io::File wr(p[1]);
+    io::File in = io::open_read(f);
+    CHECK_THROWS_WITH_AS(rbd::write_diff(in.fd(), wr.fd(), "test"), "rbd import-diff stopped reading its stream", DriverError);
 }
