@@ -48,8 +48,9 @@ bool skip(const std::string& what);
 // A question after a change (in `question`, its first line): the state it asks about may be
 // what the change alters, so a dry run ends there (throws DriverError); nothing otherwise.
 void stale(const std::string& question);
-// Where an action reads the answer of a change (a script that writes and reports), a dry
-// run cannot go on: throws DriverError(why) in one, nothing otherwise.
+// Where an action reads the answer of a change (a script that writes and reports) or works
+// on files it would write, a dry run cannot go on: in one, its plan ends there with `why`
+// (a DriverError; the action is not taken for failed); nothing otherwise.
 void ends_here(const std::string& why);
 
 // The plan lines of a command, as the golden files show them ("host01: batch", its commands

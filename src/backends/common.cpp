@@ -137,6 +137,8 @@ void CommonTm::context(const TmContext& c, const std::vector<ContextFile>& files
     std::string vm_dir = dirname_of(dst.path);
     if (h.local()) io::mkdir_p(vm_dir);
     std::string near = h.local() || Host::local_host().is_dir(vm_dir) ? dst.path : join_path("/var/tmp", basename_of(dst.path));
+    dry_run::ends_here("the context ISO is built from " + std::to_string(files.size()) +
+                       " files staged on the front-end, which a dry run does not write");
     StageDir work(near);
     std::string dir = join_path(work.path, "iso");
     io::mkdir_p(dir, 0700);

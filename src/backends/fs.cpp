@@ -11,6 +11,7 @@
 #include "image_source.hpp"
 #include "onestor/backend.hpp"
 #include "onestor/config.hpp"
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 #include "onestor/host.hpp"
@@ -375,6 +376,7 @@ private:
     // datastores), as upstream cp does. vmdk, vdi and vhdx are accepted only to be converted.
     static std::string check_and_convert(const DsDump& d, const std::string& tmp) {
         Host& h = Host::local_host();
+        dry_run::ends_here("the image's format is read from the copy, which a dry run does not write");
         std::string fmt = imgformat::decide_fd(io::open_read(tmp).fd(), d.img().path).format;
         std::string driver = d.datastore.attr("DRIVER");
         bool convert = upper(d.datastore.attr("CONVERT")) != "NO" && d.datastore.type != 2 && (!d.image || d.image->type != 1);

@@ -86,7 +86,9 @@ void stale(const std::string& question) {
 }
 
 void ends_here(const std::string& why) {
-    if (active()) throw DriverError(why);
+    if (!active()) return;
+    state().changed = true;  // (the plan ends: the action has not failed)
+    throw DriverError(why);
 }
 
 std::vector<std::string> describe(const Command& c) {
