@@ -80,11 +80,11 @@ TEST_CASE("shell form and meta commands") {
 TEST_CASE("unsupported actions answer from one place") {
     Invocation inv;
     inv.kind = Kind::Tm;
-    inv.driver = "shared";
+    inv.driver = "fs_lvm";
     inv.action = "snap_create_live";
     Call c{inv, Args{}, {}};
-    CHECK_FALSE(find_tm_backend("shared")->features().count("snap_create_live"));
-    CHECK_THROWS_WITH_AS(c.tm(), "shared: snap_create_live is not supported", DriverError);
+    CHECK_FALSE(find_tm_backend("fs_lvm")->features().count("snap_create_live"));
+    CHECK_THROWS_WITH_AS(c.tm(), "fs_lvm: snap_create_live is not supported", DriverError);
 }
 
 TEST_CASE("argument kinds: counts first, then typed values") {

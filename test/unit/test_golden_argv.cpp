@@ -255,11 +255,12 @@ struct World {
     }
     fs::path root = scratch() / ("onestor-golden-" + std::to_string(getpid()));
     std::string ds = (root / "datastores").string();
-    std::string driver;       // the TM driver of the case (the VM's disks and system datastore)
-    bool bridges = false;     // the image datastore names BRIDGE_LIST hosts
-    bool persistent = false;  // the VM's disk 0 is its persistent image (ln, mvds)
-    bool thick = false;       // the VM's disk 0 says SPARSE=NO and grows (SIZE 2 > ORIGINAL_SIZE 1)
-    bool ceph = false;        // driver "ceph": images are RBD volumes of `cluster`, the datastores name its pool
+    std::string driver;         // the TM driver of the case (the VM's disks and system datastore)
+    bool bridges = false;       // the image datastore names BRIDGE_LIST hosts
+    bool persistent = false;    // the VM's disk 0 is its persistent image (ln, mvds)
+    bool thick = false;         // the VM's disk 0 says SPARSE=NO and grows (SIZE 2 > ORIGINAL_SIZE 1)
+    bool ceph = false;          // driver "ceph": images are RBD volumes of `cluster`, the datastores name its pool
+    bool other_format = false;  // shared's disk a qcow2 image, qcow2's a raw one (a 6.2+ caller's one driver)
     mutable CephCluster cluster;
     Config saved = config();
 
@@ -301,8 +302,8 @@ struct World {
         }
         if (size > data.size()) fs::resize_file(p, size);
     }
-    std::string format() const { return driver == "qcow2" ? "qcow2" : "raw"; }
-    std::string image() const { return ceph ? "one/one-3" : ds + "/1/" + (driver == "qcow2" ? "qcow2" : "raw"); }
+    std::string format() const { return (driver == "qcow2") != other_format ? "qcow2" : "raw"; }
+    std::string image() const { return ceph ? "one/one-3" : ds + "/1/" + format(); }
     // What oned copies into a ceph datastore's template and its VM disks: the pool, the user.
     std::string ceph_attrs() const { return ceph ? "<POOL_NAME>one</POOL_NAME><CEPH_USER>oneadmin</CEPH_USER>" : ""; }
     std::string ds_mad() const { return ceph ? "ceph" : "fs"; }
@@ -662,6 +663,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     if (mode == "7.4") protocol::current_profile() = protocol::profile_named("7");
     w.bridges = mode == "bridge";
     w.thick = mode == "thick";
+    w.other_format = mode == "7.4" && (driver == "shared" || driver == "qcow2");
     w.persistent = action == "ln" || action == "mvds";
     test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
                        [&w](const Command& c) { return w.stream(c); });
@@ -787,6 +789,12 @@ std::vector<Target> every_action() {
     // fs with BRIDGE_LIST: each action (but stat, which reads the front-end's PATH) on a bridge host.
     for (const auto& [entry, primitive] : find_ds_backend("fs")->ops)
         if (entry != "stat") t.push_back({Kind::Ds, "fs", entry, "", "bridge"});
+    // 6.2+ callers' shared and qcow2: one driver, each disk by its format (shared_qcow2.cpp):
+    // shared given a qcow2 image, qcow2 a raw one, do what the other name does for 5.x callers.
+    for (const char* d : {"shared", "qcow2"})
+        for (const char* a :
+             {"clone", "ln", "mvds", "cpds", "snap_create", "snap_create_live", "snap_delete", "snap_revert", "resize", "delete"})
+            t.push_back({Kind::Tm, d, a, "", "7.4"});
     // A thick disk (7.x SPARSE=NO) that grows at deploy: the copies and growth that allocate it.
     for (const char* d : {"shared", "ssh", "qcow2"})
         for (const char* a : {"clone", "resize"}) t.push_back({Kind::Tm, d, a, "", "thick"});
