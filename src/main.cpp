@@ -71,6 +71,9 @@ int dry_run_action(const std::function<std::string()>& act, bool asked_on_comman
                 last = std::string("the plan ends here: ") + e.what();
             else
                 failed = e, last = std::string("fails: ") + e.what();
+        } catch (const std::exception& e) {
+            failed = DriverError(std::string("internal error: ") + e.what());
+            last = std::string("fails: ") + failed->what();
         }
         Host::close_all();
         lines.insert(lines.end(), s.plan().begin(), s.plan().end());

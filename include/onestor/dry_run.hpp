@@ -43,11 +43,12 @@ Runner& below();
 // while an error unwinds the action: the undo of an unfinished plan is no part of it.
 void note(const std::vector<std::string>& lines, bool changes = true);
 // In-process work on the front-end, noted as one "frontend, in-process: <what>" line; true
-// when this is a dry run (the caller then skips the work).
-bool skip(const std::string& what);
-// A question after a change (in `question`, its first line): the state it asks about may be
-// what the change alters, so a dry run ends there (throws DriverError); nothing otherwise.
-void stale(const std::string& question);
+// when this is a dry run (the caller then skips the work). `changes`: false for housekeeping
+// that alters nothing the action reads later (a sweep of dead writers' temps).
+bool skip(const std::string& what, bool changes = true);
+// A question (`question`, on `host`) after a change: the state it asks about may be what the
+// change alters, so a dry run ends there (throws DriverError); nothing otherwise.
+void stale(const std::string& host, const Argv& question);
 // Where an action reads the answer of a change (a script that writes and reports) or works
 // on files it would write, a dry run cannot go on: in one, its plan ends there with `why`
 // (a DriverError; the action is not taken for failed); nothing otherwise.

@@ -47,8 +47,9 @@ public:
     // command's reason and its complaint). On a remote host the whole batch is one ssh
     // command, so one round trip: a fixed script around the quoted words. Returns each
     // step's stdout; steps never print NUL bytes (they frame the outputs). The batch may
-    // take as long as its steps together (no limit when one of them has none). stdin_fd, on a
-    // remote host, is the batch's stdin (the one step that reads it gets it all).
+    // take as long as its steps together (no limit when one of them has none). stdin_fd is the
+    // batch's stdin (the one step that reads it gets it all; here too: the steps then run as
+    // the same script, in a local shell).
     std::vector<std::string> batch(const std::vector<Step>& steps, int stdin_fd = -1);
     // The primitives below as steps, to be batched with others.
     // With limits, argv runs under those rlimits (here: set in the child; there: ulimit in

@@ -13,6 +13,8 @@ const std::string& action();
 void set_debug(bool on);
 
 void info(const std::string& msg);
+// While on (a dry run: dry_run.hpp), info() says nothing: an action's INFO lines tell what it did.
+void mute_info(bool on);
 void error(const std::string& msg);
 void debug(const std::string& msg);
 

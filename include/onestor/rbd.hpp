@@ -10,6 +10,7 @@
 // Pool, image and user names are [A-Za-z0-9_.-] and never start with '-' (rbd would read an
 // option) or '.', at most 100 characters: anything else is refused before a command runs.
 #pragma once
+#include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 
 #include <optional>
@@ -86,6 +87,10 @@ PoolUsage parse_df(const std::string& json, const std::string& pool);
 // plain `rbd import -` reads every zero through the pipe). Constant memory; progress lines
 // under `label`. Without the end mark (a failure here) `rbd import-diff` fails. Returns the
 // bytes of data written.
+// The reader stopping first (EPIPE) is a StreamClosed: its own reason is the one to give.
+struct StreamClosed : DriverError {
+    using DriverError::DriverError;
+};
 unsigned long long write_diff(int in_fd, int out_fd, const std::string& label);
 
 }  // namespace onestor::rbd

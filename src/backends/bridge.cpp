@@ -130,11 +130,16 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
     io::File rd(p[0]), wr(p[1]);
     std::exception_ptr mine;
     bool gone = false;
+    // export only reads there; the others change the datastore (monitor too: its directory is
+    // made, dead writers' temps swept). A dry run sends no image bytes.
+    bool asks = action == "export";
+    bool send_bytes = bytes && !(dry_run::active() && !asks);
+    if (bytes && !send_bytes) dry_run::skip("send the image's bytes to " + quoted(h.name()));
     std::thread writer([&] {
         try {
             std::string head = base64_encode(d.xml) + "\n";
             write_all(wr.fd(), head.data(), head.size());
-            if (bytes) {
+            if (send_bytes) {
                 RecordSink s(wr.fd());
                 bytes(s);
                 s.end();
@@ -146,7 +151,6 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
             wr = io::File();  // the end of its stdin without an end mark: the host stops, keeps nothing
         }
     });
-    bool asks = action == "monitor" || action == "export";  // (they change nothing there)
     Result r;
     try {
         r = h.run(h.onestor({"bridge", action, std::to_string(id), release()}),

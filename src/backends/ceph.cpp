@@ -247,22 +247,31 @@ public:
         std::exception_ptr sending;
         std::thread sender([&] {
             try {
-                rbd::write_diff(in.fd(), wr.fd(), "import of " + quoted(img.path));
+                rbd::write_diff(in.fd(), wr.fd(), img.path);
             } catch (...) {  // (the stream then has no end mark: import-diff fails, nothing is renamed)
                 sending = std::current_exception();
             }
             wr = io::File();
         });
+        // The sender's own failure (a read error, the file shrinking) is the reason to give; one
+        // that only says the import stopped reading leaves the bridge's.
+        auto sender_failed = [&] {
+            if (!sending) return;
+            try {
+                std::rethrow_exception(sending);
+            } catch (const rbd::StreamClosed&) {}
+        };
         try {
             made.make(steps, rd.fd());
         } catch (...) {
             rd = io::File();  // (a sender still writing gets EPIPE)
             sender.join();
-            throw;  // the bridge's reason first: a sender stopped by it only says it stopped
+            sender_failed();
+            throw;
         }
         rd = io::File();
         sender.join();
-        if (sending) std::rethrow_exception(sending);
+        sender_failed();
         return {target.spec(), "raw"};
     }
 

@@ -191,6 +191,7 @@ Parsed parse(const std::vector<std::string>& argv) {
         for (; !w.empty() && (w[0] == "--progress" || w[0] == "--dry-run"); w.erase(w.begin()))
             (w[0] == "--progress" ? p.progress : p.dry_run) = true;
         if (w.empty() || find_meta(w[0])) {
+            if (p.dry_run) throw DriverError("--dry-run is for driver actions (onestor --dry-run ds|tm ...)");
             p.what = Parsed::What::Meta;
             p.meta = w;
             return p;

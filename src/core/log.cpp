@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 
@@ -38,7 +39,11 @@ void set_action(const std::string& action) { g_action = action; }
 const std::string& action() { return g_action; }
 void set_debug(bool on) { logger().set_level(on ? spdlog::level::debug : spdlog::level::info); }
 
-void info(const std::string& msg) { logger().info("INFO: {}: {}", g_action, msg); }
+std::atomic<bool> g_muted{false};
+void mute_info(bool on) { g_muted = on; }
+void info(const std::string& msg) {
+    if (!g_muted) logger().info("INFO: {}: {}", g_action, msg);
+}
 void error(const std::string& msg) { logger().error("ERROR: {}: {}", g_action, msg); }
 void debug(const std::string& msg) { logger().debug("DEBUG: {}: {}", g_action, msg); }
 

@@ -1,22 +1,31 @@
 #include "onestor/dry_run.hpp"
 
 #include "onestor/error.hpp"
+#include "onestor/log.hpp"
 
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <exception>
+#include <mutex>
 
 namespace onestor::dry_run {
 namespace {
 
 struct State {
-    bool active = false, changed = false;
+    bool active = false, changed = false, ended = false;
     std::vector<std::string> plan;
 };
 State& state() {
     static State s;
     return s;
+}
+std::mutex plan_lock;  // (a command may be run from a worker thread)
+
+// A command as a reason shows it: a fixed script's words after the script itself.
+std::string shown(const std::string& host, const Argv& a) {
+    bool script = a.size() > 3 && a[0] == "sh" && a[1] == "-c";
+    return host + ": " + (script ? "(script) " + render(Argv(a.begin() + 4, a.end())) : render(a));
 }
 
 // Notes each command; runs the questions with the runner below, answers the changes.
@@ -24,7 +33,7 @@ class PlanRunner : public Runner {
 public:
     Result run(const Command& c) override {
         if (c.opts.asks) {
-            if (state().changed) stale(describe(c).front());
+            stale(c.host.empty() ? "frontend" : c.host, c.batch.empty() ? c.argv : c.batch.front().commands.front());
             note(describe(c), false);
             return below().run(c);
         }
@@ -53,9 +62,11 @@ Session::Session() {
     state().active = true;
     below_runner = &runner();
     below_ = set_runner(&plan_runner);
+    log::mute_info(true);  // (an action's INFO lines tell what it did)
 }
 
 Session::~Session() {
+    log::mute_info(false);
     set_runner(below_);
     state() = {};
 }
@@ -67,27 +78,31 @@ Runner& below() { return below_runner ? *below_runner : real_runner(); }
 
 void note(const std::vector<std::string>& lines, bool changes) {
     State& s = state();
-    // While an error unwinds the action, its guards undo what it made: no part of a plan.
-    if (!s.active || std::uncaught_exceptions() > 0) return;
+    // Once the plan ended, or while an error unwinds the action, its guards undo what it
+    // made: no part of a plan.
+    std::lock_guard<std::mutex> hold(plan_lock);
+    if (!s.active || s.ended || std::uncaught_exceptions() > 0) return;
     s.plan.insert(s.plan.end(), lines.begin(), lines.end());
     s.changed = s.changed || changes;
 }
 
-bool skip(const std::string& what) {
+bool skip(const std::string& what, bool changes) {
     if (!active()) return false;
-    note({"frontend, in-process: " + what});
+    note({"frontend, in-process: " + what}, changes);
     return true;
 }
 
-void stale(const std::string& question) {
-    if (active() && state().changed)
-        throw DriverError("its next question, " + (question.size() > 100 ? question.substr(0, 100) + "..." : question) +
-                          ", may be answered otherwise once the changes above are made");
+void stale(const std::string& host, const Argv& question) {
+    if (!active() || !state().changed) return;
+    std::string q = shown(host, question);
+    state().ended = true;
+    throw DriverError("its next question, " + (q.size() > 160 ? q.substr(0, 160) + "..." : q) +
+                      ", may be answered otherwise once the changes above are made");
 }
 
 void ends_here(const std::string& why) {
     if (!active()) return;
-    state().changed = true;  // (the plan ends: the action has not failed)
+    state().changed = state().ended = true;  // (the plan ends: the action has not failed)
     throw DriverError(why);
 }
 

@@ -385,13 +385,13 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_f
     size_t questions = 0;
     while (questions < steps.size() && steps[questions].asks) ++questions;
     std::vector<std::string> outs;
-    if (local_) {
+    if (local_ && stdin_fd < 0) {  // (with stdin to give a step: the script, run here)
         for (size_t i = 0; i < steps.size(); ++i) {
             if (dry_run::active() && !steps[i].asks) {
                 for (const auto& [argv, what] : steps[i].there) dry_run::skip(render(argv));
                 outs.emplace_back();
             } else {
-                if (dry_run::active()) dry_run::stale("frontend: " + render(steps[i].there.front().first));
+                dry_run::stale("frontend", steps[i].there.front().first);
                 outs.push_back(steps[i].here());
             }
         }
@@ -402,13 +402,13 @@ std::vector<std::string> Host::batch(const std::vector<Step>& steps, int stdin_f
     // action's), the batch is noted and answered "done"; a question after a change ends the plan.
     std::vector<std::string> answers;
     if (questions > 0) {
-        dry_run::stale(name_ + ": " + render(steps.front().there.front().first));
+        dry_run::stale(name_, steps.front().there.front().first);
         answers = send_batch({steps.begin(), steps.begin() + static_cast<long>(questions)}, -1, dry_run::below());
     }
     outs = send_batch(steps, stdin_fd, runner());
     std::copy(answers.begin(), answers.end(), outs.begin());
     for (size_t i = questions; i < steps.size(); ++i)
-        if (steps[i].asks) dry_run::stale(name_ + ": " + render(steps[i].there.front().first));
+        if (steps[i].asks) dry_run::stale(name_, steps[i].there.front().first);
     return outs;
 }
 
@@ -440,7 +440,7 @@ std::vector<std::string> Host::send_batch(const std::vector<Step>& steps, int st
         timeout_s += t;
     }
     bool asks = std::all_of(steps.begin(), steps.end(), [](const Step& s) { return s.asks; });
-    Result r = via.run({.host = name_,
+    Result r = via.run({.host = local_ ? "" : name_,
                         .argv = {"sh", "-c", script},
                         .batch = std::move(sent),
                         .opts = {.timeout_s = timeout_s,

@@ -371,7 +371,7 @@ bool writer_alive(const std::string& name) {
 }  // namespace
 
 int sweep_temps(const std::string& dir, const std::string& prefix) {
-    if (dry_run::skip("sweep " + shell_quote(join_path(dir, prefix)) + "*, what dead writers left")) return 0;
+    if (dry_run::skip("sweep " + shell_quote(join_path(dir, prefix)) + "*, what dead writers left", false)) return 0;
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 0;
     File hold(dfd);

@@ -188,7 +188,7 @@ void put(int fd, const char* p, size_t n) {
     while (n > 0) {
         ssize_t k = ::write(fd, p, n);
         if (k < 0 && errno == EINTR) continue;
-        if (k < 0 && errno == EPIPE) throw DriverError("rbd import-diff stopped reading its stream");
+        if (k < 0 && errno == EPIPE) throw StreamClosed("rbd import-diff stopped reading its stream");
         if (k < 0) throw_errno("cannot write", "the rbd diff stream");
         p += k;
         n -= static_cast<size_t>(k);
@@ -251,7 +251,8 @@ unsigned long long write_diff(int in, int out, const std::string& label) {
         }
         pos = hole;
     }
-    put(out, "e", 1);
+    if (::fstat(in, &st) != 0 || st.st_size < end) throw DriverError(label + " shrank while it was read");
+    put(out, "e", 1);  // (only now: without it import-diff fails, and nothing is renamed)
     prog.done();
     return sent;
 }

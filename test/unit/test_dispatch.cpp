@@ -71,6 +71,11 @@ TEST_CASE("shell form and meta commands") {
     CHECK(usage.find("Usage:") != std::string::npos);
     CHECK_THROWS_WITH_AS(cli::run_meta({"man", "x"}, usage), doctest::Contains("usage: onestor man"), DriverError);
     CHECK_THROWS_WITH_AS(parse({"onestor", "frobnicate"}), doctest::Contains("unknown command"), DriverError);
+    // A dry run is of a driver action: never silently a real install-remotes, fetch or receive.
+    for (const char* meta : {"install-remotes", "fetch", "receive", "sweep", "actions"})
+        CHECK_THROWS_WITH_AS(parse({"onestor", "--dry-run", meta, "/tmp/x"}),
+                             doctest::Contains("--dry-run is for driver actions"), DriverError);
+    CHECK(parse({"onestor", "--dry-run", "tm", "shared", "delete", "h:/var/lib/one/datastores/0/5", "5", "0"}).dry_run);
     std::string out;
     CHECK(cli::run_meta({"actions"}, out) == 0);
     CHECK(out.find("snap_create_live") != std::string::npos);

@@ -86,6 +86,21 @@ TEST_CASE("batch: the first failing step stops it, with its own reason; its undo
     }
 }
 
+TEST_CASE("batch: the step that reads stdin gets the batch's, on a host and here") {
+    Sandbox sb;
+    std::ofstream(sb.path("in")) << "the image's bytes\n";
+    for (Host* h : {&Host::get("batchhost"), &Host::local_host()}) {
+        CAPTURE(h->name());
+        FILE* in = std::fopen(sb.path("in").c_str(), "r");
+        REQUIRE(in);
+        auto out = h->batch({h->mkdir_step(sb.path("made")), h->run_step({"cat"}, "cannot read stdin")}, fileno(in));
+        std::fclose(in);
+        CHECK(out.at(1) == "the image's bytes\n");
+        CHECK(fs::is_directory(sb.path("made")));
+        fs::remove(sb.path("made"));
+    }
+}
+
 TEST_CASE("the front-end knows itself by its addresses, not by an address merely routed to it") {
     CHECK(Host::get("127.0.0.1").local());
     // ::1 where the kernel lists it on an interface (a container may have IPv6 off)
