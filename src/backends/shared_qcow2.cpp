@@ -18,6 +18,7 @@
 namespace onestor::backends {
 const TmTable& shared_table();
 const TmTable& qcow2_table();
+const TmTable& ssh_table();
 
 namespace {
 
@@ -33,11 +34,14 @@ void note_disk(int& id, const HostPath& p) {
     if (id < 0) id = disk_id_of(p.path);
 }
 
-const TmTable& driver_for(const TmTable& named, const TmContext& c, int disk) {
+const TmTable& driver_for(const TmTable& named, const TmContext& c, int disk, const std::string& action) {
     if (!one_driver() || disk < 0) return named;
     const VmDisk* d = c.vm().disk(disk);
     if (!d) return named;
-    return imgformat::declared(d->get("FORMAT"), d->get("DRIVER")) == "qcow2" ? qcow2_table() : shared_table();
+    if (imgformat::declared(d->get("FORMAT"), d->get("DRIVER")) == "qcow2") return qcow2_table();
+    // A raw disk's live snapshot: upstream's copy of the running disk into disk.N.snap/S,
+    // which ssh's live copy makes (libvirt's blockcopy, else suspended), in shared's layout.
+    return action == "snap_create_live" ? ssh_table() : shared_table();
 }
 
 template <class... A>
@@ -45,9 +49,9 @@ Primitive chooser(const TmTable& named, const std::string& key, std::function<vo
     return std::function<void(const TmContext&, A...)>([&named, key](const TmContext& c, A... a) {
         int disk = -1;
         (note_disk(disk, a), ...);
-        const TmTable& t = driver_for(named, c, disk);
         auto dot = key.find('.');
         std::string action = key.substr(0, dot), suffix = dot == std::string::npos ? "" : key.substr(dot + 1);
+        const TmTable& t = driver_for(named, c, disk, action);
         t.entry(action, suffix).as<void(const TmContext&, A...)>(t.name, key)(c, std::forward<A>(a)...);
     });
 }

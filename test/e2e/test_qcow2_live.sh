@@ -219,6 +219,15 @@ ONESTOR_VIRSH=$T/bin/virsh-noblockcopy expect_ok "ssh: snap_create_live 1, block
 check "ssh: the fallback ran with the domain suspended, then resumed" \
     eval 'err_has "blockcopy failed (error: blockcopy refused by the test)" "suspended" && running_on "$W/disk.0"'
 check "ssh: snapshot 1 holds exactly the disk's content then" same "$W/disk.0.snap/1" a1 raw
+# From 6.2 tm/shared is the qcow2-or-copy driver: a raw disk's live snapshot is a copy of the
+# running disk (shared_qcow2.cpp); a 5.x tm/shared has none.
+capture a2 "$W/disk.0" raw
+ONESTOR_PROTOCOL=6.10 expect_ok "6.10's tm/shared: snap_create_live 2 of a raw disk" \
+    "$R/tm/shared/snap_create_live" "host01:$W/disk.0" 2 43 1
+check "6.10's tm/shared: snapshot 2 holds exactly the running disk's content" same "$W/disk.0.snap/2" a2 raw
+check "6.10's tm/shared: the domain still runs on disk.0" running_on "$W/disk.0"
+ONESTOR_PROTOCOL=5 expect_error "5.12's tm/shared: snap_create_live is not supported" "not supported" \
+    "$R/tm/shared/snap_create_live" "host01:$W/disk.0" 3 43 1
 "${VIRSH[@]}" destroy one-43 >/dev/null 2>&1
 check "ssh: the domain is shut down" gone
 expect_ok "ssh: snap_revert 0 after shutdown" "$R/tm/ssh/snap_revert" "host01:$W/disk.0" 0 43 1
