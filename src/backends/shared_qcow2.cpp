@@ -1,7 +1,8 @@
 // From OpenNebula 6.2 the shared and qcow2 transfer drivers are one driver installed under
 // both names (its install.sh: TM_QCOW2_FILES="${TM_SHARED_FILES}"). It reads each disk's
 // FORMAT: a qcow2 disk gets the qcow2 layout (an overlay on the image, snapshots as layers,
-// live snapshots through libvirt), any other disk a copy as the shared driver makes it. So a
+// live snapshots through libvirt), any other disk a copy as the shared driver makes it (and a
+// copy of the running disk as its live snapshot). So a
 // 6.2+ caller gets that under either name, and the VMs its stock scripts deployed keep their
 // layout; before 6.2 each name is its own driver. The tables registered as "shared" and
 // "qcow2" therefore hold both drivers' entries, the one to run chosen per call by the
