@@ -42,3 +42,15 @@ clean_dir() {
     done
     [ "$n" -gt 0 ]
 }
+
+# domain_xml NAME DISK FORMAT [MORE_DEVICES]: a QEMU/TCG domain (no guest OS) with DISK as vda
+domain_xml() {
+    cat <<XML
+<domain type='qemu'><name>$1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'><driver name='qemu' type='$3'/><source file='$2'/>
+      <target dev='vda' bus='virtio'/></disk>${4:-}
+    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>
+XML
+}

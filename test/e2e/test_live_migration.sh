@@ -63,14 +63,7 @@ make_sparse "$DS/1/img" 16
 vm_xml 42 host01 ssh "0:YES:$DS/1/img:16:16:raw:ssh:vda"
 TMPL=$(base64 -w0 "$T/vms/42.xml")
 expect_ok "deploy: tm/ssh clone to host01" "$R/tm/ssh/clone" "frontend:$DS/1/img" "host01:$V/disk.0" 42 1
-cat >"$T/dom.xml" <<XML
-<domain type='qemu'><name>one-42</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$V/disk.0'/>
-      <target dev='vda' bus='virtio'/></disk>
-    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>
-XML
+domain_xml one-42 "$V/disk.0" raw >"$T/dom.xml"
 if virsh_at host01 create "$T/dom.xml" >/dev/null 2>"$T/create.err"; then pass "QEMU runs the VM on host01"; else
     fail "QEMU runs the VM on host01: $(cat "$T/create.err")"; tail -20 "$T/lv-host01/libvirtd.log"; e2e_finish; exit 1; fi
 runs_on() { [ "$(virsh_at "$1" domstate one-42 2>/dev/null | head -1)" = running ]; }

@@ -96,16 +96,9 @@ vm_xml 42 host01 shared "0:YES:$DS/1/base:64:64:raw:qcow2:vda"
 expect_ok "clone" "$R/tm/qcow2/clone" "frontend:$DS/1/base" "host01:$V/disk.0" 42 1
 qemu-io -f qcow2 -c 'write -P 0xa0 1M 1M' "$V/disk.0" >/dev/null
 mkdir -p "$T/ctx" && echo "ONE=1" > "$T/ctx/context.sh" && genisoimage -quiet -o "$T/context.iso" -V CONTEXT "$T/ctx"
-cat > "$T/dom.xml" <<XML
-<domain type='qemu'><name>one-42</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$V/disk.0'/>
-      <target dev='vda' bus='virtio'/></disk>
+domain_xml one-42 "$V/disk.0" qcow2 "
     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='$T/context.iso'/>
-      <target dev='hda' bus='ide'/><readonly/></disk>
-    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>
-XML
+      <target dev='hda' bus='ide'/><readonly/></disk>" >"$T/dom.xml"
 start_domain() {  # [DOMAIN XML]
     "${VIRSH[@]}" create "${1:-$T/dom.xml}" >/dev/null 2>"$T/create.err" || { cat "$T/create.err"; return 1; }
     QEMU_PIDS+=("$(cat "/run/libvirt/qemu/${DOM:-one-42}.pid")")
