@@ -50,7 +50,7 @@ std::map<std::string, LvState> parse_lvs(const std::string& out, const std::stri
 struct VgUsage {
     unsigned long long total_mb = 0, free_mb = 0;
 };
-VgUsage usage(Host& h, const std::string& vg);
+Argv usage_command(const std::string& vg);
 VgUsage parse_vgs(const std::string& out, const std::string& vg);
 
 // The changes as steps of one batch (Host::batch: one round trip per host). A batch with

@@ -338,9 +338,16 @@ public:
         hosts.push_back("");
         for (const auto& name : hosts) {
             Host& h = Host::get(name);
+            std::vector<Argv> questions{lvm::usage_command(vg)};
+            if (dump.monitor_vm_disks) questions.push_back(lvm::list_command(vg));
+            std::vector<std::string> a;
             lvm::VgUsage u;
             try {
-                u = lvm::usage(h, vg);
+                a = ask(h, questions);
+                std::string why;
+                auto vgs = answered(a[0], &why);
+                if (!vgs) throw DriverError(why);
+                u = lvm::parse_vgs(*vgs, vg);
             } catch (const DriverError& e) {
                 log::info(std::string("no volume group here: ") + e.what());
                 continue;
@@ -349,7 +356,7 @@ public:
             m.total_mb = u.total_mb;
             m.free_mb = u.free_mb;
             m.used_mb = u.total_mb - u.free_mb;
-            if (dump.monitor_vm_disks) m.vms = vm_usage(lvm::list(h, vg));
+            if (dump.monitor_vm_disks) m.vms = vm_usage(group(a[1], vg));
             return m;
         }
         return CommonTm::monitor(dump);  // no group anywhere: the directory's file system

@@ -115,11 +115,8 @@ std::optional<LvState> find(Host& h, const Lv& lv) {
     return it->second;
 }
 
-VgUsage usage(Host& h, const std::string& vg) {
-    Result r =
-        h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg}),
-              {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name(), .asks = true});
-    return parse_vgs(r.out, vg);
+Argv usage_command(const std::string& vg) {
+    return command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg});
 }
 
 VgUsage parse_vgs(const std::string& text, const std::string& vg) {
