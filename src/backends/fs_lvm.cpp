@@ -655,29 +655,31 @@ private:
     }
     static void mark_host(Host& h, const std::string& vm_dir) { h.batch(mark_steps(h, vm_dir)); }
 
-    // The VM's own LV disks in its directory (as `h` sees it) and their group: its entries,
-    // then their links and the group (the second round trip: which links to read is an answer).
+    // The VM's own LV disks in its directory (as `h` sees it) and their group, asked together:
+    // the disk.N links with their targets (a line "disk.N target" each; none when the directory
+    // is missing) and the group's volumes.
     struct Volumes {
         std::vector<lvm::Lv> lvs;
         Group group;
     };
     static Volumes vm_volumes(const TmContext& c, Host& h, const std::string& vm_dir) {
         std::string dir = clean_path(vm_dir, "VM directory");
-        std::vector<HostPath> disks;
-        std::vector<Argv> questions;
-        for (const auto& n : h.list(dir)) {
-            if (disk_id_of("/" + n) < 0) continue;
-            disks.push_back({h.name(), join_path(dir, n)});
-            questions.push_back({"readlink", "-n", "--", disks.back().path});
+        std::string vg = lvm::vg_of(ds_of({h.name(), dir}));
+        auto a =
+            ask(h, {{"find", dir, "-mindepth", "1", "-maxdepth", "1", "-name", "disk.*", "-type", "l", "-printf", "%f %l\\n"},
+                    lvm::list_command(vg)});
+        std::map<std::string, std::string> links;  // (in name order)
+        std::istringstream in(answered(a[0]).value_or(""));
+        for (std::string line; std::getline(in, line);) {
+            size_t sp = line.find(' ');
+            // (a name twice: a target holding a newline made a line up)
+            if (sp == std::string::npos || !links.emplace(line.substr(0, sp), line.substr(sp + 1)).second)
+                throw DriverError("unexpected listing of " + quoted(h.label(dir)) + ": " + quoted(line));
         }
         Volumes v;
-        if (disks.empty()) return v;
-        std::string vg = lvm::vg_of(ds_of({h.name(), dir}));
-        questions.push_back(lvm::list_command(vg));
-        auto a = ask(h, questions);
-        for (size_t i = 0; i < disks.size(); ++i)
-            if (auto d = lv_disk_of(c, disks[i], answered(a[i]).value_or(""))) v.lvs.push_back(d->lv);
-        if (!v.lvs.empty()) v.group = group(a.back(), vg);
+        for (const auto& [name, target] : links)
+            if (auto d = lv_disk_of(c, {h.name(), join_path(dir, name)}, target)) v.lvs.push_back(d->lv);
+        if (!v.lvs.empty()) v.group = group(a[1], vg);
         return v;
     }
 
