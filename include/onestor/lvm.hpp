@@ -43,22 +43,21 @@ struct LvState {
 // The group's LVs as `host` sees them (name -> state); throws when the group is missing.
 std::map<std::string, LvState> list(Host& h, const std::string& vg);
 std::optional<LvState> find(Host& h, const Lv& lv);
-// The output of list's `lvs` (name|bytes|attr|pool a line) and usage's `vgs` (size|free in
-// MiB), parsed; throws DriverError for anything else.
+// The group's `lvs` (name|bytes|attr|pool a line) and `vgs` (size|free in MiB), for a batch
+// of questions, and their outputs parsed; the parsers throw DriverError for anything else.
+Argv list_command(const std::string& vg);
+Argv usage_command(const std::string& vg);
 std::map<std::string, LvState> parse_lvs(const std::string& out, const std::string& vg);
 
 struct VgUsage {
     unsigned long long total_mb = 0, free_mb = 0;
 };
-Argv usage_command(const std::string& vg);
 VgUsage parse_vgs(const std::string& out, const std::string& vg);
 
 // The changes as steps of one batch (Host::batch: one round trip per host). A batch with
 // metadata changes (create, extend, rename, remove) is sent under the group's lock, held for
 // that batch only (never for a copy or a zeroing: other actions on the group wait for it).
 Lock metadata_lock(const std::string& vg);
-Step list_step(Host& h, const std::string& vg);  // the group's lvs (a question; parse_lvs reads it)
-Argv list_command(const std::string& vg);
 Step create_linear_step(Host& h, const Lv& lv, unsigned long long mb);
 // A thin volume of `mb` in the pool, made when missing (pool_exists: as listed before) or
 // grown by `mb`: a pool never overcommits, so a full pool cannot stop a VM.

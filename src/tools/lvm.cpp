@@ -85,11 +85,12 @@ Argv list_command(const std::string& vg) {
         {"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o", "lv_name,lv_size,lv_attr,pool_lv", vg});
 }
 
-Step list_step(Host& h, const std::string& vg) {
-    return h.ask_step(list_command(vg), "cannot list the logical volumes of " + quoted(vg) + " on " + h.name(), 120);
+std::map<std::string, LvState> list(Host& h, const std::string& vg) {
+    Result r =
+        h.run(list_command(vg),
+              {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name(), .asks = true});
+    return parse_lvs(r.out, vg);
 }
-
-std::map<std::string, LvState> list(Host& h, const std::string& vg) { return parse_lvs(h.batch({list_step(h, vg)})[0], vg); }
 
 std::map<std::string, LvState> parse_lvs(const std::string& text, const std::string& vg) {
     std::map<std::string, LvState> out;
