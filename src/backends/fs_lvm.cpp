@@ -410,15 +410,16 @@ private:
         // `steps` go first in the batch (mkdir). Thin: whether the pool exists is asked first
         // (a round trip of its own: the image's questions are asked by qemu::validate).
         void make(long vmid, unsigned long long mb, bool thin, std::vector<Step> steps) {
+            bool makes_pool = false;
             if (thin) {
                 pool = lvm::pool_lv(lv.vg, vmid);
-                bool exists = lvm::list(*h, lv.vg).count(pool.name) > 0;
-                for (auto& s : lvm::create_thin_steps(*h, lv, pool, mb, exists)) steps.push_back(std::move(s));
-                pool_sent = !exists;
+                makes_pool = lvm::list(*h, lv.vg).count(pool.name) == 0;
+                for (auto& s : lvm::create_thin_steps(*h, lv, pool, mb, !makes_pool)) steps.push_back(std::move(s));
             } else {
                 steps.push_back(lvm::create_linear_step(*h, lv, mb));
             }
             auto lock = lvm::metadata_lock(lv.vg);
+            pool_sent = makes_pool;  // (not before the lock: a lock timeout sent nothing)
             h->batch(steps);
             lv_made = true;
             log::info("created " + quoted(lv.spec()) + " (" + std::to_string(mb) + " MiB)");
