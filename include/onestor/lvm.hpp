@@ -7,6 +7,7 @@
 // as it only touches that host's kernel.
 #pragma once
 #include "onestor/host.hpp"
+#include "onestor/lock.hpp"
 
 #include <functional>
 #include <map>
@@ -42,36 +43,44 @@ struct LvState {
 // The group's LVs as `host` sees them (name -> state); throws when the group is missing.
 std::map<std::string, LvState> list(Host& h, const std::string& vg);
 std::optional<LvState> find(Host& h, const Lv& lv);
-// The output of list's `lvs` (name|bytes|attr|pool a line) and usage's `vgs` (size|free in
-// MiB), parsed; throws DriverError for anything else.
+// The group's `lvs` (name|bytes|attr|pool a line) and `vgs` (size|free in MiB), for a batch
+// of questions, and their outputs parsed; the parsers throw DriverError for anything else.
+Argv list_command(const std::string& vg);
+Argv usage_command(const std::string& vg);
 std::map<std::string, LvState> parse_lvs(const std::string& out, const std::string& vg);
 
 struct VgUsage {
     unsigned long long total_mb = 0, free_mb = 0;
 };
-VgUsage usage(Host& h, const std::string& vg);
 VgUsage parse_vgs(const std::string& out, const std::string& vg);
 
-// The metadata changes. Each takes the group's lock for its own duration only.
-void create_linear(Host& h, const Lv& lv, unsigned long long mb);
-// A thin volume of `mb` in the pool (made when missing, and grown by `mb`: a pool never
-// overcommits, so a full pool cannot stop a VM).
-// `pool_made` is called as soon as the pool had to be made (so a caller can undo it).
-void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long mb, const std::function<void()>& pool_made);
-void snapshot(Host& h, const Lv& origin, const Lv& snap, bool activate);
-void extend(Host& h, const Lv& lv, unsigned long long mb);
-void extend_pool(Host& h, const Lv& pool, unsigned long long by_mb);
-void rename(Host& h, const Lv& from, const std::string& to);
-void remove(Host& h, const Lv& lv);  // missing is fine
+// The changes as steps of one batch (Host::batch: one round trip per host). A batch with
+// metadata changes (create, extend, rename, remove) is sent under the group's lock, held for
+// that batch only (never for a copy or a zeroing: other actions on the group wait for it).
+Lock metadata_lock(const std::string& vg);
+Step create_linear_step(Host& h, const Lv& lv, unsigned long long mb);
+// A thin volume of `mb` in the pool, made when missing (pool_exists: as listed before) or
+// grown by `mb`: a pool never overcommits, so a full pool cannot stop a VM.
+std::vector<Step> create_thin_steps(Host& h, const Lv& lv, const Lv& pool, unsigned long long mb, bool pool_exists);
+Step snapshot_step(Host& h, const Lv& origin, const Lv& snap);
+Step extend_step(Host& h, const Lv& lv, unsigned long long mb);
+Step extend_pool_step(Host& h, const Lv& pool, unsigned long long by_mb);
+// `undo`: what the batch runs there should this rename fail.
+Step rename_step(Host& h, const Lv& from, const std::string& to, Argv undo = {});
+Argv rename_command(const Lv& from, const std::string& to);
+Step remove_step(Host& h, const Lv& lv);  // fails when it is missing: ask first
 
-// Activation on one host. deactivate() of a pool's last active thin volume deactivates the
-// pool too: a pool active on two hosts at once would corrupt its metadata.
+// Activation on one host. Deactivating a pool's last active thin volume deactivates the
+// pool too (decided from `all`, the group as listed, which then shows them inactive): a pool
+// active on two hosts at once would corrupt its metadata.
+Step activate_step(Host& h, const Lv& lv);
+std::vector<Step> deactivate_steps(Host& h, const Lv& lv, std::map<std::string, LvState>& all);
 void activate(Host& h, const Lv& lv);
 void deactivate(Host& h, const Lv& lv);
 
 // Zeroes a device from `offset` to its end with BLKZEROOUT (blkdiscard -z): the storage does
 // it (WRITE SAME / unmap) where it can, and no zero buffer crosses user space.
-void zero(Host& h, const std::string& device, unsigned long long offset);
+Step zero_step(Host& h, const std::string& device, unsigned long long offset);
 
 // The one place "LVM" commands are spelled: LVM_SUDO then the words.
 Argv command(std::initializer_list<std::string> words);

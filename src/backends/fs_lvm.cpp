@@ -42,23 +42,34 @@ public:
     void ln(const TmContext& c, const HostPath& src, const HostPath& dst) { deploy(c, src, dst); }
 
     void mvds(const TmContext& c, const HostPath& src, const HostPath& dst) {
-        Disk d = disk_of(c, src);
-        Host& h = Host::get(src.host);
-        export_to(c, h, d, d.lv, host_image_path(dst.path, src.path));
-        destroy(h, d.lv);
-        h.remove(src.path);
+        Seen t = disk_of(c, src);
+        std::string target = host_image_path(dst.path, src.path);
+        RemoteTemp tmp(*t.h, io::temp_name_for(target));
+        std::vector<Step> steps = export_steps(c, t, t.d.lv, tmp.path(), target);
+        for (auto& s : wipe_steps(*t.h, t.d.lv, t.lvs)) steps.push_back(std::move(s));
+        t.h->batch(steps);
+        tmp.keep();
+        std::vector<Step> removal = removal_steps(*t.h, t.d.lv, t.lvs);
+        removal.push_back(t.h->remove_step(src.path));
+        auto lock = lvm::metadata_lock(t.d.lv.vg);
+        t.h->batch(removal);  // (a third round trip: the group's lock is not held for the copy)
     }
 
     void cpds(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
-        Disk d = disk_of(c, src);
-        Host& h = Host::get(src.host);
-        lvm::Lv from = d.lv;
-        if (snap >= 0) {
-            from = lvm::snapshot_lv(d.lv, snap);
-            if (!lvm::find(h, from))
-                throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist");
+        Seen t = disk_of(c, src);
+        lvm::Lv from = snap >= 0 ? lvm::snapshot_lv(t.d.lv, snap) : t.d.lv;
+        if (snap >= 0 && !t.lvs.count(from.name))
+            throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist");
+        std::string target = host_image_path(dst.path, src.path);
+        RemoteTemp tmp(*t.h, io::temp_name_for(target));
+        std::vector<Step> steps = export_steps(c, t, from, tmp.path(), target);
+        if (auto st = t.lvs.find(from.name); st != t.lvs.end() && !st->second.active) {
+            auto after = t.lvs;  // (export_steps activated it)
+            after[from.name].active = true;
+            for (auto& s : lvm::deactivate_steps(*t.h, from, after)) steps.push_back(std::move(s));
         }
-        export_to(c, h, d, from, host_image_path(dst.path, src.path));
+        t.h->batch(steps);
+        tmp.keep();
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
@@ -69,7 +80,7 @@ public:
         check_disk_path(src, c.vmid);
         check_disk_path(dst, c.vmid);
         Host& from = Host::get(src.host);
-        std::optional<Disk> d = lv_disk_of(c, from, src);
+        std::optional<Disk> d = lv_disk_of(c, src, from.readlink(src.path));  // (the group may not be visible there)
         if (!d) {  // a file disk (context, volatile): it moves with the shared directory
             log::info(quoted(src.str()) + " is no logical volume: it moves with its directory");
             return;
@@ -106,13 +117,14 @@ public:
     // moves it, the source lets go of them after.
     void premigrate(const TmContext& c, const MigrateRequest& r) {
         Host& to = Host::get(r.dst_host);
-        for (const auto& lv : vm_volumes(c, to, r.vm_dir)) lvm::activate(to, lv);
+        std::vector<Step> steps;
+        for (const auto& lv : vm_volumes(c, to, r.vm_dir).lvs) steps.push_back(lvm::activate_step(to, lv));
+        to.batch(steps);
         migrate_other(c, r);
     }
 
     void postmigrate(const TmContext& c, const MigrateRequest& r) {
-        Host& from = Host::get(r.src_host);
-        for (const auto& lv : vm_volumes(c, from, r.vm_dir)) lvm::deactivate(from, lv);
+        deactivate_all(c, Host::get(r.src_host), r.vm_dir);
         Host& to = Host::get(r.dst_host);
         mark_host(to, clean_path(r.vm_dir, "VM directory"));
         migrate_other(c, r);
@@ -171,29 +183,34 @@ public:
     // The VM stays on the source: the destination lets go of the volumes premigrate activated
     // (a volume active on two hosts is one write away from corruption).
     void failmigrate(const TmContext& c, const MigrateRequest& r) {
-        Host& to = Host::get(r.dst_host);
-        for (const auto& lv : vm_volumes(c, to, r.vm_dir)) lvm::deactivate(to, lv);
+        deactivate_all(c, Host::get(r.dst_host), r.vm_dir);
         migrate_other(c, r);
     }
 
     void del(const TmContext& c, const HostPath& dst) {
         Host& h = Host::get(dst.host);
+        Volumes v;
         if (is_vm_dir(dst, c.vmid)) {
-            for (const auto& n : h.list(dst.path)) {
-                if (disk_id_of("/" + n) < 0) continue;
-                HostPath disk{dst.host, join_path(dst.path, n)};
-                if (auto d = lv_disk_of(c, h, disk)) destroy(h, d->lv);
-            }
+            v = vm_volumes(c, h, dst.path);
+        } else {
+            check_disk_path(dst, c.vmid);
+            Looked l = look(c, h, dst);
+            if (l.d) v = {{l.d->lv}, l.lvs};
+        }
+        if (v.lvs.empty()) {
             CommonTm::del(c, dst);
             return;
         }
-        check_disk_path(dst, c.vmid);
-        if (auto d = lv_disk_of(c, h, dst)) {
-            destroy(h, d->lv);
-            h.remove(dst.path);
-            return;
+        std::vector<Step> wipe, removal;
+        for (const auto& lv : v.lvs) {
+            for (auto& s : wipe_steps(h, lv, v.group)) wipe.push_back(std::move(s));
+            for (auto& s : removal_steps(h, lv, v.group)) removal.push_back(std::move(s));
         }
-        CommonTm::del(c, dst);
+        h.batch(wipe);  // (a round trip of its own: the group's lock is not held for the zeroing)
+        removal.push_back(h.remove_step(dst.path));
+        auto lock = lvm::metadata_lock(v.lvs.front().vg);
+        h.batch(removal);
+        log::info("deleted " + quoted(dst.str()));
     }
 
     void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
@@ -206,83 +223,106 @@ public:
         Host& h = Host::get(dst.host);
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
         bool thin = vd && disk_flag(*vd, "LVM_THIN_ENABLE");
-        h.mkdir_p(dirname_of(dst.path));
         Created made(h, lv);  // what lvcreate makes is this action's: removed on failure
-        create(made, c.vmid, static_cast<unsigned long long>(size_mb), thin);
+        made.make(c.vmid, static_cast<unsigned long long>(size_mb), thin, {h.mkdir_step(dirname_of(dst.path))});
         // An LV is always raw: a qcow2 volatile disk is a raw one here, as upstream.
-        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), 0);
-        if (want.format == "swap") mkfs::swap(h, lv.device());
-        if (!want.fs.empty()) mkfs::filesystem(h, want.fs, lv.device());
-        place(h, lv, dst);
+        std::vector<Step> steps;
+        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) steps.push_back(lvm::zero_step(h, lv.device(), 0));
+        if (want.format == "swap") steps.push_back(mkfs::swap_step(h, lv.device()));
+        if (!want.fs.empty()) steps.push_back(mkfs::filesystem_step(h, want.fs, lv.device()));
+        for (auto& s : place_steps(h, lv, dst)) steps.push_back(std::move(s));
+        h.batch(steps);  // (a round trip of its own: the group's lock is not held for the zeroing)
         made.keep();
+        log::info(quoted(dst.str()) + " is " + quoted(lv.device()));
     }
 
     void resize(const TmContext& c, const HostPath& disk, long size_mb) {
-        Disk d = disk_of(c, disk);
-        Host& h = Host::get(disk.host);
-        auto st = lvm::find(h, d.lv);
-        if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
+        Seen t = disk_of(c, disk);
+        Host& h = *t.h;
+        const Disk& d = t.d;
+        auto st = t.state();
         // size_mb is 1..kMaxSizeMb (ArgKind::SizeMb): `want` is at most 2^60, never wrapped.
         unsigned long long want = static_cast<unsigned long long>(size_mb) * kMiB;
         if (size_mb <= 0 || want < st->bytes)
             throw DriverError("cannot shrink " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
         if (want == st->bytes) return;
         unsigned long long grow_mb = (want - st->bytes + kMiB - 1) / kMiB;
-        if (!st->pool.empty()) lvm::extend_pool(h, {d.lv.vg, st->pool}, grow_mb);
-        lvm::extend(h, d.lv, static_cast<unsigned long long>(size_mb));
+        {
+            std::vector<Step> steps;
+            if (!st->pool.empty()) steps.push_back(lvm::extend_pool_step(h, {d.lv.vg, st->pool}, grow_mb));
+            steps.push_back(lvm::extend_step(h, d.lv, static_cast<unsigned long long>(size_mb)));
+            auto lock = lvm::metadata_lock(d.lv.vg);
+            h.batch(steps);
+        }
         if (st->pool.empty() && config().get_bool("ZERO_LVM_ON_CREATE")) {
-            if (!st->active) lvm::activate(h, d.lv);
-            lvm::zero(h, d.lv.device(), st->bytes);
-            if (!st->active) lvm::deactivate(h, d.lv);
+            std::vector<Step> steps;
+            if (!st->active) steps.push_back(lvm::activate_step(h, d.lv));
+            steps.push_back(lvm::zero_step(h, d.lv.device(), st->bytes));
+            auto after = t.lvs;
+            after[d.lv.name].active = true;
+            if (!st->active)
+                for (auto& s : lvm::deactivate_steps(h, d.lv, after)) steps.push_back(std::move(s));
+            h.batch(steps);  // (a round trip of its own: the group's lock is not held for the zeroing)
         }
         log::info("grew " + quoted(d.lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
-        auto [h, d, st] = thin_disk(c, disk, "snap_create");
+        auto [h, d, st, lvs] = thin_disk(c, disk, "snap_create");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (lvm::find(*h, s))
+        if (lvs.count(s.name))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " already exists");
         // Room for the origin to be rewritten whole after the snapshot: the pool never
         // overcommits, so a full pool cannot stop the VM.
-        lvm::extend_pool(*h, {d.lv.vg, st.pool}, (st.bytes + kMiB - 1) / kMiB);
-        lvm::snapshot(*h, d.lv, s, false);
+        auto lock = lvm::metadata_lock(d.lv.vg);
+        h->batch({lvm::extend_pool_step(*h, {d.lv.vg, st.pool}, (st.bytes + kMiB - 1) / kMiB), lvm::snapshot_step(*h, d.lv, s)});
         log::info("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " is " + quoted(s.spec()));
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
-        auto [h, d, st] = thin_disk(c, disk, "snap_delete");
+        auto [h, d, st, lvs] = thin_disk(c, disk, "snap_delete");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (!lvm::find(*h, s))
+        if (!lvs.count(s.name))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
-        lvm::remove(*h, s);
+        auto lock = lvm::metadata_lock(d.lv.vg);
+        h->batch({lvm::remove_step(*h, s)});
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
-        auto [h, d, st] = thin_disk(c, disk, "snap_revert");
+        auto [h, d, st, lvs] = thin_disk(c, disk, "snap_revert");
         lvm::Lv s = lvm::snapshot_lv(d.lv, snap);
-        if (!lvm::find(*h, s))
+        if (!lvs.count(s.name))
             throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist");
         // The reverted volume is made whole first (a thin snapshot of the snapshot), then
         // takes the disk's name; the old volume goes last. A crash leaves either name set
         // complete, and the snapshot itself is never touched.
         lvm::Lv fresh{d.lv.vg, d.lv.name + "_new"}, old{d.lv.vg, d.lv.name + "_old"};
-        lvm::remove(*h, fresh);  // a leftover of an interrupted revert
-        lvm::remove(*h, old);
-        lvm::snapshot(*h, s, fresh, false);
-        lvm::rename(*h, d.lv, old.name);
+        std::vector<Step> steps;
+        for (const auto& leftover : {fresh, old})  // of an interrupted revert
+            if (lvs.count(leftover.name)) steps.push_back(lvm::remove_step(*h, leftover));
+        steps.push_back(lvm::snapshot_step(*h, s, fresh));
+        steps.push_back(lvm::rename_step(*h, d.lv, old.name));
+        steps.push_back(lvm::rename_step(*h, fresh, d.lv.name, lvm::rename_command(old, d.lv.name)));
+        if (st.active) {
+            auto after = lvs;  // (the old volume keeps the disk's state; the disk keeps the pool active)
+            after[old.name] = st;
+            steps.push_back(lvm::activate_step(*h, d.lv));
+            for (auto& x : lvm::deactivate_steps(*h, old, after)) steps.push_back(std::move(x));
+        }
+        steps.push_back(lvm::remove_step(*h, old));
+        auto lock = lvm::metadata_lock(d.lv.vg);
         try {
-            lvm::rename(*h, fresh, d.lv.name);
+            h->batch(steps);
         } catch (...) {
             CleanupScope undoing;  // the old name back, even after SIGTERM
-            lvm::rename(*h, old, d.lv.name);
+            try {
+                auto now = lvm::list(*h, d.lv.vg);
+                if (!now.count(d.lv.name) && now.count(old.name)) h->batch({lvm::rename_step(*h, old, d.lv.name)});
+            } catch (const std::exception& e) {
+                log::error("could not rename " + quoted(old.spec()) + " back to " + quoted(d.lv.name) + ": " + e.what());
+            }
             throw;
         }
-        if (st.active) {
-            lvm::activate(*h, d.lv);
-            lvm::deactivate(*h, old);
-        }
-        lvm::remove(*h, old);
         log::info("reverted " + quoted(disk.str()) + " to snapshot " + std::to_string(snap));
     }
 
@@ -298,9 +338,16 @@ public:
         hosts.push_back("");
         for (const auto& name : hosts) {
             Host& h = Host::get(name);
+            std::vector<Argv> questions{lvm::usage_command(vg)};
+            if (dump.monitor_vm_disks) questions.push_back(lvm::list_command(vg));
+            std::vector<std::string> a;
             lvm::VgUsage u;
             try {
-                u = lvm::usage(h, vg);
+                a = ask(h, questions);
+                std::string why;
+                auto vgs = answered(a[0], &why);
+                if (!vgs) throw DriverError(why);
+                u = lvm::parse_vgs(*vgs, vg);
             } catch (const DriverError& e) {
                 log::info(std::string("no volume group here: ") + e.what());
                 continue;
@@ -309,7 +356,7 @@ public:
             m.total_mb = u.total_mb;
             m.free_mb = u.free_mb;
             m.used_mb = u.total_mb - u.free_mb;
-            if (dump.monitor_vm_disks) m.vms = vm_usage(lvm::list(h, vg));
+            if (dump.monitor_vm_disks) m.vms = vm_usage(group(a[1], vg));
             return m;
         }
         return CommonTm::monitor(dump);  // no group anywhere: the directory's file system
@@ -321,27 +368,71 @@ private:
         int id = -1;
         lvm::Lv lv;
     };
+    using Group = std::map<std::string, lvm::LvState>;
 
-    // What lvcreate made for this action (the volume, and the VM's thin pool when it had to
-    // be made): removed again unless kept. Nothing is armed before lvcreate succeeds, so a
-    // volume that already existed (lvcreate refuses it) is never removed by us.
+    // Questions whose failure does not end their batch (kAnswer), asked in one round trip.
+    static std::vector<std::string> ask(Host& h, const std::vector<Argv>& questions) {
+        std::vector<Step> steps;
+        for (const auto& q : questions) {
+            Argv a = {"sh", "-c", scripts::kAnswer, "sh"};
+            a.insert(a.end(), q.begin(), q.end());
+            steps.push_back(h.ask_step(a, "cannot ask host " + quoted(h.name()), 120));
+        }
+        return h.batch(steps);
+    }
+    // An answer's output; nullopt when the command failed (`complaint`: what it said).
+    static std::optional<std::string> answered(const std::string& answer, std::string* complaint = nullptr) {
+        size_t at = answer.find("\nexit ");
+        if (at == std::string::npos) return answer;
+        if (complaint) *complaint = failure_reason(answer.substr(std::min(answer.size(), answer.find('\n', at + 1) + 1)));
+        return std::nullopt;
+    }
+    static Group group(const std::string& answer, const std::string& vg) {
+        std::string why;
+        auto out = answered(answer, &why);
+        if (!out) throw DriverError("cannot list the logical volumes of " + quoted(vg) + ": " + why);
+        return lvm::parse_lvs(*out, vg);
+    }
+
+    // What this action makes: the volume, and the VM's thin pool when the group (as listed
+    // before) had none, sent in one batch under the group's lock. Should anything fail, the
+    // guard removes them: the volume once that batch succeeded (its lvcreate is the last
+    // step, so a volume that already existed -- lvcreate refuses it -- is never removed by
+    // us), the pool if the batch was sent and nothing else uses it.
     struct Created {
         Host* h;
         lvm::Lv lv;
-        bool lv_made = false, pool_made = false, kept = false;
-        std::string pool;
+        lvm::Lv pool;
+        bool lv_made = false, pool_sent = false, kept = false;
         void keep() { kept = true; }
         Created(Host& host, lvm::Lv l) : h(&host), lv(std::move(l)) {}
         Created(Created&&) = delete;
+        // `steps` go first in the batch (mkdir). Thin: whether the pool exists is asked first
+        // (a round trip of its own: the image's questions are asked by qemu::validate).
+        void make(long vmid, unsigned long long mb, bool thin, std::vector<Step> steps) {
+            bool makes_pool = false;
+            if (thin) {
+                pool = lvm::pool_lv(lv.vg, vmid);
+                makes_pool = lvm::list(*h, lv.vg).count(pool.name) == 0;
+                for (auto& s : lvm::create_thin_steps(*h, lv, pool, mb, !makes_pool)) steps.push_back(std::move(s));
+            } else {
+                steps.push_back(lvm::create_linear_step(*h, lv, mb));
+            }
+            auto lock = lvm::metadata_lock(lv.vg);
+            pool_sent = makes_pool;  // (not before the lock: a lock timeout sent nothing)
+            h->batch(steps);
+            lv_made = true;
+            log::info("created " + quoted(lv.spec()) + " (" + std::to_string(mb) + " MiB)");
+        }
         ~Created() {
-            if (kept || (!lv_made && !pool_made)) return;
+            if (kept || (!lv_made && !pool_sent)) return;
             CleanupScope undoing;  // runs after SIGTERM too: that is when it matters most
             try {
-                log::info("removing " + quoted(lv_made ? lv.spec() : lv.vg + "/" + pool) + ", made by this failed action");
+                log::info("removing " + quoted(lv_made ? lv.spec() : pool.spec()) + " if made by this failed action");
                 if (lv_made)
                     destroy(*h, lv, false);  // and the pool, when it holds nothing else
                 else
-                    remove_pool_if_unused(*h, {lv.vg, pool});
+                    remove_pool_if_unused(*h, pool);
             } catch (const std::exception& e) {
                 log::error(std::string("could not remove ") + quoted(lv.spec()) + ": " + e.what());
             }
@@ -357,11 +448,10 @@ private:
         return std::stol(ds);
     }
 
-    // disk.N of this VM that is a link to its own LV; nullopt when it is not an LV link.
+    // disk.N of this VM that links (`link`) to its own LV; nullopt when it is not an LV link.
     // A link to any other VM's (or disk's) LV is refused: it is never touched.
-    static std::optional<Disk> lv_disk_of(const TmContext& c, Host& h, const HostPath& disk) {
+    static std::optional<Disk> lv_disk_of(const TmContext& c, const HostPath& disk, const std::string& link) {
         int id = disk_id_of(disk.path);
-        std::string link = h.readlink(disk.path);
         if (id < 0 || link.empty() || link.rfind("/dev/", 0) != 0) return std::nullopt;
         auto ref = lvm::parse_disk_device(link);
         long ds = ds_of(disk);
@@ -371,39 +461,51 @@ private:
         return Disk{ref->ds, id, lvm::disk_lv(ref->ds, c.vmid, id)};
     }
 
-    static Disk disk_of(const TmContext& c, const HostPath& disk) {
+    // disk.N's LV (nullopt: no LV link) and its group, asked together: one round trip.
+    struct Looked {
+        std::optional<Disk> d;
+        Group lvs;
+    };
+    static Looked look(const TmContext& c, Host& h, const HostPath& disk) {
+        std::string vg = lvm::vg_of(ds_of(disk));
+        auto a = ask(h, {{"readlink", "-n", "--", disk.path}, lvm::list_command(vg)});
+        Looked l{lv_disk_of(c, disk, answered(a[0]).value_or("")), {}};
+        if (l.d && l.d->lv.vg == vg) l.lvs = group(a[1], vg);
+        return l;
+    }
+
+    struct Seen {
+        Host* h;
+        Disk d;
+        Group lvs;
+        std::optional<lvm::LvState> state() const {
+            auto it = lvs.find(d.lv.name);
+            return it == lvs.end() ? std::nullopt : std::optional(it->second);
+        }
+    };
+    static Seen disk_of(const TmContext& c, const HostPath& disk) {
         check_disk_path(disk, c.vmid);
-        auto d = lv_disk_of(c, Host::get(disk.host), disk);
-        if (!d) throw DriverError(quoted(disk.str()) + " is not a logical volume disk");
-        return *d;
+        Host& h = Host::get(disk.host);
+        Looked l = look(c, h, disk);
+        if (!l.d) throw DriverError(quoted(disk.str()) + " is not a logical volume disk");
+        Seen t{&h, *l.d, std::move(l.lvs)};
+        if (!t.state()) throw DriverError(quoted(t.d.lv.spec()) + " does not exist");
+        return t;
     }
 
     struct ThinDisk {
         Host* h;
         Disk d;
         lvm::LvState st;
+        Group lvs;
     };
     ThinDisk thin_disk(const TmContext& c, const HostPath& disk, const std::string& action) const {
-        Disk d = disk_of(c, disk);
-        Host& h = Host::get(disk.host);
-        auto st = lvm::find(h, d.lv);
-        if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
-        if (st->pool.empty())
+        Seen t = disk_of(c, disk);
+        lvm::LvState st = *t.state();
+        if (st.pool.empty())
             unsupported("fs_lvm", action,
-                        quoted(d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
-        return {&h, d, *st};
-    }
-
-    // Makes the volume `made` guards: linear, or thin in the VM's pool (made when missing).
-    static void create(Created& made, long vmid, unsigned long long mb, bool thin) {
-        if (thin) {
-            lvm::Lv pool = lvm::pool_lv(made.lv.vg, vmid);
-            made.pool = pool.name;
-            lvm::create_thin(*made.h, made.lv, pool, mb, [&] { made.pool_made = true; });
-        } else {
-            lvm::create_linear(*made.h, made.lv, mb);
-        }
-        made.lv_made = true;
+                        quoted(t.d.lv.spec()) + " is a linear volume; snapshots need thin volumes (LVM_THIN_ENABLE=yes)");
+        return {t.h, t.d, st, std::move(t.lvs)};
     }
 
     void deploy(const TmContext& c, const HostPath& src, const HostPath& dst) {
@@ -421,27 +523,29 @@ private:
                                                              io::mib_ceil(info.virtual_size));
         bool thin = disk_flag(vd, "LVM_THIN_ENABLE");
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
-        h.mkdir_p(dirname_of(dst.path));
         Created made(h, lv);  // what lvcreate makes is this action's: removed on failure
-        create(made, c.vmid, mb, thin);
+        made.make(c.vmid, mb, thin, {h.mkdir_step(dirname_of(dst.path))});
         log::info("writing " + quoted(image) + " (" + format + ") into " + quoted(lv.spec()));
+        std::vector<Step> steps;
         // Only the part the image does not cover (the copy writes or zeroes the rest).
-        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE")) lvm::zero(h, lv.device(), info.virtual_size & ~4095ull);
-        write_volume(h, image, format, lv.device(), thin);
-        place(h, lv, dst);
+        if (!thin && config().get_bool("ZERO_LVM_ON_CREATE"))
+            steps.push_back(lvm::zero_step(h, lv.device(), info.virtual_size & ~4095ull));
+        steps.push_back(write_step(h, image, format, lv.device(), thin));
+        for (auto& s : place_steps(h, lv, dst)) steps.push_back(std::move(s));
+        h.batch(steps);  // (a round trip of its own: the group's lock is not held for the copy)
         made.keep();
+        log::info(quoted(dst.str()) + " is " + quoted(lv.device()));
     }
 
     // qemu-img writes every allocated extent and zeroes the holes (BLKZEROOUT on a block
     // device); a new thin volume already reads zeros, so holes are skipped there.
-    static void write_volume(Host& h, const std::string& src, const std::string& format, const std::string& dev, bool thin) {
+    static Step write_step(Host& h, const std::string& src, const std::string& format, const std::string& dev, bool thin) {
         Argv a = config().get_words("QEMU_IMG");
         a.insert(a.end(), {"convert", "-q", "-n", "-W", "-f", format, "-O", "raw"});
         if (thin) a.push_back("--target-is-zero");
         a.insert(a.end(), {src, dev});
-        h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot write " + quoted(h.label(src)) + " into " + quoted(dev),
-                  .limits = qemu::data_limits()});
+        return h.run_step(a, "cannot write " + quoted(h.label(src)) + " into " + quoted(dev),
+                          static_cast<int>(config().get_int("COPY_TIMEOUT")), qemu::data_limits());
     }
 
     // A volume of another system datastore, copied by a host that sees both groups.
@@ -450,82 +554,143 @@ private:
         if (!st) throw DriverError(quoted(d.lv.spec()) + " does not exist");
         bool thin = !st->pool.empty();
         Created made(h, to);
-        create(made, c.vmid, (st->bytes + kMiB - 1) / kMiB, thin);
-        lvm::activate(h, d.lv);
+        made.make(c.vmid, (st->bytes + kMiB - 1) / kMiB, thin, {});
         log::info("copying " + quoted(d.lv.spec()) + " to " + quoted(to.spec()) + " on " + h.name());
-        write_volume(h, d.lv.device(), "raw", to.device(), thin);
+        h.batch({lvm::activate_step(h, d.lv), write_step(h, d.lv.device(), "raw", to.device(), thin)});
         made.keep();
     }
 
-    // The disk's (or a snapshot's) content as an image file: beside the target, synced,
-    // renamed onto it. The image's own format is kept (an LV is raw).
-    void export_to(const TmContext& c, Host& h, const Disk& d, const lvm::Lv& from, const std::string& target) {
-        const VmDisk* vd = c.vm().disk(d.id);
+    // The steps that write the disk's (or a snapshot's) content as an image file: into tmp
+    // (beside the target), synced, renamed onto it. The image's own format is kept (an LV is
+    // raw). `from` is activated when it is not (the caller lets go of it).
+    static std::vector<Step> export_steps(const TmContext& c, const Seen& t, const lvm::Lv& from, const std::string& tmp,
+                                          const std::string& target) {
+        const VmDisk* vd = c.vm().disk(t.d.id);
         std::string format = vd ? vd->get("FORMAT") : "";
         if (format.empty()) format = "raw";
         if (format != "raw" && format != "qcow2") throw DriverError("unsupported image format " + quoted(format));
-        auto st = lvm::find(h, from);
-        if (!st) throw DriverError(quoted(from.spec()) + " does not exist");
-        if (!st->active) lvm::activate(h, from);
-        h.mkdir_p(dirname_of(target));
-        RemoteTemp tmp(h, io::temp_name_for(target));
+        auto st = t.lvs.find(from.name);
+        if (st == t.lvs.end()) throw DriverError(quoted(from.spec()) + " does not exist");
+        Host& h = *t.h;
+        std::vector<Step> steps;
+        if (!st->second.active) steps.push_back(lvm::activate_step(h, from));
+        steps.push_back(h.mkdir_step(dirname_of(target)));
         log::info("copying " + quoted(from.spec()) + " to " + quoted(h.label(target)));
         Argv a = config().get_words("QEMU_IMG");
-        a.insert(a.end(), {"convert", "-q", "-W", "-f", "raw", "-O", format, from.device(), tmp.path()});
-        h.run(a, {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")),
-                  .what = "cannot copy " + quoted(from.spec()) + " to " + quoted(h.label(target))});
-        h.sync(tmp.path());
-        h.commit(tmp, target, true);
-        if (!st->active) lvm::deactivate(h, from);
+        a.insert(a.end(), {"convert", "-q", "-W", "-f", "raw", "-O", format, from.device(), tmp});
+        steps.push_back(h.run_step(a, "cannot copy " + quoted(from.spec()) + " to " + quoted(h.label(target)),
+                                   static_cast<int>(config().get_int("COPY_TIMEOUT"))));
+        steps.push_back(h.sync_step(tmp));
+        steps.push_back(h.rename_step(tmp, target, true));
+        return steps;
     }
 
     // Removes a disk's volume, its snapshots and, when it was the last one, its pool.
-    // ZERO_LVM_ON_DELETE zeroes a linear volume first (a thin pool zeroes what it reuses).
     static void destroy(Host& h, const lvm::Lv& lv, bool zero = true) {
-        auto all = lvm::list(h, lv.vg);
+        Group all = lvm::list(h, lv.vg);
+        if (zero) h.batch(wipe_steps(h, lv, all));
+        std::vector<Step> steps = removal_steps(h, lv, all);
+        auto lock = lvm::metadata_lock(lv.vg);
+        h.batch(steps);
+    }
+
+    // ZERO_LVM_ON_DELETE zeroes a linear volume before its removal (a thin pool zeroes what
+    // it reuses).
+    static std::vector<Step> wipe_steps(Host& h, const lvm::Lv& lv, const Group& all) {
         auto it = all.find(lv.name);
-        if (it == all.end()) return;
+        if (it == all.end() || !it->second.pool.empty() || !config().get_bool("ZERO_LVM_ON_DELETE")) return {};
+        std::vector<Step> steps;
+        if (!it->second.active) steps.push_back(lvm::activate_step(h, lv));
+        steps.push_back(lvm::zero_step(h, lv.device(), 0));
+        return steps;
+    }
+
+    // The removal of a volume, its snapshots and, when nothing else is in it, its pool (as
+    // listed in `all`, which loses them).
+    static std::vector<Step> removal_steps(Host& h, const lvm::Lv& lv, Group& all) {
+        auto it = all.find(lv.name);
+        if (it == all.end()) return {};
         std::string pool = it->second.pool;
-        for (const auto& [n, s] : all)
-            if (n.rfind(lv.name + "_s", 0) == 0 && n.find_first_not_of("0123456789", lv.name.size() + 2) == std::string::npos)
-                lvm::remove(h, {lv.vg, n});
-        if (pool.empty() && zero && config().get_bool("ZERO_LVM_ON_DELETE")) {
-            if (!it->second.active) lvm::activate(h, lv);
-            lvm::zero(h, lv.device(), 0);
+        std::vector<Step> steps;
+        for (auto n = all.begin(); n != all.end();) {
+            const std::string& name = n->first;
+            bool snap = name.rfind(lv.name + "_s", 0) == 0 &&
+                        name.find_first_not_of("0123456789", lv.name.size() + 2) == std::string::npos;
+            if (!snap) {
+                ++n;
+                continue;
+            }
+            steps.push_back(lvm::remove_step(h, {lv.vg, name}));
+            n = all.erase(n);
         }
-        lvm::remove(h, lv);
-        if (!pool.empty()) remove_pool_if_unused(h, {lv.vg, pool});
+        steps.push_back(lvm::remove_step(h, lv));
+        all.erase(lv.name);
+        if (pool.empty() || !all.count(pool)) return steps;
+        for (const auto& [n, s] : all)
+            if (s.pool == pool) return steps;
+        steps.push_back(lvm::remove_step(h, {lv.vg, pool}));
+        all.erase(pool);
+        return steps;
     }
 
     static void remove_pool_if_unused(Host& h, const lvm::Lv& pool) {
-        for (const auto& [n, s] : lvm::list(h, pool.vg))
+        Group all = lvm::list(h, pool.vg);
+        if (!all.count(pool.name)) return;
+        for (const auto& [n, s] : all)
             if (s.pool == pool.name) return;
-        lvm::remove(h, pool);
+        auto lock = lvm::metadata_lock(pool.vg);
+        h.batch({lvm::remove_step(h, pool)});
     }
 
     // disk.N -> the device, and the host that owns the VM (read at boot by upstream's activate).
-    static void place(Host& h, const lvm::Lv& lv, const HostPath& dst) {
-        h.symlink(lv.device(), dst.path);
-        mark_host(h, dirname_of(dst.path));
-        log::info(quoted(dst.str()) + " is " + quoted(lv.device()));
+    static std::vector<Step> place_steps(Host& h, const lvm::Lv& lv, const HostPath& dst) {
+        std::vector<Step> steps{h.symlink_step(lv.device(), dst.path)};
+        for (auto& s : mark_steps(h, dirname_of(dst.path))) steps.push_back(std::move(s));
+        return steps;
     }
 
-    static void mark_host(Host& h, const std::string& vm_dir) {
-        if (h.local()) return;
-        h.run({"sh", "-c", scripts::kWriteLine, "sh", h.name(), join_path(vm_dir, ".host")},
-              {.timeout_s = 60, .what = "cannot write " + quoted(h.label(join_path(vm_dir, ".host")))});
+    static std::vector<Step> mark_steps(Host& h, const std::string& vm_dir) {
+        if (h.local()) return {};
+        return {h.run_step({"sh", "-c", scripts::kWriteLine, "sh", h.name(), join_path(vm_dir, ".host")},
+                           "cannot write " + quoted(h.label(join_path(vm_dir, ".host"))), 60)};
     }
+    static void mark_host(Host& h, const std::string& vm_dir) { h.batch(mark_steps(h, vm_dir)); }
 
-    // The VM's own LV disks in its directory (as `h` sees it).
-    static std::vector<lvm::Lv> vm_volumes(const TmContext& c, Host& h, const std::string& vm_dir) {
+    // The VM's own LV disks in its directory (as `h` sees it) and their group, asked together:
+    // the disk.N links with their targets (a line "disk.N target" each; none when the directory
+    // is missing) and the group's volumes.
+    struct Volumes {
+        std::vector<lvm::Lv> lvs;
+        Group group;
+    };
+    static Volumes vm_volumes(const TmContext& c, Host& h, const std::string& vm_dir) {
         std::string dir = clean_path(vm_dir, "VM directory");
-        std::vector<lvm::Lv> out;
-        for (const auto& n : h.list(dir)) {
-            if (disk_id_of("/" + n) < 0) continue;
-            HostPath disk{h.name(), join_path(dir, n)};
-            if (auto d = lv_disk_of(c, h, disk)) out.push_back(d->lv);
+        std::string vg = lvm::vg_of(ds_of({h.name(), dir}));
+        auto a =
+            ask(h, {{"find", dir, "-mindepth", "1", "-maxdepth", "1", "-name", "disk.*", "-type", "l", "-printf", "%f %l\\n"},
+                    lvm::list_command(vg)});
+        std::map<std::string, std::string> links;  // (in name order)
+        std::istringstream in(answered(a[0]).value_or(""));
+        for (std::string line; std::getline(in, line);) {
+            size_t sp = line.find(' ');
+            // (a name twice: a target holding a newline made a line up)
+            if (sp == std::string::npos || !links.emplace(line.substr(0, sp), line.substr(sp + 1)).second)
+                throw DriverError("unexpected listing of " + quoted(h.label(dir)) + ": " + quoted(line));
         }
-        return out;
+        Volumes v;
+        for (const auto& [name, target] : links)
+            if (auto d = lv_disk_of(c, {h.name(), join_path(dir, name)}, target)) v.lvs.push_back(d->lv);
+        if (!v.lvs.empty()) v.group = group(a[1], vg);
+        return v;
+    }
+
+    // The VM's volumes let go of on this host (and their pool, with the last of them).
+    static void deactivate_all(const TmContext& c, Host& h, const std::string& vm_dir) {
+        Volumes v = vm_volumes(c, h, vm_dir);
+        std::vector<Step> steps;
+        for (const auto& lv : v.lvs)
+            for (auto& s : lvm::deactivate_steps(h, lv, v.group)) steps.push_back(std::move(s));
+        h.batch(steps);
     }
 
     // Each VM's disk LVs and their snapshot LVs (<name>_s<snap>), in name order.

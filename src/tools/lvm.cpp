@@ -12,9 +12,6 @@
 namespace onestor::lvm {
 namespace {
 
-// Metadata changes to one group, serialised across this front-end's actions.
-Lock metadata_lock(const std::string& vg) { return Lock("lvm-" + vg); }
-
 std::string mb(unsigned long long n) { return std::to_string(n) + "m"; }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -47,11 +44,14 @@ unsigned long long size_field(const std::string& field, bool fraction, const std
     return n;
 }
 
-void run_lvm(Host& h, std::initializer_list<std::string> words, const std::string& what) {
-    h.run(command(words), {.timeout_s = 300, .what = what});
+Step lvm_step(Host& h, std::initializer_list<std::string> words, const std::string& what) {
+    return h.run_step(command(words), what, 300);
 }
 
 }  // namespace
+
+// Metadata changes to one group, serialised across this front-end's actions.
+Lock metadata_lock(const std::string& vg) { return Lock("lvm-" + vg); }
 
 Argv command(std::initializer_list<std::string> words) {
     Argv a = config().get_words_or_empty("LVM_SUDO");
@@ -80,10 +80,14 @@ std::optional<DiskRef> parse_disk_device(const std::string& dev) {
     return DiskRef{static_cast<long>(*d), static_cast<long>(*v), static_cast<int>(*k)};
 }
 
+Argv list_command(const std::string& vg) {
+    return command(
+        {"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o", "lv_name,lv_size,lv_attr,pool_lv", vg});
+}
+
 std::map<std::string, LvState> list(Host& h, const std::string& vg) {
     Result r =
-        h.run(command({"lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
-                       "lv_name,lv_size,lv_attr,pool_lv", vg}),
+        h.run(list_command(vg),
               {.timeout_s = 120, .what = "cannot list the logical volumes of " + quoted(vg) + " on " + h.name(), .asks = true});
     return parse_lvs(r.out, vg);
 }
@@ -112,11 +116,8 @@ std::optional<LvState> find(Host& h, const Lv& lv) {
     return it->second;
 }
 
-VgUsage usage(Host& h, const std::string& vg) {
-    Result r =
-        h.run(command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg}),
-              {.timeout_s = 120, .what = "cannot read volume group " + quoted(vg) + " on " + h.name(), .asks = true});
-    return parse_vgs(r.out, vg);
+Argv usage_command(const std::string& vg) {
+    return command({"vgs", "--noheadings", "--nosuffix", "--units", "m", "--separator", "|", "-o", "vg_size,vg_free", vg});
 }
 
 VgUsage parse_vgs(const std::string& text, const std::string& vg) {
@@ -125,87 +126,85 @@ VgUsage parse_vgs(const std::string& text, const std::string& vg) {
     return {size_field(f[0], true, "vgs " + vg), size_field(f[1], true, "vgs " + vg)};
 }
 
-void create_linear(Host& h, const Lv& lv, unsigned long long size_mb) {
-    auto lock = metadata_lock(lv.vg);
-    run_lvm(h, {"lvcreate", "-q", "-y", "-L", mb(size_mb), "-n", lv.name, lv.vg},
-            "cannot create logical volume " + quoted(lv.spec()) + " of " + std::to_string(size_mb) + " MiB");
-    log::info("created " + quoted(lv.spec()) + " (" + std::to_string(size_mb) + " MiB)");
+Step create_linear_step(Host& h, const Lv& lv, unsigned long long size_mb) {
+    return lvm_step(h, {"lvcreate", "-q", "-y", "-L", mb(size_mb), "-n", lv.name, lv.vg},
+                    "cannot create logical volume " + quoted(lv.spec()) + " of " + std::to_string(size_mb) + " MiB");
 }
 
-void create_thin(Host& h, const Lv& lv, const Lv& pool, unsigned long long size_mb, const std::function<void()>& pool_made) {
-    auto lock = metadata_lock(lv.vg);
-    if (!find(h, pool)) {
-        // -Zy: the pool zeroes each block it hands out, so no VM reads another's old data.
-        run_lvm(h, {"lvcreate", "-q", "-y", "--type", "thin-pool", "-Zy", "-L", mb(size_mb), "-n", pool.name, pool.vg},
-                "cannot create thin pool " + quoted(pool.spec()));
-        pool_made();
-        log::info("created thin pool " + quoted(pool.spec()));
-    } else {
-        run_lvm(h, {"lvextend", "-q", "-L", "+" + mb(size_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
-    }
-    run_lvm(h, {"lvcreate", "-q", "-y", "-V", mb(size_mb), "-T", pool.spec(), "-n", lv.name},
-            "cannot create thin volume " + quoted(lv.spec()));
-    log::info("created thin volume " + quoted(lv.spec()) + " (" + std::to_string(size_mb) + " MiB)");
+std::vector<Step> create_thin_steps(Host& h, const Lv& lv, const Lv& pool, unsigned long long size_mb, bool pool_exists) {
+    std::vector<Step> out;
+    if (pool_exists)
+        out.push_back(extend_pool_step(h, pool, size_mb));
+    else  // -Zy: the pool zeroes each block it hands out, so no VM reads another's old data.
+        out.push_back(
+            lvm_step(h, {"lvcreate", "-q", "-y", "--type", "thin-pool", "-Zy", "-L", mb(size_mb), "-n", pool.name, pool.vg},
+                     "cannot create thin pool " + quoted(pool.spec())));
+    out.push_back(lvm_step(h, {"lvcreate", "-q", "-y", "-V", mb(size_mb), "-T", pool.spec(), "-n", lv.name},
+                           "cannot create thin volume " + quoted(lv.spec())));
+    return out;
 }
 
-void snapshot(Host& h, const Lv& origin, const Lv& snap, bool activate) {
-    auto lock = metadata_lock(origin.vg);
-    if (activate)
-        run_lvm(h, {"lvcreate", "-q", "-y", "-s", "-kn", "-ay", "-n", snap.name, origin.spec()},
-                "cannot snapshot " + quoted(origin.spec()));
-    else
-        run_lvm(h, {"lvcreate", "-q", "-y", "-s", "-n", snap.name, origin.spec()}, "cannot snapshot " + quoted(origin.spec()));
+Step snapshot_step(Host& h, const Lv& origin, const Lv& snap) {
+    return lvm_step(h, {"lvcreate", "-q", "-y", "-s", "-n", snap.name, origin.spec()},
+                    "cannot snapshot " + quoted(origin.spec()));
 }
 
-void extend(Host& h, const Lv& lv, unsigned long long size_mb) {
-    auto lock = metadata_lock(lv.vg);
-    run_lvm(h, {"lvextend", "-q", "-L", mb(size_mb), lv.spec()},
-            "cannot grow " + quoted(lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
+Step extend_step(Host& h, const Lv& lv, unsigned long long size_mb) {
+    return lvm_step(h, {"lvextend", "-q", "-L", mb(size_mb), lv.spec()},
+                    "cannot grow " + quoted(lv.spec()) + " to " + std::to_string(size_mb) + " MiB");
 }
 
-void extend_pool(Host& h, const Lv& pool, unsigned long long by_mb) {
-    auto lock = metadata_lock(pool.vg);
-    run_lvm(h, {"lvextend", "-q", "-L", "+" + mb(by_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
+Step extend_pool_step(Host& h, const Lv& pool, unsigned long long by_mb) {
+    return lvm_step(h, {"lvextend", "-q", "-L", "+" + mb(by_mb), pool.spec()}, "cannot grow thin pool " + quoted(pool.spec()));
 }
 
-void rename(Host& h, const Lv& from, const std::string& to) {
-    auto lock = metadata_lock(from.vg);
-    run_lvm(h, {"lvrename", "-q", from.vg, from.name, to}, "cannot rename " + quoted(from.spec()) + " to " + quoted(to));
+Argv rename_command(const Lv& from, const std::string& to) { return command({"lvrename", "-q", from.vg, from.name, to}); }
+
+Step rename_step(Host& h, const Lv& from, const std::string& to, Argv undo) {
+    Step s = h.run_step(rename_command(from, to), "cannot rename " + quoted(from.spec()) + " to " + quoted(to), 300);
+    s.undo = std::move(undo);
+    return s;
 }
 
-void remove(Host& h, const Lv& lv) {
-    auto lock = metadata_lock(lv.vg);
-    // No lvs first (the lock is held for as short as can be): lvremove says when it is missing.
-    //   Failed to find logical volume "vg-one-0/lv-one-42-0"
-    Result r = h.run(command({"lvremove", "-q", "-f", lv.spec()}), {.timeout_s = 300, .check = false});
-    if (r.status != 0 && r.err.find("Failed to find logical volume") != std::string::npos) return;
-    if (r.status != 0) throw DriverError("cannot remove " + quoted(lv.spec()) + ": " + failure_reason(r.err), r.err);
-    log::info("removed " + quoted(lv.spec()));
+Step remove_step(Host& h, const Lv& lv) {
+    return lvm_step(h, {"lvremove", "-q", "-f", lv.spec()}, "cannot remove " + quoted(lv.spec()));
 }
 
-void activate(Host& h, const Lv& lv) {
+Step activate_step(Host& h, const Lv& lv) {
     // -K: a thin snapshot carries the skip-activation flag
-    run_lvm(h, {"lvchange", "-q", "-ay", "-K", lv.spec()}, "cannot activate " + quoted(lv.spec()) + " on " + h.name());
+    return lvm_step(h, {"lvchange", "-q", "-ay", "-K", lv.spec()}, "cannot activate " + quoted(lv.spec()) + " on " + h.name());
 }
+
+std::vector<Step> deactivate_steps(Host& h, const Lv& lv, std::map<std::string, LvState>& all) {
+    std::vector<Step> out;
+    auto it = all.find(lv.name);
+    if (it == all.end()) return out;
+    const LvState st = it->second;
+    it->second.active = false;
+    if (st.active)
+        out.push_back(
+            lvm_step(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name()));
+    if (st.pool.empty()) return out;
+    for (const auto& [name, s] : all)
+        if (name != lv.name && s.pool == st.pool && s.active) return out;  // the pool still serves this host
+    Lv pool{lv.vg, st.pool};
+    if (auto p = all.find(pool.name); p != all.end()) p->second.active = false;
+    out.push_back(lvm_step(h, {"lvchange", "-q", "-an", pool.spec()},
+                           "cannot deactivate thin pool " + quoted(pool.spec()) + " on " + h.name()));
+    return out;
+}
+
+void activate(Host& h, const Lv& lv) { h.batch({activate_step(h, lv)}); }
 
 void deactivate(Host& h, const Lv& lv) {
     auto all = list(h, lv.vg);
-    auto it = all.find(lv.name);
-    if (it == all.end()) return;
-    const LvState st = it->second;
-    if (st.active) run_lvm(h, {"lvchange", "-q", "-an", lv.spec()}, "cannot deactivate " + quoted(lv.spec()) + " on " + h.name());
-    if (st.pool.empty()) return;
-    all.erase(it);
-    for (const auto& [name, s] : all)
-        if (s.pool == st.pool && s.active) return;  // the pool still serves this host
-    Lv pool{lv.vg, st.pool};
-    run_lvm(h, {"lvchange", "-q", "-an", pool.spec()}, "cannot deactivate thin pool " + quoted(pool.spec()) + " on " + h.name());
+    h.batch(deactivate_steps(h, lv, all));
 }
 
-void zero(Host& h, const std::string& device, unsigned long long offset) {
+Step zero_step(Host& h, const std::string& device, unsigned long long offset) {
     // (the LV's device is root's, as for the LVM commands: the same LVM_SUDO prefix)
-    h.run(command({"blkdiscard", "-z", "-o", std::to_string(offset), device}),
-          {.timeout_s = static_cast<int>(config().get_int("COPY_TIMEOUT")), .what = "cannot zero " + quoted(h.label(device))});
+    return h.run_step(command({"blkdiscard", "-z", "-o", std::to_string(offset), device}),
+                      "cannot zero " + quoted(h.label(device)), static_cast<int>(config().get_int("COPY_TIMEOUT")));
 }
 
 }  // namespace onestor::lvm

@@ -356,9 +356,10 @@ struct World {
         if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
         if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
         if (ceph && !host.empty() && (p == "rbd" || p == "ceph")) return cluster.respond(a);
-        if (ceph && !host.empty() && p == "sh" && a.size() > 4 && a[2] == scripts::kAnswer && a[4] == "rbd") {
-            Result r = cluster.respond(Argv(a.begin() + 4, a.end()));  // a question: the script's answer
-            return Result{0, r.status == 0 ? r.out : r.out + "\nexit " + std::to_string(r.status) + "\n" + r.err, ""};
+        if (p == "sh" && a.size() > 4 && a[2] == scripts::kAnswer) {
+            auto r = respond(host, Argv(a.begin() + 4, a.end()));  // a question: the script's answer
+            if (!r) return r;
+            return Result{0, r->status == 0 ? r->out : r->out + "\nexit " + std::to_string(r->status) + "\n" + r->err, ""};
         }
         if (ceph && !host.empty() && p == "sh" && a.size() > 4 && a[2] == scripts::kMd5Of && a[4] == "rbd")  // an export's MD5
             return Result{0, "d41d8cd98f00b204e9800998ecf8427e  -\n", ""};
