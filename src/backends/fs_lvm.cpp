@@ -46,11 +46,14 @@ public:
         std::string target = host_image_path(dst.path, src.path);
         RemoteTemp tmp(*t.h, io::temp_name_for(target));
         std::vector<Step> steps = export_steps(c, t, t.d.lv, tmp.path(), target);
+        // The disk's link goes once the image is saved and before the volume is zeroed: a
+        // retry after a later failure finds no disk to save (an error), where it would
+        // otherwise copy the zeroed volume over the saved image.
+        steps.push_back(t.h->remove_step(src.path));
         for (auto& s : wipe_steps(*t.h, t.d.lv, t.lvs)) steps.push_back(std::move(s));
         t.h->batch(steps);
         tmp.keep();
         std::vector<Step> removal = removal_steps(*t.h, t.d.lv, t.lvs);
-        removal.push_back(t.h->remove_step(src.path));
         auto lock = lvm::metadata_lock(t.d.lv.vg);
         t.h->batch(removal);  // (a third round trip: the group's lock is not held for the copy)
     }

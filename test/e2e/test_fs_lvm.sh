@@ -132,8 +132,17 @@ check "the LV is 128 MiB" test "$(lv_bytes 0 lv-one-42-0)" = $((128 * MiB))
 check "the new part reads zeros" zeros_on host01 /dev/vg-one-0/lv-one-42-0 $((96 * MiB)) $((32 * MiB))
 check "the old part is unchanged" test "$(on host01 sh -c 'head -c $1 $2 | sha256sum' sh $((96 * MiB)) /dev/vg-one-0/lv-one-42-0 | cut -d' ' -f1)" = "$D0"
 ino=$(stat -c %i "$I/pers")
-expect_ok "mvds disk.1 (persistent) back into the image" "$R/tm/fs_lvm/mvds" "host01:$V/disk.1" "frontend:$I/pers" 42 1
-check "the persistent image holds the VM's writes" test "$(sum "$I/pers")" = "$D1"
+# The volume held open on host01 (a process still reading it): its removal fails after the
+# image is saved and the volume zeroed. oned's retry must not copy the zeroed volume over it.
+on host01 sh -c 'exec 3</dev/vg-one-0/lv-one-42-1; echo $$ >/tmp/holder.pid; exec sleep 120' & HOLD=$!
+sleep 1
+run_action "$R/tm/fs_lvm/mvds" "host01:$V/disk.1" "frontend:$I/pers" 42 1
+check "mvds with the volume in use: fails (its removal)" test "$RC" != 0
+check "... after the image was saved" test "$(sum "$I/pers")" = "$D1"
+run_action "$R/tm/fs_lvm/mvds" "host01:$V/disk.1" "frontend:$I/pers" 42 1
+check "the retry fails too, and copies nothing: the image keeps the VM's writes" eval '[ "$RC" != 0 ] && [ "$(sum "$I/pers")" = "$D1" ]'
+on host01 sh -c 'kill "$(cat /tmp/holder.pid)"'; wait "$HOLD" 2>/dev/null
+on host01 lvremove -q -f vg-one-0/lv-one-42-1 >/dev/null  # (what oned's operator does after the failure)
 check "it was written beside the image and renamed (not in place)" test "$(stat -c %i "$I/pers")" != "$ino"
 check "its LV is gone" no_lv lv-one-42-1
 check "and its link" test ! -e "$V/disk.1" -a ! -L "$V/disk.1"
