@@ -2,6 +2,8 @@
 // with copy_file_range, read/write as the last resort) and the temp-beside-target,
 // fsync, rename discipline. Memory stays one fixed buffer whatever the image size.
 #pragma once
+#include "onestor/error.hpp"
+
 #include <sys/types.h>
 #include <string>
 
@@ -35,6 +37,14 @@ private:
 };
 
 File open_read(const std::string& path);  // throws DriverError
+
+// The reader of a pipe went away (EPIPE): its own failure, not this, is the reason to give.
+struct ReaderGone : DriverError {
+    using DriverError::DriverError;
+};
+// Writes all n bytes to fd (a pipe's end): ReaderGone when its reader has gone, else a
+// DriverError naming `stream`.
+void write_all(int fd, const char* p, size_t n, const std::string& stream);
 
 // What the drivers read whole from stdin (the 6.8+ DS dump, the pre/postmigrate template)
 // is at most this: a dump is a few KiB; a larger input is refused, never buffered.

@@ -86,11 +86,7 @@ PoolUsage parse_df(const std::string& json, const std::string& pool);
 // its holes and all-zero 4 KiB blocks never do, so a sparse image costs its data alone (a
 // plain `rbd import -` reads every zero through the pipe). Constant memory; progress lines
 // under `label`. Without the end mark (a failure here) `rbd import-diff` fails. Returns the
-// bytes of data written.
-// The reader stopping first (EPIPE) is a StreamClosed: its own reason is the one to give.
-struct StreamClosed : DriverError {
-    using DriverError::DriverError;
-};
+// bytes of data written; io::ReaderGone when import-diff stopped reading first.
 unsigned long long write_diff(int in_fd, int out_fd, const std::string& label);
 
 }  // namespace onestor::rbd

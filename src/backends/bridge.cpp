@@ -34,20 +34,6 @@ namespace {
 constexpr unsigned long long kHoleBit = 1ull << 63;
 constexpr unsigned long long kMaxData = 1ull << 20, kMaxHole = 1ull << 50;
 
-// The bridge host went away while the front-end wrote: its own reason is the one to give.
-struct PeerGone {};
-
-void write_all(int fd, const char* p, size_t n) {
-    while (n > 0) {
-        ssize_t k = ::write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0 && errno == EPIPE) throw PeerGone{};
-        if (k < 0) throw_errno("cannot write to", "the bridge host's stream");
-        p += k;
-        n -= static_cast<size_t>(k);
-    }
-}
-
 // Reads exactly n bytes; false at a clean end of stream before the first.
 bool read_exact(int fd, char* p, size_t n) {
     size_t got = 0;
@@ -74,7 +60,7 @@ public:
         while (n > 0) {
             size_t k = std::min<size_t>(n, kMaxData);
             header(k);
-            write_all(fd_, p, k);
+            io::write_all(fd_, p, k, "the bridge host's stream");
             p += k;
             n -= k;
         }
@@ -92,7 +78,7 @@ private:
     void header(unsigned long long h) {
         char b[8];
         for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((h >> (8 * i)) & 0xff);
-        write_all(fd_, b, 8);
+        io::write_all(fd_, b, 8, "the bridge host's stream");
     }
     int fd_;
 };
@@ -138,13 +124,13 @@ std::optional<std::vector<std::string>> talk(Host& h, const DsDump& d, long id, 
     std::thread writer([&] {
         try {
             std::string head = base64_encode(d.xml) + "\n";
-            write_all(wr.fd(), head.data(), head.size());
+            io::write_all(wr.fd(), head.data(), head.size(), "the bridge host's stream");
             if (send_bytes) {
                 RecordSink s(wr.fd());
                 bytes(s);
                 s.end();
             }
-        } catch (const PeerGone&) {
+        } catch (const io::ReaderGone&) {
             gone = true;
         } catch (...) {
             mine = std::current_exception();
@@ -288,14 +274,14 @@ void receive_image(const DsDump& d, int out_fd) {
                     throw DriverError("the image stream from the front-end holds a malformed record");
                 if (v & kHoleBit) {
                     for (; n > 0; n -= std::min<unsigned long long>(n, zeros.size()))
-                        write_all(wr.fd(), zeros.data(), std::min<unsigned long long>(n, zeros.size()));
+                        io::write_all(wr.fd(), zeros.data(), std::min<unsigned long long>(n, zeros.size()), "the image pipeline");
                 } else {
                     if (!read_exact(0, buf.data(), n))
                         throw DriverError("the image stream from the front-end broke off inside a record");
-                    write_all(wr.fd(), buf.data(), n);
+                    io::write_all(wr.fd(), buf.data(), n, "the image pipeline");
                 }
             }
-        } catch (const PeerGone&) {  // the pipeline stopped reading: its error is the one
+        } catch (const io::ReaderGone&) {  // the pipeline stopped reading: its error is the one
         } catch (...) {
             err = std::current_exception();
         }

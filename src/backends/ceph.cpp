@@ -259,7 +259,7 @@ public:
             if (!sending) return;
             try {
                 std::rethrow_exception(sending);
-            } catch (const rbd::StreamClosed&) {}
+            } catch (const io::ReaderGone&) {}
         };
         try {
             made.make(steps, rd.fd());

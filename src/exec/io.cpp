@@ -167,6 +167,17 @@ CopyStats copy_fd(int in, int out, const std::string& label, bool share) {
     return cs;
 }
 
+void write_all(int fd, const char* p, size_t n, const std::string& stream) {
+    while (n > 0) {
+        ssize_t k = ::write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EPIPE) throw ReaderGone(stream + " was closed by its reader");
+        if (k < 0) throw_errno("cannot write to", stream);
+        p += k;
+        n -= static_cast<size_t>(k);
+    }
+}
+
 std::string random_hex(size_t bytes) {
     std::string b(bytes, '\0'), s;
     if (getrandom(b.data(), bytes, 0) != static_cast<ssize_t>(bytes)) throw_errno("cannot get random bytes", "getrandom");

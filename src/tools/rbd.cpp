@@ -2,6 +2,7 @@
 
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
+#include "onestor/io.hpp"
 #include "onestor/log.hpp"
 #include "onestor/paths.hpp"
 
@@ -184,16 +185,7 @@ PoolUsage parse_df(const std::string& text, const std::string& pool) {
 
 namespace {
 
-void put(int fd, const char* p, size_t n) {
-    while (n > 0) {
-        ssize_t k = ::write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0 && errno == EPIPE) throw StreamClosed("rbd import-diff stopped reading its stream");
-        if (k < 0) throw_errno("cannot write", "the rbd diff stream");
-        p += k;
-        n -= static_cast<size_t>(k);
-    }
-}
+void put(int fd, const char* p, size_t n) { io::write_all(fd, p, n, "the rbd diff stream"); }
 
 std::string le64(unsigned long long v) {
     std::string s(8, '\0');

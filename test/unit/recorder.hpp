@@ -5,6 +5,7 @@
 // "done, no output" (a remote one). A batch is answered command by command, as the script
 // on the host would: outputs framed by NULs, the first failure named on stderr.
 #pragma once
+#include "onestor/dry_run.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 
@@ -66,14 +67,14 @@ public:
             }
             return r;
         }
+        // (a batch is noted step by step as it is answered: a failure ends it; the rest as a plan shows it)
         if (!c.pipe_to.empty()) {
-            std::string to = c.pipe_host.empty() ? "frontend" : c.pipe_host;
-            note(who + ": " + render(c.argv) + " | " + to + ": " + render(c.pipe_to));
+            note(dry_run::describe(c).front());
             if (auto r = respond_pipe_ ? respond_pipe_(c) : std::nullopt) return *r;
             if (auto r = respond_ ? respond_(c.host, c.argv) : std::nullopt) return *r;
             return {};
         }
-        note(who + ": " + render(c.argv));
+        note(dry_run::describe(c).front());
         return answer(c.host, c.argv, c.opts);
     }
 

@@ -171,5 +171,6 @@ TEST_CASE("rbd diff stream: a reader that stopped is an error, never a short str
     ::close(p[0]);
     io::File wr(p[1]);
     io::File in = io::open_read(f);
-    CHECK_THROWS_WITH_AS(rbd::write_diff(in.fd(), wr.fd(), "test"), "rbd import-diff stopped reading its stream", DriverError);
+    CHECK_THROWS_WITH_AS(rbd::write_diff(in.fd(), wr.fd(), "test"), "the rbd diff stream was closed by its reader",
+                         io::ReaderGone);
 }
