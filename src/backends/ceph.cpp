@@ -22,6 +22,7 @@
 #include "onestor/error.hpp"
 #include "onestor/imgformat.hpp"
 #include "onestor/io.hpp"
+#include "onestor/libvirt.hpp"
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/paths.hpp"
@@ -548,12 +549,19 @@ public:
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
         Disk d = disk_of(c, disk);
-        std::string s = std::to_string(snap);
-        for (const auto& x : d.cl.snaps(d.cl.ask({Cluster::snaps_of(d.rbd)})[0], d.rbd))
-            if (x.name == s) throw DriverError("snapshot " + s + " of " + quoted(d.rbd.spec()) + " already exists");
-        // Protected, as upstream: a save-as of it is a clone (cpds).
-        d.cl.h->batch({d.cl.step({"snap", "create", "--no-progress", d.rbd.snap(s)}, "cannot snapshot " + quoted(d.rbd.spec())),
-                       d.cl.step({"snap", "protect", d.rbd.snap(s)}, "cannot protect " + quoted(d.rbd.snap(s)))});
+        d.cl.h->batch(snapshot_steps(d, snap));
+    }
+
+    // A running VM's disk: RBD snapshots it as it is (crash-consistent); the guest's file
+    // systems are frozen around it through its agent (with no agent, the domain is suspended),
+    // so it is clean, and thawed (resumed) on every path, after SIGTERM too (upstream goes on
+    // without a freeze when there is no agent). The freeze is held for the snapshot alone:
+    // the question (does it exist) is asked before it.
+    void snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
+        Disk d = disk_of(c, disk);
+        auto steps = snapshot_steps(d, snap);
+        libvirt::Quiesce held(*d.cl.h, c.vm().deploy_id);
+        d.cl.h->batch(steps);
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
@@ -584,6 +592,16 @@ private:
         bool owned = false;
         Cluster cl;
     };
+
+    // The snapshot `snap` of the disk, refused when it exists; protected, as upstream: a
+    // save-as of it is a clone (cpds).
+    static std::vector<Step> snapshot_steps(const Disk& d, long snap) {
+        std::string s = std::to_string(snap);
+        for (const auto& x : d.cl.snaps(d.cl.ask({Cluster::snaps_of(d.rbd)})[0], d.rbd))
+            if (x.name == s) throw DriverError("snapshot " + s + " of " + quoted(d.rbd.spec()) + " already exists");
+        return {d.cl.step({"snap", "create", "--no-progress", d.rbd.snap(s)}, "cannot snapshot " + quoted(d.rbd.spec())),
+                d.cl.step({"snap", "protect", d.rbd.snap(s)}, "cannot protect " + quoted(d.rbd.snap(s)))};
+    }
 
     // disk.N of this VM that is an RBD disk (it has a SOURCE POOL/IMAGE); nullopt otherwise.
     static std::optional<Disk> rbd_disk(const TmContext& c, const HostPath& p) {
@@ -660,6 +678,7 @@ const TmTable& ceph_tm_table() {
                             {"postmigrate", op(b, &CephTm::postmigrate)},
                             {"failmigrate", op(b, &CephTm::failmigrate)},
                             {"snap_create", op(b, &CephTm::snap_create)},
+                            {"snap_create_live", op(b, &CephTm::snap_create_live)},
                             {"snap_delete", op(b, &CephTm::snap_delete)},
                             {"snap_revert", op(b, &CephTm::snap_revert)},
                             {"context", op(b, &CephTm::context)},

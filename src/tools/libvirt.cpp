@@ -15,10 +15,12 @@ Argv virsh(std::initializer_list<std::string> args) {
 }
 
 Quiesce::Quiesce(Host& h, std::string domain) : h_(h), domain_(std::move(domain)) {
-    if (h_.run(virsh({"domfsfreeze", domain_}), {.timeout_s = 30, .check = false}).status == 0) {
+    if (domain_.empty()) throw DriverError("the VM has no DEPLOY_ID: no domain to quiesce");
+    // (--domain: a name that starts with '-' stays a name)
+    if (h_.run(virsh({"domfsfreeze", "--domain", domain_}), {.timeout_s = 30, .check = false}).status == 0) {
         mode_ = "thaw";
     } else {
-        h_.run(virsh({"suspend", domain_}), {.timeout_s = 30, .what = "cannot suspend domain " + quoted(domain_)});
+        h_.run(virsh({"suspend", "--domain", domain_}), {.timeout_s = 30, .what = "cannot suspend domain " + quoted(domain_)});
         mode_ = "resume";
         log::info("no guest agent: domain " + domain_ + " suspended for the snapshot");
     }
@@ -26,7 +28,8 @@ Quiesce::Quiesce(Host& h, std::string domain) : h_(h), domain_(std::move(domain)
 
 Quiesce::~Quiesce() {
     try {
-        h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", domain_}), {.timeout_s = 30, .check = false, .cleanup = true});
+        h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", "--domain", domain_}),
+               {.timeout_s = 30, .check = false, .cleanup = true});
     } catch (...) {}
 }
 
