@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(cmake g++ make pkg-config libtinyxml2-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
       nlohmann-json3-dev libxxhash-dev qemu-utils genisoimage xorriso openssh-server openssh-client
       e2fsprogs xfsprogs util-linux coreutils procps bc
-      libvirt-daemon-system libvirt-clients qemu-system-x86
+      libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra
       user-mode-linux kmod lvm2 thin-provisioning-tools iproute2
       libcurl4-openssl-dev libssl-dev libarchive-dev nginx openssl python3 curl time
       gzip bzip2 xz-utils zstd tar zip

@@ -12,63 +12,23 @@
 # Fails, never skips, when libvirtd or QEMU cannot start.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/qcow2_lib.sh"
-e2e_before_hosts() {
-    # (runs inside the namespace, before the test hosts start, so they see these mounts)
-    # libvirt's state and configuration, private: this libvirtd neither meets nor changes
-    # the machine's (sockets, domain state, definitions it writes), autostarts no network (no
-    # bridge, no address beyond loopback), and reads a qemu.conf of this suite's own.
-    local d
-    for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
-        mkdir -p "$T/libvirt$d" "$d" && mount --bind "$T/libvirt$d" "$d" || { fail "cannot make $d private"; exit 1; }
-    done
-    cp -a /etc/libvirt "$T/etc-libvirt" || { fail "cannot copy /etc/libvirt"; exit 1; }
-    rm -f "$T"/etc-libvirt/qemu/networks/autostart/*
-    cat > "$T/etc-libvirt/qemu.conf" <<CFG
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-CFG
-    mount --bind "$T/etc-libvirt" /etc/libvirt || { fail "cannot make /etc/libvirt private"; exit 1; }
-}
+source "$(dirname "$0")/libvirt_lib.sh"
+e2e_before_hosts() { libvirt_private; }
 e2e_init "$@" shared
 V=$DS/0/42
 CAP=$T/cap
-VIRSH=(virsh -q -c qemu:///system)
 mkdir -p "$CAP" "$DS/1"
 
-virtlogd --pid-file="$T/virtlogd.pid" >"$T/virtlogd.log" 2>&1 &
-VL=$!
-libvirtd --pid-file="$T/libvirtd.pid" >"$T/libvirtd.log" 2>&1 &
-LV=$!
-QEMU_PIDS=()  # every QEMU this suite started (libvirt detaches them): killed by PID at the end
 stop_libvirt() {
-    "${VIRSH[@]}" destroy one-42 >/dev/null 2>&1; "${VIRSH[@]}" destroy one-43 >/dev/null 2>&1
-    local p
-    for p in ${QEMU_PIDS[@]+"${QEMU_PIDS[@]}"}; do kill "$p" 2>/dev/null; done
-    kill "$LV" "$VL" 2>/dev/null
-    wait "$LV" "$VL" 2>/dev/null
+    libvirt_stop one-42 one-43
     e2e_cleanup
 }
 trap stop_libvirt EXIT
 trap 'exit 1' INT TERM
-give_up() {  # give_up WHAT LOG: the suite fails here (a live test without libvirt proves nothing)
-    fail "$1"
-    echo "--- $2:"; tail -20 "$2"
-    e2e_finish
-    exit 1
-}
-for _ in $(seq 1 100); do "${VIRSH[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
-"${VIRSH[@]}" version >/dev/null 2>&1 || give_up "libvirtd answers" "$T/libvirtd.log"
-pass "libvirtd answers"
-host_virsh() { on host01 virsh -q -c qemu:///system uri >/dev/null; }
-check "virsh on host01 (where the driver runs it) answers" host_virsh
+libvirt_start
 
 # ---- helpers ---------------------------------------------------------------------------
 # (the domain: DOM, default one-42)
-state_is() { [ "$("${VIRSH[@]}" domstate "${DOM:-one-42}" 2>/dev/null | head -1)" = "$1" ]; }
 # the source QEMU has open for vda
 source_of() { "${VIRSH[@]}" domblklist "${DOM:-one-42}" | awk -v t="$1" '$1 == t {print $2}'; }
 vda_is() { [ "$(source_of vda)" = "$1" ] || { echo "vda is $(source_of vda), wanted $1"; return 1; }; }
@@ -76,18 +36,6 @@ running_on() { state_is running && vda_is "$1"; }
 gone() { ! "${VIRSH[@]}" domstate "${DOM:-one-42}" >/dev/null 2>&1; }
 err_has() { local s; for s in "$@"; do grep -qF -- "$s" <<<"$ERR" || { echo "not in the log: $s"; return 1; }; done; }
 standalone_clean() { [ -z "$(backing "$1")" ] && qemu-img check -q "$1"; }
-# gw PATTERN OFFSET_MIB: "the guest" writes 1 MiB through QEMU's virtio disk,
-# and flushes, as a guest's fsync would: QEMU may hold qcow2 metadata (the new cluster's L2
-# entry) until a flush, and the checks read the files from outside. (HMP answers nothing on
-# success; an error comes back as text, with status 0.)
-gw() {
-    local out cmd
-    for cmd in "write -P $1 $2M 1M" flush; do
-        out=$("${VIRSH[@]}" qemu-monitor-command "${DOM:-one-42}" --hmp \
-            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"$cmd\"" 2>&1)
-        [ $? -eq 0 ] && [ -z "$(tr -d '[:space:]' <<<"$out")" ] || { fail "guest $cmd: $out"; return 1; }
-    done
-}
 
 # ---- a running domain on a qcow2 clone --------------------------------------------------
 qemu-img create -q -f raw "$DS/1/base" 64M
@@ -99,10 +47,7 @@ mkdir -p "$T/ctx" && echo "ONE=1" > "$T/ctx/context.sh" && genisoimage -quiet -o
 domain_xml one-42 "$V/disk.0" qcow2 "
     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='$T/context.iso'/>
       <target dev='hda' bus='ide'/><readonly/></disk>" >"$T/dom.xml"
-start_domain() {  # [DOMAIN XML]
-    "${VIRSH[@]}" create "${1:-$T/dom.xml}" >/dev/null 2>"$T/create.err" || { cat "$T/create.err"; return 1; }
-    QEMU_PIDS+=("$(cat "/run/libvirt/qemu/${DOM:-one-42}.pid")")
-}
+start_domain() { start_domain_from "${1:-$T/dom.xml}" "${DOM:-one-42}"; }  # [DOMAIN XML]
 start_domain || give_up "QEMU starts the domain" "$T/libvirtd.log"
 pass "QEMU starts the domain"
 check "the domain runs" state_is running
