@@ -12,9 +12,10 @@
 // removed); a snapshot revert is `rbd snap rollback`, which leaves the snapshot untouched
 // and completes when run again; a clone needs its parent snapshot protected.
 //
-// What stays files: context, volatile disks and the VM directory live in the system
-// datastore's directory (shared or ssh), as with the other drivers; `mv` of anything but an
-// RBD disk is the ssh driver's (upstream's tm/ceph/mv is tm/ssh/mv).
+// Volatile disks are RBD volumes too (one-sys-<VM>-<DISK>, as upstream). What stays files:
+// the context and the VM directory live in the system datastore's directory (shared or
+// ssh), as with the other drivers; `mv` of anything but an RBD disk is the ssh driver's
+// (upstream's tm/ceph/mv is tm/ssh/mv).
 #include "common.hpp"
 
 #include "onestor/config.hpp"
@@ -26,12 +27,14 @@
 #include "onestor/log.hpp"
 #include "onestor/mkfs.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/qemu.hpp"
 #include "onestor/rbd.hpp"
 #include "onestor/scripts.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <climits>
 #include <sstream>
 #include <thread>
@@ -179,10 +182,12 @@ public:
     }
     const rbd::Image& tmp() const { return tmp_; }
     // The steps write tmp(); a final name that exists already is refused by the rename.
-    void make(std::vector<Step> steps, int stdin_fd = -1) {
+    // `after` runs once the volume has its final name (in the same batch).
+    void make(std::vector<Step> steps, int stdin_fd = -1, std::vector<Step> after = {}) {
         steps.insert(steps.begin(), c_.answered(drop(), false));  // (its failure shows in the next step: tmp exists)
         steps.push_back(c_.step({"rename", tmp_.spec(), final_.spec()},
                                 "cannot rename " + quoted(tmp_.spec()) + " to " + quoted(final_.spec())));
+        for (auto& s : after) steps.push_back(std::move(s));
         sent_ = true;
         c_.h->batch(steps, stdin_fd);
         done_ = true;
@@ -531,10 +536,46 @@ public:
 
     void del(const TmContext& c, const HostPath& dst) {
         if (auto d = rbd_disk(c, dst)) {
-            if (d->owned) d->cl.remove(d->rbd);  // a clone of this VM; a persistent image stays
+            if (d->owned) d->cl.remove(d->rbd);  // a clone or volatile disk of this VM; a persistent image stays
             return;
         }
         CommonTm::del(c, dst);
+    }
+
+    // A volatile disk is an RBD volume, POOL/one-sys-<VM>-<DISK>, as upstream (the domain
+    // the VMM defines reads it there), in the pool oned copies into the disk from the system
+    // datastore (upstream's default: one). Always raw: a qcow2 request is a raw volume, as
+    // fs_lvm's. Empty: `rbd create`. A swap signature or a file system is made by the host's
+    // own tools in a sparse file beside the disk, then `rbd import`ed (it writes no zero
+    // block); the file goes in the same batch, or with the guard on a failure.
+    void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
+        if (size_mb <= 0) throw DriverError("cannot make a volatile disk of " + std::to_string(size_mb) + " MiB");
+        Disk d = disk_of(c, dst);
+        if (!d.is_volatile)
+            throw DriverError("disk " + std::to_string(d.id) + " of VM " + std::to_string(c.vmid) + " is no volatile disk");
+        mkfs::Request want = mkfs::volatile_disk(format, d.vd->get("FS"));
+        set_data_pool(c, d, c.dsid);
+        Host& h = *d.cl.h;
+        std::string size = std::to_string(size_mb) + "M";
+        Made made(d.cl, d.rbd);
+        if (want.format != "swap" && want.fs.empty()) {
+            made.make({d.cl.step(d.cl.new_volume({"create", "--size", size, made.tmp().spec()}),
+                                 "cannot create " + quoted(d.rbd.spec()))});
+        } else {
+            RemoteTemp file(h, io::temp_name_for(dst.path));
+            std::vector<Step> steps{h.mkdir_step(dirname_of(dst.path)),
+                                    qemu::create_step(h, "raw", file.path(), static_cast<unsigned long long>(size_mb))};
+            steps.push_back(want.format == "swap" ? mkfs::swap_step(h, file.path())
+                                                  : mkfs::filesystem_step(h, want.fs, file.path()));
+            steps.push_back(d.cl.step(
+                d.cl.new_volume({"import", "--no-progress", file.path(), made.tmp().spec()}),
+                "cannot import the new " + (want.fs.empty() ? want.format : want.fs) + " disk into " + quoted(d.rbd.spec()),
+                true));
+            made.make(std::move(steps), -1, {h.remove_step(file.path())});
+            file.keep();  // (the batch removed it)
+        }
+        log::info(quoted(dst.str()) + " is " + quoted(d.rbd.spec()) + ", " + std::to_string(size_mb) + " MiB " +
+                  (want.fs.empty() ? want.format : want.fs));
     }
 
     void resize(const TmContext& c, const HostPath& disk, long size_mb) {
@@ -588,8 +629,9 @@ private:
         int id = -1;
         const VmDisk* vd = nullptr;
         rbd::Image image;  // the disk's SOURCE
-        rbd::Image rbd;    // what the VM runs on: the image itself (persistent) or its clone
+        rbd::Image rbd;    // what the VM runs on: the image itself (persistent), its clone, a volatile volume
         bool owned = false;
+        bool is_volatile = false;
         Cluster cl;
     };
 
@@ -603,20 +645,30 @@ private:
                 d.cl.step({"snap", "protect", d.rbd.snap(s)}, "cannot protect " + quoted(d.rbd.snap(s)))};
     }
 
-    // disk.N of this VM that is an RBD disk (it has a SOURCE POOL/IMAGE); nullopt otherwise.
+    // disk.N of this VM that is an RBD disk: it has a SOURCE POOL/IMAGE, or it is a volatile
+    // disk (no SOURCE, TYPE fs or swap: mkimage made it in RBD); nullopt otherwise.
     static std::optional<Disk> rbd_disk(const TmContext& c, const HostPath& p) {
         int id = disk_id_of(p.path);
         if (id < 0) return std::nullopt;
         check_disk_path(p, c.vmid);
         const VmDisk* vd = c.vm().disk(id);
-        if (!vd || vd->get("SOURCE").empty() || vd->get("SOURCE")[0] == '/') return std::nullopt;
+        if (!vd) return std::nullopt;
+        std::string source = vd->get("SOURCE"), type = vd->get("TYPE");
+        std::transform(type.begin(), type.end(), type.begin(), [](unsigned char ch) { return std::tolower(ch); });
         Disk d;
         d.id = id;
         d.vd = vd;
-        d.image = rbd::parse_spec(vd->get("SOURCE"));
-        bool persistent = vd->get("CLONE") == "NO";
-        d.rbd = persistent ? d.image : rbd::disk_of(d.image, c.vmid, id);
-        d.owned = !persistent;
+        if (source.empty() && (type == "fs" || type == "swap")) {
+            std::string pool = vd->get("POOL_NAME");
+            d.rbd = d.image = rbd::volatile_of(rbd::valid_name(pool.empty() ? "one" : pool, "POOL_NAME"), c.vmid, id);
+            d.owned = d.is_volatile = true;
+        } else {
+            if (source.empty() || source[0] == '/') return std::nullopt;
+            d.image = rbd::parse_spec(source);
+            bool persistent = vd->get("CLONE") == "NO";
+            d.rbd = persistent ? d.image : rbd::disk_of(d.image, c.vmid, id);
+            d.owned = !persistent;
+        }
         d.cl = {&Host::get(p.host), auth_from(vd->get("CEPH_USER"), vd->get("CEPH_KEY"), vd->get("CEPH_CONF")), ""};
         return d;
     }

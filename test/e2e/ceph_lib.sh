@@ -25,6 +25,8 @@ ceph_env() {
     D=$R/datastore/ceph
     TM=$R/tm/ceph
     local id ec
+    # onedatastore show -x 0: the system datastore (its volatile disks in the pool one)
+    echo "<DATASTORE><ID>0</ID><NAME>system</NAME><TM_MAD>ceph</TM_MAD><BASE_PATH>$DS/0</BASE_PATH><TYPE>1</TYPE><TEMPLATE><POOL_NAME>one</POOL_NAME></TEMPLATE></DATASTORE>" > "$T/dss/0.xml"
     # onedatastore show -x 1: the image datastore (no EC pool) and 2 (EC_POOL_NAME=one_ec)
     for id in 1 2; do
         ec=""

@@ -178,6 +178,46 @@ expect_ok "the retry of cp succeeds" "$D/cp" "$(cdump PATH="$SAFE/img.raw")" 31
 check "it holds the file's bytes, and no temporary volume is left" test "$(rsum one/one-31)" = "$IMGSUM" -a "$(pool_ls | grep -c tmp)" = 0
 expect_ok "rm one/one-31" "$D/rm" "$(cdump SOURCE=one/one-31 IMAGE_ID=31)" 31
 
+echo "# volatile disks: RBD volumes one-sys-<VM>-<DISK>, made with their file system"
+# VM 47's volatile disks as oned gives them (the system datastore's POOL_NAME and auth copied in)
+vol_vm() {  # USER: the CEPH_USER of its disks
+    {
+        echo "<VM><ID>47</ID><NAME>vm47</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-47</DEPLOY_ID><TEMPLATE>"
+        local spec id type fs
+        for spec in 2:fs:ext4 3:swap: 4:FS: 5:fs:btrfs-not-allowed; do
+            IFS=: read -r id type fs <<<"$spec"
+            echo "<DISK><DISK_ID>$id</DISK_ID><TYPE>$type</TYPE>${fs:+<FS>$fs</FS>}<SIZE>64</SIZE><FORMAT>raw</FORMAT><TM_MAD>ceph</TM_MAD><POOL_NAME>one</POOL_NAME>${VM_DISK_EXTRA/oneadmin/$1}</DISK>"
+        done
+        echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>47</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME><TM_MAD>ceph</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
+    } >"$T/vms/47.xml"
+}
+V47=$DS/0/47
+fs_of() { "${RB[@]}" export --no-progress "$1" "$T/vol.raw" >/dev/null 2>&1 && blkid -p -o value -s TYPE "$T/vol.raw"; rm -f "$T/vol.raw"; }
+no_local_temp() { [ -z "$(on host01 find "$DS/0" -name '*onestor-tmp*')" ]; }
+vol_vm oneadmin
+before=$(pool_ls)
+vol_vm nobody
+expect_error "mkimage with a user the cluster refuses fails" "one/one-sys-47-2" env ONESTOR_CEPH_TIMEOUT=5 "$TM/mkimage" 64 raw "host01:$V47/disk.2" 47 0
+check "... leaving no volume ('$(pool_ls)') and no temporary file on the host" test "$(pool_ls)" = "$before" -a -z "$(on host01 find "$DS/0" -name '*onestor-tmp*')"
+vol_vm oneadmin
+expect_error "a file system not in SUPPORTED_FS is refused" "btrfs-not-allowed" "$TM/mkimage" 64 raw "host01:$V47/disk.5" 47 0
+check "nothing was made" test "$(pool_ls)" = "$before"
+expect_ok "mkimage: 64 MiB with ext4 (6.x: FORMAT raw, FS ext4)" "$TM/mkimage" 64 raw "host01:$V47/disk.2" 47 0
+check "it is the volume one/one-sys-47-2 of 64 MiB" test "$(rsize one/one-sys-47-2)" = $((64 << 20))
+check "it holds an ext4 file system" test "$(fs_of one/one-sys-47-2)" = ext4
+used=$("${RB[@]}" du --format json one/one-sys-47-2 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images"][0]["used_size"])')
+check "only the file system's blocks were written (used $used of 64 MiB)" test "$used" -lt $((64 << 20))
+check "no temporary file is left on the host" no_local_temp
+expect_ok "mkswap: 64 MiB" "$TM/mkswap" 64 "host01:$V47/disk.3" 47 0
+check "it holds a swap signature" test "$(fs_of one/one-sys-47-3)" = swap
+expect_ok "mkimage: an empty raw disk (TYPE FS, upper case as users write it)" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
+check "it is 64 MiB of zeros" test "$(rsum one/one-sys-47-4)" = "$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)"
+expect_error "mkimage again: the volume exists" "one/one-sys-47-4" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
+expect_ok "snap_create on a volatile disk" "$TM/snap_create" "host01:$V47/disk.4" 0 47 0
+expect_ok "mv of a volatile disk: nothing moves, it is in the cluster" "$TM/mv" "host01:$V47/disk.4" "host02:$V47/disk.4" 47 0
+for id in 2 3 4; do expect_ok "delete volatile disk $id" "$TM/delete" "host01:$V47/disk.$id" 47 0; done
+check "they are gone, the snapshot too ('$(pool_ls)')" test "$(pool_ls)" = "$before"
+
 echo "# the end: everything removed through the drivers"
 for id in 7 8 11 12; do
     expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"

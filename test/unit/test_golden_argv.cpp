@@ -153,7 +153,7 @@ struct CephCluster {
         }
         bool sized = a.size() == 5 && a[2] == "--size";  // create/resize --size <N>M|<N>B SPEC
         auto size = [&] { return a[3].back() == 'B' ? std::stoull(a[3]) : std::stoull(a[3]) << 20; };
-        if ((sized && a[1] == "create") || cmd({"import", "-"})) {  // (an import's data is not read: 1 MiB)
+        if ((sized && a[1] == "create") || (a.size() == 4 && a[1] == "import")) {  // (an import's data is not read: 1 MiB)
             if (vols.count(last)) return refuse("create error: (17) File exists");
             vols[last] = {sized ? size() : 1 << 20, "", {}};
             return {};
@@ -308,14 +308,21 @@ struct World {
     std::string ceph_attrs() const { return ceph ? "<POOL_NAME>one</POOL_NAME><CEPH_USER>oneadmin</CEPH_USER>" : ""; }
     std::string ds_mad() const { return ceph ? "ceph" : "fs"; }
 
+    // ceph's volatile disks are RBD volumes: mkimage's (a file system made on it) and mkswap's.
+    std::string volatile_disks() const {
+        if (!ceph) return "";
+        return "<DISK><DISK_ID>2</DISK_ID><TYPE>fs</TYPE><FS>ext4</FS><SIZE>16</SIZE><FORMAT>raw</FORMAT><TM_MAD>ceph</TM_MAD>" +
+               ceph_attrs() + "</DISK><DISK><DISK_ID>3</DISK_ID><TYPE>swap</TYPE><SIZE>16</SIZE><TM_MAD>ceph</TM_MAD>" +
+               ceph_attrs() + "</DISK>";
+    }
     std::string vm_xml() const {
         return "<VM><ID>5</ID><NAME>vm5</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-5</DEPLOY_ID><TEMPLATE>"
                "<DISK><DISK_ID>0</DISK_ID><CLONE>" +
                std::string(persistent ? "NO" : "YES") + "</CLONE><SOURCE>" + image() + "</SOURCE><SIZE>" +
                (thick ? "2</SIZE><SPARSE>NO</SPARSE>" : "1</SIZE>") + "<ORIGINAL_SIZE>1</ORIGINAL_SIZE><FORMAT>" + format() +
                "</FORMAT><DRIVER>" + format() + "</DRIVER><TM_MAD>" + driver +
-               "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID>" + ceph_attrs() +
-               "</DISK>"
+               "</TM_MAD><TARGET>vda</TARGET><DATASTORE_ID>1</DATASTORE_ID><IMAGE_ID>3</IMAGE_ID>" + ceph_attrs() + "</DISK>" +
+               volatile_disks() +
                "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>5</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME>"
                "<TM_MAD>" +
                driver + "</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>";
