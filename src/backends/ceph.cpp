@@ -142,9 +142,14 @@ struct Cluster {
                        "cannot revert " + quoted(img.spec()) + " to snapshot " + name)});
     }
     // The image and its snapshots; refused, before anything is removed, while clones depend
-    // on it. (The second round trip: which snapshots there are to remove is an answer.)
-    void remove(const rbd::Image& img) const {
-        auto a = ask({snaps_of(img), children_of(img.spec())});
+    // on it. With `to_trash` (CEPH_TRASH) it goes to the pool's trash with its snapshots
+    // instead, flattened first when it is a clone (a clone in the trash would hold its
+    // parent's snapshot), so `rbd trash restore` gives it back whole. (The second round
+    // trip: which snapshots there are to remove is an answer.)
+    void remove(const rbd::Image& img, bool to_trash = false) const {
+        std::vector<Argv> questions = {snaps_of(img), children_of(img.spec())};
+        if (to_trash) questions.push_back(info_of(img));  // (a clone is flattened)
+        auto a = ask(questions);
         auto listed = found(a[0], "cannot list the snapshots of " + quoted(img.spec()));
         if (!listed) return;
         auto kids = children(a[1], img.spec());
@@ -154,9 +159,15 @@ struct Cluster {
             throw DriverError("cannot remove " + quoted(img.spec()) + ": clones depend on it (" + list + ")");
         }
         std::vector<Step> steps;
-        for (const auto& s : rbd::parse_snaps(*listed))
-            for (auto& x : snap_removal(img, s)) steps.push_back(std::move(x));
-        steps.push_back(step({"rm", "--no-progress", img.spec()}, "cannot remove " + quoted(img.spec())));
+        if (to_trash) {
+            if (require(a[2], img).parent)
+                steps.push_back(step({"flatten", "--no-progress", img.spec()}, "cannot flatten " + quoted(img.spec()), true));
+            steps.push_back(step({"trash", "move", img.spec()}, "cannot move " + quoted(img.spec()) + " to the trash"));
+        } else {
+            for (const auto& s : rbd::parse_snaps(*listed))
+                for (auto& x : snap_removal(img, s)) steps.push_back(std::move(x));
+            steps.push_back(step({"rm", "--no-progress", img.spec()}, "cannot remove " + quoted(img.spec())));
+        }
         h->batch(steps);
     }
 };
@@ -303,7 +314,7 @@ public:
 
     void rm(const DsDump& d, long id) {
         rbd::Image img = rbd::parse_spec(d.img().source);
-        cluster(d, id).remove(img);
+        cluster(d, id).remove(img, flag(d.datastore.attr("CEPH_TRASH"), "CEPH_TRASH"));
     }
 
     // For a marketplace, as upstream: where the image can be read (rbd://BRIDGE/POOL/IMAGE with
@@ -536,7 +547,9 @@ public:
 
     void del(const TmContext& c, const HostPath& dst) {
         if (auto d = rbd_disk(c, dst)) {
-            if (d->owned) d->cl.remove(d->rbd);  // a clone or volatile disk of this VM; a persistent image stays
+            if (d->owned)
+                d->cl.remove(d->rbd,
+                             disk_flag(*d->vd, "CEPH_TRASH"));  // a clone or volatile disk of this VM; a persistent image stays
             return;
         }
         CommonTm::del(c, dst);

@@ -311,8 +311,9 @@ bool CommonTm::thick(const VmDisk* d) {
     return v == "no";  // (as upstream: anything but NO is sparse)
 }
 
-bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) {
-    std::string v = d.get(key);
+bool CommonTm::disk_flag(const VmDisk& d, const std::string& key) { return flag(d.get(key), key); }
+
+bool flag(std::string v, const std::string& key) {
     if (v.empty()) v = config().get(key);
     for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     return v == "YES" || v == "TRUE" || v == "1";

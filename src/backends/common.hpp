@@ -82,6 +82,9 @@ protected:
                           bool need_all_disks, const std::string& what);
 };
 
+// A yes/no template value (YES, TRUE or 1, any case); empty: the setting `key`.
+bool flag(std::string value, const std::string& key);
+
 // mkswap is mkimage of a swap disk: an entry for any table whose backend has mkimage.
 template <class B>
 Primitive mkswap_of(B& b) {

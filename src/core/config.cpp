@@ -62,6 +62,9 @@ const std::vector<Setting>& settings() {
         {"COPY_TIMEOUT", "0", "seconds for a data copy (0: no limit)"},
         {"SUPPORTED_FS", "ext2,ext3,ext4,xfs", "filesystems mkfs/mkimage may create (options: FS_OPTS_<fs>)"},
         {"CEPH_TIMEOUT", "30", "ceph: seconds the rbd/ceph tools wait to reach the cluster and for each operation"},
+        {"CEPH_TRASH", "no",
+         "ceph: a removed image or VM disk goes to its pool's trash (flattened, then rbd trash move), as upstream's CEPH_TRASH; "
+         "the datastore's (DS) or disk's (TM) CEPH_TRASH overrides it"},
         {"DRY_RUN", "no",
          "yes: every action only reports what it would do (as --dry-run) and fails, so that oned takes nothing for "
          "done"},

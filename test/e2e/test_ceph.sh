@@ -218,6 +218,32 @@ expect_ok "mv of a volatile disk: nothing moves, it is in the cluster" "$TM/mv" 
 for id in 2 3 4; do expect_ok "delete volatile disk $id" "$TM/delete" "host01:$V47/disk.$id" 47 0; done
 check "they are gone, the snapshot too ('$(pool_ls)')" test "$(pool_ls)" = "$before"
 
+echo "# CEPH_TRASH: a removed volume goes to the pool's trash, whole, and comes back"
+trash_id() { "${RB[@]}" trash ls --format json one | /usr/bin/python3 -c 'import json,sys; print(" ".join(t["id"] for t in json.load(sys.stdin) if t["name"] == sys.argv[1]))' "$1"; }
+VM_DISK_EXTRA="$VM_DISK_EXTRA<CEPH_TRASH>YES</CEPH_TRASH>" vm_xml 48 host01 ceph "0:YES:one/one-7:64:64:raw:ceph"
+expect_ok "clone for VM 48 (its disk: CEPH_TRASH=YES)" "$TM/clone" "frontend:one/one-7" "host01:$DS/0/48/disk.0" 48 1
+write_at one/one-7-48-0 5 238
+expect_ok "snap_create 0 of it" "$TM/snap_create" "host01:$DS/0/48/disk.0" 0 48 1
+sum48=$(rsum one/one-7-48-0)
+expect_ok "delete it" "$TM/delete" "host01:$DS/0/48/disk.0" 48 1
+absent() { ! exists "$1"; }
+check "it is no longer in the pool" absent one/one-7-48-0
+id48=$(trash_id one-7-48-0)
+check "it is in the pool's trash ($id48)" test -n "$id48"
+check "flattened first: one/one-7@snap has no clone left" test -z "$("${RB[@]}" children one/one-7@snap)"
+"${RB[@]}" trash restore one/"$id48" >/dev/null 2>&1
+check "restored, it holds what it held, with its snapshot" test "$(rsum one/one-7-48-0)" = "$sum48" -a "$(snaps_of one/one-7-48-0)" = 0
+vm_xml 48 host01 ceph "0:YES:one/one-7:64:64:raw:ceph"
+expect_ok "delete it without CEPH_TRASH: gone with its snapshot" "$TM/delete" "host01:$DS/0/48/disk.0" 48 1
+expect_ok "cp an image to remove into the trash" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 32
+expect_ok "DS rm with the datastore's CEPH_TRASH=yes" "$D/rm" "$(cdump SOURCE=one/one-32 IMAGE_ID=32 DS_XML='<CEPH_TRASH>yes</CEPH_TRASH>')" 32
+id32=$(trash_id one-32)
+check "the image is in the trash ($id32), not in the pool" test -n "$id32" -a -z "$(pool_ls | grep -w one-32)"
+"${RB[@]}" trash restore one/"$id32" >/dev/null 2>&1
+check "restored, it is the imported file" test "$(rsum one/one-32)" = "$PERSSUM"
+expect_ok "rm it for good" "$D/rm" "$(cdump SOURCE=one/one-32 IMAGE_ID=32)" 32
+check "the trash is empty" test "$("${RB[@]}" trash ls one | wc -l)" = 0
+
 echo "# the end: everything removed through the drivers"
 for id in 7 8 11 12; do
     expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"

@@ -235,6 +235,7 @@ struct CephCluster {
             return {};
         }
         if (cmd({"flatten"})) return vols.at(last).parent.clear(), Result{};
+        if (cmd({"trash", "move"})) return vols.erase(last) ? Result{} : enoent(last);  // (the trash is not modelled)
         if (sized && a[1] == "resize") return vols.at(last).size = size(), Result{};
         return refuse("the test's cluster has no answer to: " + render(argv));
     }
@@ -663,6 +664,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     // snap_create of its disk leaves it.
     if (kind == Kind::Ds && w.ceph) w.cluster.vols["one/one-3"].snaps.push_back({3, "0", true});
     if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
+    if (mode == "trash") config().set("CEPH_TRASH", "yes");
     // A caller release (its profile) for actions whose commands differ by release.
     struct Caller {
         protocol::Profile saved = protocol::current_profile();
@@ -737,6 +739,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
         o << (mode == "thin"     ? " (LVM_THIN_ENABLE=yes)"
               : mode == "bridge" ? " (BRIDGE_LIST=host01 host02)"
               : mode == "thick"  ? " (disk SPARSE=NO, SIZE 2 > ORIGINAL_SIZE 1)"
+              : mode == "trash"  ? " (CEPH_TRASH=yes)"
                                  : " (a " + mode + " caller)");
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
     o << "\n# remote commands per host:";
@@ -770,7 +773,8 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
 struct Target {
     Kind kind;
     std::string driver, action, suffix;
-    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes; "bridge": fs with BRIDGE_LIST; "7.4": a 7.4 caller
+    std::string mode = "";  // "thin": fs_lvm with LVM_THIN_ENABLE=yes; "bridge": fs with BRIDGE_LIST; "7.4": a 7.4 caller;
+                            // "trash": ceph with CEPH_TRASH=yes
     std::string path() const {
         return std::string(kind == Kind::Ds ? "datastore/" : "tm/") + driver + "/" + action +
                (suffix.empty() ? "" : "." + suffix) + (mode.empty() ? "" : "+" + mode) + ".argv";
@@ -811,6 +815,9 @@ std::vector<Target> every_action() {
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")
             t.push_back({Kind::Tm, "fs_lvm", a.name, "", "thin"});
+    // ceph's removals into the pool's trash: an image, a VM's clone (flattened first).
+    t.push_back({Kind::Ds, "ceph", "rm", "", "trash"});
+    t.push_back({Kind::Tm, "ceph", "delete", "", "trash"});
     return t;
 }
 
