@@ -75,6 +75,13 @@ std::vector<Snap> parse_snaps(const std::string& json);
 std::vector<std::string> parse_ls(const std::string& json);
 std::vector<std::string> parse_children(const std::string& json);
 
+// `rbd du --format json -p POOL`: each image's used bytes, and each snapshot's (named).
+struct Usage {
+    std::string image, snapshot;  // snapshot: empty for the image itself
+    unsigned long long used = 0;
+};
+std::vector<Usage> parse_du(const std::string& json);
+
 // `ceph df --format json`: the pool's stored bytes and what can still be written to it.
 struct PoolUsage {
     unsigned long long used = 0, avail = 0;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <climits>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -378,7 +379,7 @@ public:
         return {target.spec(), "raw"};
     }
 
-    MonitorResult monitor(const DsDump& d) { return pool_usage(cluster(d, d.datastore.id), pool_of(d)); }
+    MonitorResult monitor(const DsDump& d) { return pool_usage(cluster(d, d.datastore.id), pool_of(d), d.monitor_vm_disks); }
 
     void snap_delete(const DsDump& d, long id) {
         auto [c, img, name] = snapshot(d, id);
@@ -407,16 +408,51 @@ public:
         c.h->batch(steps);
     }
 
-    static MonitorResult pool_usage(const Cluster& c, const std::string& pool) {
-        Result r = c.h->run(
-            rbd::ceph(c.auth, {"df", "--format", "json"}),
-            {.timeout_s = c.auth.timeout_s + 30, .what = "cannot read the cluster's usage on " + c.h->name(), .asks = true});
-        rbd::PoolUsage u = rbd::parse_df(r.out, pool);
+    // The pool's usage (`ceph df`) and, with `vm_disks` (MONITOR_VM_DISKS=1), each VM's
+    // disks and their snapshots (`rbd du` of the pool: one command, where upstream runs one
+    // per volume): a VM's clones one-<IMAGE>-<VM>-<DISK> and volatile disks
+    // one-sys-<VM>-<DISK>, as upstream (a persistent disk is its image, no VM's). One round trip.
+    static MonitorResult pool_usage(const Cluster& c, const std::string& pool, bool vm_disks) {
+        int t = c.auth.timeout_s + 30;
+        std::vector<Step> questions{
+            c.h->ask_step(rbd::ceph(c.auth, {"df", "--format", "json"}), "cannot read the cluster's usage on " + c.h->name(), t)};
+        if (vm_disks)
+            questions.push_back(c.h->ask_step(rbd::rbd(c.auth, {"du", "--format", "json", "-p", pool}),
+                                              "cannot read the volumes' usage on " + c.h->name(), t));
+        auto a = c.h->batch(questions);
+        rbd::PoolUsage u = rbd::parse_df(a[0], pool);
         MonitorResult m;
         m.used_mb = u.used >> 20;
         m.free_mb = u.avail >> 20;
         m.total_mb = m.used_mb + m.free_mb;
+        if (!vm_disks) return m;
+        std::map<long, VmDiskUsage> vms;
+        for (const auto& v : rbd::parse_du(a[1])) {
+            auto at = vm_disk_of(v.image);
+            if (!at) continue;
+            VmDiskUsage& vm = vms[at->first];
+            vm.vm_id = std::to_string(at->first);
+            if (v.snapshot.empty())
+                vm.disk(at->second, io::mib_ceil(v.used));
+            else if (v.snapshot.find_first_not_of("0123456789") == std::string::npos)  // (not the clones' @snap)
+                vm.snapshot(v.snapshot, at->second, io::mib_ceil(v.used));
+        }
+        for (auto& [id, vm] : vms) m.vms.push_back(std::move(vm));
         return m;
+    }
+
+    // The VM and disk of a volume named one-<IMAGE>-<VM>-<DISK> or one-sys-<VM>-<DISK>.
+    static std::optional<std::pair<long, int>> vm_disk_of(const std::string& name) {
+        std::vector<std::string> part;
+        std::istringstream in(name);
+        for (std::string w; std::getline(in, w, '-');) part.push_back(w);
+        auto number = [](const std::string& w) {
+            return !w.empty() && w.size() < 10 && w.find_first_not_of("0123456789") == std::string::npos;
+        };
+        if (part.size() != 4 || part[0] != "one" || !(part[1] == "sys" || number(part[1])) || !number(part[2]) ||
+            !number(part[3]))
+            return std::nullopt;
+        return std::pair{std::stol(part[2]), std::stoi(part[3])};
     }
 
 private:
@@ -634,7 +670,7 @@ public:
         if (pool.empty() || bridge.empty()) return CommonTm::monitor(d);  // a system datastore of files
         Cluster c{&Host::get(valid_host(bridge)),
                   auth_from(d.datastore.attr("CEPH_USER"), d.datastore.attr("CEPH_KEY"), d.datastore.attr("CEPH_CONF")), ""};
-        return CephDs::pool_usage(c, rbd::valid_name(pool, "POOL_NAME"));
+        return CephDs::pool_usage(c, rbd::valid_name(pool, "POOL_NAME"), d.monitor_vm_disks);
     }
 
 private:

@@ -168,6 +168,20 @@ std::vector<std::string> parse_children(const std::string& text) {
     return out;
 }
 
+// {"images":[{"name":"one-3","id":"..","snapshot":"snap","snapshot_id":4,"provisioned_size":67108864,
+//  "used_size":0},{"name":"one-3","id":"..","provisioned_size":67108864,"used_size":4096}],...}
+std::vector<Usage> parse_du(const std::string& text) {
+    const std::string what = "rbd du";
+    json j = parse(text, what);
+    const json& images = member(j, "images", what);
+    if (!images.is_array()) throw DriverError(what + ": \"images\" is not a list");
+    std::vector<Usage> out;
+    for (const auto& e : images)
+        out.push_back(
+            {str(e, "name", what), e.contains("snapshot") ? str(e, "snapshot", what) : "", count(e, "used_size", what)});
+    return out;
+}
+
 // {"stats":{...},"pools":[{"name":"one","id":1,"stats":{"stored":19,"bytes_used":4096,
 //  "max_avail":9896189952,...}}]}
 PoolUsage parse_df(const std::string& text, const std::string& pool) {

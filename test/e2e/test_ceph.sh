@@ -215,6 +215,14 @@ check "it is 64 MiB of zeros" test "$(rsum one/one-sys-47-4)" = "$(head -c $((64
 expect_error "mkimage again: the volume exists" "one/one-sys-47-4" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
 expect_ok "snap_create on a volatile disk" "$TM/snap_create" "host01:$V47/disk.4" 0 47 0
 expect_ok "mv of a volatile disk: nothing moves, it is in the cluster" "$TM/mv" "host01:$V47/disk.4" "host02:$V47/disk.4" 47 0
+expect_ok "monitor with MONITOR_VM_DISKS=1" "$D/monitor" "$(cdump NO_IMAGE=1 MONITOR_VM_DISKS=1)" 1
+# VM 47's disks 2, 3, 4 and disk 4's snapshot 0, in MiB of data: base64 of DISK_SIZE/SNAPSHOT_SIZE
+# (a 5.12+ caller's form, base64 in MONITOR; an older one's POLL text)
+vm47=$(grep -o 'ID = 47, MONITOR = "[^"]*"' <<<"$OUT" | cut -d'"' -f2 | base64 -d 2>/dev/null)
+[ -n "$vm47" ] || vm47=$(grep -o 'ID=47,POLL="[^"]*"' <<<"$OUT" | cut -d'"' -f2)
+check "it reports VM 47's volatile disks ('${vm47//$'\n'/ }')" eval '[[ $vm47 == *"ID=2,"* && $vm47 == *"ID=3,"* && $vm47 == *"ID=4,"* ]]'
+check "... disk 2's ext4 data as its size" eval '[[ $vm47 =~ DISK_SIZE=\[ID=2,SIZE=([0-9]+)\] ]] && [ "${BASH_REMATCH[1]}" -ge 1 ]'
+check "... and disk 4's snapshot 0" eval '[[ $vm47 == *"SNAPSHOT_SIZE=[ID=0,DISK_ID=4,"* ]]'
 for id in 2 3 4; do expect_ok "delete volatile disk $id" "$TM/delete" "host01:$V47/disk.$id" 47 0; done
 check "they are gone, the snapshot too ('$(pool_ls)')" test "$(pool_ls)" = "$before"
 

@@ -101,6 +101,23 @@ TEST_CASE("ceph df JSON: the pool's stored and available bytes") {
     CHECK_THROWS_AS(rbd::parse_df(R"({"pools":{}})", "one"), DriverError);
 }
 
+TEST_CASE("rbd du JSON: each image's and snapshot's used bytes") {
+    // (as Ceph 16 prints it: a snapshot's entry before its image's)
+    auto u = rbd::parse_du(
+        R"({"images":[{"name":"one-3","id":"102d","snapshot":"snap","snapshot_id":4,"provisioned_size":67108864,"used_size":0},)"
+        R"({"name":"one-3","id":"102d","provisioned_size":67108864,"used_size":4194304},)"
+        R"({"name":"one-sys-5-2","id":"1037","provisioned_size":8388608,"used_size":8388608}],)"
+        R"("total_provisioned_size":142606336,"total_used_size":0})");
+    REQUIRE(u.size() == 3);
+    CHECK((u[0].image == "one-3" && u[0].snapshot == "snap" && u[0].used == 0));
+    CHECK((u[1].image == "one-3" && u[1].snapshot.empty() && u[1].used == 4194304));
+    CHECK((u[2].image == "one-sys-5-2" && u[2].used == 8388608));
+    CHECK(rbd::parse_du(R"({"images":[]})").empty());
+    CHECK_THROWS_AS(rbd::parse_du(R"({"images":[{"name":"x","used_size":-1}]})"), DriverError);
+    CHECK_THROWS_AS(rbd::parse_du(R"({"images":{}})"), DriverError);
+    CHECK_THROWS_AS(rbd::parse_du("rbd: error"), DriverError);
+}
+
 // Reads an "rbd diff v1" stream back (as `rbd import-diff` does) into an image of its size;
 // `writes`: the 'w' records' total length. Fails the test on any malformed record.
 std::string apply_diff(const std::string& d, unsigned long long& writes) {
