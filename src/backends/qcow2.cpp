@@ -155,18 +155,20 @@ void Qcow2::snap_create(const TmContext& c, const HostPath& disk, long snap) {
     Lock lock("vm-" + std::to_string(c.vmid));
     Host& h = Host::get(disk.host);
     Layout l = layout(h, c, disk);
-    std::string next = l.file(snap + 1);
-    Active a = validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
+    std::string next = l.file(snap + 1), frozen = l.file(snap);
+    Active a = validated_active(
+        h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists"), h.exists_step(frozen)});
+    bool frozen_exists = !a.also[1].empty();
     // oned numbers snapshots on (an id is not reused after a failed snapshot), so the
     // id may be past the active layer's number. The layer being frozen then takes the
     // snapshot's number (a hard link now, the old name dropped once disk.N has moved),
     // so snapshot k stays file k for revert and delete. (A persistent disk's layer 0 is
     // the image, or its copy, and keeps its name.)
-    std::string top = l.file(a.id), frozen = l.file(snap);
+    std::string top = l.file(a.id);
     long base = a.id;
     bool alias = false;
     if (snap != a.id) {
-        if (snap >= 0 && !(l.persistent && a.id == 0) && !h.exists(frozen)) {
+        if (snap >= 0 && !(l.persistent && a.id == 0) && !frozen_exists) {
             log::info("snapshot id " + std::to_string(snap) + " is past the active layer " + std::to_string(a.id) +
                       ": that layer becomes file " + std::to_string(snap));
             alias = true;
