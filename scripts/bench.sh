@@ -545,6 +545,12 @@ with rados.Rados(conffile=sys.argv[1], conf={"keyring": sys.argv[2]}) as c, c.op
         "${rb[@]}" rm --no-progress one/imp 2>/dev/null
         timed_ceph cp.pipe sh -c '"$@" <"$0"' "$src" "${SSHH[@]}" host01 "$hrbd import --no-progress - one/imp"
         "${rb[@]}" rm --no-progress one/imp 2>/dev/null
+        # upstream's ds/ceph/cp: the file through ssh into dd in the bridge's staging dir, then,
+        # in a second ssh, qemu-img info of it, rbd import, rm
+        timed_ceph cp.upstream sh -c '"$@" "dd of=/var/tmp/onestor-bench-staged bs=64k status=none" <"$0" &&
+            "$@" "qemu-img info /var/tmp/onestor-bench-staged >/dev/null && '"$hrbd"' import --no-progress /var/tmp/onestor-bench-staged one/imp && rm -f /var/tmp/onestor-bench-staged"' \
+            "$src" "${SSHH[@]}" host01
+        "${rb[@]}" rm --no-progress one/imp 2>/dev/null
     done
     rm -f "$src"
     printf '  %-28s %10s %10s %10s %10s\n' "" onestor upstream "rbd copy" "ssh floor"
@@ -554,14 +560,15 @@ with rados.Rados(conffile=sys.argv[1], conf={"keyring": sys.argv[2]}) as c, c.op
     for m in snap_create snap_delete; do
         printf '  %-28s %10.3f %10.3f\n' "$m" "$(median "$T/runs/ceph.$m.onestor")" "$(median "$T/runs/ceph.$m.rbd")"
     done
-    printf '  %-28s %10s %10s %10s\n' "" onestor "rbd import" "| import -"
-    printf '  %-28s %10.3f %10.3f %10.3f   used: %s MiB vs %s MiB of %s MiB data\n' "DS cp ($cpg GiB, $DATA_MIB MiB data)" \
-        "$(median "$T/runs/ceph.cp.onestor")" "$(median "$T/runs/ceph.cp.rbd")" "$(median "$T/runs/ceph.cp.pipe")" \
+    printf '  %-28s %10s %10s %10s %10s\n' "" onestor upstream "rbd import" "| import -"
+    printf '  %-28s %10.3f %10.3f %10.3f %10.3f   used: %s MiB vs %s MiB of %s MiB data\n' "DS cp ($cpg GiB, $DATA_MIB MiB data)" \
+        "$(median "$T/runs/ceph.cp.onestor")" "$(median "$T/runs/ceph.cp.upstream")" "$(median "$T/runs/ceph.cp.rbd")" "$(median "$T/runs/ceph.cp.pipe")" \
         "$(cat "$T/runs/ceph.cp.onestor.used")" "$(cat "$T/runs/ceph.cp.rbd.used")" "$DATA_MIB"
     echo "  (onestor: the driver call as oned makes it, one ssh connection; upstream: its clone's rbd calls in one ssh"
     echo "   after one more ssh; rbd copy: a full copy; ssh floor: one ssh host01 true; rbd alone: the bare command"
     echo "   in one ssh; DS cp: onestor sends the file's data alone (an rbd diff stream) to rbd import-diff on the"
-    echo "   bridge; rbd import: the bridge reads the file itself (the file already there, its best case); | import -:"
+    echo "   bridge; upstream: its cp's flow (the file through ssh into dd on the bridge, then qemu-img info, rbd import"
+    echo "   and rm in a second ssh); rbd import: the bridge reads the file itself (already there: the floor); | import -:"
     echo "   the front-end's file through ssh into rbd import -, holes and all)"
 }
 timed_ceph() {  # timed_ceph NAME COMMAND...: appends "round seconds" to $T/runs/ceph.NAME

@@ -153,6 +153,23 @@ check "nothing was created by the refused actions" test "$(pool_ls)" = "$before"
 qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 16M
 expect_error "cp of a qcow2 is refused (RBD images are raw)" "RBD images are raw" "$D/cp" "$(cdump PATH="$SAFE/q.qcow2")" 22
 
+echo "# a full pool (its quota reached): a bounded, clear failure, nothing left; the retry succeeds once it has room"
+CA=(timeout 120 ceph -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
+pool_full() { "${CA[@]}" health detail 2>/dev/null | grep -q "pool 'one' is full"; }
+wait_for() { local i; for i in $(seq 1 60); do "$@" && return 0; sleep 1; done; return 1; }
+before=$(pool_ls)
+"${CA[@]}" osd pool set-quota one max_objects 1 >/dev/null 2>&1
+check "the cluster marks the pool full (quota: 1 object)" wait_for pool_full
+t0=$SECONDS
+expect_error "cp into the full pool fails with a reason" "one-33" env ONESTOR_CEPH_TIMEOUT=5 "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 33
+check "... within 60 s ($((SECONDS - t0)) s), leaving the pool as it was" test $((SECONDS - t0)) -lt 60 -a "$(pool_ls)" = "$before"
+"${CA[@]}" osd pool set-quota one max_objects 0 >/dev/null 2>&1
+not_full() { ! pool_full; }
+check "the quota lifted, the pool is no longer full" wait_for not_full
+expect_ok "the retry of cp succeeds" "$D/cp" "$(cdump PATH="$SAFE/pers.raw")" 33
+check "it holds the file's bytes" test "$(rsum one/one-33)" = "$PERSSUM"
+expect_ok "rm one/one-33" "$D/rm" "$(cdump SOURCE=one/one-33 IMAGE_ID=33)" 33
+
 echo "# connections: one per host and action"
 vm_xml 44 host02 ceph "0:YES:one/one-7:64:64:raw:ceph"
 expect_conns 0 1 "TM clone on host02: one connection to it" "$TM/clone" "frontend:one/one-7" "host02:$DS/0/44/disk.0" 44 1
