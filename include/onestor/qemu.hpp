@@ -4,6 +4,7 @@
 #pragma once
 #include "onestor/host.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string
 std::vector<ImageInfo> parse_chain(const std::string& json);
 Step chain_step(Host& h, const std::string& path, const std::string& format);
 Step info_step(Host& h, const std::string& path, const std::string& format);
+// The header of every layer of a snapshot directory (files named by digits; layer 0 read as
+// `format0`, the others as qcow2), in one step; parse_layers gives them by layer.
+Step layers_step(Host& h, const std::string& dir, const std::string& format0);
+std::map<long, ImageInfo> parse_layers(const std::string& out);
 
 // An untrusted image, opened with its declared format: refused when the format does not
 // match, or when its backing file or external data file lies outside `allowed_dir`

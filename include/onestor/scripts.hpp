@@ -24,6 +24,7 @@ extern const char* const kCopyKeeper;    // $1 VM dir, $2 token: "present" + its
 extern const char* const kCopyDrop;      // $1 VM dir, $2 token, $3 all|any, then the keeper's disk names
 extern const char* const kTarCommit;     // $1 temp dir, $2 name inside, $3 target
 extern const char* const kRetire;        // $1 source, $2 its hidden temporary name: rename, remove
+extern const char* const kLayerHeaders;  // $1 dir, $2 layer 0's format, then `qemu-img info ... -f`: each layer's header
 const std::string& tar_receive();        // $1 temp dir, $2 target (tar on stdin)
 const std::string& push();               // $1 destination, $2 SSH_CONTROL_PERSIST, $3 command, then ssh
 

@@ -235,8 +235,9 @@ void Qcow2::snap_delete(const TmContext& c, const HostPath& disk, long snap) {
     Layout l = layout(h, c, disk);
     std::string victim = l.file(snap);
     std::string missing = "snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + " does not exist";
-    Active a = validated_active(
-        h, disk, l, {h.present_step(victim, missing), qemu::chain_step(h, victim, l.format(snap)), h.list_step(l.dir)});
+    Active a = validated_active(h, disk, l,
+                                {h.present_step(victim, missing), qemu::chain_step(h, victim, l.format(snap)),
+                                 qemu::layers_step(h, l.dir, l.format(0))});  // (what every layer is built on)
     if (snap == a.id) throw DriverError(missing);
     if (l.persistent && (snap == 0 || (l.absolute && !h.readlink(victim).empty())))
         throw DriverError("snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) +
@@ -249,22 +250,12 @@ void Qcow2::snap_delete(const TmContext& c, const HostPath& disk, long snap) {
                           " names no backing format; refusing to guess it");
     long parent = l.layer_of(vi);
     std::string parent_format = vi.backing_format.empty() ? "qcow2" : vi.backing_format;
-    // What every other layer is built on (one round trip for all of them).
-    std::vector<long> others;
-    std::vector<Step> reads;
-    for (const auto& n : Host::parse_list(a.also[2])) {
-        if (!numeric_name(n) || std::stol(n) == snap) continue;
-        others.push_back(std::stol(n));
-        reads.push_back(qemu::info_step(h, l.file(others.back()), l.format(others.back())));
-    }
-    auto headers = h.batch(reads);
     // Every layer built on the victim is rebased onto the victim's own backing file
     // (safe mode: the data the victim provided is copied into the child first), named
     // as a layer in the child's place names it.
     std::vector<Step> steps;
-    for (size_t i = 0; i < others.size(); ++i) {
-        if (l.layer_of(qemu::parse_info(headers[i])) != snap) continue;
-        long k = others[i];
+    for (const auto& [k, header] : qemu::parse_layers(a.also[2])) {
+        if (k == snap || l.layer_of(header) != snap) continue;
         std::string name = parent < 0 ? vi.backing_file : k == a.id ? l.active_name(parent) : l.frozen_name(parent);
         log::info("rebasing layer " + std::to_string(k) + " off snapshot " + std::to_string(snap));
         steps.push_back(qemu::rebase_step(h, l.file(k), name, parent_format));

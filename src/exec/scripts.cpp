@@ -57,6 +57,14 @@ const char* const kMd5Of =
 
 // Runs "$@" under rlimits: $1 ulimit -v (KiB), $2 ulimit -t (s); two malloc arenas, as
 // exec.cpp gives a local child under an address-space limit.
+// $1 a snapshot directory, $2 the format of its layer 0, then the words of `qemu-img info
+// ... -f`: for each layer (a name of digits; hidden temporaries and links by other names
+// left out), its name on a line, its header (read as qcow2, layer 0 as $2: never probed),
+// then a line of one RS (0x1e); the first that cannot be read fails it.
+const char* const kLayerHeaders =
+    "d=$1; f0=$2; shift 2; for p in \"$d\"/*; do n=${p##*/}; case $n in ''|*[!0-9]*) continue;; esac; "
+    "f=qcow2; [ \"$n\" = 0 ] && f=$f0; printf '%s\\n' \"$n\"; \"$@\" \"$f\" \"$p\" || exit; printf '\\036\\n'; done";
+
 const char* const kLimited =
     "ulimit -v \"$1\" && ulimit -t \"$2\" && shift 2 && MALLOC_ARENA_MAX=2 && export MALLOC_ARENA_MAX && exec \"$@\"";
 

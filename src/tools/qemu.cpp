@@ -3,6 +3,7 @@
 #include "onestor/config.hpp"
 #include "onestor/error.hpp"
 #include "onestor/paths.hpp"
+#include "onestor/scripts.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -182,6 +183,27 @@ Step info_step(Host& h, const std::string& path, const std::string& format) {
     // (path: absolute (clean_path), so never taken for an option or a protocol)
     Argv a = qemu_img({"info", "--output=json", "-U", "-f", named(format), path});
     return h.ask_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
+}
+
+Step layers_step(Host& h, const std::string& dir, const std::string& format0) {
+    Argv a = {"sh", "-c", scripts::kLayerHeaders, "sh", dir, named(format0)};
+    for (auto& w : qemu_img({"info", "--output=json", "-U", "-f"})) a.push_back(std::move(w));
+    return h.ask_step(a, "cannot read the layers of " + quoted(h.label(dir)), 300, kHeaderLimits);
+}
+
+std::map<long, ImageInfo> parse_layers(const std::string& out) {
+    std::map<long, ImageInfo> layers;
+    size_t at = 0;
+    while (at < out.size()) {
+        size_t nl = out.find('\n', at), end = out.find("\n\x1e\n", at);
+        if (nl == std::string::npos || end == std::string::npos || end < nl) throw DriverError("the layer headers end early");
+        std::string name = out.substr(at, nl - at);
+        if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
+            throw DriverError("the layer headers name no layer: " + quoted(name.substr(0, 40)));
+        layers[std::stol(name)] = parse_info(out.substr(nl + 1, end - nl - 1));
+        at = end + 3;
+    }
+    return layers;
 }
 
 Step create_step(Host& h, const std::string& format, const std::string& path, unsigned long long size_mb) {

@@ -4,7 +4,9 @@
 // asserted, failures included.
 #include "scratch.hpp"
 
+#include "onestor/error.hpp"
 #include "onestor/exec.hpp"
+#include "onestor/qemu.hpp"
 #include "onestor/scripts.hpp"
 
 #include <doctest/doctest.h>
@@ -94,4 +96,39 @@ TEST_CASE("fixed scripts: existence, canonical path, size, contents, exit status
         fs::remove(f);
     }
     CHECK(!fs::exists(d / "PWNED"));  // no name ever ran as a command
+}
+
+TEST_CASE("layer headers: every numbered layer read in its declared format, in one run; nothing else read") {
+    scratch::Dir d;
+    fs::path dir = d.p / "disk.0.snap";
+    fs::create_directories(dir);
+    auto img = [](const Argv& a) { REQUIRE(spawn(a, {.timeout_s = 30, .check = false}).status == 0); };
+    img({"qemu-img", "create", "-q", "-f", "raw", (dir / "0").string(), "1M"});
+    img({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", "0", (dir / "1").string(), "1M"});
+    img({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", "1", (dir / "12").string(), "1M"});
+    img({"qemu-img", "create", "-q", "-f", "qcow2", (dir / ".3.onestor-tmp.T1").string(), "1M"});  // a temporary
+    fs::create_directory_symlink(".", dir / "disk.0.snap");                                        // the self link
+    { std::ofstream(dir / "-x7") << "not a layer"; }
+    Argv q = {"qemu-img", "info", "--output=json", "-U", "-f"};
+    Argv a = {dir.string(), "raw"};
+    a.insert(a.end(), q.begin(), q.end());
+    Result r = sh(scripts::kLayerHeaders, a);
+    REQUIRE(r.status == 0);
+    auto layers = qemu::parse_layers(r.out);
+    REQUIRE(layers.size() == 3);
+    CHECK(layers.at(0).format == "raw");
+    CHECK((layers.at(1).format == "qcow2" && layers.at(1).backing_file == "0" && layers.at(1).backing_format == "raw"));
+    CHECK((layers.at(12).format == "qcow2" && layers.at(12).backing_file == "1"));
+    // Layer 0 declared qcow2 while it is raw: the read fails, and so does the whole answer.
+    a[1] = "qcow2";
+    CHECK(sh(scripts::kLayerHeaders, a).status != 0);
+    // An empty directory: no layers.
+    fs::path empty = d.p / "empty";
+    fs::create_directories(empty);
+    a = {empty.string(), "raw"};
+    a.insert(a.end(), q.begin(), q.end());
+    r = sh(scripts::kLayerHeaders, a);
+    CHECK((r.status == 0 && qemu::parse_layers(r.out).empty()));
+    CHECK_THROWS_AS(qemu::parse_layers("1\n{}"), DriverError);          // no end mark
+    CHECK_THROWS_AS(qemu::parse_layers("x\n{}\n\x1e\n"), DriverError);  // no layer name
 }
