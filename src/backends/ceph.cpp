@@ -629,12 +629,12 @@ public:
         require_raw(d);
         auto a = d.cl.ask({Cluster::info_of(image), Cluster::snaps_of(image)});
         rbd::Info info = d.cl.require(a[0], image);
-        unsigned long long size = static_cast<unsigned long long>(d.vd->size_mb("SIZE"));
-        if (size << 20 <= info.size) size = 0;
+        long size = d.vd->size_mb("SIZE");
+        unsigned long long grow = size > 0 && static_cast<unsigned long long>(size) << 20 > info.size ? size : 0;
         if (info.format == 2)
-            export_to_disk(d, dst, image.snap(rbd::kCloneSnap), size, parent_snapshot(d.cl, image, d.cl.snaps(a[1], image)));
+            export_to_disk(d, dst, image.snap(rbd::kCloneSnap), grow, parent_snapshot(d.cl, image, d.cl.snaps(a[1], image)));
         else
-            export_to_disk(d, dst, image.spec(), size, {});
+            export_to_disk(d, dst, image.spec(), grow, {});
     }
 
     // ln.ssh: the persistent image exported into the disk's local file (mvds.ssh saves it back).

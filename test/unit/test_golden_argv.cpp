@@ -823,6 +823,7 @@ std::vector<Target> every_action() {
     for (const char* d : {"shared", "ssh", "qcow2"})
         for (const char* a : {"clone", "resize"}) t.push_back({Kind::Tm, d, a, "", "thick"});
     t.push_back({Kind::Tm, "qcow2", "clone", "ssh", "thick"});  // (a standalone copy)
+    t.push_back({Kind::Tm, "ceph", "clone", "ssh", "thick"});   // (the exported file grown and allocated)
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")
