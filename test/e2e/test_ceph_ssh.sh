@@ -114,6 +114,20 @@ sed -i "s|<CEPH_KEY>$KEY</CEPH_KEY>|<CEPH_KEY>$SAFE/wrong.key</CEPH_KEY>|g" "$T/
 expect_error "mvds.ssh with a wrong key: refused by the cluster" "one/one-8" env ONESTOR_CEPH_TIMEOUT=5 "$TM/mvds.ssh" "host02:$V3/disk.1" "one/one-8" 43 1
 check "... the file and the image are as they were, nothing left in the pool" test "$(sum "$(at host02 "$V3/disk.1")")" = "$W" -a "$(rsum one/one-8)" = "$W" -a "$(pool_ls)" = "one-11 one-12 one-7 one-8 "
 vm_xml 43 host02 ssh "0:YES:one/one-7:64:64:raw:ceph" "1:NO:one/one-8:32:32:raw:ceph" "2:YES:one/one-7:64:64:qcow2:ceph"
+# SIGTERM while rbd import writes the file into one/one-8.tmp: the import on host02 stops
+# with the driver, the temporary volume goes, the image and the file stay as they were.
+head -c $((256 << 20)) /dev/urandom | dd of="$F3" bs=1M seek=32 conv=notrunc status=none
+F3SUM=$(sum "$F3")
+importing() { on host02 pgrep -f "import --no-progress $V3/disk.1" >/dev/null; }
+"$TM/mvds.ssh" "host02:$V3/disk.1" "one/one-8" 43 1 >"$T/stop.out" 2>"$T/stop.err" &
+pid=$!
+seen=no
+for _ in $(seq 1 300); do importing && { seen=yes; break; }; sleep 0.1; done
+kill -TERM "$pid"; wait "$pid" 2>/dev/null; STOP_RC=$?
+check "SIGTERM mid-import (rbd import seen running on host02: $seen): mvds.ssh fails, saying it was interrupted" eval '[ "$seen" = yes ] && [ "$STOP_RC" -ne 0 ] && grep -q "interrupted by signal 15" "$T/stop.err"'
+sleep 1
+check "... the import on host02 stopped too" eval '! importing'
+check "... one/one-8 as it was, no .tmp or .old left, the file intact" test "$(rsum one/one-8)" = "$W" -a "$(pool_ls)" = "one-11 one-12 one-7 one-8 " -a "$(sum "$F3")" = "$F3SUM"
 expect_error "clone.ssh of a disk declared qcow2 is refused (RBD disks are raw)" "RBD disks are raw" "$TM/clone.ssh" "frontend:one/one-7" "host02:$V3/disk.2" 43 1
 expect_error "hostile source refused" "RBD image name" "$TM/clone.ssh" "frontend:one/-rf" "host02:$V3/disk.0" 43 1
 expect_error "hostile save-as name refused" "RBD image name" "$TM/cpds.ssh" "host02:$V3/disk.1" 'one/x;id' -1 43 1
@@ -121,8 +135,8 @@ expect_error "hostile mvds target refused" "RBD image name" "$TM/mvds.ssh" "host
 expect_error "a disk path outside VM 43's directory refused" "43" "$TM/clone.ssh" "frontend:one/one-7" "host02:/etc/disk.0" 43 1
 expect_error "another image than the disk's SOURCE refused" "SOURCE" "$TM/ln.ssh" "frontend:one/one-7" "host02:$V3/disk.1" 43 1
 check "nothing was made in the pool, no disk.0 or disk.2 on host02" test "$(pool_ls)" = "one-11 one-12 one-7 one-8 " -a ! -e "$(at host02 "$V3/disk.0")" -a ! -e "$(at host02 "$V3/disk.2")"
-expect_ok "mvds.ssh of host02's disk.1 (unchanged) back into one/one-8" "$TM/mvds.ssh" "host02:$V3/disk.1" "one/one-8" 43 1
-check "one/one-8 is the same, no .tmp or .old left" test "$(rsum one/one-8)" = "$W" -a "$(pool_ls)" = "one-11 one-12 one-7 one-8 "
+expect_ok "mvds.ssh of host02's disk.1 (grown to 288 MiB) back into one/one-8" "$TM/mvds.ssh" "host02:$V3/disk.1" "one/one-8" 43 1
+check "one/one-8 holds its bytes (288 MiB), no .tmp or .old left" test "$(rsum one/one-8)" = "$F3SUM" -a "$(rsize one/one-8)" = $((288 << 20)) -a "$(pool_ls)" = "one-11 one-12 one-7 one-8 "
 expect_ok "delete VM 43's directory" "$R/tm/ssh/delete" "host02:$V3" 43 0
 
 remove_all 7 8 11 12
