@@ -16,6 +16,10 @@
 // the context and the VM directory live in the system datastore's directory (shared or
 // ssh), as with the other drivers; `mv` of anything but an RBD disk is the ssh driver's
 // (upstream's tm/ceph/mv is tm/ssh/mv).
+//
+// The .ssh variants (an ssh system datastore): the disk is a local file of its host,
+// exported from the image (`rbd export`, sparse) and imported back (`rbd import` into a
+// temporary volume, renamed or swapped in), the rbd tools running on that host.
 #include "common.hpp"
 
 #include "onestor/config.hpp"
@@ -30,6 +34,7 @@
 #include "onestor/qemu.hpp"
 #include "onestor/rbd.hpp"
 #include "onestor/scripts.hpp"
+#include "onestor/transfer.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -177,38 +182,74 @@ struct Cluster {
 // interrupted attempt removed first (it holds nothing anyone uses), then the action's steps,
 // then the rename. Should the batch fail anywhere, or the action after it was sent, the
 // guard removes the temporary volume if it exists (runs after SIGTERM too).
+//
+// `replaces`: the final name holds the image the new volume takes the place of (mvds.ssh).
+// rbd renames onto no taken name, so the old image is renamed aside (aside(), <name>.old),
+// the new one in, and only then is the old one removed. Should the batch stop between the
+// two renames, or the action be killed there, the guard renames the old image back (a rename
+// that fails while the name is taken): the name never holds a partial image, nor is the old
+// one lost. The caller checks that the final name exists before (an aside() found then is a
+// leftover of a completed swap, and goes first).
 class Made {
 public:
-    Made(const Cluster& c, rbd::Image final_name)
-        : c_(c), final_(std::move(final_name)), tmp_{final_.pool, final_.name + ".tmp"} {}
+    Made(const Cluster& c, rbd::Image final_name, bool replaces = false)
+        : c_(c),
+          final_(std::move(final_name)),
+          tmp_{final_.pool, final_.name + ".tmp"},
+          aside_{final_.pool, final_.name + ".old"},
+          replaces_(replaces) {}
     Made(const Made&) = delete;
     ~Made() {
         if (done_ || !sent_) return;
         CleanupScope undoing;
         try {
-            if (c_.found(c_.h->batch({c_.answered(drop(), false)})[0], "cannot remove " + quoted(tmp_.spec())))
+            std::vector<Step> undo;
+            if (replaces_) undo.push_back(c_.answered({"rename", aside_.spec(), final_.spec()}, false));
+            undo.push_back(c_.answered(drop(tmp_), false));
+            auto a = c_.h->batch(undo);
+            if (replaces_ && a[0].find("\nexit ") == std::string::npos)
+                log::info("renamed " + quoted(aside_.spec()) + " back to " + quoted(final_.spec()) + " after this failed action");
+            if (c_.found(a.back(), "cannot remove " + quoted(tmp_.spec())))
                 log::info("removed " + quoted(tmp_.spec()) + ", made by this failed action");
         } catch (const std::exception& e) {
-            log::error("could not remove " + quoted(tmp_.spec()) + ", which this failed action may have made: " + e.what());
+            log::error("could not undo what this failed action may have made (" + quoted(tmp_.spec()) +
+                       (replaces_ ? ", " + quoted(final_.spec()) + " renamed to " + quoted(aside_.spec()) : "") +
+                       "): " + e.what());
         }
     }
     const rbd::Image& tmp() const { return tmp_; }
-    // The steps write tmp(); a final name that exists already is refused by the rename.
-    // `after` runs once the volume has its final name (in the same batch).
+    const rbd::Image& aside() const { return aside_; }
+    // The steps write tmp(); a final name that exists already is refused by the rename (but
+    // when replacing). `after` runs once the volume is in place, in the same batch.
     void make(std::vector<Step> steps, int stdin_fd = -1, std::vector<Step> after = {}) {
-        steps.insert(steps.begin(), c_.answered(drop(), false));  // (its failure shows in the next step: tmp exists)
+        steps.insert(steps.begin(), c_.answered(drop(tmp_), false));  // (its failure shows in the next step: tmp exists)
+        if (replaces_) {
+            steps.insert(steps.begin(), c_.answered(drop(aside_), false));
+            steps.push_back(c_.step({"rename", final_.spec(), aside_.spec()},
+                                    "cannot rename " + quoted(final_.spec()) + " to " + quoted(aside_.spec())));
+        }
         steps.push_back(c_.step({"rename", tmp_.spec(), final_.spec()},
                                 "cannot rename " + quoted(tmp_.spec()) + " to " + quoted(final_.spec())));
+        size_t removed = steps.size();  // (the old image's removal, when replacing)
+        if (replaces_) steps.push_back(c_.answered(drop(aside_), false));
         for (auto& s : after) steps.push_back(std::move(s));
         sent_ = true;
-        c_.h->batch(steps, stdin_fd);
+        auto out = c_.h->batch(steps, stdin_fd);
         done_ = true;
+        if (!replaces_) return;
+        try {  // (the new image is in place: a leftover old one is logged, not fatal; the next save removes it)
+            c_.found(out[removed],
+                     "could not remove " + quoted(aside_.spec()) + ", which " + quoted(final_.spec()) + " replaced,");
+        } catch (const DriverError& e) {
+            log::error(e.what());
+        }
     }
 
 private:
-    Argv drop() const { return {"rm", "--no-progress", tmp_.spec()}; }
+    static Argv drop(const rbd::Image& img) { return {"rm", "--no-progress", img.spec()}; }
     const Cluster& c_;
-    rbd::Image final_, tmp_;
+    rbd::Image final_, tmp_, aside_;
+    bool replaces_;
     bool sent_ = false, done_ = false;
 };
 
@@ -576,6 +617,90 @@ public:
         made.make(std::move(steps));  // (a second round trip: whether to protect is an answer)
     }
 
+    // ---- the .ssh variants: an ssh system datastore, where the disk is a local file of its
+    // host. The rbd tools run on that host (as above), in one batch after the questions.
+
+    // clone.ssh: the image's protected snapshot `snap` (made on first use, as the clone's
+    // parent is) exported into the disk's local file; a format 1 image, the image itself.
+    void clone_ssh(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        Disk d = disk_of(c, dst);
+        rbd::Image image = rbd::parse_spec(src.path);
+        if (!(image == d.image)) throw DriverError(quoted(src.path) + " is not the SOURCE of disk " + std::to_string(d.id));
+        require_raw(d);
+        auto a = d.cl.ask({Cluster::info_of(image), Cluster::snaps_of(image)});
+        rbd::Info info = d.cl.require(a[0], image);
+        long size = d.vd->size_mb("SIZE");
+        unsigned long long grow = size > 0 && static_cast<unsigned long long>(size) << 20 > info.size ? size : 0;
+        if (info.format == 2)
+            export_to_disk(d, dst, image.snap(rbd::kCloneSnap), grow, parent_snapshot(d.cl, image, d.cl.snaps(a[1], image)));
+        else
+            export_to_disk(d, dst, image.spec(), grow, {});
+    }
+
+    // ln.ssh: the persistent image exported into the disk's local file (mvds.ssh saves it back).
+    void ln_ssh(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        Disk d = disk_of(c, dst);
+        if (!(rbd::parse_spec(src.path) == d.rbd) || d.owned)
+            throw DriverError(quoted(src.path) + " is not the persistent SOURCE of disk " + std::to_string(d.id));
+        require_raw(d);
+        d.cl.require(d.rbd);
+        export_to_disk(d, dst, d.rbd.spec(), 0, {});
+    }
+
+    // mvds.ssh: the local file goes back into the persistent image, never written in place
+    // (upstream's `qemu-img convert -n` leaves it half old, half new should it stop midway):
+    // `rbd import` of the file (zero blocks are not written) into <name>.tmp, swapped in for
+    // the image (Made, replacing: the old image aside, the new one renamed in, the old one
+    // removed last). The swap would lose the image's snapshots, and the clones hanging on
+    // them, so an image with snapshots is refused before anything changes. The local file
+    // goes once the image is in place. As upstream, refused for a VM undeployed or stopped
+    // (its disk is then on another host than the VM's last one).
+    void mvds_ssh(const TmContext& c, const HostPath& src, const HostPath& dst) {
+        Disk d = disk_of(c, src);
+        if (!(rbd::parse_spec(dst.path) == d.rbd) || d.owned)
+            throw DriverError(quoted(dst.path) + " is not the persistent SOURCE of disk " + std::to_string(d.id));
+        if (src.host != c.vm().hostname)
+            throw DriverError("cannot save " + quoted(src.str()) + ": VM " + std::to_string(c.vmid) +
+                              " is undeployed or stopped (not supported, as upstream)");
+        require_raw(d);
+        set_data_pool(c, d, c.dsid);
+        Made made(d.cl, d.rbd, true);
+        Host& h = *d.cl.h;
+        auto a = h.batch(
+            {d.cl.question(Cluster::info_of(d.rbd)), d.cl.question(Cluster::info_of(made.aside())), h.exists_step(src.path)});
+        if (a[2].empty()) throw DriverError(quoted(src.str()) + " does not exist");
+        auto have = d.cl.info(a[0], d.rbd);
+        if (!have)
+            throw DriverError(
+                "RBD image " + quoted(d.rbd.spec()) + " does not exist" +
+                (d.cl.info(a[1], made.aside()) ? " (" + quoted(made.aside().spec()) + " holds it: an interrupted save)" : ""));
+        if (have->snapshot_count > 0)
+            throw DriverError("cannot save " + quoted(src.str()) + " into " + quoted(d.rbd.spec()) + ": it has " +
+                              std::to_string(have->snapshot_count) + " snapshot(s), which replacing it would lose");
+        made.make({import_step(d, src, made.tmp())}, -1, {h.remove_step(src.path)});
+        log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(d.rbd.spec()));
+    }
+
+    // cpds.ssh: save-as of the local file, imported into the new image (Made). Its snapshots
+    // are not RBD snapshots: a snapshot's save-as is refused, as upstream.
+    void cpds_ssh(const TmContext& c, const HostPath& src, const HostPath& dst, long snap) {
+        Disk d = disk_of(c, src);
+        if (snap != -1)
+            throw DriverError("cannot save snapshot " + std::to_string(snap) + " of " + quoted(src.str()) +
+                              ": a local copy of an RBD disk has no snapshots to save (not supported, as upstream)");
+        require_raw(d);
+        set_data_pool(c, d, c.dsid);
+        rbd::Image target = rbd::parse_spec(dst.path);
+        Made made(d.cl, target);
+        made.make({import_step(d, src, made.tmp())});  // (a missing file: rbd's "error opening")
+    }
+
+    // resize.ssh: the local file grows (qemu-img resize, which refuses to shrink).
+    void resize_ssh(const TmContext& c, const HostPath& disk, long size_mb) {
+        require_raw(disk_of(c, disk));
+        CommonTm::resize(c, disk, size_mb);
+    }
+
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (rbd_disk(c, src)) return;                                      // in the cluster, seen from every host
         ssh_table().entry("mv").as<sig::Paths>("ssh", "mv")(c, src, dst);  // upstream's tm/ceph/mv is tm/ssh/mv
@@ -734,6 +859,43 @@ private:
         return *d;
     }
 
+    // An RBD disk is raw; one declared otherwise is refused (a file of another format would be
+    // written into the cluster, or read from it, as if it were raw).
+    static void require_raw(const Disk& d) {
+        std::string f = disk_format(*d.vd);
+        if (f != "raw") throw DriverError("disk " + std::to_string(d.id) + " is " + quoted(f) + ": RBD disks are raw");
+    }
+
+    // `from` (an image, or image@snap) into the disk's local file `dst` on its host: `rbd
+    // export` to a temporary name beside it (sparse: rbd seeks over zero blocks), grown to
+    // grow_mb (0: not), every byte allocated for a thick disk, synced, renamed; after
+    // `steps`, in one batch. The host's datastore is marked for local monitoring, as
+    // upstream's clone.ssh does.
+    static void export_to_disk(const Disk& d, const HostPath& dst, const std::string& from, unsigned long long grow_mb,
+                               std::vector<Step> steps) {
+        Host& h = *d.cl.h;
+        std::string dir = dirname_of(dst.path);
+        RemoteTemp tmp(h, io::temp_name_for(dst.path));
+        steps.push_back(h.mkdir_step(dir));
+        steps.push_back(h.run_step(transfer::with_monitor_mark(monitor_mark_of(dir, "ssh").path, "ssh", {"true"}),
+                                   "cannot mark " + quoted(h.label(dir)) + " for monitoring", 60));
+        steps.push_back(d.cl.step({"export", "--no-progress", from, tmp.path()},
+                                  "cannot export " + quoted(from) + " to " + quoted(dst.str()), true));
+        if (grow_mb) steps.push_back(qemu::resize_step(h, "raw", tmp.path(), grow_mb, thick(d.vd)));
+        if (thick(d.vd)) steps.push_back(h.preallocate_step(tmp.path()));
+        steps.push_back(h.sync_step(tmp.path()));
+        steps.push_back(h.rename_step(tmp.path(), dst.path, true));
+        log::info("exporting " + quoted(from) + " to " + quoted(dst.str()));
+        h.batch(steps);
+        tmp.keep();
+    }
+
+    // `rbd import` of the disk's local file into `to` (a new volume: the datastore's data pool).
+    static Step import_step(const Disk& d, const HostPath& file, const rbd::Image& to) {
+        return d.cl.step(d.cl.new_volume({"import", "--no-progress", file.path, to.spec()}),
+                         "cannot import " + quoted(file.str()) + " into " + quoted(to.spec()), true);
+    }
+
     // image@snap, protected: the steps that make it on first use (none when it is there, as
     // listed in `ss`); present but unprotected is an error (someone is removing it, and a
     // clone of it would break).
@@ -787,7 +949,13 @@ const TmTable& ceph_tm_table() {
                             {"mkimage", op(b, &CephTm::mkimage)},
                             {"mkswap", mkswap_of(b)},
                             {"monitor", op(b, &CephTm::monitor)},
-                            {"resize", op(b, &CephTm::resize)}},
+                            {"resize", op(b, &CephTm::resize)},
+                            {"clone.ssh", op(b, &CephTm::clone_ssh)},
+                            {"ln.ssh", op(b, &CephTm::ln_ssh)},
+                            {"mvds.ssh", op(b, &CephTm::mvds_ssh)},
+                            {"cpds.ssh", op(b, &CephTm::cpds_ssh)},
+                            {"delete.ssh", op(b, &CommonTm::del)},  // the local file goes; the image stays
+                            {"resize.ssh", op(b, &CephTm::resize_ssh)}},
                            /*rbd_images=*/true};
     return t;
 }

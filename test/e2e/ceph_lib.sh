@@ -66,3 +66,15 @@ cdump() {
         sed "s|<BRIDGE_LIST>|<POOL_NAME>$POOL</POOL_NAME><CEPH_USER>$CUSER</CEPH_USER><CEPH_KEY>$CKEY</CEPH_KEY><CEPH_CONF>$CONF</CEPH_CONF><BRIDGE_LIST>|" |
         base64 -w0
 }
+
+# remove_all ID...: the end of a suite: the images one/one-ID removed through DS rm, then
+# the pool and the EC data pool are empty.
+remove_all() {
+    echo "# the end: everything removed through the drivers"
+    local id
+    for id in "$@"; do
+        expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
+    done
+    check "the pool is empty" test -z "$(pool_ls)"
+    check "so is the EC data pool (no rbd_data objects)" test -z "$(timeout 60 rados -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring" -p one_ec ls | grep rbd_data)"
+}

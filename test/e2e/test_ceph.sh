@@ -269,10 +269,5 @@ check "restored, it is the imported file" test "$(rsum one/one-32)" = "$PERSSUM"
 expect_ok "rm it for good" "$D/rm" "$(cdump SOURCE=one/one-32 IMAGE_ID=32)" 32
 check "the trash is empty" test "$("${RB[@]}" trash ls one | wc -l)" = 0
 
-echo "# the end: everything removed through the drivers"
-for id in 7 8 11 12; do
-    expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
-done
-check "the pool is empty" test -z "$(pool_ls)"
-check "so is the EC data pool (no rbd_data objects)" test -z "$(timeout 60 rados -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring" -p one_ec ls | grep rbd_data)"
+remove_all 7 8 11 12
 e2e_finish

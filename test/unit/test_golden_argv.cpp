@@ -82,7 +82,8 @@ std::string self_exe() {
 // its volumes (pool/name -> size, the parent snapshot of a clone, snapshots in the order
 // made), answered in the JSON shapes rbd.cpp parses and changed as the commands say, with
 // rbd's own refusals where a driver reads them (ENOENT of a missing image, a clone of an
-// unprotected snapshot, rm of an image with snapshots). Auth, timeout and progress words
+// unprotected snapshot, rm of an image with snapshots); an export into a file (the .ssh
+// variants) makes that file, of the volume's size. Auth, timeout and progress words
 // carry nothing it needs: they are dropped before the command is read.
 struct CephCluster {
     struct Snap {
@@ -153,9 +154,20 @@ struct CephCluster {
         }
         bool sized = a.size() == 5 && a[2] == "--size";  // create/resize --size <N>M|<N>B SPEC
         auto size = [&] { return a[3].back() == 'B' ? std::stoull(a[3]) : std::stoull(a[3]) << 20; };
-        if ((sized && a[1] == "create") || (a.size() == 4 && a[1] == "import")) {  // (an import's data is not read: 1 MiB)
+        bool file = a.size() == 4 && a[2] != "-";  // an import from, an export into, a host's file
+        if (file && a[1] == "import" && !fs::is_regular_file(a[2])) return refuse("error opening " + a[2]);
+        if ((sized && a[1] == "create") ||
+            (a.size() == 4 && a[1] == "import")) {  // (its data is not read: 1 MiB, or the file's size)
             if (vols.count(last)) return refuse("create error: (17) File exists");
-            vols[last] = {sized ? size() : 1 << 20, "", {}};
+            vols[last] = {sized ? size() : file ? fs::file_size(a[2]) : 1 << 20, "", {}};
+            return {};
+        }
+        if (file && a[1] == "export") {  // a sparse file of the volume's size (its data is not modelled)
+            auto [img, snap] = split(a[2], '@');
+            if (!vols.count(img) || (!snap.empty() && !snap_of(a[2]))) return enoent(a[2]);
+            if (fs::exists(last)) return refuse("export error: (17) File exists");
+            std::ofstream(last, std::ios::binary).flush();
+            fs::resize_file(last, vols.at(img).size);
             return {};
         }
         if (cmd({"import-diff", "-"})) return vols.count(last) ? Result{} : enoent(last);  // (its data is not read)
@@ -811,6 +823,7 @@ std::vector<Target> every_action() {
     for (const char* d : {"shared", "ssh", "qcow2"})
         for (const char* a : {"clone", "resize"}) t.push_back({Kind::Tm, d, a, "", "thick"});
     t.push_back({Kind::Tm, "qcow2", "clone", "ssh", "thick"});  // (a standalone copy)
+    t.push_back({Kind::Tm, "ceph", "clone", "ssh", "thick"});   // (the exported file grown and allocated)
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")
