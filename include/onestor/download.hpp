@@ -14,6 +14,7 @@
 // credentials or query string.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,8 +69,12 @@ struct DownloadResult {
     std::string archive;               // "", "tar", "zip"
 };
 
+class SparseWriter;
 // Streams the source into out_fd (a new empty regular file) and returns what it did.
 DownloadResult download_to_fd(const DownloadOptions& opts, int out_fd);
+// The same into w, finished (its size given) before the checksums are verified: a caller
+// commits the result only when this returned.
+DownloadResult download_to(const DownloadOptions& opts, SparseWriter& w);
 
 // The source's bytes as served, to `sink` in order: no decompression, checksum or limit
 // (the host it is streamed to does those). A download that breaks off resumes where it
@@ -97,11 +102,25 @@ std::string display_url(const std::string& url);
 std::string detect_compression(const unsigned char* p, size_t n);
 std::string detect_archive(const unsigned char* p, size_t n);
 
-// Writes a stream at increasing offsets into fd, leaving holes where whole 4 KiB blocks are
-// zero; finish() sets the file's size. Memory: one fixed buffer.
+// Where a SparseWriter puts a stream: its runs of data (whole non-zero 4 KiB blocks, and the
+// tail) at their offsets in increasing order, then its size; restart: back to empty.
+class RunSink {
+public:
+    virtual ~RunSink() = default;
+    virtual void run(unsigned long long offset, const char* p, size_t n) = 0;
+    virtual void size(unsigned long long n) = 0;
+    virtual void restart() = 0;
+};
+
+// Writes a stream at increasing offsets into fd (or a RunSink), leaving holes where whole
+// 4 KiB blocks are zero; finish() sets the file's size. Memory: one fixed buffer.
 class SparseWriter {
 public:
     explicit SparseWriter(int fd);
+    explicit SparseWriter(RunSink& out);
+    ~SparseWriter();
+    SparseWriter(const SparseWriter&) = delete;
+    SparseWriter& operator=(const SparseWriter&) = delete;
     void write(const char* p, size_t n);
     void finish();  // flush, ftruncate to the size written
     void reset();   // back to an empty file (a restarted download)
@@ -109,7 +128,8 @@ public:
 
 private:
     void flush();
-    int fd_;
+    std::unique_ptr<RunSink> own_;  // the fd's
+    RunSink& out_;
     std::string buf_;  // pending bytes starting at offset base_
     unsigned long long base_ = 0, size_ = 0;
 };

@@ -10,6 +10,7 @@
 // Pool, image and user names are [A-Za-z0-9_.-] and never start with '-' (rbd would read an
 // option) or '.', at most 100 characters: anything else is refused before a command runs.
 #pragma once
+#include "onestor/download.hpp"
 #include "onestor/error.hpp"
 #include "onestor/exec.hpp"
 
@@ -95,5 +96,29 @@ PoolUsage parse_df(const std::string& json, const std::string& pool);
 // under `label`. Without the end mark (a failure here) `rbd import-diff` fails. Returns the
 // bytes of data written; io::ReaderGone when import-diff stopped reading first.
 unsigned long long write_diff(int in_fd, int out_fd, const std::string& label);
+
+// The same stream for data of a length not known in advance (a download, as a
+// download::SparseWriter hands it over), into a volume created empty: a 'w' record per run
+// of data as it arrives, preceded by an 's' record growing the volume (by whole GiB) when a
+// run goes past its size, then size(): the real size, and only end() writes the end mark,
+// so a stream cut short, or one whose checksum turned out wrong, fails the import.
+// import-diff resizes the volume at each 's' record, up and down (checked on Ceph 16.2):
+// the volume is never much larger than the data, and ends exactly its size. A restart (a
+// download begun again) zeroes ('z') what was written. head(): the first 64 KiB as written.
+class DiffWriter final : public download::RunSink {
+public:
+    DiffWriter(int out_fd, unsigned long long size);  // the volume's size as created
+    void run(unsigned long long offset, const char* p, size_t n) override;
+    void size(unsigned long long n) override;
+    void restart() override;
+    void end();
+    const std::string& head() const { return head_; }
+    unsigned long long sent() const { return sent_; }  // bytes of data in 'w' records
+
+private:
+    int out_;
+    unsigned long long size_, high_ = 0, sent_ = 0;
+    std::string head_;
+};
 
 }  // namespace onestor::rbd

@@ -21,6 +21,7 @@
 // exported from the image (`rbd export`, sparse) and imported back (`rbd import` into a
 // temporary volume, renamed or swapped in), the rbd tools running on that host.
 #include "common.hpp"
+#include "image_source.hpp"
 
 #include "onestor/config.hpp"
 #include "onestor/dry_run.hpp"
@@ -38,10 +39,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <algorithm>
 #include <climits>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -219,6 +224,7 @@ public:
     }
     const rbd::Image& tmp() const { return tmp_; }
     const rbd::Image& aside() const { return aside_; }
+    const rbd::Image& final_name() const { return final_; }
     // The steps write tmp(); a final name that exists already is refused by the rename (but
     // when replacing). `after` runs once the volume is in place, in the same batch.
     void make(std::vector<Step> steps, int stdin_fd = -1, std::vector<Step> after = {}) {
@@ -277,13 +283,21 @@ public:
         const Image& img = d.img();
         rbd::Image target = rbd::image_of(pool_of(d), id);
         if (img.path.empty()) throw DriverError("the image has no PATH");
-        if (img.path.find("://") != std::string::npos)
-            throw DriverError("cannot import " + quoted(img.path) + ": only local paths are supported by this version");
-        io::File in = open_allowed(d, img.path);
+        bool remote = image_source::remote(img.path);
+        if (img.path.find("://") != std::string::npos && !remote)
+            throw DriverError("cannot import " + quoted(download::display_url(img.path)) +
+                              ": unsupported source (a local path, http://, https://, s3:// or ssh)");
+        io::File in = remote ? io::File() : open_allowed(d, img.path);
+        if (remote || image_source::must_check(d, in.fd())) {
+            // (its bytes are seen only as they arrive: the format it is declared to have
+            // decides whether it is staged to be converted, and what arrives must agree)
+            auto driver = img.tmpl.find("DRIVER");
+            if (imgformat::declared(img.format, driver == img.tmpl.end() ? "" : driver->second) != "raw")
+                return import_converted(d, id, target, in.fd());
+            return import_stream(d, id, target, in.fd());
+        }
         imgformat::Image f = imgformat::decide_fd(in.fd(), img.path);
-        if (f.format != "raw")
-            throw DriverError("cannot import " + quoted(img.path) + ": it is " + f.format +
-                              "; RBD images are raw (convert it first)");
+        if (f.format != "raw") return import_converted(d, id, target, in.fd());
         struct stat st {};
         if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", img.path);
         Cluster c = cluster(d, id);
@@ -292,45 +306,97 @@ public:
         // Streamed: a volume of the file's size, then only its data (rbd::write_diff) into
         // `rbd import-diff -` on the bridge: no copy lands there, no hole crosses the network,
         // and the volume holds only the data.
-        std::vector<Step> steps = {c.step(c.new_volume({"create", "--size", std::to_string(st.st_size) + "B", made.tmp().spec()}),
-                                          "cannot create " + quoted(target.spec())),
-                                   c.step({"import-diff", "--no-progress", "-", made.tmp().spec()},
-                                          "cannot import " + quoted(img.path) + " into " + quoted(target.spec()), true)};
-        if (dry_run::skip("send the data of " + quoted(img.path) + " as an rbd diff stream")) {
-            made.make(steps);
-            return {target.spec(), "raw"};
+        send(made,
+             {c.step(c.new_volume({"create", "--size", std::to_string(st.st_size) + "B", made.tmp().spec()}),
+                     "cannot create " + quoted(target.spec())),
+              import_diff(c, made, img.path)},
+             "send the data of " + quoted(img.path) + " as an rbd diff stream",
+             [&](int out) { rbd::write_diff(in.fd(), out, img.path); });
+        return {target.spec(), "raw"};
+    }
+
+    // A download (http, https, s3, a file of an ssh host) or a local file to check or unpack:
+    // through the download pipeline (checksums, decompression, the size limit) into an rbd
+    // diff stream (rbd::DiffWriter) as the bytes arrive, into `rbd import-diff -` on the
+    // bridge: constant memory, no copy anywhere. The volume starts empty and grows with the
+    // data; the end mark follows only a verified checksum, so a wrong one (or a download cut
+    // short, or past the limit) fails the import and Made removes the volume. The limit:
+    // MAX_DOWNLOAD_SIZE, or the pool's free space (asked first, as the fs driver's
+    // datastore's).
+    DsResult import_stream(const DsDump& d, long id, const rbd::Image& target, int local_fd) {
+        const Image& img = d.img();
+        std::string shown = download::display_url(img.path);
+        auto fill = image_source::fill_into(d, local_fd);
+        Cluster c = cluster(d, id);
+        download::Limit limit = download::limit_for(config(), pool_space(c, target.pool).avail);
+        Made made(c, target);
+        log::info("importing " + quoted(shown) + " into " + quoted(target.spec()) + " on " + c.h->name());
+        send(made,
+             {c.step(c.new_volume({"create", "--size", "0", made.tmp().spec()}), "cannot create " + quoted(target.spec())),
+              import_diff(c, made, shown)},
+             "send the image from " + quoted(shown) + " as an rbd diff stream", [&](int out) {
+                 rbd::DiffWriter diff(out, 0);
+                 download::SparseWriter w(diff);
+                 fill(w, limit);
+                 // The format of the bytes we received (imgformat: as the fs driver's import
+                 // decides it from its copy, never by running a tool on them).
+                 const std::string& h = diff.head();
+                 imgformat::Image f = imgformat::decide(
+                     [&](unsigned char* buf, size_t n, unsigned long long off) {
+                         if (off >= h.size()) return size_t{0};
+                         size_t k = std::min<size_t>(n, h.size() - off);
+                         std::memcpy(buf, h.data() + off, k);
+                         return k;
+                     },
+                     w.size(), shown);
+                 if (f.format != "raw")
+                     throw DriverError("cannot import " + quoted(shown) + ": it is " + f.format +
+                                       ", not raw; declare its FORMAT to have it converted");
+                 diff.end();
+             });
+        return {target.spec(), "raw"};
+    }
+
+    // An image to convert (qcow2, or vmdk, vdi, vhdx, which imgformat allows): RBD volumes
+    // are raw. qemu-img needs to seek in it, so, as the fs driver's import, it is first copied
+    // (or downloaded, checked and unpacked) into the datastore's STAGING_DIR on the front-end,
+    // its format decided from that copy (imgformat: one that names another file, e.g. a qcow2
+    // backing file, is refused), converted there to a sparse raw file (`qemu-img convert -f
+    // FORMAT`: never probed), and streamed like a raw file. Both temporary files go on every
+    // path, SIGTERM too. Space: the copy stops at the staging file system's free space (and
+    // MAX_DOWNLOAD_SIZE), the conversion is refused with less free than the copy allocates
+    // (a compressed qcow2 can hold more: then the conversion fails, cleanly).
+    DsResult import_converted(const DsDump& d, long id, const rbd::Image& target, int local_fd) {
+        const Image& img = d.img();
+        std::string shown = download::display_url(img.path);
+        Cluster c = cluster(d, id);
+        std::string dir = staging_dir(d, target, 0);
+        io::TempFile copy(dir + "/" + target.name + ".src");  // (never committed: removed on every path, SIGTERM too)
+        image_source::fill(d, local_fd, copy.fd());
+        dry_run::ends_here("the image's format is read from the copy, which a dry run does not write");
+        imgformat::Image f = imgformat::decide_fd(copy.fd(), shown);
+        std::string from = copy.path();
+        std::optional<io::TempFile> raw;
+        if (f.format != "raw") {
+            struct stat st {};
+            if (::fstat(copy.fd(), &st) != 0) throw_errno("cannot stat", copy.path());
+            staging_dir(d, target, static_cast<unsigned long long>(st.st_blocks) * 512);
+            log::info("converting " + quoted(shown) + " from " + f.format + " to raw");
+            raw.emplace(dir + "/" + target.name + ".raw");
+            qemu::convert(Host::local_host(), f.format, copy.path(), "raw", raw->path());
+            from = raw->path();
         }
-        int p[2];
-        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot make a pipe for", img.path);
-        io::File rd(p[0]), wr(p[1]);
-        std::exception_ptr sending;
-        std::thread sender([&] {
-            try {
-                rbd::write_diff(in.fd(), wr.fd(), img.path);
-            } catch (...) {  // (the stream then has no end mark: import-diff fails, nothing is renamed)
-                sending = std::current_exception();
-            }
-            wr = io::File();
-        });
-        // The sender's own failure (a read error, the file shrinking) is the reason to give; one
-        // that only says the import stopped reading leaves the bridge's.
-        auto sender_failed = [&] {
-            if (!sending) return;
-            try {
-                std::rethrow_exception(sending);
-            } catch (const io::ReaderGone&) {}
-        };
-        try {
-            made.make(steps, rd.fd());
-        } catch (...) {
-            rd = io::File();  // (a sender still writing gets EPIPE)
-            sender.join();
-            sender_failed();
-            throw;
-        }
-        rd = io::File();
-        sender.join();
-        sender_failed();
+        io::File in = io::open_read(from);  // (by path: qemu-img may have replaced the inode)
+        struct stat st {};
+        if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", from);
+        Made made(c, target);
+        log::info("importing " + quoted(shown) + " into " + quoted(target.spec()) + " on " + c.h->name());
+        send(made,
+             {c.step(c.new_volume({"create", "--size", std::to_string(st.st_size) + "B", made.tmp().spec()}),
+                     "cannot create " + quoted(target.spec())),
+              import_diff(c, made, shown)},
+             "send the data of " + quoted(from) + " as an rbd diff stream",
+             [&](int out) { rbd::write_diff(in.fd(), out, shown); });
         return {target.spec(), "raw"};
     }
 
@@ -343,14 +409,43 @@ public:
         if (!img.format.empty() && img.format != "raw")
             throw DriverError("unsupported image format " + quoted(img.format) + ": RBD images are raw");
         if (img.size_mb <= 0) throw DriverError("image SIZE must be a positive number of MiB");
-        // A file system would be made on the volume mapped on the bridge (rbd-nbd or krbd);
-        // neither is assumed here.
-        if (!fs.empty() || img.fstype == "swap")
-            unsupported("ceph", "mkfs", "a file system on an RBD image needs it mapped on the bridge; create it empty (no FS)");
+        bool swap = img.fstype == "swap";
+        if (swap) fs.clear();
+        if (!fs.empty()) mkfs::check(fs);
         Cluster c = cluster(d, id);
+        if (fs.empty() && !swap) {
+            Made made(c, target);
+            made.make({c.step(c.new_volume({"create", "--size", std::to_string(img.size_mb) + "M", made.tmp().spec()}),
+                              "cannot create " + quoted(target.spec()))});
+            return {target.spec(), "raw"};
+        }
+        // The file system (or swap) is made by the front-end's own mkfs in a sparse file of the
+        // image's size, then streamed like cp (rbd::write_diff: only the blocks mkfs wrote cross,
+        // the rest stays unallocated in the pool). Not on the volume itself: that needs it
+        // mapped on the bridge (krbd or rbd-nbd: a kernel module and root there), and a failure
+        // could leave it mapped; the file needs neither, and mkfs writes little.
+        unsigned long long bytes = static_cast<unsigned long long>(img.size_mb) << 20;  // (SIZE <= kMaxSizeMb)
+        // mkfs writes only its metadata, holes elsewhere: 1/16 of the size (at most 1 GiB) is
+        // more than ext4 or xfs write.
+        io::TempFile file(staging_dir(d, target, std::min(bytes / 16, 1ull << 30)) + "/" + target.name +
+                          ".fs");  // (never committed: removed on every path, SIGTERM too)
+        if (::ftruncate(file.fd(), static_cast<off_t>(bytes)) != 0) throw_errno("cannot size", file.path());
+        Host& fe = Host::local_host();
+        if (swap)
+            mkfs::swap(fe, file.path());
+        else
+            mkfs::filesystem(fe, fs, file.path());
         Made made(c, target);
-        made.make({c.step(c.new_volume({"create", "--size", std::to_string(img.size_mb) + "M", made.tmp().spec()}),
-                          "cannot create " + quoted(target.spec()))});
+        log::info("importing the new " + (swap ? std::string("swap") : fs) + " image into " + quoted(target.spec()) + " on " +
+                  c.h->name());
+        send(made,
+             {c.step(c.new_volume({"create", "--size", std::to_string(bytes) + "B", made.tmp().spec()}),
+                     "cannot create " + quoted(target.spec())),
+              import_diff(c, made, file.path())},
+             "send the data of " + quoted(file.path()) + " as an rbd diff stream", [&](int out) {
+                 io::File in = io::open_read(file.path());  // (by path: mkfs may have replaced the inode)
+                 rbd::write_diff(in.fd(), out, file.path());
+             });
         return {target.spec(), "raw"};
     }
 
@@ -403,6 +498,7 @@ public:
 
     unsigned long long stat_mb(const DsDump& d) {
         const Image& img = d.img();
+        if (image_source::remote(img.path)) return io::mib_ceil(image_source::remote_size(d));
         io::File in = open_allowed(d, img.path);
         return io::mib_ceil(imgformat::decide_fd(in.fd(), img.path).virtual_size);
     }
@@ -455,8 +551,7 @@ public:
     // one-sys-<VM>-<DISK>, as upstream (a persistent disk is its image, no VM's). One round trip.
     static MonitorResult pool_usage(const Cluster& c, const std::string& pool, bool vm_disks) {
         int t = c.auth.timeout_s + 30;
-        std::vector<Step> questions{
-            c.h->ask_step(rbd::ceph(c.auth, {"df", "--format", "json"}), "cannot read the cluster's usage on " + c.h->name(), t)};
+        std::vector<Step> questions{df_question(c)};
         if (vm_disks)
             questions.push_back(c.h->ask_step(rbd::rbd(c.auth, {"du", "--format", "json", "-p", pool}),
                                               "cannot read the volumes' usage on " + c.h->name(), t));
@@ -497,6 +592,76 @@ public:
     }
 
 private:
+    static Step df_question(const Cluster& c) {
+        return c.h->ask_step(rbd::ceph(c.auth, {"df", "--format", "json"}), "cannot read the cluster's usage on " + c.h->name(),
+                             c.auth.timeout_s + 30);
+    }
+    static rbd::PoolUsage pool_space(const Cluster& c, const std::string& pool) {
+        return rbd::parse_df(c.h->batch({df_question(c)})[0], pool);
+    }
+
+    static Step import_diff(const Cluster& c, const Made& made, const std::string& shown) {
+        return c.step({"import-diff", "--no-progress", "-", made.tmp().spec()},
+                      "cannot import " + quoted(shown) + " into " + quoted(made.final_name().spec()), true);
+    }
+
+    // Made's batch with `write` streaming into its stdin (import-diff -) from a thread. The
+    // writer's own failure (a read error, a wrong checksum) is the reason given; one that only
+    // says the import stopped reading leaves the bridge's. (A writer that fails writes no end
+    // mark: import-diff fails, nothing is renamed.)
+    static void send(Made& made, std::vector<Step> steps, const std::string& what, const std::function<void(int)>& write) {
+        if (dry_run::skip(what)) {
+            made.make(std::move(steps));
+            return;
+        }
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot make a pipe for", "the rbd diff stream");
+        io::File rd(p[0]), wr(p[1]);
+        std::exception_ptr sending;
+        std::thread sender([&] {
+            try {
+                write(wr.fd());
+            } catch (...) {
+                sending = std::current_exception();
+            }
+            wr = io::File();
+        });
+        auto sender_failed = [&] {
+            if (!sending) return;
+            try {
+                std::rethrow_exception(sending);
+            } catch (const io::ReaderGone&) {}
+        };
+        try {
+            made.make(std::move(steps), rd.fd());
+        } catch (...) {
+            rd = io::File();  // (a sender still writing gets EPIPE)
+            sender.join();
+            sender_failed();
+            throw;
+        }
+        rd = io::File();
+        sender.join();
+        sender_failed();
+    }
+
+    // Where mkfs and a conversion make their files for `target` on the front-end: the
+    // datastore's STAGING_DIR (upstream's attribute, where its bridges stage images; /var/tmp
+    // by default), refused with less than `need` bytes free. What a killed (SIGKILL) action
+    // for the same image left there goes first.
+    static std::string staging_dir(const DsDump& d, const rbd::Image& target, unsigned long long need) {
+        std::string dir = d.datastore.attr("STAGING_DIR");
+        dir = clean_path(dir.empty() ? "/var/tmp" : dir, "STAGING_DIR");
+        io::sweep_temps(dir, "." + target.name + ".");
+        struct statvfs sv {};
+        if (::statvfs(dir.c_str(), &sv) != 0) throw_errno("cannot stat the file system of", dir);
+        unsigned long long free = static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize;
+        if (free < need)
+            throw DriverError("not enough space in " + quoted(dir) + " (STAGING_DIR): " + std::to_string(free >> 20) +
+                              " MiB free, " + std::to_string(need >> 20) + " MiB needed");
+        return dir;
+    }
+
     static std::string pool_of(const DsDump& d) {
         std::string p = d.datastore.attr("POOL_NAME");
         return rbd::valid_name(p.empty() ? "one" : p, "POOL_NAME");

@@ -174,44 +174,74 @@ download::DownloadOptions options(const DsDump& d) {
     return o;
 }
 
-void fill(const DsDump& d, int local_fd, int out_fd) {
+namespace {
+
+using Pipe = std::function<download::DownloadResult(download::DownloadOptions&)>;
+
+// d's PATH, checked now (an ssh source's file resolved and allowed on its host: refused
+// before anything is made), read by the function returned: through the download pipeline
+// given to it (its options set up for the source), or, a local file that needs neither a
+// check nor unpacking, by `plain` (when given).
+std::function<void(const Pipe&)> source_of(const DsDump& d, int local_fd, const std::function<void()>& plain) {
     download::DownloadOptions o = options(d);
     std::string shown = download::display_url(o.url);
     std::string host, file;
     if (local_fd < 0 && ssh_source(o.url, host, file)) {
         Host& h = Host::get(host);
         std::string allowed = ssh_allowed(d, h, file, o.url);
+        return [o, shown, host, file, allowed, &h](const Pipe& pipe) mutable {
+            if (dry_run::skip("write the image from " + quoted(shown) + " into it")) return;
+            SshReader in(h, allowed, o.url);
+            o.local_fd = in.fd();
+            download::DownloadResult r;
+            try {
+                r = pipe(o);
+            } catch (...) {
+                in.finish(false);
+                throw;
+            }
+            in.finish(true);
+            log::info("read " + quoted(file) + " from " + host + summary(o, r));
+        };
+    }
+    return [o, shown, local_fd, plain, &d](const Pipe& pipe) mutable {
         if (dry_run::skip("write the image from " + quoted(shown) + " into it")) return;
-        SshReader in(h, allowed, o.url);
-        o.local_fd = in.fd();
-        download::DownloadResult r;
-        try {
-            r = pipeline(o, out_fd);
-        } catch (...) {
-            in.finish(false);
-            throw;
+        if (local_fd >= 0) {
+            if (plain && !must_check(d, local_fd)) return plain();
+            o.local_fd = local_fd;
         }
-        in.finish(true);
-        log::info("read " + quoted(file) + " from " + host + summary(o, r));
-        return;
-    }
-    if (dry_run::skip("write the image from " + quoted(shown) + " into it")) return;
-    if (local_fd >= 0) {
-        unsigned char head[512];
-        ssize_t n = ::pread(local_fd, head, sizeof head, 0);
-        size_t k = n > 0 ? static_cast<size_t>(n) : 0;
-        bool packed =
-            !o.no_decompress && (!download::detect_compression(head, k).empty() || !download::detect_archive(head, k).empty());
-        if (!packed && o.md5.empty() && o.sha1.empty() && o.sha256.empty()) {
-            io::CopyStats cs = io::copy_fd(local_fd, out_fd, quoted(shown));
-            log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +
-                      " MiB apparent)" + (cs.reflinked ? ", reflinked" : ""));
-            return;
-        }
-        o.local_fd = local_fd;
-    }
-    download::DownloadResult r = pipeline(o, out_fd);
-    log::info((local_fd >= 0 ? "read " : "downloaded ") + quoted(shown) + summary(o, r));
+        download::DownloadResult r = pipe(o);
+        log::info((local_fd >= 0 ? "read " : "downloaded ") + quoted(shown) + summary(o, r));
+    };
+}
+
+}  // namespace
+
+bool must_check(const DsDump& d, int local_fd) {
+    download::DownloadOptions o = options(d);
+    if (!o.md5.empty() || !o.sha1.empty() || !o.sha256.empty()) return true;
+    unsigned char head[512];
+    ssize_t n = ::pread(local_fd, head, sizeof head, 0);
+    size_t k = n > 0 ? static_cast<size_t>(n) : 0;
+    return !o.no_decompress && (!download::detect_compression(head, k).empty() || !download::detect_archive(head, k).empty());
+}
+
+void fill(const DsDump& d, int local_fd, int out_fd) {
+    source_of(d, local_fd, [&] {
+        io::CopyStats cs = io::copy_fd(local_fd, out_fd, quoted(download::display_url(d.img().path)));
+        log::info("copied " + std::to_string(cs.data >> 20) + " MiB of data (" + std::to_string(cs.size >> 20) +
+                  " MiB apparent)" + (cs.reflinked ? ", reflinked" : ""));
+    })([&](download::DownloadOptions& o) { return pipeline(o, out_fd); });
+}
+
+std::function<void(download::SparseWriter&, const download::Limit&)> fill_into(const DsDump& d, int local_fd) {
+    return [read = source_of(d, local_fd, {})](download::SparseWriter& w, const download::Limit& l) {
+        read([&](download::DownloadOptions& o) {
+            o.limit = l.bytes;
+            o.limit_name = l.name;
+            return download::download_to(o, w);
+        });
+    };
 }
 
 void stream_raw(const DsDump& d, int local_fd, RawSink& sink) {

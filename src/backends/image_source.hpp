@@ -5,6 +5,7 @@
 #include "onestor/download.hpp"
 #include "onestor/xml.hpp"
 
+#include <functional>
 #include <string>
 
 namespace onestor::backends::image_source {
@@ -29,6 +30,13 @@ download::DownloadOptions options(const DsDump& d);
 // then it goes through the pipeline too. The result may not grow past the free space of
 // out_fd's filesystem nor MAX_DOWNLOAD_SIZE. Nothing is committed here.
 void fill(const DsDump& d, int local_fd, int out_fd);
+// Whether the local file must go through the pipeline: a checksum to verify, or packed
+// (without NO_DECOMPRESS).
+bool must_check(const DsDump& d, int local_fd);
+// fill() into w (e.g. an rbd diff stream), always through the pipeline: the source checked
+// now (an ssh source's path policy on its host), read by the function returned, the result
+// at most l; w finished and the checksums verified when that returns.
+std::function<void(download::SparseWriter& w, const download::Limit& l)> fill_into(const DsDump& d, int local_fd);
 
 // Where stream_raw puts an image: its bytes in order, runs of holes (a local file's) apart.
 class RawSink {

@@ -28,9 +28,26 @@ void pwrite_all(int fd, const char* p, size_t n, unsigned long long off) {
     }
 }
 
+class FdRuns final : public RunSink {
+public:
+    explicit FdRuns(int fd) : fd_(fd) {}
+    void run(unsigned long long off, const char* p, size_t n) override { pwrite_all(fd_, p, n, off); }
+    void size(unsigned long long n) override {
+        if (::ftruncate(fd_, static_cast<off_t>(n)) != 0) throw_errno("cannot set the size of the download", "fd");
+    }
+    void restart() override {
+        if (::ftruncate(fd_, 0) != 0) throw_errno("cannot truncate the download", "fd");
+    }
+
+private:
+    int fd_;
+};
+
 }  // namespace
 
-SparseWriter::SparseWriter(int fd) : fd_(fd) { buf_.reserve(kBuffer); }
+SparseWriter::SparseWriter(int fd) : own_(std::make_unique<FdRuns>(fd)), out_(*own_) { buf_.reserve(kBuffer); }
+SparseWriter::SparseWriter(RunSink& out) : out_(out) { buf_.reserve(kBuffer); }
+SparseWriter::~SparseWriter() = default;
 
 void SparseWriter::write(const char* p, size_t n) {
     while (n > 0) {
@@ -58,7 +75,7 @@ void SparseWriter::flush() {
             if (all_zero(buf_.data() + i, b)) break;
             i += b;
         }
-        pwrite_all(fd_, buf_.data() + start, i - start, base_ + start);
+        out_.run(base_ + start, buf_.data() + start, i - start);
     }
     base_ += len;
     buf_.clear();
@@ -66,13 +83,13 @@ void SparseWriter::flush() {
 
 void SparseWriter::finish() {
     flush();
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) throw_errno("cannot set the size of the download", "fd");
+    out_.size(size_);
 }
 
 void SparseWriter::reset() {
     buf_.clear();
     base_ = size_ = 0;
-    if (::ftruncate(fd_, 0) != 0) throw_errno("cannot truncate the download", "fd");
+    out_.restart();
 }
 
 }  // namespace onestor::download

@@ -784,6 +784,14 @@ std::string detect_archive(const unsigned char* p, size_t n) {
 }
 
 DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
+    SparseWriter w(out_fd);
+    DownloadResult r = download_to(o, w);
+    struct stat st {};
+    if (!o.head && ::fstat(out_fd, &st) == 0) r.allocated = static_cast<unsigned long long>(st.st_blocks) * 512;
+    return r;
+}
+
+DownloadResult download_to(const DownloadOptions& o, SparseWriter& w) {
     std::string shown = display_url(o.url);
     std::string md5 = o.md5.empty() ? "" : check_hex(o.md5, 32, "MD5");
     std::string sha1 = o.sha1.empty() ? "" : check_hex(o.sha1, 40, "SHA1");
@@ -791,7 +799,6 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
 
     const HttpSource* http = nullptr;
     std::unique_ptr<Reader> src = make_source(o, shown, http);
-    SparseWriter w(out_fd);
     const bool want[3] = {o.all_digests || !md5.empty(), o.all_digests || !sha1.empty(), o.all_digests || !sha256.empty()};
     Hashes h(want);
     DownloadResult r;
@@ -819,8 +826,6 @@ DownloadResult download_to_fd(const DownloadOptions& o, int out_fd) {
     check("MD5", md5, r.md5);
     check("SHA1", sha1, r.sha1);
     check("SHA256", sha256, r.sha256);
-    struct stat st {};
-    if (::fstat(out_fd, &st) == 0) r.allocated = static_cast<unsigned long long>(st.st_blocks) * 512;
     if (o.progress && r.bytes_in >= (64ull << 20))
         log::info("download of " + quoted(shown) + ": done, " + mib(r.bytes_in) + " received, " + mib(r.bytes_out) + " written");
     return r;

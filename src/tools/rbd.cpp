@@ -207,19 +207,56 @@ std::string le64(unsigned long long v) {
     return s;
 }
 
+constexpr unsigned long long kHead = 64 << 10;
+constexpr unsigned long long kGrow = 1ull << 30;  // (a resize per GiB; the last one's excess trimmed)
+
 bool zero(const char* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
 }  // namespace
+
+DiffWriter::DiffWriter(int out_fd, unsigned long long size) : out_(out_fd), size_(size) {
+    std::string head = std::string("rbd diff v1\n") + 's' + le64(size);
+    put(out_, head.data(), head.size());
+}
+
+void DiffWriter::run(unsigned long long offset, const char* p, size_t n) {
+    if (offset + n > size_) size((offset + n + kGrow - 1) / kGrow * kGrow);
+    if (offset < kHead) {
+        if (head_.empty()) head_.assign(kHead, '\0');
+        size_t k = static_cast<size_t>(std::min<unsigned long long>(n, kHead - offset));
+        head_.replace(offset, k, p, k);
+    }
+    std::string rec = 'w' + le64(offset) + le64(n);
+    put(out_, rec.data(), rec.size());
+    put(out_, p, n);
+    sent_ += n;
+    high_ = std::max(high_, offset + n);
+}
+
+void DiffWriter::size(unsigned long long n) {
+    size_ = n;
+    std::string rec = 's' + le64(n);
+    put(out_, rec.data(), rec.size());
+}
+
+void DiffWriter::restart() {
+    if (high_) {
+        std::string rec = 'z' + le64(0) + le64(high_);
+        put(out_, rec.data(), rec.size());
+    }
+    head_.clear();
+    high_ = sent_ = 0;
+}
+
+void DiffWriter::end() { put(out_, "e", 1); }
 
 unsigned long long write_diff(int in, int out, const std::string& label) {
     struct stat st {};
     if (::fstat(in, &st) != 0) throw_errno("cannot stat", label);
     const off_t end = st.st_size;
-    std::string head = std::string("rbd diff v1\n") + 's' + le64(static_cast<unsigned long long>(end));
-    put(out, head.data(), head.size());
+    DiffWriter diff(out, static_cast<unsigned long long>(end));
     constexpr size_t kBlock = 4096;
     std::vector<char> buf(1 << 20);
-    unsigned long long sent = 0;
     log::Progress prog(label,
                        std::min(static_cast<unsigned long long>(end), static_cast<unsigned long long>(st.st_blocks) * 512));
     for (off_t pos = 0; pos < end;) {
@@ -245,10 +282,7 @@ unsigned long long write_diff(int in, int out, const std::string& label) {
                 }
                 size_t j = i + b;
                 for (size_t c; j < n && !zero(buf.data() + j, c = std::min(kBlock, n - j));) j += c;
-                std::string rec = 'w' + le64(static_cast<unsigned long long>(off) + i) + le64(j - i);
-                put(out, rec.data(), rec.size());
-                put(out, buf.data() + i, j - i);
-                sent += j - i;
+                diff.run(static_cast<unsigned long long>(off) + i, buf.data() + i, j - i);
                 i = j;
             }
             off += static_cast<off_t>(n);
@@ -258,9 +292,9 @@ unsigned long long write_diff(int in, int out, const std::string& label) {
         pos = hole;
     }
     if (::fstat(in, &st) != 0 || st.st_size < end) throw DriverError(label + " shrank while it was read");
-    put(out, "e", 1);  // (only now: without it import-diff fails, and nothing is renamed)
+    diff.end();  // (only now: without it import-diff fails, and nothing is renamed)
     prog.done();
-    return sent;
+    return diff.sent();
 }
 
 }  // namespace onestor::rbd

@@ -11,12 +11,23 @@ source "$(dirname "$0")/ceph_lib.sh"
 e2e_before_hosts() { ceph_start; }
 ceph_cleanup() {
     ceph_stop
+    if [ -n "${HW:-}" ]; then
+        wait "$HPID" 2>/dev/null
+        "$ONESTOR_SRC/test/e2e/httpsd.sh" stop "$HW" >/dev/null 2>&1
+    fi
     e2e_cleanup
 }
 e2e_init "$@" shared
 trap ceph_cleanup EXIT
 exec </dev/null
 ceph_env
+# The HTTPS server of the URL imports (test/e2e/httpsd.sh, its own CA), started now, waited
+# for before its section; ports as test_download.sh's.
+WWW=$T/www HW=$T/httpsd
+HPORT=${HTTPSD_PORT:-$((8443 + 4 * (${TESTHOSTS_PORT:-0} % 6)))}
+mkdir -p "$WWW"
+"$ONESTOR_SRC/test/e2e/httpsd.sh" start "$WWW" "$HW" "$HPORT" >"$T/httpsd.out" 2>&1 &
+HPID=$!
 
 scratch_dir SAFE /var/tmp/onestor-ceph.XXXX
 mkdir -p "$DS/0" "$DS/1"
@@ -150,8 +161,6 @@ expect_error "hostile SOURCE refused (DS rm)" "RBD" "$D/rm" "$(cdump SOURCE='one
 expect_error "hostile TM source refused" "RBD image name" "$TM/clone" "frontend:one/-rf" "host01:$DS/0/44/disk.0" 44 1
 expect_error "hostile CEPH_USER refused" "CEPH_USER" "$D/cp" "$(cdump PATH="$SAFE/img.raw" CUSER='--id=admin')" 21
 check "nothing was created by the refused actions" test "$(pool_ls)" = "$before"
-qemu-img create -q -f qcow2 "$SAFE/q.qcow2" 16M
-expect_error "cp of a qcow2 is refused (RBD images are raw)" "RBD images are raw" "$D/cp" "$(cdump PATH="$SAFE/q.qcow2")" 22
 
 echo "# a full pool (its quota reached): a bounded, clear failure, nothing left; the retry succeeds once it has room"
 CA=(timeout 120 ceph -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
@@ -268,6 +277,130 @@ check "the image is in the trash ($id32), not in the pool" test -n "$id32" -a -z
 check "restored, it is the imported file" test "$(rsum one/one-32)" = "$PERSSUM"
 expect_ok "rm it for good" "$D/rm" "$(cdump SOURCE=one/one-32 IMAGE_ID=32)" 32
 check "the trash is empty" test "$("${RB[@]}" trash ls one | wc -l)" = 0
+
+echo "# DS cp from URLs and ssh hosts: streamed into the volume through the download pipeline"
+wait "$HPID" || { cat "$T/httpsd.out" >&2; fail "the HTTPS server started"; }
+U=https://127.0.0.1:$HPORT
+export ONESTOR_DOWNLOAD_CA_FILE=$HW/ca.pem ONESTOR_DOWNLOAD_RETRIES=2
+cp "$SAFE/img.raw" "$WWW/img.raw"
+gzip -k "$WWW/img.raw"
+xz -k -T1 "$WWW/img.raw"
+cp "$WWW/img.raw.gz" "$SAFE/img.raw.gz"
+IMGMD5=$(md5sum < "$SAFE/img.raw" | cut -d' ' -f1)
+used_of() { "${RB[@]}" du --format json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images"][0]["used_size"])'; }
+before=$(pool_ls)
+expect_ok "cp https:// of a 64 MiB sparse raw image, with its MD5" "$D/cp" "$(cdump PATH="$U/img.raw" MD5="$IMGMD5")" 50
+check "cp prints one/one-50 ('$OUT')" test "$OUT" = one/one-50
+check "the volume holds the served bytes (rbd export)" test "$(rsum one/one-50)" = "$IMGSUM"
+check "its size is the image's, exactly" test "$(rsize one/one-50)" = $((64 << 20))
+used=$(used_of one/one-50)
+check "only the data was written (used $used bytes, at most the 4 objects touched)" test "$used" -le $((16 << 20))
+expect_ok "stat of the URL" "$D/stat" "$(cdump PATH="$U/img.raw")" 50
+check "stat prints 64 ('$OUT')" test "$OUT" = 64
+expect_ok "cp https:// of the gzip-compressed image" "$D/cp" "$(cdump PATH="$U/img.raw.gz")" 51
+check "the volume holds the decompressed bytes" test "$(rsum one/one-51)" = "$IMGSUM" -a "$(rsize one/one-51)" = $((64 << 20))
+expect_ok "cp https:// of the xz-compressed image" "$D/cp" "$(cdump PATH="$U/img.raw.xz")" 52
+check "the volume holds the decompressed bytes" test "$(rsum one/one-52)" = "$IMGSUM" -a "$(rsize one/one-52)" = $((64 << 20))
+expect_ok "cp host02:/PATH (an ssh host's file), gzip" "$D/cp" "$(cdump PATH="host02:$SAFE/img.raw.gz")" 53
+check "the volume holds the decompressed bytes" test "$(rsum one/one-53)" = "$IMGSUM" -a "$(rsize one/one-53)" = $((64 << 20))
+expect_ok "cp of a local gzip file (unpacked through the pipeline)" "$D/cp" "$(cdump PATH="$SAFE/img.raw.gz")" 54
+check "the volume holds the decompressed bytes" test "$(rsum one/one-54)" = "$IMGSUM" -a "$(rsize one/one-54)" = $((64 << 20))
+check "the five volumes are there, no temporary one" test "$(pool_ls | tr ' ' '\n' | grep -c '^one-5[0-4]$')" = 5 -a "$(pool_ls | grep -c tmp)" = 0
+before=$(pool_ls)
+expect_error "cp with a wrong MD5 fails" "checksum mismatch" "$D/cp" "$(cdump PATH="$U/img.raw" MD5=0123456789abcdef0123456789abcdef)" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+expect_error "cp of a local file with a wrong MD5 fails" "checksum mismatch" "$D/cp" "$(cdump PATH="$SAFE/img.raw" MD5=0123456789abcdef0123456789abcdef)" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+ONESTOR_MAX_DOWNLOAD_SIZE=16M expect_error "cp past MAX_DOWNLOAD_SIZE (16M) is refused" "MAX_DOWNLOAD_SIZE" "$D/cp" "$(cdump PATH="$U/img.raw.gz")" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+expect_error "cp of a URL that is not there" "404" "$D/cp" "$(cdump PATH="$U/nothere")" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+ONESTOR_DOWNLOAD_CA_FILE=$HW/other-ca.pem expect_error "cp of a URL whose certificate is not trusted" "not trusted" "$D/cp" "$(cdump PATH="$U/img.raw")" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+expect_error "cp of an ssh host's file outside SAFE_DIRS" "Not allowed" "$D/cp" "$(cdump PATH="host02:/etc/passwd")" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+STG=$T/staging
+mkdir -p "$STG"
+SDS="<STAGING_DIR>$STG</STAGING_DIR>"
+qemu-img convert -q -f raw -O qcow2 "$SAFE/img.raw" "$WWW/img.qcow2"
+cp "$WWW/img.qcow2" "$SAFE/img.qcow2"
+qemu-img convert -q -f qcow2 -O raw "$SAFE/img.qcow2" "$T/img.qcow2.raw"
+QSUM=$(sum "$T/img.qcow2.raw")
+qemu-img create -q -f qcow2 -b "$SAFE/img.raw" -F raw "$SAFE/child.qcow2"
+cp "$SAFE/child.qcow2" "$WWW/child.qcow2"
+expect_error "cp https:// of a qcow2 not declared so is refused" "declare its FORMAT" "$D/cp" "$(cdump PATH="$U/img.qcow2")" 55
+check "... and leaves nothing in the pool" test "$(pool_ls)" = "$before"
+expect_error "cp of a local qcow2 with a backing file is refused" "backing file" "$D/cp" "$(cdump PATH="$SAFE/child.qcow2" DS_XML="$SDS")" 55
+expect_error "cp https:// of a qcow2 (FORMAT qcow2) with a backing file is refused" "backing file" "$D/cp" "$(cdump PATH="$U/child.qcow2" FORMAT=qcow2 DS_XML="$SDS")" 55
+check "... nothing left in the pool nor STAGING_DIR" test "$(pool_ls)" = "$before" -a -z "$(ls -A "$STG")"
+expect_ok "cp of a local qcow2: converted to raw on the front-end" "$D/cp" "$(cdump PATH="$SAFE/img.qcow2" DS_XML="$SDS")" 60
+check "the volume holds qemu-img convert's raw bytes, 64 MiB" test "$(rsum one/one-60)" = "$QSUM" -a "$(rsize one/one-60)" = $((64 << 20))
+check "... which are the original image's" test "$QSUM" = "$IMGSUM"
+used=$(used_of one/one-60)
+check "only the data was written (used $used bytes)" test "$used" -le $((16 << 20))
+expect_ok "cp https:// of a qcow2 declared FORMAT qcow2: converted" "$D/cp" "$(cdump PATH="$U/img.qcow2" FORMAT=qcow2 DS_XML="$SDS")" 61
+check "the volume holds qemu-img convert's raw bytes, 64 MiB" test "$(rsum one/one-61)" = "$QSUM" -a "$(rsize one/one-61)" = $((64 << 20))
+check "nothing is left in STAGING_DIR" test -z "$(ls -A "$STG")"
+# Past the first GiB: the volume grows by GiB with the data (import-diff's size records)
+# and ends at the image's size; only the data is written.
+truncate -s 1100M "$T/big.raw"
+head -c 1M /dev/urandom | dd of="$T/big.raw" bs=1M seek=0 conv=notrunc status=none
+head -c 1M /dev/urandom | dd of="$T/big.raw" bs=1M seek=1090 conv=notrunc status=none
+gzip -1 -c "$T/big.raw" > "$WWW/big.raw.gz"
+expect_ok "cp https:// of a 1100 MiB sparse image, gzip" "$D/cp" "$(cdump PATH="$U/big.raw.gz")" 62
+check "its size is 1100 MiB, exactly" test "$(rsize one/one-62)" = $((1100 << 20))
+check "it holds the image's bytes" test "$(rsum one/one-62)" = "$(sum "$T/big.raw")"
+used=$(used_of one/one-62)
+check "only the data was written (used $used bytes)" test "$used" -le $((8 << 20))
+rm -f "$T/big.raw" "$WWW/big.raw.gz"
+# SIGTERM mid-import: the volume being written is removed; mid-staging: the copy is.
+stop_when() {  # stop_when CONDITION COMMAND...: runs COMMAND, sends SIGTERM once CONDITION holds
+    local cond=$1; shift
+    "$@" >"$T/stop.out" 2>"$T/stop.err" & local pid=$!
+    for _ in $(seq 1 300); do eval "$cond" && break; sleep 0.1; done
+    eval "$cond" || echo "(the condition never held)" >>"$T/stop.err"
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null; STOP_RC=$?
+}
+before=$(pool_ls)
+stop_when 'exists one/one-63.tmp' "$D/cp" "$(cdump PATH="$U/img.raw" DS_XML="<LIMIT_TRANSFER_BW>2M</LIMIT_TRANSFER_BW>")" 63
+check "SIGTERM mid-import: cp fails" test "$STOP_RC" -ne 0
+check "... saying it was interrupted" grep -q "interrupted by signal 15" "$T/stop.err"
+check "... and the volume it was writing is removed" test "$(pool_ls)" = "$before"
+stop_when '[ -n "$(ls -A "$STG")" ]' "$D/cp" "$(cdump PATH="$U/img.qcow2" FORMAT=qcow2 DS_XML="$SDS<LIMIT_TRANSFER_BW>1M</LIMIT_TRANSFER_BW>")" 63
+check "SIGTERM mid-staging: cp fails" test "$STOP_RC" -ne 0
+check "... saying it was interrupted" grep -q "interrupted by signal 15" "$T/stop.err"
+check "... nothing left in STAGING_DIR nor the pool" test -z "$(ls -A "$STG")" -a "$(pool_ls)" = "$before"
+for id in 60 61 62; do
+    expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
+done
+for id in 50 51 52 53 54; do
+    expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
+done
+
+echo "# DS mkfs with a file system or swap: made on the front-end in STAGING_DIR, streamed"
+before=$(pool_ls)
+expect_ok "mkfs: a 64 MiB ext4 image" "$D/mkfs" "$(cdump FS=ext4 SIZE=64 DS_XML="<STAGING_DIR>$STG</STAGING_DIR>")" 56
+check "mkfs printed one/one-56" test "$OUT" = one/one-56
+check "its size is 64 MiB" test "$(rsize one/one-56)" = $((64 << 20))
+"${RB[@]}" export --no-progress one/one-56 "$T/fs.img" >/dev/null 2>&1
+check "the volume holds an ext4 file system (blkid)" test "$(blkid -o value -s TYPE "$T/fs.img")" = ext4
+check "... which e2fsck finds clean" eval 'e2fsck -fn "$T/fs.img" >/dev/null 2>&1'
+check "... of 64 MiB (dumpe2fs: 65536 1 KiB or 16384 4 KiB blocks)" eval '[ $(( $(dumpe2fs -h "$T/fs.img" 2>/dev/null | sed -n "s/^Block count: *//p") * $(dumpe2fs -h "$T/fs.img" 2>/dev/null | sed -n "s/^Block size: *//p") )) = $((64 << 20)) ]'
+used=$(used_of one/one-56)
+check "only what mkfs wrote is allocated (used $used bytes of 64 MiB)" test "$used" -lt $((64 << 20))
+expect_ok "mkfs: a 32 MiB swap image" "$D/mkfs" "$(cdump FSTYPE=swap SIZE=32 DS_XML="<STAGING_DIR>$STG</STAGING_DIR>")" 57
+"${RB[@]}" export --no-progress one/one-57 "$T/swap.img" >/dev/null 2>&1
+check "the volume holds a swap signature (blkid), 32 MiB" test "$(blkid -o value -s TYPE "$T/swap.img")" = swap -a "$(rsize one/one-57)" = $((32 << 20))
+check "nothing is left in STAGING_DIR" test -z "$(ls -A "$STG")"
+before=$(pool_ls)
+expect_error "mkfs of a file system outside SUPPORTED_FS is refused" "SUPPORTED_FS" "$D/mkfs" "$(cdump FS=vfat SIZE=16)" 58
+expect_error "mkfs with a wrong key fails after making the file system" "one-58" "$D/mkfs" "$(cdump FS=ext4 SIZE=16 CKEY="$SAFE/wrong.key" DS_XML="<STAGING_DIR>$STG</STAGING_DIR>")" 58
+check "... nothing left in STAGING_DIR nor the pool" test -z "$(ls -A "$STG")" -a "$(pool_ls)" = "$before"
+expect_error "mkfs with a STAGING_DIR that does not exist" "$T/nodir" "$D/mkfs" "$(cdump FS=ext4 SIZE=16 DS_XML="<STAGING_DIR>$T/nodir</STAGING_DIR>")" 58
+check "... nothing left in the pool" test "$(pool_ls)" = "$before"
+for id in 56 57; do
+    expect_ok "rm one/one-$id" "$D/rm" "$(cdump SOURCE=one/one-$id IMAGE_ID=$id)" "$id"
+done
 
 remove_all 7 8 11 12
 e2e_finish

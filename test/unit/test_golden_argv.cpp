@@ -253,6 +253,9 @@ struct CephCluster {
     }
 };
 
+// The image variants of ceph's DS cases (World::image_case).
+const char* const kImageCases[] = {"md5", "qcow2", "ext4", "swap"};
+
 // One scratch world per case: the datastores, the lock dir, a context file (and for ceph a cluster).
 struct World {
     // On tmpfs where there is one with room (the actions fsync everything, and the whole set
@@ -274,6 +277,8 @@ struct World {
     bool thick = false;         // the VM's disk 0 says SPARSE=NO and grows (SIZE 2 > ORIGINAL_SIZE 1)
     bool ceph = false;          // driver "ceph": images are RBD volumes of `cluster`, the datastores name its pool
     bool other_format = false;  // shared's disk a qcow2 image, qcow2's a raw one (a 6.2+ caller's one driver)
+    std::string image_case;     // ceph's DS cp and mkfs: another source or content (kImageCases)
+    std::string image_tmpl;     // the image's TEMPLATE
     mutable CephCluster cluster;
     Config saved = config();
 
@@ -361,7 +366,7 @@ struct World {
                    "<NAME>img3</NAME><TYPE>0</TYPE><DISK_TYPE>") +
                (ceph ? "3" : "0") + "</DISK_TYPE><PERSISTENT>1</PERSISTENT><SOURCE>" + source + "</SOURCE><PATH>" + path +
                "</PATH><FSTYPE></FSTYPE><FORMAT>" + format() + "</FORMAT><SIZE>1</SIZE><STATE>4</STATE>" + extra +
-               "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE></TEMPLATE></IMAGE>";
+               "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><TEMPLATE>" + image_tmpl + "</TEMPLATE></IMAGE>";
     }
 
     mutable std::map<std::string, std::string> lvs;  // name -> its thin pool ("": linear; "*": a pool)
@@ -548,6 +553,16 @@ Argv action_args(const World& w, Kind kind, const std::string& action) {
             if (action == "clone") img = w.image_xml("one/one-3", "", "<CLONING_ID>3</CLONING_ID>");
             if (action == "rm" || action == "export" || action.rfind("snap_", 0) == 0)
                 img = w.image_xml("one/one-3", "", action == "rm" ? "" : "<TARGET_SNAPSHOT>0</TARGET_SNAPSHOT>");
+            if (action == "cp" && w.image_case == "qcow2") {  // (a qcow2 file: converted to raw)
+                std::string q = w.root.string() + "/src/upload.qcow2";
+                fs::copy_file(World::qcow2_template(), q, fs::copy_options::overwrite_existing);
+                img = w.image_xml("", q);
+            }
+            if (action == "mkfs" && w.image_case == "ext4") img = w.image_xml("", "", "<FS>ext4</FS>");
+            if (action == "mkfs" && w.image_case == "swap") {
+                img = w.image_xml("", "");
+                img.replace(img.find("<FSTYPE></FSTYPE>"), 17, "<FSTYPE>swap</FSTYPE>");
+            }
             if (action == "cp" || action == "mkfs" || action == "clone") return {w.dump(img), "4"};
         }
         return {w.dump(img), "3"};
@@ -686,6 +701,8 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     w.bridges = mode == "bridge";
     w.thick = mode == "thick";
     w.other_format = mode == "7.4" && (driver == "shared" || driver == "qcow2");
+    if (std::find(std::begin(kImageCases), std::end(kImageCases), mode) != std::end(kImageCases)) w.image_case = mode;
+    if (mode == "md5") w.image_tmpl = "<MD5>568ef34e181a6f82402dc7629eccba6a</MD5>";  // upload.raw's: checked in the pipeline
     w.persistent = action == "ln" || action == "mvds";
     test::Recorder rec([&w](const std::string& h, const Argv& a) { return w.respond(h, a); },
                        [&w](const Command& c) { return w.stream(c); });
@@ -738,21 +755,37 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
             dry_run::Session dry;
             dry_result = outcome(kind, driver, full, args);
             if (dry.changed() && dry_result.rfind("error: ", 0) == 0) dry_result = "ends: " + dry_result.substr(7);
-            for (const auto& l : dry.plan())
-                if (l.rfind("frontend, in-process: ", 0) != 0) plan.push_back(l);
+            plan = dry.plan();
         }
         rec.recording = true;
         CHECK_MESSAGE(fingerprint(w) == before, "the dry run changed the world");
     }
     std::string result = outcome(kind, driver, full, args);
+    // The plan's in-process notes left out, but a command the front-end runs as a step of a
+    // local batch (the dry run notes it in-process, e.g. mkfs on a staging file): as recorded.
+    {
+        const std::string here = "frontend, in-process: ";
+        std::vector<std::string> kept;
+        for (const auto& l : plan) {
+            if (l.rfind(here, 0) != 0) {
+                kept.push_back(l);
+                continue;
+            }
+            std::string run = normalize("frontend: " + l.substr(here.size()), w);  // (its temp names its own)
+            if (std::any_of(rec.log.begin(), rec.log.end(), [&](const std::string& r) { return normalize(r, w) == run; }))
+                kept.push_back("frontend: " + l.substr(here.size()));
+        }
+        plan = std::move(kept);
+    }
     std::ostringstream o;
     o << "# " << (kind == Kind::Ds ? "datastore " : "tm ") << driver << " " << full;
     if (!mode.empty())
-        o << (mode == "thin"     ? " (LVM_THIN_ENABLE=yes)"
-              : mode == "bridge" ? " (BRIDGE_LIST=host01 host02)"
-              : mode == "thick"  ? " (disk SPARSE=NO, SIZE 2 > ORIGINAL_SIZE 1)"
-              : mode == "trash"  ? " (CEPH_TRASH=yes)"
-                                 : " (a " + mode + " caller)");
+        o << (mode == "thin"          ? " (LVM_THIN_ENABLE=yes)"
+              : mode == "bridge"      ? " (BRIDGE_LIST=host01 host02)"
+              : mode == "thick"       ? " (disk SPARSE=NO, SIZE 2 > ORIGINAL_SIZE 1)"
+              : mode == "trash"       ? " (CEPH_TRASH=yes)"
+              : !w.image_case.empty() ? " (the image: " + mode + ")"
+                                      : " (a " + mode + " caller)");
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
     o << "\n# remote commands per host:";
     if (rec.remote.empty()) o << " none";
@@ -824,6 +857,12 @@ std::vector<Target> every_action() {
         for (const char* a : {"clone", "resize"}) t.push_back({Kind::Tm, d, a, "", "thick"});
     t.push_back({Kind::Tm, "qcow2", "clone", "ssh", "thick"});  // (a standalone copy)
     t.push_back({Kind::Tm, "ceph", "clone", "ssh", "thick"});   // (the exported file grown and allocated)
+    // ceph's DS cp through the download pipeline: a local file with an MD5 (an ssh host's file
+    // is read while the bridge's batch runs: the two hosts' commands interleave).
+    t.push_back({Kind::Ds, "ceph", "cp", "", "md5"});
+    t.push_back({Kind::Ds, "ceph", "cp", "", "qcow2"});  // a qcow2 file, converted on the front-end
+    // ceph's DS mkfs of a file system and of swap (made on the front-end, streamed).
+    for (const char* m : {"ext4", "swap"}) t.push_back({Kind::Ds, "ceph", "mkfs", "", m});
     // fs_lvm's second shape of every disk: thin volumes in a pool per VM (the snapshots).
     for (const auto& a : Registry::all())
         if (a.kind == Kind::Tm && a.name != "monitor_ds" && a.name != "monitor")

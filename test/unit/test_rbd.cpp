@@ -3,6 +3,7 @@
 // malformed field is a DriverError, never a wrapped number or another exception).
 #include "scratch.hpp"
 
+#include "onestor/download.hpp"
 #include "onestor/error.hpp"
 #include "onestor/io.hpp"
 #include "onestor/rbd.hpp"
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <csignal>
 #include <cstring>
+#include <vector>
 
 using namespace onestor;
 
@@ -118,31 +120,66 @@ TEST_CASE("rbd du JSON: each image's and snapshot's used bytes") {
     CHECK_THROWS_AS(rbd::parse_du("rbd: error"), DriverError);
 }
 
-// Reads an "rbd diff v1" stream back (as `rbd import-diff` does) into an image of its size;
-// `writes`: the 'w' records' total length. Fails the test on any malformed record.
-std::string apply_diff(const std::string& d, unsigned long long& writes) {
+// Reads an "rbd diff v1" stream back (as `rbd import-diff` does: each 's' record resizes
+// the image, 'z' zeroes a range) into the file `img`; `writes`: the 'w' records' total
+// length, `sizes`: the 's' records. Fails the test on any malformed record.
+void apply_diff_to(const std::string& d, const std::string& img, unsigned long long& writes,
+                   std::vector<unsigned long long>* sizes = nullptr) {
     auto le64 = [&](size_t at) {
         unsigned long long v = 0;
         for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(d.at(at + i));
         return v;
     };
+    io::File f(::open(img.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    REQUIRE(f);
     REQUIRE(d.rfind("rbd diff v1\n", 0) == 0);
     size_t at = 12;
     REQUIRE(d.at(at) == 's');
-    std::string img(le64(at + 1), '\0');
-    at += 9;
+    unsigned long long size = 0;
     writes = 0;
-    while (d.at(at) == 'w') {
+    for (;;) {
+        char tag = d.at(at);
+        if (tag == 's') {
+            size = le64(at + 1);
+            REQUIRE(::ftruncate(f.fd(), static_cast<off_t>(size)) == 0);
+            if (sizes) sizes->push_back(size);
+            at += 9;
+            continue;
+        }
+        if (tag != 'w' && tag != 'z') break;
         unsigned long long off = le64(at + 1), len = le64(at + 9);
-        REQUIRE(off + len <= img.size());
+        REQUIRE(off + len <= size);
+        if (tag == 'z') {  // (as librbd's discard of the range: it reads back as zeros)
+            REQUIRE(::fallocate(f.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
+                                static_cast<off_t>(len)) == 0);
+            at += 17;
+            continue;
+        }
         REQUIRE(at + 17 + len <= d.size());
-        img.replace(off, len, d.substr(at + 17, len));
+        REQUIRE(::pwrite(f.fd(), d.data() + at + 17, len, static_cast<off_t>(off)) == static_cast<ssize_t>(len));
         writes += len;
         at += 17 + len;
     }
     REQUIRE(d.at(at) == 'e');
     CHECK(at + 1 == d.size());
-    return img;
+}
+
+std::string apply_diff(const std::string& d, unsigned long long& writes) {
+    scratch::Dir dir;
+    apply_diff_to(d, dir / "applied", writes);
+    return scratch::slurp(dir / "applied");
+}
+
+// Whether two files hold the same bytes (read in chunks: they may be large and sparse).
+bool same_files(const std::string& a, const std::string& b) {
+    io::File x = io::open_read(a), y = io::open_read(b);
+    std::vector<char> p(1 << 20), q(1 << 20);
+    for (off_t off = 0;; off += static_cast<off_t>(p.size())) {
+        ssize_t m = ::pread(x.fd(), p.data(), p.size(), off), n = ::pread(y.fd(), q.data(), q.size(), off);
+        if (m != n || m < 0) return false;
+        if (m == 0) return true;
+        if (std::memcmp(p.data(), q.data(), static_cast<size_t>(m)) != 0) return false;
+    }
 }
 
 TEST_CASE("rbd diff stream: a sparse file's data alone, holes and zero blocks left out, the same bytes back") {
@@ -190,4 +227,54 @@ TEST_CASE("rbd diff stream: a reader that stopped is an error, never a short str
     io::File in = io::open_read(f);
     CHECK_THROWS_WITH_AS(rbd::write_diff(in.fd(), wr.fd(), "test"), "the rbd diff stream was closed by its reader",
                          io::ReaderGone);
+}
+
+TEST_CASE("rbd diff stream of a download: grows by GiB as data arrives, ends at the real size, data alone") {
+    scratch::Dir dir;
+    std::string out = dir / "diff", want = dir / "want";
+    io::File o(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    io::File wf(::open(want.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    REQUIRE(o);
+    REQUIRE(wf);
+    rbd::DiffWriter diff(o.fd(), 0);
+    {
+        download::SparseWriter w(diff);
+        download::SparseWriter expect(wf.fd());
+        auto put = [&](const std::string& s, bool keep = true) {
+            for (size_t i = 0; i < s.size(); i += 70001) w.write(s.data() + i, std::min<size_t>(70001, s.size() - i));
+            if (keep) expect.write(s.data(), s.size());
+        };
+        // A first attempt, given up (a download begun again): what it wrote is zeroed.
+        put(std::string(300000, 'x'), false);
+        w.reset();
+        put("QFI");
+        put(std::string(5000, 'a'));
+        std::string zeros(1 << 20, '\0');
+        for (int i = 0; i < 1025; ++i) put(zeros);  // past the first GiB in zeros: never sent
+        put(std::string(7000, 'b'));
+        put(std::string(3000, '\0'));  // trailing zeros: only the size says them
+        w.finish();
+        expect.finish();
+    }
+    // Nothing ends the stream before end() (after the checksums): import-diff would fail it.
+    CHECK(scratch::slurp(out).back() != 'e');
+    diff.end();
+    o = io::File();
+    std::string d = scratch::slurp(out);
+    unsigned long long writes = 0;
+    std::vector<unsigned long long> sizes;
+    apply_diff_to(d, dir / "applied", writes, &sizes);
+    CHECK(same_files(dir / "applied", want));
+    // 0 (created empty), 1 GiB (the first data), 2 GiB (data past 1 GiB), the real size.
+    unsigned long long real = 3 + 5000 + (1025ull << 20) + 7000 + 3000;
+    REQUIRE(sizes.size() == 4);
+    CHECK(sizes[0] == 0);
+    CHECK(sizes[1] == 1ull << 30);
+    CHECK(sizes[2] == 2ull << 30);
+    CHECK(sizes[3] == real);
+    CHECK(writes == (256u << 10) + diff.sent());  // (the first attempt sent its first 256 KiB buffer)
+    CHECK(diff.sent() <= 4 * 4096);               // the blocks of "QFI"+a and of b, not the GiB of zeros
+    CHECK(d.size() < 300000 + 32 * 1024);
+    CHECK(diff.head().compare(0, 3, "QFI") == 0);
+    CHECK(d.find(std::string("z") + std::string(8, '\0')) != std::string::npos);  // the restart zeroes from 0
 }
