@@ -60,6 +60,7 @@ struct Info {
     int format = 2;
     unsigned long long snapshot_count = 0;
     std::optional<Parent> parent;
+    bool is_protected = false;  // of `rbd info IMAGE@SNAP`: whether that snapshot is protected
 };
 Info parse_info(const std::string& json);
 

@@ -157,9 +157,16 @@ struct Cluster {
     // instead, flattened first when it is a clone (a clone in the trash would hold its
     // parent's snapshot), so `rbd trash restore` gives it back whole. (The second round
     // trip: which snapshots there are to remove is an answer.)
-    void remove(const rbd::Image& img, bool to_trash = false) const {
+    // `parent`: the image img is a clone of, whose @snap goes too when no other clone
+    // depends on it (a failure there is logged: a clone made meanwhile keeps it).
+    void remove(const rbd::Image& img, bool to_trash = false, const rbd::Image* parent = nullptr) const {
         std::vector<Argv> questions = {snaps_of(img), children_of(img.spec())};
         if (to_trash) questions.push_back(info_of(img));  // (a clone is flattened)
+        size_t asked_parent = questions.size();
+        if (parent) {
+            questions.push_back(snaps_of(*parent));
+            questions.push_back(children_of(parent->snap(rbd::kCloneSnap)));
+        }
         auto a = ask(questions);
         auto listed = found(a[0], "cannot list the snapshots of " + quoted(img.spec()));
         if (!listed) return;
@@ -179,7 +186,34 @@ struct Cluster {
                 for (auto& x : snap_removal(img, s)) steps.push_back(std::move(x));
             steps.push_back(step({"rm", "--no-progress", img.spec()}, "cannot remove " + quoted(img.spec())));
         }
-        h->batch(steps);
+        size_t parent_steps = steps.size();
+        if (parent && last_clone_of(a[asked_parent], a[asked_parent + 1], *parent, img)) {
+            steps.push_back(answered({"snap", "unprotect", parent->snap(rbd::kCloneSnap)}, false));
+            steps.push_back(answered({"snap", "rm", "--no-progress", parent->snap(rbd::kCloneSnap)}, false));
+        }
+        auto out = h->batch(steps);
+        for (size_t i = parent_steps; i < out.size(); ++i) {
+            try {
+                found(out[i], "could not remove " + quoted(parent->snap(rbd::kCloneSnap)) + " (kept)");
+            } catch (const DriverError& e) {
+                log::info(e.what());
+                break;
+            }
+        }
+    }
+
+    // Whether `clone` is the only clone of parent@snap (answers: the parent's snapshots, the
+    // snapshot's children), so the snapshot can go with it.
+    bool last_clone_of(const std::string& snaps_answer, const std::string& children_answer, const rbd::Image& parent,
+                       const rbd::Image& clone) const {
+        auto listed = found(snaps_answer, "cannot list the snapshots of " + quoted(parent.spec()));
+        if (!listed) return false;
+        bool has = false;
+        for (const auto& s : rbd::parse_snaps(*listed)) has = has || (s.name == rbd::kCloneSnap && s.is_protected);
+        if (!has) return false;
+        for (const auto& k : children(children_answer, parent.snap(rbd::kCloneSnap)))
+            if (k != clone.spec()) return false;
+        return true;
     }
 };
 
@@ -197,12 +231,15 @@ struct Cluster {
 // leftover of a completed swap, and goes first).
 class Made {
 public:
-    Made(const Cluster& c, rbd::Image final_name, bool replaces = false)
+    // `leftover`: whether a temporary of an interrupted attempt may be there (false only when
+    // the caller has just seen the pool without one: its removal is then not sent).
+    Made(const Cluster& c, rbd::Image final_name, bool replaces = false, bool leftover = true)
         : c_(c),
           final_(std::move(final_name)),
           tmp_{final_.pool, final_.name + ".tmp"},
           aside_{final_.pool, final_.name + ".old"},
-          replaces_(replaces) {}
+          replaces_(replaces),
+          leftover_(leftover) {}
     Made(const Made&) = delete;
     ~Made() {
         if (done_ || !sent_) return;
@@ -228,7 +265,8 @@ public:
     // The steps write tmp(); a final name that exists already is refused by the rename (but
     // when replacing). `after` runs once the volume is in place, in the same batch.
     void make(std::vector<Step> steps, int stdin_fd = -1, std::vector<Step> after = {}) {
-        steps.insert(steps.begin(), c_.answered(drop(tmp_), false));  // (its failure shows in the next step: tmp exists)
+        if (leftover_)
+            steps.insert(steps.begin(), c_.answered(drop(tmp_), false));  // (its failure shows in the next step: tmp exists)
         if (replaces_) {
             steps.insert(steps.begin(), c_.answered(drop(aside_), false));
             steps.push_back(c_.step({"rename", final_.spec(), aside_.spec()},
@@ -255,7 +293,7 @@ private:
     static Argv drop(const rbd::Image& img) { return {"rm", "--no-progress", img.spec()}; }
     const Cluster& c_;
     rbd::Image final_, tmp_, aside_;
-    bool replaces_;
+    bool replaces_, leftover_;
     bool sent_ = false, done_ = false;
 };
 
@@ -550,11 +588,8 @@ public:
     // per volume): a VM's clones one-<IMAGE>-<VM>-<DISK> and volatile disks
     // one-sys-<VM>-<DISK>, as upstream (a persistent disk is its image, no VM's). One round trip.
     static MonitorResult pool_usage(const Cluster& c, const std::string& pool, bool vm_disks) {
-        int t = c.auth.timeout_s + 30;
         std::vector<Step> questions{df_question(c)};
-        if (vm_disks)
-            questions.push_back(c.h->ask_step(rbd::rbd(c.auth, {"du", "--format", "json", "-p", pool}),
-                                              "cannot read the volumes' usage on " + c.h->name(), t));
+        if (vm_disks) questions.push_back(c.question({"du", "--format", "json", "-p", pool}));  // (its failure: below)
         auto a = c.h->batch(questions);
         rbd::PoolUsage u = rbd::parse_df(a[0], pool);
         MonitorResult m;
@@ -562,8 +597,16 @@ public:
         m.free_mb = u.avail >> 20;
         m.total_mb = m.used_mb + m.free_mb;
         if (!vm_disks) return m;
+        // `rbd du` reads every volume (fast-diff aside): on a pool where it fails or takes too
+        // long, the datastore's usage is still reported, without the VMs'.
+        std::vector<rbd::Usage> usage;
+        try {
+            if (auto out = c.found(a[1], "cannot read the volumes' usage")) usage = rbd::parse_du(*out);
+        } catch (const DriverError& e) {
+            log::error(std::string(e.what()) + ": the VMs' disk usage is not reported");
+        }
         std::map<long, VmDiskUsage> vms;
-        for (const auto& v : rbd::parse_du(a[1])) {
+        for (const auto& v : usage) {
             auto at = vm_disk_of(v.image);
             if (!at) continue;
             VmDiskUsage& vm = vms[at->first];
@@ -715,18 +758,36 @@ public:
         if (!(image == d.image)) throw DriverError(quoted(src.path) + " is not the SOURCE of disk " + std::to_string(d.id));
         set_data_pool(c, d, c.dsid);
         const Cluster& cl = d.cl;
-        auto a = cl.ask({Cluster::info_of(d.rbd), Cluster::info_of(image), Cluster::snaps_of(image)});
-        if (auto have = cl.info(a[0], d.rbd)) {  // a retry after it was made: the same clone is fine
-            if (!have->parent || have->parent->pool != image.pool || have->parent->image != image.name ||
-                have->parent->snapshot != rbd::kCloneSnap)
+        // Two questions, each one rbd process (each opens the cluster: they are what a deploy
+        // costs): the pool's names (is the clone there already, a leftover temporary?) and the
+        // parent snapshot (its size, protection). A retry, or the image's first clone, asks
+        // once more (the clone's parent; the image itself).
+        const rbd::Image parent{image.pool, image.name + "@" + rbd::kCloneSnap};  // (image@snap, as info names it)
+        auto a = cl.ask({{"ls", "--format", "json", d.rbd.pool}, Cluster::info_of(parent)});
+        auto listed = cl.found(a[0], "cannot list pool " + quoted(d.rbd.pool));
+        if (!listed) throw DriverError("pool " + quoted(d.rbd.pool) + " does not exist");
+        auto names = rbd::parse_ls(*listed);
+        auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+        if (has(d.rbd.name)) {  // a retry after it was made: the same clone is fine
+            rbd::Info have = cl.require(d.rbd);
+            if (!have.parent || have.parent->pool != image.pool || have.parent->image != image.name ||
+                have.parent->snapshot != rbd::kCloneSnap)
                 throw DriverError(quoted(d.rbd.spec()) + " exists and is no clone of " + quoted(image.snap(rbd::kCloneSnap)));
             return;
         }
-        rbd::Info src_info = cl.require(a[1], image);
-        Made made(cl, d.rbd);
+        Made made(cl, d.rbd, false, has(d.rbd.name + ".tmp"));
         std::vector<Step> steps;
+        rbd::Info src_info;
+        if (auto snap = cl.info(a[1], parent)) {
+            if (!snap->is_protected)
+                throw DriverError("the clone snapshot " + quoted(image.snap(rbd::kCloneSnap)) + " is not protected");
+            src_info = *snap;  // (the clone's size is the snapshot's)
+        } else {               // the image's first clone, or a format 1 image
+            auto more = cl.ask({Cluster::info_of(image), Cluster::snaps_of(image)});
+            src_info = cl.require(more[0], image);
+            if (src_info.format == 2) steps = parent_snapshot(cl, image, cl.snaps(more[1], image));
+        }
         if (src_info.format == 2) {
-            steps = parent_snapshot(cl, image, cl.snaps(a[2], image));
             steps.push_back(cl.step(cl.new_volume({"clone", image.snap(rbd::kCloneSnap), made.tmp().spec()}),
                                     "cannot clone " + quoted(image.snap(rbd::kCloneSnap)) + " to " + quoted(d.rbd.spec())));
         } else {
@@ -831,18 +892,28 @@ public:
         set_data_pool(c, d, c.dsid);
         Made made(d.cl, d.rbd, true);
         Host& h = *d.cl.h;
-        auto a = h.batch(
-            {d.cl.question(Cluster::info_of(d.rbd)), d.cl.question(Cluster::info_of(made.aside())), h.exists_step(src.path)});
+        auto a = h.batch({d.cl.question(Cluster::info_of(d.rbd)), d.cl.question(Cluster::info_of(made.aside())),
+                          h.exists_step(src.path), d.cl.question(Cluster::snaps_of(d.rbd)),
+                          d.cl.question(Cluster::children_of(d.rbd.snap(rbd::kCloneSnap)))});
         if (a[2].empty()) throw DriverError(quoted(src.str()) + " does not exist");
         auto have = d.cl.info(a[0], d.rbd);
         if (!have)
             throw DriverError(
                 "RBD image " + quoted(d.rbd.spec()) + " does not exist" +
                 (d.cl.info(a[1], made.aside()) ? " (" + quoted(made.aside().spec()) + " holds it: an interrupted save)" : ""));
-        if (have->snapshot_count > 0)
-            throw DriverError("cannot save " + quoted(src.str()) + " into " + quoted(d.rbd.spec()) + ": it has " +
-                              std::to_string(have->snapshot_count) + " snapshot(s), which replacing it would lose");
-        made.make({import_step(d, src, made.tmp())}, -1, {h.remove_step(src.path)});
+        // The @snap of earlier clones, none left, goes first (upstream's delete drops it with
+        // the last clone); any other snapshot stays the image's and refuses the swap.
+        std::vector<Step> steps;
+        for (const auto& sn : d.cl.snaps(a[3], d.rbd)) {
+            if (sn.name == rbd::kCloneSnap && d.cl.children(a[4], d.rbd.snap(sn.name)).empty()) {
+                for (auto& x : d.cl.snap_removal(d.rbd, sn)) steps.push_back(std::move(x));
+                continue;
+            }
+            throw DriverError("cannot save " + quoted(src.str()) + " into " + quoted(d.rbd.spec()) + ": it has snapshot " +
+                              quoted(sn.name) + ", which replacing it would lose");
+        }
+        steps.push_back(import_step(d, src, made.tmp()));
+        made.make(std::move(steps), -1, {h.remove_step(src.path)});
         log::info("persistent disk " + quoted(src.str()) + " saved to " + quoted(d.rbd.spec()));
     }
 
@@ -857,6 +928,9 @@ public:
         set_data_pool(c, d, c.dsid);
         rbd::Image target = rbd::parse_spec(dst.path);
         Made made(d.cl, target);
+        // A running VM's disk (a hot save-as) is read with the guest quiesced, as upstream.
+        std::optional<libvirt::Quiesce> held;
+        if (c.vm().lcm_state == lcm::HotplugSaveas) held.emplace(*d.cl.h, c.vm().deploy_id);
         made.make({import_step(d, src, made.tmp())});  // (a missing file: rbd's "error opening")
     }
 
@@ -867,15 +941,16 @@ public:
     }
 
     void mv(const TmContext& c, const HostPath& src, const HostPath& dst) {
-        if (rbd_disk(c, src)) return;                                      // in the cluster, seen from every host
+        if (auto d = rbd_disk(c, src); d && !d->local_file) return;        // in the cluster, seen from every host
         ssh_table().entry("mv").as<sig::Paths>("ssh", "mv")(c, src, dst);  // upstream's tm/ceph/mv is tm/ssh/mv
     }
 
+    // A clone or volatile disk of this VM is removed (a persistent image stays); the last clone
+    // of an image takes the image's @snap with it, as upstream, so the next clone is of the
+    // image as it is then (a persistent use may have changed it).
     void del(const TmContext& c, const HostPath& dst) {
-        if (auto d = rbd_disk(c, dst)) {
-            if (d->owned)
-                d->cl.remove(d->rbd,
-                             disk_flag(*d->vd, "CEPH_TRASH"));  // a clone or volatile disk of this VM; a persistent image stays
+        if (auto d = rbd_disk(c, dst); d && !d->local_file) {
+            if (d->owned) d->cl.remove(d->rbd, disk_flag(*d->vd, "CEPH_TRASH"), d->is_volatile ? nullptr : &d->image);
             return;
         }
         CommonTm::del(c, dst);
@@ -889,7 +964,9 @@ public:
     // block); the file goes in the same batch, or with the guard on a failure.
     void mkimage(const TmContext& c, long size_mb, const std::string& format, const HostPath& dst) {
         if (size_mb <= 0) throw DriverError("cannot make a volatile disk of " + std::to_string(size_mb) + " MiB");
-        Disk d = disk_of(c, dst);
+        auto rbd_volume = rbd_disk(c, dst);
+        if (!rbd_volume) return CommonTm::mkimage(c, size_mb, format, dst);  // DISK_TYPE FILE: a file, as the VMM reads it
+        Disk& d = *rbd_volume;
         if (!d.is_volatile)
             throw DriverError("disk " + std::to_string(d.id) + " of VM " + std::to_string(c.vmid) + " is no volatile disk");
         mkfs::Request want = mkfs::volatile_disk(format, d.vd->get("FS"));
@@ -897,13 +974,18 @@ public:
         Host& h = *d.cl.h;
         std::string size = std::to_string(size_mb) + "M";
         Made made(d.cl, d.rbd);
+        // A volume of this name is this disk's, left by an earlier attempt that failed after
+        // its rename (oned makes a volatile disk once): it goes, so the retry completes.
+        // (answered: most often there is none; one that cannot go fails the rename below)
+        std::vector<Step> steps{d.cl.answered({"rm", "--no-progress", d.rbd.spec()}, false)};
         if (want.format != "swap" && want.fs.empty()) {
-            made.make({d.cl.step(d.cl.new_volume({"create", "--size", size, made.tmp().spec()}),
-                                 "cannot create " + quoted(d.rbd.spec()))});
+            steps.push_back(d.cl.step(d.cl.new_volume({"create", "--size", size, made.tmp().spec()}),
+                                      "cannot create " + quoted(d.rbd.spec())));
+            made.make(std::move(steps));
         } else {
             RemoteTemp file(h, io::temp_name_for(dst.path));
-            std::vector<Step> steps{h.mkdir_step(dirname_of(dst.path)),
-                                    qemu::create_step(h, "raw", file.path(), static_cast<unsigned long long>(size_mb))};
+            steps.push_back(h.mkdir_step(dirname_of(dst.path)));
+            steps.push_back(qemu::create_step(h, "raw", file.path(), static_cast<unsigned long long>(size_mb)));
             steps.push_back(want.format == "swap" ? mkfs::swap_step(h, file.path())
                                                   : mkfs::filesystem_step(h, want.fs, file.path()));
             steps.push_back(d.cl.step(
@@ -918,7 +1000,7 @@ public:
     }
 
     void resize(const TmContext& c, const HostPath& disk, long size_mb) {
-        Disk d = disk_of(c, disk);
+        Disk d = volume_of(c, disk, "resize");
         rbd::Info i = d.cl.require(d.rbd);
         unsigned long long want = static_cast<unsigned long long>(size_mb) << 20;
         if (want < i.size) throw DriverError("cannot shrink " + quoted(d.rbd.spec()) + " to " + std::to_string(size_mb) + " MiB");
@@ -928,7 +1010,7 @@ public:
     }
 
     void snap_create(const TmContext& c, const HostPath& disk, long snap) {
-        Disk d = disk_of(c, disk);
+        Disk d = volume_of(c, disk, "snap_create");
         d.cl.h->batch(snapshot_steps(d, snap));
     }
 
@@ -938,19 +1020,19 @@ public:
     // without a freeze when there is no agent). The freeze is held for the snapshot alone:
     // the question (does it exist) is asked before it.
     void snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
-        Disk d = disk_of(c, disk);
+        Disk d = volume_of(c, disk, "snap_create_live");
         auto steps = snapshot_steps(d, snap);
         libvirt::Quiesce held(*d.cl.h, c.vm().deploy_id);
         d.cl.h->batch(steps);
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {
-        Disk d = disk_of(c, disk);
+        Disk d = volume_of(c, disk, "snap_delete");
         d.cl.snap_delete(d.rbd, std::to_string(snap));
     }
 
     void snap_revert(const TmContext& c, const HostPath& disk, long snap) {
-        Disk d = disk_of(c, disk);
+        Disk d = volume_of(c, disk, "snap_revert");
         d.cl.snap_revert(d.rbd, std::to_string(snap));
     }
 
@@ -971,6 +1053,7 @@ private:
         rbd::Image rbd;    // what the VM runs on: the image itself (persistent), its clone, a volatile volume
         bool owned = false;
         bool is_volatile = false;
+        bool local_file = false;  // DISK_TYPE FILE: copied to its host's file (an ssh system datastore)
         Cluster cl;
     };
 
@@ -992,12 +1075,20 @@ private:
         check_disk_path(p, c.vmid);
         const VmDisk* vd = c.vm().disk(id);
         if (!vd) return std::nullopt;
-        std::string source = vd->get("SOURCE"), type = vd->get("TYPE");
-        std::transform(type.begin(), type.end(), type.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        auto lower = [](std::string v) {
+            std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return std::tolower(ch); });
+            return v;
+        };
+        // DISK_TYPE, as oned sets it from the (system) datastore: RBD where the VMM reads the
+        // volume, FILE where it reads a file (an ssh system datastore's copy, or a volatile
+        // disk of a system datastore of files).
+        std::string source = vd->get("SOURCE"), type = lower(vd->get("TYPE")), disk_type = lower(vd->get("DISK_TYPE"));
         Disk d;
         d.id = id;
         d.vd = vd;
+        d.local_file = disk_type == "file" || type == "file";
         if (source.empty() && (type == "fs" || type == "swap")) {
+            if (!disk_type.empty() && disk_type != "rbd") return std::nullopt;  // a file, as the other drivers' volatile disks
             std::string pool = vd->get("POOL_NAME");
             d.rbd = d.image = rbd::volatile_of(rbd::valid_name(pool.empty() ? "one" : pool, "POOL_NAME"), c.vmid, id);
             d.owned = d.is_volatile = true;
@@ -1022,6 +1113,18 @@ private:
         auto d = rbd_disk(c, p);
         if (!d) throw DriverError(quoted(p.str()) + " is not an RBD disk of VM " + std::to_string(c.vmid));
         return *d;
+    }
+
+    // The disk as the RBD volume the VM runs on: refused for a disk copied to its host's file
+    // (DISK_TYPE FILE), where a snapshot or resize of the volume would miss what the VM
+    // writes (oned falls back to these actions for the .ssh variants there are none of;
+    // upstream refuses them for any disk TYPE but RBD).
+    static Disk volume_of(const TmContext& c, const HostPath& p, const char* action) {
+        Disk d = disk_of(c, p);
+        if (d.local_file)
+            throw DriverError(std::string(action) + ": not supported on disk " + std::to_string(d.id) +
+                              ", a copy in its host's file (DISK_TYPE FILE), as upstream");
+        return d;
     }
 
     // An RBD disk is raw; one declared otherwise is refused (a file of another format would be

@@ -58,11 +58,11 @@ const char* const kMd5Of =
 // Runs "$@" under rlimits: $1 ulimit -v (KiB), $2 ulimit -t (s); two malloc arenas, as
 // exec.cpp gives a local child under an address-space limit.
 // $1 a snapshot directory, $2 the format of its layer 0, then the words of `qemu-img info
-// ... -f`: for each layer (a name of digits; hidden temporaries and links by other names
-// left out), its name on a line, its header (read as qcow2, layer 0 as $2: never probed),
+// ... -f`: for each layer (a name of 1 to 9 digits, no leading zero; hidden temporaries and
+// links by other names left out), its name on a line, its header (read as qcow2, layer 0 as $2: never probed),
 // then a line of one RS (0x1e); the first that cannot be read fails it.
 const char* const kLayerHeaders =
-    "d=$1; f0=$2; shift 2; for p in \"$d\"/*; do n=${p##*/}; case $n in ''|*[!0-9]*) continue;; esac; "
+    "d=$1; f0=$2; shift 2; for p in \"$d\"/*; do n=${p##*/}; case $n in ''|*[!0-9]*|0?*|??????????*) continue;; esac; "
     "f=qcow2; [ \"$n\" = 0 ] && f=$f0; printf '%s\\n' \"$n\"; \"$@\" \"$f\" \"$p\" || exit; printf '\\036\\n'; done";
 
 const char* const kLimited =

@@ -27,10 +27,14 @@ Quiesce::Quiesce(Host& h, std::string domain) : h_(h), domain_(std::move(domain)
 }
 
 Quiesce::~Quiesce() {
-    try {
-        h_.run(virsh({mode_ == "thaw" ? "domfsthaw" : "resume", "--domain", domain_}),
-               {.timeout_s = 30, .check = false, .cleanup = true});
-    } catch (...) {}
+    // A thaw even after a freeze that failed or timed out: the agent may still have frozen
+    // the file systems (a thaw of thawed ones does nothing); then the resume of a suspend.
+    for (const char* verb : {"domfsthaw", "resume"}) {
+        if (std::string(verb) == "resume" && mode_ != "resume") break;
+        try {
+            h_.run(virsh({verb, "--domain", domain_}), {.timeout_s = 30, .check = false, .cleanup = true});
+        } catch (...) {}
+    }
 }
 
 void live_copy(Host& h, const std::string& domain, const std::string& target, const std::string& path, const std::string& format,

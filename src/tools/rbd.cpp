@@ -122,6 +122,10 @@ Info parse_info(const std::string& text) {
         const json& p = j["parent"];
         i.parent = Parent{str(p, "pool", what), str(p, "image", what), str(p, "snapshot", what)};
     }
+    if (j.contains("protected")) {  // "true"/"false" (a string, as rbd prints it)
+        const json& p = j["protected"];
+        i.is_protected = p.is_string() ? p.get<std::string>() == "true" : (p.is_boolean() && p.get<bool>());
+    }
     return i;
 }
 

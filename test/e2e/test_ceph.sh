@@ -210,9 +210,9 @@ vol_vm() {  # USER: the CEPH_USER of its disks
     {
         echo "<VM><ID>47</ID><NAME>vm47</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><DEPLOY_ID>one-47</DEPLOY_ID><TEMPLATE>"
         local spec id type fs
-        for spec in 2:fs:ext4 3:swap: 4:FS: 5:fs:btrfs-not-allowed; do
-            IFS=: read -r id type fs <<<"$spec"
-            echo "<DISK><DISK_ID>$id</DISK_ID><TYPE>$type</TYPE>${fs:+<FS>$fs</FS>}<SIZE>64</SIZE><FORMAT>raw</FORMAT><TM_MAD>ceph</TM_MAD><POOL_NAME>one</POOL_NAME>${VM_DISK_EXTRA/oneadmin/$1}</DISK>"
+        for spec in 2:fs:ext4:RBD 3:swap::RBD 4:FS:: 5:fs:btrfs-not-allowed: 6:fs::FILE; do
+            IFS=: read -r id type fs dtype <<<"$spec"
+            echo "<DISK><DISK_ID>$id</DISK_ID><TYPE>$type</TYPE>${fs:+<FS>$fs</FS>}${dtype:+<DISK_TYPE>$dtype</DISK_TYPE>}<SIZE>64</SIZE><FORMAT>raw</FORMAT><TM_MAD>ceph</TM_MAD><POOL_NAME>one</POOL_NAME>${VM_DISK_EXTRA/oneadmin/$1}</DISK>"
         done
         echo "</TEMPLATE><HISTORY_RECORDS><HISTORY><OID>47</OID><SEQ>0</SEQ><HOSTNAME>host01</HOSTNAME><TM_MAD>ceph</TM_MAD><DS_ID>0</DS_ID></HISTORY></HISTORY_RECORDS></VM>"
     } >"$T/vms/47.xml"
@@ -238,7 +238,13 @@ expect_ok "mkswap: 64 MiB" "$TM/mkswap" 64 "host01:$V47/disk.3" 47 0
 check "it holds a swap signature" test "$(fs_of one/one-sys-47-3)" = swap
 expect_ok "mkimage: an empty raw disk (TYPE FS, upper case as users write it)" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
 check "it is 64 MiB of zeros" test "$(rsum one/one-sys-47-4)" = "$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)"
-expect_error "mkimage again: the volume exists" "one/one-sys-47-4" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
+write_at one/one-sys-47-4 1 66
+expect_ok "mkimage again (a retry after a failure that left the volume): made anew" "$TM/mkimage" 64 raw "host01:$V47/disk.4" 47 0
+check "... 64 MiB of zeros again" test "$(rsum one/one-sys-47-4)" = "$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)"
+expect_ok "mkimage of a volatile disk of DISK_TYPE FILE (a system datastore of files): a file" "$TM/mkimage" 64 raw "host01:$V47/disk.6" 47 0
+check "... disk.6 is a 64 MiB file on the host, no volume made" test "$(stat -c %s "$V47/disk.6")" = $((64 << 20)) -a -z "$(pool_ls | grep -w one-sys-47-6)"
+expect_ok "delete of it: the file goes" "$TM/delete" "host01:$V47/disk.6" 47 0
+check "... gone" test ! -e "$V47/disk.6"
 expect_ok "snap_create on a volatile disk" "$TM/snap_create" "host01:$V47/disk.4" 0 47 0
 expect_ok "mv of a volatile disk: nothing moves, it is in the cluster" "$TM/mv" "host01:$V47/disk.4" "host02:$V47/disk.4" 47 0
 expect_ok "monitor with MONITOR_VM_DISKS=1" "$D/monitor" "$(cdump NO_IMAGE=1 MONITOR_VM_DISKS=1)" 1
@@ -264,7 +270,8 @@ absent() { ! exists "$1"; }
 check "it is no longer in the pool" absent one/one-7-48-0
 id48=$(trash_id one-7-48-0)
 check "it is in the pool's trash ($id48)" test -n "$id48"
-check "flattened first: one/one-7@snap has no clone left" test -z "$("${RB[@]}" children one/one-7@snap)"
+check "flattened first: one/one-7@snap has no clone left" test -z "$("${RB[@]}" children one/one-7@snap 2>/dev/null)"
+check "... and, its last clone gone, the @snap went too (the next clone is of the image as it is then)" eval '! [[ " $(snaps_of one/one-7) " == *" snap "* ]]'
 "${RB[@]}" trash restore one/"$id48" >/dev/null 2>&1
 check "restored, it holds what it held, with its snapshot" test "$(rsum one/one-7-48-0)" = "$sum48" -a "$(snaps_of one/one-7-48-0)" = 0
 vm_xml 48 host01 ceph "0:YES:one/one-7:64:64:raw:ceph"

@@ -112,6 +112,22 @@ check "snapshots still: 0 1" test "$(snaps_of one/one-9-46-0)" = "0 1"
 expect_ok "snap_create_live 2 works again" "$TM/snap_create_live" "host01:$V/disk.0" 2 46 1
 check "the domain runs" state_is running
 
+echo "# cpds.ssh of a running VM's local disk (a hot save-as, LCM_STATE 26): read with the guest quiesced"
+# (disk 1: a copy of one/one-9 in the host's file, as an ssh system datastore has it)
+sed -i 's|^</TEMPLATE><HISTORY_RECORDS>|<DISK><DISK_ID>1</DISK_ID><CLONE>NO</CLONE><SOURCE>one/one-9</SOURCE><SIZE>64</SIZE><FORMAT>raw</FORMAT><TM_MAD>ceph</TM_MAD><TARGET>vdb</TARGET><DISK_TYPE>FILE</DISK_TYPE>'"$VM_DISK_EXTRA"'</DISK></TEMPLATE><HISTORY_RECORDS>|' "$T/vms/46.xml"
+check "VM 46 has its disk 1 (DISK_TYPE FILE)" grep -q '<DISK_ID>1</DISK_ID>' "$T/vms/46.xml"
+mkdir -p "$V" && qemu-img create -q -f raw "$V/disk.1" 16M && qemu-io -f raw -c 'write -P 0x5c 0 1M' "$V/disk.1" >/dev/null
+set_lcm 46 26
+sed -i 's|<DEPLOY_ID>one-46</DEPLOY_ID>|<DEPLOY_ID>one-4711</DEPLOY_ID>|' "$T/vms/46.xml"
+expect_error "with no such domain the quiesce fails: it is attempted" "one-4711" "$TM/cpds.ssh" "host01:$V/disk.1" one/one-70 -1 46 1
+check "... no image made" test -z "$(pool_ls | grep -w one-70)"
+sed -i 's|<DEPLOY_ID>one-4711</DEPLOY_ID>|<DEPLOY_ID>one-46</DEPLOY_ID>|' "$T/vms/46.xml"
+expect_ok "cpds.ssh of the running VM's disk.1" "$TM/cpds.ssh" "host01:$V/disk.1" one/one-70 -1 46 1
+check "the domain runs after it" state_is running
+check "one/one-70 holds the file's bytes" test "$(rsum one/one-70)" = "$(sum "$V/disk.1")"
+set_lcm 46 3
+expect_ok "rm one/one-70" "$D/rm" "$(cdump SOURCE=one/one-70 IMAGE_ID=70)" 70
+
 echo "# after shutdown: revert, delete"
 "${VIRSH[@]}" shutdown "$DOM" >/dev/null 2>&1
 "${VIRSH[@]}" destroy "$DOM" >/dev/null 2>&1

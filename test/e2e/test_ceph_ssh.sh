@@ -35,7 +35,8 @@ size_of() { stat -c %s "$1"; }
 alloc_of() { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
 zero_after() { [ "$(tail -c +$(($2 + 1)) "$1" | tr -d '\0' | wc -c)" = 0 ]; }  # FILE OFFSET: only zeros from there
 head_sum() { head -c "$2" "$1" | sha256sum | cut -d' ' -f1; }
-vm_xml 42 host01 ssh "0:YES:one/one-7:64:64:raw:ceph" "1:NO:one/one-8:32:32:raw:ceph" "2:YES:one/one-7:96:64:raw:ceph"
+# (as oned gives them for an ssh system datastore: DISK_TYPE FILE, the VMM reads the files)
+VM_DISK_EXTRA="$VM_DISK_EXTRA<DISK_TYPE>FILE</DISK_TYPE>" vm_xml 42 host01 ssh "0:YES:one/one-7:64:64:raw:ceph" "1:NO:one/one-8:32:32:raw:ceph" "2:YES:one/one-7:96:64:raw:ceph"
 
 echo "# clone.ssh: the image's snapshot exported into the host's local file"
 expect_conns 1 0 "clone.ssh of one/one-7 to disk.0: one connection to host01" "$TM/clone.ssh" "frontend:one/one-7" "host01:$V/disk.0" 42 1
@@ -71,13 +72,21 @@ expect_ok "resize.ssh disk.0 to 128 MiB" "$TM/resize.ssh" "host01:$V/disk.0" 128
 check "disk.0 is 128 MiB, its first 64 MiB as they were, zeros after" eval '[ "$(size_of "$(F 0)")" = $((128 << 20)) ] && [ "$(head_sum "$(F 0)" $((64 << 20)))" = "$IMGSUM" ] && zero_after "$(F 0)" $((64 << 20))'
 expect_error "resize.ssh cannot shrink" "cannot resize" "$TM/resize.ssh" "host01:$V/disk.0" 32 42 1
 check "... disk.0 is still 128 MiB, one/one-7 still 64 MiB" test "$(size_of "$(F 0)")" = $((128 << 20)) -a "$(rsize one/one-7)" = $((64 << 20))
+# (there is no $a.ssh: oned's TM driver then calls $a, the RBD action)
+for a in snap_create snap_create_live snap_delete snap_revert; do
+    expect_error "$a (oned's call for an ssh system datastore's disk) is refused for a disk in its host's file" "not supported" "$TM/$a" "host01:$V/disk.1" 0 42 1
+done
+check "... no snapshot was made of one/one-8" test -z "$(snaps_of one/one-8)"
 "${RB[@]}" snap create one/one-8@keep >/dev/null 2>&1
-expect_error "mvds.ssh into an image with snapshots is refused (the swap would lose them)" "snapshot(s)" "$TM/mvds.ssh" "host01:$V/disk.1" "one/one-8" 42 1
+expect_error "mvds.ssh into an image with snapshots is refused (the swap would lose them)" "snapshot 'keep'" "$TM/mvds.ssh" "host01:$V/disk.1" "one/one-8" 42 1
 check "... nothing changed: the file, the image, its snapshot" test "$(sum "$(F 1)")" = "$W" -a "$(rsum one/one-8)" = "$PERSSUM" -a "$(snaps_of one/one-8)" = keep
 "${RB[@]}" snap rm one/one-8@keep >/dev/null 2>&1
 expect_error "mvds.ssh of a disk on another host than the VM's (undeployed) is refused" "undeployed" "$TM/mvds.ssh" "host02:$V/disk.1" "one/one-8" 42 1
-expect_ok "mvds.ssh of disk.1 back into one/one-8" "$TM/mvds.ssh" "host01:$V/disk.1" "one/one-8" 42 1
+# an @snap of earlier clones, none left (a clone made before the image became persistent)
+"${RB[@]}" snap create one/one-8@snap >/dev/null 2>&1 && "${RB[@]}" snap protect one/one-8@snap >/dev/null 2>&1
+expect_ok "mvds.ssh of disk.1 back into one/one-8 (it has a childless @snap)" "$TM/mvds.ssh" "host01:$V/disk.1" "one/one-8" 42 1
 check "one/one-8 holds the written file's bytes" test "$(rsum one/one-8)" = "$W"
+check "... and the childless @snap went first" test -z "$(snaps_of one/one-8)"
 check "no .tmp or .old volume is left" test "$(pool_ls)" = "one-11 one-12 one-7 one-8 "
 check "the local file is gone" test ! -e "$(F 1)"
 expect_error "mvds.ssh again: the file is gone, the image stays" "does not exist" "$TM/mvds.ssh" "host01:$V/disk.1" "one/one-8" 42 1

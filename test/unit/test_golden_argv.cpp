@@ -224,6 +224,13 @@ struct CephCluster {
             }
             if (op == "rollback") return {};  // (the data is not modelled)
         }
+        if (cmd({"info"}) && last.find('@') != std::string::npos) {  // a snapshot's: its image's, and "protected"
+            Snap* s = snap_of(last);
+            if (!s) return {2, "", "rbd: error setting snapshot context: (2) No such file or directory\n"};
+            Result r = respond({"rbd", "info", "--format", "json", split(last, '@').first});
+            r.out.insert(r.out.rfind('}'), std::string(R"(,"protected":")") + (s->is_protected ? "true" : "false") + "\"");
+            return r;
+        }
         if ((cmd({"info"}) || cmd({"rm"}) || cmd({"flatten"}) || (sized && a[1] == "resize")) && !vols.count(last))
             return enoent(last);
         if (cmd({"info"})) {
@@ -690,6 +697,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
     // The DS snap_* actions' snapshot 0 of the (persistent) image, protected as a TM
     // snap_create of its disk leaves it.
     if (kind == Kind::Ds && w.ceph) w.cluster.vols["one/one-3"].snaps.push_back({3, "0", true});
+    if (mode == "warm") w.cluster.vols["one/one-3"].snaps.push_back({3, "snap", true});  // (an earlier clone's)
     if (mode == "thin") config().set("LVM_THIN_ENABLE", "yes");
     if (mode == "trash") config().set("CEPH_TRASH", "yes");
     // A caller release (its profile) for actions whose commands differ by release.
@@ -784,6 +792,7 @@ Outcome run_case(Kind kind, const std::string& driver, const std::string& action
               : mode == "bridge"      ? " (BRIDGE_LIST=host01 host02)"
               : mode == "thick"       ? " (disk SPARSE=NO, SIZE 2 > ORIGINAL_SIZE 1)"
               : mode == "trash"       ? " (CEPH_TRASH=yes)"
+              : mode == "warm"        ? " (the image's @snap made by an earlier clone)"
               : !w.image_case.empty() ? " (the image: " + mode + ")"
                                       : " (a " + mode + " caller)");
     for (const auto& x : args) o << " " << (x.size() > 100 ? std::string("<base64>") : x);
@@ -870,6 +879,7 @@ std::vector<Target> every_action() {
     // ceph's removals into the pool's trash: an image, a VM's clone (flattened first).
     t.push_back({Kind::Ds, "ceph", "rm", "", "trash"});
     t.push_back({Kind::Tm, "ceph", "delete", "", "trash"});
+    t.push_back({Kind::Tm, "ceph", "clone", "", "warm"});  // a deploy's common case
     return t;
 }
 

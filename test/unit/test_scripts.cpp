@@ -109,6 +109,8 @@ TEST_CASE("layer headers: every numbered layer read in its declared format, in o
     img({"qemu-img", "create", "-q", "-f", "qcow2", (dir / ".3.onestor-tmp.T1").string(), "1M"});  // a temporary
     fs::create_directory_symlink(".", dir / "disk.0.snap");                                        // the self link
     { std::ofstream(dir / "-x7") << "not a layer"; }
+    { std::ofstream(dir / "01") << "not a layer: a leading zero"; }
+    { std::ofstream(dir / "1234567890") << "not a layer: more than 9 digits"; }
     Argv q = {"qemu-img", "info", "--output=json", "-U", "-f"};
     Argv a = {dir.string(), "raw"};
     a.insert(a.end(), q.begin(), q.end());
