@@ -51,11 +51,13 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The tools the drivers run (the linked shared libraries come from dpkg-shlibdeps above;
 # the downloader's are opened at its first use, which dpkg-shlibdeps cannot see, so they
-# are named here). The context ISO is made for every VM, so an ISO maker is needed; LVM,
-# virsh and Ceph's tools only by fs_lvm, the live qcow2 actions and ceph (`onestor doctor`
-# says which are missing).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "qemu-utils, openssh-client, genisoimage | xorriso, libcurl4, libarchive13, libssl3, zlib1g")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lvm2, libvirt-clients")
+# are named here). The context ISO is made for every VM, so an ISO maker is needed; an
+# image with a file system (DS mkfs, FS in the default SUPPORTED_FS ext2-4) is made on the
+# front-end by mkfs.ext4 (xfs: mkfs.xfs); LVM, virsh and Ceph's tools only by fs_lvm, the
+# live qcow2 actions and ceph (`onestor doctor` says which are missing).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "qemu-utils, openssh-client, genisoimage | xorriso, e2fsprogs, libcurl4, libarchive13, libssl3, zlib1g")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lvm2, libvirt-clients, xfsprogs")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ceph-common")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -88,8 +88,8 @@ check "deb: the remotes tree has exactly the links install-remotes makes" \
 check "deb: /etc/one/onestor.conf is a conffile" sh -c "dpkg-deb --ctrl-tarfile '$DEB' | tar -xO ./conffiles | grep -qx /etc/one/onestor.conf"
 check "deb: no maintainer scripts (nothing touches /var/lib/one/remotes)" \
     sh -c "! dpkg-deb --ctrl-tarfile '$DEB' | tar -t | grep -E 'postinst|preinst|prerm|postrm'"
-check "deb: Depends from the shared libraries plus qemu-utils, openssh-client and the downloader's libraries" \
-    eval 'for p in libc6 libtinyxml2 qemu-utils openssh-client libcurl4 libarchive13 libssl3 zlib1g; do grep -q "$p" "$W/deb.control" || { echo "no $p"; exit 1; }; done'
+check "deb: Depends from the shared libraries plus qemu-utils, openssh-client, e2fsprogs and the downloader's libraries" \
+    eval 'for p in libc6 libtinyxml2 qemu-utils openssh-client e2fsprogs libcurl4 libarchive13 libssl3 zlib1g; do grep -q "$p" "$W/deb.control" || { echo "no $p"; exit 1; }; done'
 check "deb: lvm2 and libvirt-clients recommended" grep -q "lvm2, libvirt-clients" "$W/deb.control"
 # Debian's own package checker: no error, no warning (its informational notes are printed).
 LINT=$(lintian --fail-on error,warning --display-info --tag-display-limit 0 "$DEB" 2>&1); LRC=$?
