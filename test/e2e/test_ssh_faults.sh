@@ -12,6 +12,7 @@
 # metacharacters (in a VM directory, an image path, a context file) survive every trip
 # unchanged and run nothing.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../hosts/pids.sh"  # (pid_live)
 # host02's system datastore 9 is a 40 MiB disk of its own: a tmpfs mounted before host02
 # starts, so its sshd's bind of $T/hosts/host02 carries it (a mount made later would not
 # reach host02's private mount namespace without a restart).
@@ -59,9 +60,13 @@ wait_arrived() {  # wait_arrived KIB: until that much data reached host02's temp
     return 1
 }
 host_pids() {  # every process in a test host's own mount namespace (its sshd and all it runs)
+    # Only while the sshd recorded is that very process (pids.sh): once it died, its PID may
+    # be another suite's test host, whose namespace must not be signalled.
+    local pid
+    pid=$(pid_live "$T/hosts/$1.pid") || return 0
     perl -e 'my $ns = readlink("/proc/$ARGV[0]/ns/mnt") or exit 0;
         for (glob "/proc/[0-9]*") { my $l = readlink("$_/ns/mnt"); print substr($_, 6), "\n" if defined $l && $l eq $ns }' \
-        "$(cut -d' ' -f1 "$T/hosts/$1.pid")"
+        "$pid"
 }
 signal_host() {  # signal_host SIG HOST: signal every process of the host at once
     local pids; pids=$(host_pids "$2")
