@@ -22,6 +22,7 @@ ceph_env() {
     CONF=$CL/ceph.conf
     KEY=$CL/keyring/oneadmin.key
     RB=(timeout 120 rbd -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
+    CA=(timeout 120 ceph -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")  # (ceph as the admin)
     D=$R/datastore/ceph
     TM=$R/tm/ceph
     local id ec

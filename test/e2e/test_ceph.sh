@@ -163,7 +163,6 @@ expect_error "hostile CEPH_USER refused" "CEPH_USER" "$D/cp" "$(cdump PATH="$SAF
 check "nothing was created by the refused actions" test "$(pool_ls)" = "$before"
 
 echo "# a full pool (its quota reached): a bounded, clear failure, nothing left; the retry succeeds once it has room"
-CA=(timeout 120 ceph -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
 pool_full() { "${CA[@]}" health detail 2>/dev/null | grep -q "pool 'one' is full"; }
 wait_for() { local i; for i in $(seq 1 60); do "$@" && return 0; sleep 1; done; return 1; }
 before=$(pool_ls)

@@ -101,7 +101,6 @@ expect_error "a DEPLOY_ID that reads as an option is a name to virsh (no such do
 sed -i 's|<DEPLOY_ID>-one-46</DEPLOY_ID>|<DEPLOY_ID>one-46</DEPLOY_ID>|' "$T/vms/46.xml"
 # the snapshot itself fails after the domain was quiesced: a user who may read the volume
 # (the question passes) but not write to it
-CA=(timeout 120 ceph -c "$CONF" --id admin --keyring "$CL/keyring/client.admin.keyring")
 "${CA[@]}" auth get-or-create client.reader mon 'profile rbd' osd 'profile rbd-read-only pool=one' >/dev/null 2>&1
 "${CA[@]}" auth print-key client.reader >"$CL/keyring/reader.key" 2>/dev/null
 sed -i "s|<CEPH_USER>oneadmin</CEPH_USER><CEPH_KEY>[^<]*</CEPH_KEY>|<CEPH_USER>reader</CEPH_USER><CEPH_KEY>$CL/keyring/reader.key</CEPH_KEY>|" "$T/vms/46.xml"
