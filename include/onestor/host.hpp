@@ -74,7 +74,7 @@ public:
     // The target of a symlink (fails with `what` when it is none); the names in a
     // directory, each followed by '/' (fails when it cannot be read).
     Step readlink_step(const std::string& path, const std::string& what);
-    Step list_step(const std::string& dir);
+    Step list_step(const std::string& dir, bool missing_is_empty = false);
     static std::vector<std::string> parse_list(const std::string& out);
 
     // The local argv that runs argv on this host (itself, or ssh ... -- 'quoted' 'words').
@@ -121,6 +121,9 @@ public:
     // Streams a front-end file to `dst` on this host (its directory made): temp name, fsync,
     // rename; one remote command.
     void put_file(const std::string& local_path, const std::string& dst);
+    // put_file's steps but the mkdir, for a batch whose stdin is the file: its `size` bytes
+    // written at `tmp` (a RemoteTemp's path beside dst), synced, checked whole, renamed onto dst.
+    std::vector<Step> put_steps(long long size, const std::string& tmp, const std::string& dst);
 
     Host(std::string name, bool local);
     ~Host();

@@ -25,6 +25,13 @@ private:
     std::string domain_, mode_;
 };
 
+// The step that runs `command` on h with the domain quiesced around it alone, in the same
+// round trip (kQuiesced): frozen through its guest agent, or suspended without one, and
+// thawed / resumed on every path, the driver killed included. `what`: its failure's reason.
+Step quiesced_step(Host& h, const std::string& domain, const Argv& command, const std::string& what, int timeout_s);
+// Logs how the step's domain was quiesced, from its output (suspended: it has no agent).
+void log_quiesced(const std::string& output, const std::string& domain);
+
 // A running domain's disk `target` (the file `path`, read as `format`) copied to `out` on h,
 // as `out_format`: libvirt's blockcopy, the domain keeping its disk (no pivot); when libvirt
 // refuses, a qemu-img convert with the domain quiesced. `out` is the caller's temporary.

@@ -61,7 +61,8 @@ std::vector<Step> shorten_names(Host& h, const Layout& l, const std::vector<qemu
 // l.base_format, standing alone; any other: a qcow2 whose backing file is inside l.dir
 // and names another layer of l.dir and its format). With `image`, layer 0 is a link to
 // that image, which is checked instead. Returns layer -> header; layer 0 is always there.
+// One round trip, which runs `before` first (changes that the checks are of).
 std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const std::vector<std::string>& names,
-                                               const std::string& image);
+                                               const std::string& image, std::vector<Step> before = {});
 
 }  // namespace onestor::chain

@@ -40,6 +40,11 @@ std::map<long, ImageInfo> parse_layers(const std::string& out);
 // (its own snapshot directory; "" allows no backing file at all). An external data file is
 // read from the header only, never opened (it could name a FIFO or /dev/watchdog).
 ImageInfo validate(Host& h, const std::string& path, const std::string& declared_format, const std::string& allowed_dir);
+// validate's question as a step, to be batched with others (it never fails the batch), and
+// its answer checked as validate checks it.
+Step validate_step(Host& h, const std::string& path, const std::string& declared_format);
+ImageInfo validated(Host& h, const std::string& answer, const std::string& path, const std::string& declared_format,
+                    const std::string& allowed_dir);
 
 // qcow2 overlay at `path` on `backing` (whose format is given explicitly).
 void create_overlay(Host& h, const std::string& backing, const std::string& backing_format, const std::string& path);

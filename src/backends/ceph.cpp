@@ -81,6 +81,14 @@ struct Cluster {
         return asks ? h->ask_step(a, what, timeout(false)) : h->run_step(a, what, timeout(false));
     }
     Step question(const Argv& words) const { return answered(words, true); }
+    // The removal of a temporary volume, answered (the batch goes on): one a killed writer
+    // left is still watched for up to the OSDs' watch timeout, which this waits out (kWatchWait).
+    Step removal_of_temporary(const rbd::Image& tmp) const {
+        Argv a = {"sh", "-c", scripts::kAnswerUnwatched, "sh", std::to_string(kWatchWait)};
+        for (auto& w : rbd::rbd(auth, {"rm", "--no-progress", tmp.spec()})) a.push_back(std::move(w));
+        return h->run_step(a, "cannot remove " + quoted(tmp.spec()) + " on " + h->name(), timeout(false) + kWatchWait);
+    }
+    static constexpr int kWatchWait = 40;                                     // s: osd_client_watch_timeout (30 s) and slack
     std::vector<std::string> ask(const std::vector<Argv>& questions) const {  // one round trip
         std::vector<Step> steps;
         for (const auto& q : questions) steps.push_back(question(q));
@@ -247,7 +255,7 @@ public:
         try {
             std::vector<Step> undo;
             if (replaces_) undo.push_back(c_.answered({"rename", aside_.spec(), final_.spec()}, false));
-            undo.push_back(c_.answered(drop(tmp_), false));
+            undo.push_back(c_.removal_of_temporary(tmp_));
             auto a = c_.h->batch(undo);
             if (replaces_ && a[0].find("\nexit ") == std::string::npos)
                 log::info("renamed " + quoted(aside_.spec()) + " back to " + quoted(final_.spec()) + " after this failed action");
@@ -266,7 +274,7 @@ public:
     // when replacing). `after` runs once the volume is in place, in the same batch.
     void make(std::vector<Step> steps, int stdin_fd = -1, std::vector<Step> after = {}) {
         if (leftover_)
-            steps.insert(steps.begin(), c_.answered(drop(tmp_), false));  // (its failure shows in the next step: tmp exists)
+            steps.insert(steps.begin(), c_.removal_of_temporary(tmp_));  // (its failure shows in the next step: tmp exists)
         if (replaces_) {
             steps.insert(steps.begin(), c_.answered(drop(aside_), false));
             steps.push_back(c_.step({"rename", final_.spec(), aside_.spec()},
@@ -1017,13 +1025,15 @@ public:
     // A running VM's disk: RBD snapshots it as it is (crash-consistent); the guest's file
     // systems are frozen around it through its agent (with no agent, the domain is suspended),
     // so it is clean, and thawed (resumed) on every path, after SIGTERM too (upstream goes on
-    // without a freeze when there is no agent). The freeze is held for the snapshot alone:
-    // the question (does it exist) is asked before it.
+    // without a freeze when there is no agent). The freeze is held for the `snap create`
+    // alone, on the host, in the batch that protects the snapshot after it (the question,
+    // does it exist, is asked before: two round trips).
     void snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
         Disk d = volume_of(c, disk, "snap_create_live");
         auto steps = snapshot_steps(d, snap);
-        libvirt::Quiesce held(*d.cl.h, c.vm().deploy_id);
-        d.cl.h->batch(steps);
+        auto [create, why] = steps.front().there.front();  // (a copy: the step is replaced)
+        steps.front() = libvirt::quiesced_step(*d.cl.h, c.vm().deploy_id, create, why, d.cl.timeout(false));
+        libvirt::log_quiesced(d.cl.h->batch(steps).front(), c.vm().deploy_id);
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {

@@ -351,8 +351,9 @@ std::vector<VmDiskUsage> CommonTm::vm_disk_usage(const std::string& path) {
     return out;
 }
 
-void CommonTm::mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm) {
-    h.run(transfer::with_monitor_mark(monitor_mark_of(vm_dir, tm).path, tm, {"true"}), {.timeout_s = 60});
+Step CommonTm::local_monitoring_step(Host& h, const std::string& vm_dir, const std::string& tm) {
+    return h.run_step(transfer::with_monitor_mark(monitor_mark_of(vm_dir, tm).path, tm, {"true"}),
+                      "cannot mark " + quoted(h.label(vm_dir)) + " as monitored by its host", 60);
 }
 
 transfer::MonitorMark CommonTm::monitor_mark_of(const std::string& vm_dir, const std::string& tm) {

@@ -64,7 +64,8 @@ protected:
     // report a datastore directory only when its .monitor names the TM whose monitor_ds
     // measures it. Written beside the VM directories of `vm_dir`'s datastore when it does not
     // say `tm` already (temp name, synced, renamed); no VM's clean-up removes it.
-    static void mark_local_monitoring(Host& h, const std::string& vm_dir, const std::string& tm);
+    // (A step: batched with the action's last changes.)
+    static Step local_monitoring_step(Host& h, const std::string& vm_dir, const std::string& tm);
     static transfer::MonitorMark monitor_mark_of(const std::string& vm_dir, const std::string& tm);
     // Hands pre/postmigrate to every other TM the VM's disks use (once each), with our
     // name as the caller; does nothing when called that way itself.

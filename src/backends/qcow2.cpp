@@ -29,7 +29,9 @@ void Qcow2::clone(const TmContext& c, const HostPath& src, const HostPath& dst) 
         return;
     }
     std::string format = image_format(h, image, *d, false);
-    qemu::validate(h, image, format, image + ".snap");  // before anything is created
+    // Two round trips: the image's header is checked before anything is made (its answer
+    // decides), then the disk is built and put in place in one batch.
+    qemu::validate(h, image, format, image + ".snap");
     // A host's own datastore holds a copy of the image (the image datastore may be away
     // when the VM runs), as QCOW2_STANDALONE asks for anywhere.
     bool copy = standalone(*d) || local_system(c);
@@ -42,13 +44,17 @@ void Qcow2::clone(const TmContext& c, const HostPath& src, const HostPath& dst) 
                                                               : qemu::overlay_step(h, image, format, first)};
     if (auto size = grown_size_mb(c, dst.path)) build.push_back(qemu::resize_step(h, "qcow2", first, size, thick(d)));
     build.push_back(h.symlink_step(".", join_path(tmp.path(), leaf)));
-    build.push_back(qemu::chain_step(h, first, "qcow2"));
-    check_loops(qemu::parse_chain(h.batch(build).back()), "disk " + quoted(dst.str()));
-    h.batch({h.sync_step(first), h.sync_step(tmp.path()),
-             h.remove_step(dir),  // a leftover of an earlier, failed deploy of this same disk
-             h.rename_step(tmp.path(), dir, false), h.symlink_step(leaf + "/0", dst.path), h.sync_step(dirname_of(dst.path))});
+    build.push_back(qemu::chain_step(h, first, "qcow2"));  // (qemu-img refuses a chain that loops: nothing goes in)
+    size_t chain = build.size() - 1;
+    for (auto& s :
+         {h.sync_step(first), h.sync_step(tmp.path()),
+          h.remove_step(dir),  // a leftover of an earlier, failed deploy of this same disk
+          h.rename_step(tmp.path(), dir, false), h.symlink_step(leaf + "/0", dst.path), h.sync_step(dirname_of(dst.path))})
+        build.push_back(s);
+    if (local_system(c)) build.push_back(local_monitoring_step(h, dirname_of(dst.path), "ssh"));
+    auto out = h.batch(build);
     tmp.keep();
-    if (local_system(c)) mark_local_monitoring(h, dirname_of(dst.path), "ssh");
+    check_loops(qemu::parse_chain(out[chain]), "disk " + quoted(dst.str()));
     log::info("disk " + quoted(dst.str()) + (copy ? " is a standalone copy of " : " is an overlay on ") + quoted(image));
 }
 
@@ -64,26 +70,33 @@ void Qcow2::ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
     if (local_system(c)) return copy_in(c, src, dst, *d);
     std::string format = image_format(h, image, *d, true);
     Layout home = chain::beside_image(image, format);
-    qemu::validate(h, image, format, home.dir);  // before anything is created
+    // Two round trips: the questions (the image's header, the layers an earlier VM left),
+    // answered before anything is made, the lock's file included; then the links, the
+    // chain checked before the VM's. (The lock is taken after the questions: the layers of
+    // a persistent image change only through the one VM that holds it, and the links below
+    // are made whole whoever made them before.)
+    auto asked = h.batch({qemu::validate_step(h, image, format), h.list_step(home.dir, true)});
+    qemu::validated(h, asked[0], image, format, home.dir);
     Lock lock("image-" + basename_of(image));
-    auto names =
-        Host::parse_list(h.batch({h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir), h.list_step(home.dir)}).back());
     long active = -1;
     bool self = false;
-    for (const auto& n : names) {
+    for (const auto& n : Host::parse_list(asked[1])) {
         if (numeric_name(n)) active = std::max(active, std::stol(n));
         self = self || n == home.leaf;
     }
-    std::vector<Step> steps;
+    std::vector<Step> steps = {h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir)};
     if (!self) steps.push_back(h.symlink_step(home.dir, join_path(home.dir, home.leaf)));
     if (active < 0) {
         steps.push_back(h.symlink_step(image, home.file(0)));
         active = 0;
     }
-    // The snapshots an earlier VM left must still form a whole chain down to the image.
+    // The snapshots an earlier VM left must still form a whole chain down to the image
+    // (qemu-img refuses a chain that loops, so the VM's links are not made then).
     steps.push_back(qemu::chain_step(h, home.file(active), home.format(active)));
-    check_loops(qemu::parse_chain(h.batch(steps).back()), "disk " + quoted(dst.str()));
-    h.batch({h.symlink_step(home.dir, dst.path + ".snap"), h.symlink_step(home.file(active), dst.path)});
+    size_t chain = steps.size() - 1;
+    steps.push_back(h.symlink_step(home.dir, dst.path + ".snap"));
+    steps.push_back(h.symlink_step(home.file(active), dst.path));
+    check_loops(qemu::parse_chain(h.batch(steps)[chain]), "disk " + quoted(dst.str()));
     log::info("persistent disk " + quoted(dst.str()) + " runs on " + quoted(home.file(active)));
 }
 

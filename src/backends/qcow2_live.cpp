@@ -27,17 +27,16 @@ std::string xml_escape(const std::string& s) {
     return o;
 }
 
-void put_text(Host& h, const std::string& text, const std::string& path) {
+// `text` in an unlinked temporary file of the front-end: a batch's stdin (put_steps).
+io::File text_file(const std::string& text) {
     char tmpl[] = "/tmp/onestor-xml.XXXXXX";
     int fd = ::mkstemp(tmpl);
     if (fd < 0) throw_errno("cannot create a file in", "/tmp");
     io::File f(fd);
-    struct Unlink {
-        std::string p;
-        ~Unlink() { ::unlink(p.c_str()); }
-    } u{tmpl};
+    ::unlink(tmpl);
     if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write", tmpl);
-    h.put_file(tmpl, path);
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("cannot read", tmpl);
+    return f;
 }
 
 }  // namespace
@@ -48,40 +47,50 @@ using chain::checked_layers;
 using chain::shorten_names;
 using chain::validated_active;
 
+// Three round trips: the questions (the chain, the new layer's absence, the directory's
+// canonical path, which libvirt is given); the snapshot (the new layer built under its final
+// name, the domain's XML written, libvirt switching the running disk onto the layer,
+// atomically across the domain's disks, with the guest quiesced around that alone); then
+// the link. (The link is a batch of its own: should the snapshot batch fail, the new layer
+// goes, which is safe only while QEMU has not switched to it, that is, not once the batch
+// got past snapshot-create.)
 void Qcow2::snap_create_live(const TmContext& c, const HostPath& disk, long snap) {
     Lock lock("vm-" + std::to_string(c.vmid));
     Host& h = Host::get(disk.host);
     Layout l = layout(h, c, disk);
     const VmInfo& vm = c.vm();
     std::string next = l.file(snap + 1);
-    Active a = validated_active(h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists")});
-    // The new layer is built first (under its final name: libvirt is given that name);
-    // libvirt then switches the running disk onto it (--reuse-external), atomically
-    // across the domain's disks (--atomic).
-    RemoteTemp layer(h, next);
-    h.batch({qemu::overlay_step(h, l.active_name(a.id), l.format(a.id), next), h.sync_step(next)});
+    Active a = validated_active(
+        h, disk, l, {h.absent_step(next, "snapshot layer " + quoted(h.label(next)) + " already exists"), h.realpath_step(l.dir)});
+    std::string dir = a.also[1];
+    while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+    if (dir.empty()) throw DriverError("cannot resolve " + quoted(h.label(l.dir)));
     std::string target = disk_target(c, disk);
     std::string xml = "<domainsnapshot><disks>";
     for (const auto& d : vm.disks) {
         std::string t = d.get("TARGET");
         if (t.empty()) continue;
         if (t == target)
-            xml += "<disk name='" + xml_escape(t) + "' snapshot='external'><source file='" + xml_escape(h.realpath(next)) +
-                   "'/></disk>";
+            xml += "<disk name='" + xml_escape(t) + "' snapshot='external'><source file='" +
+                   xml_escape(join_path(dir, basename_of(next))) + "'/></disk>";
         else
             xml += "<disk name='" + xml_escape(t) + "' snapshot='no'/>";
     }
     xml += "</disks></domainsnapshot>";
+    io::File xml_in = text_file(xml);
     std::string xml_path = join_path(dirname_of(disk.path), ".snapshot-" + std::to_string(snap) + ".xml");
-    RemoteTemp xml_file(h, xml_path);
-    put_text(h, xml, xml_path);
-    {
-        libvirt::Quiesce q(h, vm.deploy_id);
-        h.run(libvirt::virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic", "--no-metadata",
-                              "--reuse-external", "--xmlfile", xml_path}),
-              {.timeout_s = 300, .what = "cannot snapshot the running disk " + quoted(disk.str())});
-    }
+    RemoteTemp layer(h, next), xml_file(h, xml_path), xml_tmp(h, io::temp_name_for(xml_path));
+    std::vector<Step> steps = {qemu::overlay_step(h, l.active_name(a.id), l.format(a.id), next), h.sync_step(next)};
+    for (auto& s : h.put_steps(static_cast<long long>(xml.size()), xml_tmp.path(), xml_path)) steps.push_back(std::move(s));
+    steps.push_back(libvirt::quiesced_step(h, vm.deploy_id,
+                                           libvirt::virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic",
+                                                           "--no-metadata", "--reuse-external", "--xmlfile", xml_path}),
+                                           "cannot snapshot the running disk " + quoted(disk.str()), 300));
+    steps.push_back(h.remove_step(xml_path));
+    libvirt::log_quiesced(h.batch(steps, xml_in.fd()).rbegin()[1], vm.deploy_id);
     layer.keep();
+    xml_file.keep();
+    xml_tmp.keep();
     // The layer frozen now keeps its long backing name: QEMU holds it open, so its header
     // is not rewritten; the next snapshot taken offline shortens it.
     auto out = h.batch({h.symlink_step(l.active_name(snap + 1), disk.path), h.sync_step(l.dir),

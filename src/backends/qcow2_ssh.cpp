@@ -54,16 +54,17 @@ void Qcow2::copy_in(const TmContext&, const HostPath& src, const HostPath& dst, 
             qemu::rebase_unsafe_step(h, l.file(k), k == active ? l.active_name(below) : l.frozen_name(below), i.backing_format));
         fix.push_back(h.sync_step(l.file(k)));
     }
-    h.batch(fix);
     std::vector<std::string> copied;
     for (const auto& [k, i] : layers) copied.push_back(std::to_string(k));
-    checked_layers(h, l, copied, "");
-    check_loops(qemu::chain(h, l.file(active), l.format(active)), "disk " + quoted(dst.str()));
-    h.batch({h.sync_step(l.dir), h.remove_step(dir),  // a leftover of an earlier, failed deploy
-             h.rename_step(l.dir, dir, false), h.symlink_step(l.leaf + "/" + std::to_string(active), dst.path),
-             h.sync_step(dirname_of(dst.path))});
+    checked_layers(h, l, copied, "", std::move(fix));  // (one round trip: the fixes, then the checks)
+    // Then in one more: the chain walked whole (qemu-img refuses one that loops, and nothing
+    // goes in), the directory and the disk link put in place, the host's monitoring marked.
+    auto out = h.batch({qemu::chain_step(h, l.file(active), l.format(active)), h.sync_step(l.dir),
+                        h.remove_step(dir),  // a leftover of an earlier, failed deploy
+                        h.rename_step(l.dir, dir, false), h.symlink_step(l.leaf + "/" + std::to_string(active), dst.path),
+                        h.sync_step(dirname_of(dst.path)), local_monitoring_step(h, dirname_of(dst.path), "ssh")});
     stage.keep();
-    mark_local_monitoring(h, dirname_of(dst.path), "ssh");
+    check_loops(qemu::parse_chain(out[0]), "disk " + quoted(dst.str()));
     log::info("persistent disk " + quoted(dst.str()) + " runs on a copy of " + quoted(fe.label(image)) + ", layer " +
               std::to_string(active));
 }

@@ -634,11 +634,14 @@ Step Host::readlink_step(const std::string& path, const std::string& what) {
             true};
 }
 
-Step Host::list_step(const std::string& dir) {
+Step Host::list_step(const std::string& dir, bool missing_is_empty) {
     std::string what = "cannot list " + quoted(label(dir));
-    return {[dir, what] {
+    Argv find = {"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f/"};
+    if (missing_is_empty) find.insert(find.begin(), {"sh", "-c", scripts::kListIfThere, "sh"});
+    return {[dir, what, missing_is_empty] {
                 std::string out;
                 DIR* d = ::opendir(dir.c_str());
+                if (!d && errno == ENOENT && missing_is_empty) return out;
                 if (!d) throw_errno("cannot list", dir);
                 while (auto* e = ::readdir(d)) {
                     std::string n = e->d_name;
@@ -648,7 +651,7 @@ Step Host::list_step(const std::string& dir) {
                 return out;
             },
             // '/' is the one byte no name holds: it ends each name, whatever else the name holds.
-            {{{"find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f/"}, what}},
+            {{find, what}},
             {},
             0,
             true};
@@ -776,16 +779,19 @@ void Host::put_file(const std::string& local_path, const std::string& dst) {
     struct stat st {};
     if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", local_path);
     RemoteTemp tmp(*this, io::temp_name_for(dst));
-    std::string what = "cannot copy " + quoted(local_path) + " to " + quoted(label(dst));
+    std::vector<Step> steps = {mkdir_step(dirname_of(dst))};
+    for (auto& s : put_steps(st.st_size, tmp.path(), dst)) steps.push_back(std::move(s));
+    batch(steps, in.fd());
+    tmp.keep();
+}
+
+std::vector<Step> Host::put_steps(long long size, const std::string& tmp, const std::string& dst) {
+    std::string what = "cannot copy a file to " + quoted(label(dst));
     // dd ends at the end of its stdin, which a front-end killed mid-way also gives it: the
     // rename in the same script waits for the whole size.
-    batch({mkdir_step(dirname_of(dst)),
-           run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, what,
-                    static_cast<int>(config().get_int("COPY_TIMEOUT"))),
-           run_step({"sh", "-c", scripts::kSizeIs, "sh", tmp.path(), std::to_string(st.st_size)}, what),
-           rename_step(tmp.path(), dst, true)},
-          in.fd());
-    tmp.keep();
+    return {run_step({"dd", "of=" + tmp, "bs=1M", "conv=sparse,fsync", "status=none"}, what,
+                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
+            run_step({"sh", "-c", scripts::kSizeIs, "sh", tmp, std::to_string(size)}, what), rename_step(tmp, dst, true)};
 }
 
 RemoteTemp::~RemoteTemp() {

@@ -27,6 +27,9 @@ const char* const kSweep = "test -x \"$1\" || exit 0; \"$1\" sweep \"$2\" >/dev/
 // no fallocate (NFSv3), the C library writes the holes instead. (An empty file has nothing.)
 const char* const kPreallocate = "n=$(stat -L -c %s -- \"$1\") || exit 1; [ \"$n\" -eq 0 ] || fallocate -x -l \"$n\" -- \"$1\"";
 
+// "$@" a `find` of the directory $2: nothing, and no failure, when that is missing.
+const char* const kListIfThere = "[ -e \"$2\" ] || [ -L \"$2\" ] || exit 0; exec \"$@\"";
+
 // $1 a path: "y" when it exists (a dangling symlink counts), nothing otherwise; never fails.
 const char* const kExists = "if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo y; fi";
 
@@ -48,6 +51,38 @@ const char* const kExitStatus = "\"$@\" </dev/null 2>&1 >/dev/null || echo \"exi
 // not exist): its stdout; when it fails, then a line "exit N" (after a newline) and its
 // stderr, the complaint the caller reads. Its stderr on success (warnings) is dropped.
 const char* const kAnswer = "exec 3>&1; e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$?; printf '\\nexit %s\\n%s\\n' \"$s\" \"$e\"";
+
+// $1 n, then n words: virsh (VIRSH, -c LIBVIRT_URI); then a domain; then "$@" a command,
+// run with the domain's file systems frozen through its guest agent, or with the domain
+// suspended when no agent answers the freeze; then thawed (and resumed) on every path, the
+// driver's end included (kTiedToDriver's TERM). Each virsh call is limited to 30 s. Prints
+// "frozen" or "suspended"; the command's stdout is dropped. Exit status: the command's, or
+// 1 when the domain could be neither frozen nor suspended (virsh's complaint on stderr).
+// (The virsh words are copied into w1..wn, and the command's words referenced as "${i}", so
+// that eval only ever sees names made of digits, never a word's text.)
+const char* const kQuiesced = R"sh(n=$1; i=2; j=1; v=
+while [ "$j" -le "$n" ]; do eval "w$j=\${$i}"; v="$v \"\$w$j\""; i=$((i + 1)); j=$((j + 1)); done
+eval "d=\${$i}"; i=$((i + 1)); c=
+while [ "$i" -le $# ]; do c="$c \"\${$i}\""; i=$((i + 1)); done
+q() { eval "timeout 30 $v \"\$1\" --domain \"\$d\"" >/dev/null; }
+m=frozen
+end() { q domfsthaw 2>/dev/null; [ "$m" = frozen ] || q resume 2>/dev/null; }
+trap 'end; exit 143' TERM HUP INT
+if ! q domfsfreeze 2>/dev/null; then
+  q suspend || { q domfsthaw 2>/dev/null; echo "cannot suspend domain '$d' (no guest agent froze it)" >&2; exit 1; }
+  m=suspended
+fi
+eval "$c" >/dev/null; s=$?
+end; echo "$m"; exit $s)sh";
+
+// $1 seconds, then "$@" the removal of an RBD volume, answered as kAnswer answers. While the
+// cluster refuses it for a watcher, it is tried again every 2 s for up to $1 s: a killed
+// writer's watch (an interrupted `rbd import`) holds until the OSDs time it out (30 s by
+// default), and only then can its temporary volume go.
+const char* const kAnswerUnwatched =
+    "t=$1; shift; exec 3>&1; while :; do e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$?; "
+    "case $e in *watchers*) if [ \"$t\" -gt 0 ]; then sleep 2; t=$((t - 2)); continue; fi;; esac; "
+    "printf '\\nexit %s\\n%s\\n' \"$s\" \"$e\"; exit 0; done";
 
 // "$@" a command: the MD5 of its output (md5sum's line), failing when the command fails (a
 // pipeline's status would be md5sum's alone).

@@ -4,6 +4,7 @@
 #include "onestor/error.hpp"
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
+#include "onestor/scripts.hpp"
 
 namespace onestor::libvirt {
 
@@ -35,6 +36,20 @@ Quiesce::~Quiesce() {
             h_.run(virsh({verb, "--domain", domain_}), {.timeout_s = 30, .check = false, .cleanup = true});
         } catch (...) {}
     }
+}
+
+Step quiesced_step(Host& h, const std::string& domain, const Argv& command, const std::string& what, int timeout_s) {
+    if (domain.empty()) throw DriverError("the VM has no DEPLOY_ID: no domain to quiesce");
+    Argv v = virsh({});
+    Argv a = {"sh", "-c", scripts::kQuiesced, "sh", std::to_string(v.size())};
+    a.insert(a.end(), v.begin(), v.end());
+    a.push_back(domain);
+    a.insert(a.end(), command.begin(), command.end());
+    return h.run_step(a, what, timeout_s + 4 * 30);  // (4 virsh calls of at most 30 s: freeze, suspend, thaw, resume)
+}
+
+void log_quiesced(const std::string& output, const std::string& domain) {
+    if (output == "suspended\n") log::info("no guest agent: domain " + domain + " suspended for the snapshot");
 }
 
 void live_copy(Host& h, const std::string& domain, const std::string& target, const std::string& path, const std::string& format,

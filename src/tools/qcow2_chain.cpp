@@ -2,6 +2,7 @@
 
 #include "onestor/error.hpp"
 #include "onestor/numbers.hpp"
+#include "onestor/scripts.hpp"
 
 #include <sys/stat.h>
 #include <algorithm>
@@ -97,27 +98,55 @@ std::vector<Step> shorten_names(Host& h, const Layout& l, const std::vector<qemu
 }
 
 std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const std::vector<std::string>& names,
-                                               const std::string& image) {
-    std::map<long, qemu::ImageInfo> layers;
-    if (!image.empty()) layers[0] = qemu::validate(h, image, l.base_format, "");
+                                               const std::string& image, std::vector<Step> before) {
+    // Asked in one round trip, after `before`: each layer's header (validate's question) and
+    // whether it is a symlink; for a layer 0 beside the image, both canonical paths.
+    std::vector<long> ks;
     for (const auto& n : names) {
         if (!numeric_name(n)) continue;
         if (!canonical_layer_name(n))  // (checked under one name, opened by qemu under another)
             throw DriverError("snapshot directory " + quoted(h.label(l.dir)) + " holds " + quoted(n) + ", not a layer name");
         long k = std::stol(n);
-        std::string f = l.file(k);
-        if (k == 0 && !image.empty()) {
-            if (h.realpath(f) != h.realpath(image))
-                throw DriverError("layer 0 of " + quoted(h.label(image)) + " is not the image itself");
-            continue;
-        }
-        if (!h.readlink(f).empty()) throw DriverError("layer " + quoted(h.label(f)) + " is a symlink");
+        ks.push_back(k);
+        if (k == 0 && !image.empty()) continue;
         // Here, where a directory's entries are the datastore's: nothing but a regular file is
         // opened (a FIFO would hang qemu-img). On a host, the entries came from our own stream.
         struct stat st {};
+        std::string f = l.file(k);
+        if (h.local() && ::lstat(f.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+            throw DriverError("layer " + quoted(h.label(f)) + " is a symlink");
         if (h.local() && (::lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
             throw DriverError("layer " + quoted(h.label(f)) + " is not a file");
-        qemu::ImageInfo i = qemu::validate(h, f, l.format(k), k == 0 ? "" : l.dir);
+    }
+    std::vector<Step> steps = std::move(before);
+    size_t at = steps.size();
+    if (!image.empty()) steps.push_back(qemu::validate_step(h, image, l.base_format));
+    for (long k : ks) {
+        std::string f = l.file(k);
+        if (k == 0 && !image.empty()) {
+            steps.push_back(h.realpath_step(f));
+            steps.push_back(h.realpath_step(image));
+            continue;
+        }
+        steps.push_back(
+            h.ask_step({"sh", "-c", scripts::kAnswer, "sh", "readlink", "--", f}, "cannot read " + quoted(h.label(f))));
+        steps.push_back(qemu::validate_step(h, f, l.format(k)));
+    }
+    auto out = h.batch(steps);
+    std::map<long, qemu::ImageInfo> layers;
+    if (!image.empty()) layers[0] = qemu::validated(h, out[at++], image, l.base_format, "");
+    for (long k : ks) {
+        std::string f = l.file(k);
+        const std::string &first = out[at], &second = out[at + 1];
+        at += 2;
+        if (k == 0 && !image.empty()) {
+            if (first != second || first.empty())
+                throw DriverError("layer 0 of " + quoted(h.label(image)) + " is not the image itself");
+            continue;
+        }
+        if (!first.empty() && first.find("\nexit ") == std::string::npos)
+            throw DriverError("layer " + quoted(h.label(f)) + " is a symlink");
+        qemu::ImageInfo i = qemu::validated(h, second, f, l.format(k), k == 0 ? "" : l.dir);
         long below = l.layer_of(i);
         if (k > 0 && (below < 0 || i.backing_format != l.format(below)))
             throw DriverError("layer " + quoted(h.label(f)) + " does not name a layer of its directory and its format");

@@ -96,26 +96,43 @@ std::vector<ImageInfo> chain(Host& h, const std::string& path, const std::string
     return parse_chain(h.batch({chain_step(h, path, format)}).front());
 }
 
-ImageInfo validate(Host& h, const std::string& path, const std::string& declared, const std::string& allowed_dir) {
+namespace {
+// A null device stands in for any external data file, so the file the header names is
+// never opened (qemu-img before the CVE-2024-4467 fix opened it even for `info`).
+Argv header_info(const std::string& path, const std::string& declared, bool plain) {
+    if (plain) return qemu_img({"info", "--output=json", "-U", "-f", declared, path});
+    std::string file;
+    for (char ch : path) file += ch == ',' ? std::string(",,") : std::string(1, ch);
+    return qemu_img({"info", "--output=json", "-U", "--image-opts",
+                     "driver=qcow2,file.driver=file,file.filename=" + file + ",data-file.driver=null-co"});
+}
+}  // namespace
+
+Step validate_step(Host& h, const std::string& path, const std::string& declared) {
     if (declared != "raw" && declared != "qcow2") throw DriverError("unsupported image format " + quoted(declared));
-    Result r;
-    bool plain = declared == "raw";
-    if (!plain) {
-        // A null device stands in for any external data file, so the file the header names
-        // is never opened (qemu-img before the CVE-2024-4467 fix opened it even for `info`).
-        // Before the fix qemu refuses that option for an image without a data file, and
-        // before 4.0 (no data files at all) it knows no such option: read those plainly.
-        std::string file;
-        for (char ch : path) file += ch == ',' ? std::string(",,") : std::string(1, ch);
-        r = h.run(qemu_img({"info", "--output=json", "-U", "--image-opts",
-                            "driver=qcow2,file.driver=file,file.filename=" + file + ",data-file.driver=null-co"}),
-                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits, .asks = true});
-        plain = r.status != 0 && (r.err.find("can only be set for images with an external data file") != std::string::npos ||
-                                  r.err.find("support the option 'data-file") != std::string::npos);
+    Argv a = {"sh", "-c", scripts::kAnswer, "sh"};
+    for (auto& w : header_info(path, declared, declared == "raw")) a.push_back(std::move(w));
+    return h.ask_step(a, "cannot read image " + quoted(h.label(path)), 120, kHeaderLimits);
+}
+
+ImageInfo validate(Host& h, const std::string& path, const std::string& declared, const std::string& allowed_dir) {
+    return validated(h, h.batch({validate_step(h, path, declared)})[0], path, declared, allowed_dir);
+}
+
+ImageInfo validated(Host& h, const std::string& answer, const std::string& path, const std::string& declared,
+                    const std::string& allowed_dir) {
+    Result r{0, answer, ""};
+    if (size_t at = answer.find("\nexit "); at != std::string::npos) {  // (kAnswer's form of a failure)
+        size_t nl = answer.find('\n', at + 1);
+        r = {1, answer.substr(0, at), nl == std::string::npos ? "" : answer.substr(nl + 1)};
     }
-    if (plain)
-        r = h.run(qemu_img({"info", "--output=json", "-U", "-f", declared, path}),
-                  {.timeout_s = 120, .check = false, .limits = kHeaderLimits, .asks = true});
+    // Before the fix, qemu refuses that option for an image without a data file, and before
+    // 4.0 (no data files at all) it knows no such option: those read the header plainly
+    // (a second round trip, with such a qemu-img alone).
+    if (declared == "qcow2" && r.status != 0 &&
+        (r.err.find("can only be set for images with an external data file") != std::string::npos ||
+         r.err.find("support the option 'data-file") != std::string::npos))
+        r = h.run(header_info(path, declared, true), {.timeout_s = 120, .check = false, .limits = kHeaderLimits, .asks = true});
     if (r.status != 0) {
         // "qemu-img: Could not open '<the options>': Image is not in qcow2 format": the cause
         std::string why = failure_reason(r.err);

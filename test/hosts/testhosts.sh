@@ -89,8 +89,9 @@ launch() {  # launch DIR NAME IP
 }
 
 wait_up() {
-    local dir=$1 name=$2 ok=""
-    for _ in $(seq 1 50); do
+    local dir=$1 name=$2 ok="" until=$((SECONDS + 30))
+    # (30 s: on a loaded machine, with other suites' VMs running, an sshd can take seconds)
+    while [ "$SECONDS" -lt "$until" ]; do
         if ssh -F "$dir/ssh_config" -o BatchMode=yes -o ConnectTimeout=2 "$name" true 2>/dev/null; then ok=1; break; fi
         sleep 0.1
     done

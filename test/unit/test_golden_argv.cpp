@@ -388,8 +388,15 @@ struct World {
         if (host.empty() && p == "onevm") return Result{0, vm_xml(), ""};
         if (host.empty() && p == "onedatastore") return Result{0, ds_xml(a.back()), ""};
         if (ceph && !host.empty() && (p == "rbd" || p == "ceph")) return cluster.respond(a);
-        if (p == "sh" && a.size() > 4 && a[2] == scripts::kAnswer) {
-            auto r = respond(host, Argv(a.begin() + 4, a.end()));  // a question: the script's answer
+        if (p == "sh" && a.size() > 5 && a[2] == scripts::kQuiesced) {  // the command after n virsh words and the domain
+            size_t n = std::stoul(a[4]);
+            auto r = respond(host, Argv(a.begin() + static_cast<long>(6 + n), a.end()));
+            if (r && r->status == 0) r->out = "frozen\n";
+            return r;
+        }
+        bool unwatched = p == "sh" && a.size() > 5 && a[2] == scripts::kAnswerUnwatched;  // (after its $1)
+        if (unwatched || (p == "sh" && a.size() > 4 && a[2] == scripts::kAnswer)) {
+            auto r = respond(host, Argv(a.begin() + (unwatched ? 5 : 4), a.end()));  // the script's answer
             if (!r) return r;
             return Result{0, r->status == 0 ? r->out : r->out + "\nexit " + std::to_string(r->status) + "\n" + r->err, ""};
         }

@@ -12,7 +12,9 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -33,16 +35,22 @@ std::vector<std::string> hostile_names() {
     return {"$(touch PWNED)", "`touch PWNED`", "; touch PWNED", "-rf", "with space", "it's", "*", "a\nb"};
 }
 
+// The working directory is `dir` while it lives (a canary of a hostile word lands there).
+class InDir {
+public:
+    explicit InDir(const fs::path& dir) : back_(fs::current_path()) { fs::current_path(dir); }
+    ~InDir() { fs::current_path(back_); }
+    InDir(const InDir&) = delete;
+
+private:
+    fs::path back_;
+};
+
 }  // namespace
 
 TEST_CASE("fixed scripts: existence, canonical path, size, contents, exit status, with hostile names") {
     scratch::Dir d;
-    fs::path cwd = fs::current_path();
-    fs::current_path(d.p);  // (where a run canary would land)
-    struct Back {
-        fs::path p;
-        ~Back() { fs::current_path(p); }
-    } back{cwd};
+    InDir here(d.p);  // (where a run canary would land)
     for (const auto& name : hostile_names()) {
         CAPTURE(name);
         std::string f = d / name;
@@ -133,4 +141,88 @@ TEST_CASE("layer headers: every numbered layer read in its declared format, in o
     CHECK((r.status == 0 && qemu::parse_layers(r.out).empty()));
     CHECK_THROWS_AS(qemu::parse_layers("1\n{}"), DriverError);          // no end mark
     CHECK_THROWS_AS(qemu::parse_layers("x\n{}\n\x1e\n"), DriverError);  // no layer name
+}
+
+TEST_CASE("a temporary volume's removal waits out a watcher, and only a watcher") {
+    scratch::Dir d;
+    // A stand-in for `rbd rm`: refused for a watcher until its attempts reach $2, then done;
+    // a volume that is not there is refused at once.
+    std::string tries = d / "tries";
+    std::string rm =
+        "n=$(($(cat \"$1\" 2>/dev/null || echo 0) + 1)); echo $n > \"$1\"; "
+        "[ \"$3\" = missing ] && { echo 'rbd: error opening image: (2) No such file or directory' >&2; exit 2; }; "
+        "[ $n -ge \"$2\" ] && exit 0; "
+        "echo 'rbd: error: image still has watchers' >&2; exit 16";
+    auto attempts = [&] {
+        std::ifstream in(tries);
+        int n = 0;
+        in >> n;
+        fs::remove(tries);
+        return n;
+    };
+    Result r = sh(scripts::kAnswerUnwatched, {"4", "sh", "-c", rm, "rm", tries, "2", "x"});
+    CHECK((r.status == 0 && r.out.empty() && attempts() == 2));  // refused once, removed 2 s later
+    r = sh(scripts::kAnswerUnwatched, {"0", "sh", "-c", rm, "rm", tries, "2", "x"});
+    CHECK((r.status == 0 && r.out == "\nexit 16\nrbd: error: image still has watchers\n" && attempts() == 1));
+    r = sh(scripts::kAnswerUnwatched, {"40", "sh", "-c", rm, "rm", tries, "9", "missing"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("\nexit 2\n") == 0);  // another refusal: answered at once
+    CHECK(attempts() == 1);
+}
+
+TEST_CASE("a quiesced command: frozen or suspended around it alone, thawed on every path, hostile words inert") {
+    scratch::Dir d;
+    InDir here(d.p);  // (where a run canary would land)
+    std::string log = d / "calls";
+    // A stand-in for virsh (its words: sh -c <script> virsh <log>): logs each call; a verb
+    // listed in <log>.fails fails.
+    std::string virsh =
+        "echo \"$2 $4\" >> \"$1\"; grep -qx \"$2\" \"$1.fails\" 2>/dev/null && { echo \"virsh: $2 refused\" >&2; exit 1; }; exit "
+        "0";
+    std::string domain = "$(touch PWNED); one-5";
+    auto run = [&](const std::string& fails, const std::string& status, const std::string& cmd_word) {
+        fs::remove(log);
+        std::ofstream(log + ".fails") << fails;
+        return sh(scripts::kQuiesced, {"5", "sh", "-c", virsh, "virsh", log, domain, "sh", "-c",
+                                       "echo \"ran $2\" >> \"$1\"; echo noise; exit $3", "cmd", log, cmd_word, status});
+    };
+    auto calls = [&] {
+        std::ifstream in(log);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    std::string D = domain + "\n";
+    Result r = run("", "0", "`touch PWNED`");
+    CHECK((r.status == 0 && r.out == "frozen\n"));
+    CHECK(calls() == "domfsfreeze " + D + "ran `touch PWNED`\ndomfsthaw " + D);
+    r = run("", "3", "x");  // the command's failure is the script's, thawed all the same
+    CHECK(r.status == 3);
+    CHECK(calls() == "domfsfreeze " + D + "ran x\ndomfsthaw " + D);
+    r = run("domfsfreeze\n", "0", "x");  // no agent: suspended, then resumed
+    CHECK((r.status == 0 && r.out == "suspended\n"));
+    CHECK(calls() == "domfsfreeze " + D + "suspend " + D + "ran x\ndomfsthaw " + D + "resume " + D);
+    r = run("domfsfreeze\nsuspend\n", "0", "x");  // neither: nothing run, a thaw tried all the same
+    CHECK(r.status == 1);
+    CHECK(r.err.find("cannot suspend domain") != std::string::npos);
+    CHECK(calls() == "domfsfreeze " + D + "suspend " + D + "domfsthaw " + D);
+    CHECK(!fs::exists(d / "PWNED"));
+    // The driver gone mid-command (kTiedToDriver's TERM to the session): thawed, and resumed.
+    fs::remove(log);
+    std::ofstream(log + ".fails") << "domfsfreeze\n";
+    Argv a = {"setsid", "sh", "-c", scripts::kQuiesced, "sh", "5", "sh", "-c", virsh, "virsh", log, domain, "sleep", "30"};
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::vector<char*> av;
+        for (auto& w : a) av.push_back(w.data());
+        av.push_back(nullptr);
+        if (!::freopen("/dev/null", "w", stderr)) ::_exit(126);  // (the shell's note on the killed sleep)
+        ::execvp(av[0], av.data());
+        ::_exit(127);
+    }
+    for (int i = 0; i < 100 && calls().find("suspend") == std::string::npos; ++i) ::usleep(50000);
+    ::usleep(200000);
+    ::kill(-pid, SIGTERM);  // (setsid: the child leads its own group, as under kTiedToDriver)
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(calls() == "domfsfreeze " + D + "suspend " + D + "domfsthaw " + D + "resume " + D);
 }
