@@ -15,6 +15,7 @@ extern const char* const kDoctorProbe;      // $1 ds location, $2 REMOTE_ONESTOR
 extern const char* const kExitStatus;       // "$@" quietly: nothing, or "exit N"
 extern const char* const kAnswer;           // "$@": its output, or "\nexit N\n" and its complaint; never fails
 extern const char* const kQuiesced;         // $1 n, n virsh words, a domain, then "$@" run frozen (or suspended)
+extern const char* const kLayerIds;         // $1 dir, $2 path, files: "DEV:INO NAME" per layer, "file ..", "target .."
 extern const char* const kAnswerUnwatched;  // $1 s, then "$@" an rbd rm: as kAnswer, retried while a watcher holds it
 extern const char* const kMd5Of;            // "$@": the MD5 of its output, failing with it
 extern const char* const kPreallocate;      // $1 a file: all of its size allocated (thick)

@@ -410,13 +410,13 @@ private:
         void keep() { kept = true; }
         Created(Host& host, lvm::Lv l) : h(&host), lv(std::move(l)) {}
         Created(Created&&) = delete;
-        // `steps` go first in the batch (mkdir). Thin: whether the pool exists is asked first
-        // (a round trip of its own: the image's questions are asked by qemu::validate).
-        void make(long vmid, unsigned long long mb, bool thin, std::vector<Step> steps) {
+        // `steps` go first in the batch (mkdir). Thin: whether the pool exists is read from
+        // `listed` (the group's volumes, asked with the caller's questions), else asked here.
+        void make(long vmid, unsigned long long mb, bool thin, std::vector<Step> steps, const Group* listed = nullptr) {
             bool makes_pool = false;
             if (thin) {
                 pool = lvm::pool_lv(lv.vg, vmid);
-                makes_pool = lvm::list(*h, lv.vg).count(pool.name) == 0;
+                makes_pool = (listed ? *listed : lvm::list(*h, lv.vg)).count(pool.name) == 0;
                 for (auto& s : lvm::create_thin_steps(*h, lv, pool, mb, !makes_pool)) steps.push_back(std::move(s));
             } else {
                 steps.push_back(lvm::create_linear_step(*h, lv, mb));
@@ -521,13 +521,24 @@ private:
         // The image is checked before any volume exists: its declared format, no backing
         // or data file outside its own snapshot directory.
         std::string format = image_format(h, image, vd, false);
-        qemu::ImageInfo info = qemu::validate(h, image, format, image + ".snap");
-        unsigned long long mb = std::max<unsigned long long>(static_cast<unsigned long long>(std::max(0L, vd.size_mb("SIZE"))),
-                                                             io::mib_ceil(info.virtual_size));
         bool thin = disk_flag(vd, "LVM_THIN_ENABLE");
         lvm::Lv lv = lvm::disk_lv(ds_of(dst), c.vmid, id);
+        // One round trip of questions (the image's header; thin: the group's volumes), one for
+        // the volume under the group's lock, one for the copy (the lock is not held for it).
+        std::vector<Step> asked = {qemu::validate_step(h, image, format)};
+        if (thin) {
+            Argv a = {"sh", "-c", scripts::kAnswer, "sh"};
+            for (auto& w : lvm::list_command(lv.vg)) a.push_back(std::move(w));
+            asked.push_back(h.ask_step(a, "cannot ask host " + quoted(h.name()), 120));
+        }
+        auto answers = h.batch(asked);
+        qemu::ImageInfo info = qemu::validated(h, answers[0], image, format, image + ".snap");
+        std::optional<Group> listed;
+        if (thin) listed = group(answers[1], lv.vg);
+        unsigned long long mb = std::max<unsigned long long>(static_cast<unsigned long long>(std::max(0L, vd.size_mb("SIZE"))),
+                                                             io::mib_ceil(info.virtual_size));
         Created made(h, lv);  // what lvcreate makes is this action's: removed on failure
-        made.make(c.vmid, mb, thin, {h.mkdir_step(dirname_of(dst.path))});
+        made.make(c.vmid, mb, thin, {h.mkdir_step(dirname_of(dst.path))}, listed ? &*listed : nullptr);
         log::info("writing " + quoted(image) + " (" + format + ") into " + quoted(lv.spec()));
         std::vector<Step> steps;
         // Only the part the image does not cover (the copy writes or zeroes the rest).

@@ -9,7 +9,11 @@
 #include "onestor/numbers.hpp"
 #include "onestor/qemu.hpp"
 #include "onestor/registry.hpp"
+#include "onestor/scripts.hpp"
 #include "onestor/transfer.hpp"
+
+#include <map>
+#include <sstream>
 
 namespace onestor::backends {
 
@@ -115,30 +119,41 @@ void Qcow2::cpds(const TmContext& c, const HostPath& src, const HostPath& dst, l
             h.present_step(l.file(snap), "snapshot " + std::to_string(snap) + " of " + quoted(src.str()) + " does not exist"));
         also.push_back(qemu::chain_step(h, l.file(snap), l.format(snap)));
     }
+    std::string target = host_image_path(dst.path, src.path);
+    Argv ids_of = {"sh", "-c", scripts::kLayerIds, "sh", l.dir, target};
+    const VmDisk& d = c.vm().require_disk(disk_id_of(src.path));
+    if (!l.persistent && !d.get("SOURCE").empty())  // (the image below a clone's overlay)
+        ids_of.push_back(host_image_path(clean_path(d.get("SOURCE"), "disk SOURCE"), src.path));
+    also.push_back(h.ask_step(ids_of, "cannot identify the files of " + quoted(src.str()), 60));
     Active a = validated_active(h, src, l, std::move(also));
     long layer = snap >= 0 ? snap : a.id;
     std::string from = l.file(layer);
-    auto ch = snap >= 0 ? qemu::parse_chain(a.also.back()) : a.chain;
-    std::string target = host_image_path(dst.path, src.path);
-    // Never onto a file of the disk's own chain (the persistent image itself, a layer):
-    // the layers above it would then read changed data. Onto the very file: nothing to do.
-    // (Files compared by device and inode, the target last: it may not exist.)
-    Argv ids = {"stat", "-L", "-c", "%d:%i", "--"};
-    for (const auto& i : ch) ids.push_back(i.filename);
-    ids.push_back(target);
-    Result r = h.run(ids, {.timeout_s = 60, .check = false, .asks = true});
-    std::vector<std::string> lines;
-    for (size_t b = 0, e; (e = r.out.find('\n', b)) != std::string::npos; b = e + 1) lines.push_back(r.out.substr(b, e - b));
-    if (lines.size() < ch.size())
-        throw DriverError("cannot identify the files of " + quoted(h.label(from)) + ": " + failure_reason(r.err));
-    for (size_t i = 0; lines.size() > ch.size() && i < ch.size(); ++i) {
-        if (lines[i] != lines.back()) continue;
-        if (i == 0) {
+    // Never onto a file of the disk's layers (the persistent image itself, through layer 0's
+    // link, or any layer): a layer above would then read changed data. Onto the very file:
+    // nothing to do. (Files compared by device and inode, asked with the chain.)
+    std::map<std::string, std::string> ids;  // layer name -> DEV:INO
+    std::string target_id;
+    std::istringstream lines(a.also.back());
+    for (std::string line; std::getline(lines, line);) {
+        size_t sp = line.find(' ');
+        if (sp == std::string::npos) continue;
+        if (line.compare(0, sp, "target") == 0)
+            target_id = line.substr(sp + 1);
+        else if (line.compare(0, sp, "file") == 0)
+            ids["file"] = line.substr(sp + 1);
+        else
+            ids[line.substr(sp + 1)] = line.substr(0, sp);
+    }
+    if (!target_id.empty()) {
+        if (ids[std::to_string(layer)] == target_id) {
             log::info(quoted(h.label(from)) + " is " + quoted(target) + " already: nothing to copy");
             return;
         }
-        throw DriverError("cannot save " + quoted(src.str()) + " as " + quoted(target) +
-                          ": that file is part of the disk's own backing chain");
+        for (const auto& [name, id] : ids)
+            if (id == target_id)
+                throw DriverError("cannot save " + quoted(src.str()) + " as " + quoted(target) +
+                                  ": that file is part of the disk's own backing chain (" +
+                                  (name == "file" ? "its image" : "layer " + name) + ")");
     }
     RemoteTemp tmp(h, io::temp_name_for(target));
     std::vector<Step> save = {h.mkdir_step(dirname_of(target))};
@@ -291,15 +306,16 @@ void Qcow2::resize(const TmContext& c, const HostPath& disk, long size_mb) {
     if (size_mb <= 0) throw DriverError("cannot resize " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
     Lock lock("vm-" + std::to_string(c.vmid));
     Host& h = Host::get(disk.host);
-    std::string format;
-    if (h.readlink(disk.path).empty()) {  // a volatile disk: a plain file of its declared format
-        format = disk_format(c.vm().require_disk(disk_id_of(disk.path)));
-    } else {
+    const VmDisk& d = c.vm().require_disk(disk_id_of(disk.path));
+    auto mb = static_cast<unsigned long long>(size_mb);
+    if (d.get("SOURCE").empty()) {  // a volatile disk: a plain file of its declared format, one round trip
+        h.batch(
+            {h.run_step({"test", "!", "-L", disk.path}, "disk " + quoted(disk.str()) + " is a link, not a volatile disk's file"),
+             qemu::resize_step(h, disk_format(d), disk.path, mb, thick(&d))});
+    } else {  // an image's: the format of its active layer is an answer (a second round trip)
         Layout l = layout(h, c, disk);
-        format = l.format(validated_active(h, disk, l).id);
+        qemu::resize(h, l.format(validated_active(h, disk, l).id), disk.path, mb, thick(&d));
     }
-    qemu::resize(h, format, disk.path, static_cast<unsigned long long>(size_mb),
-                 thick(&c.vm().require_disk(disk_id_of(disk.path))));
     log::info("resized " + quoted(disk.str()) + " to " + std::to_string(size_mb) + " MiB");
 }
 

@@ -75,6 +75,16 @@ fi
 eval "$c" >/dev/null; s=$?
 end; echo "$m"; exit $s)sh";
 
+// $1 a snapshot directory, $2 a path, then other paths: "DEV:INO NAME" for each numbered
+// entry of $1 (links followed; one that does not resolve is left out; a name is digits
+// alone, so it holds no line break), "file DEV:INO" for each other path that resolves, then
+// "target DEV:INO" of $2 ("target " alone when it does not resolve).
+const char* const kLayerIds =
+    "d=$1 t=$2; shift 2; for f in \"$@\"; do i=$(stat -L -c %d:%i -- \"$f\" 2>/dev/null) && echo \"file $i\"; done; "
+    "cd -- \"$d\" || exit 1; for f in *; do case $f in *[!0-9]*) continue;; esac; "
+    "i=$(stat -L -c %d:%i -- \"$f\" 2>/dev/null) && printf '%s %s\\n' \"$i\" \"$f\"; done; "
+    "echo \"target $(stat -L -c %d:%i -- \"$t\" 2>/dev/null)\"";
+
 // $1 seconds, then "$@" the removal of an RBD volume, answered as kAnswer answers. While the
 // cluster refuses it for a watcher, it is tried again every 2 s for up to $1 s: a killed
 // writer's watch (an interrupted `rbd import`) holds until the OSDs time it out (30 s by

@@ -87,6 +87,10 @@ check "layer 2 (frozen) now backs onto layer 0 (relative name)" test "$(backing 
 check "snapshot 2 kept its content (layer 1's data moved into it)" same "$V/disk.0.snap/2" s2
 check "the disk still reads snapshot 0" same "$V/disk.0" s0
 check "qemu-img check clean after the delete" clean_dir "$V/disk.0.snap"
+BASESUM=$(sum "$DS/1/base")
+expect_error "cpds onto the image below the clone's overlay is refused" "part of the disk's own backing chain (its image)" \
+    "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/base" -1 42 1
+check "the image is unchanged" test "$(sum "$DS/1/base")" = "$BASESUM"
 expect_ok "cpds: a flattened export of the disk" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export" -1 42 1
 check "the export has no backing file" test -z "$(backing "$DS/1/export")"
 check "the export holds exactly the disk's content (snapshot 0)" same "$DS/1/export" s0

@@ -226,3 +226,25 @@ TEST_CASE("a quiesced command: frozen or suspended around it alone, thawed on ev
     ::waitpid(pid, &status, 0);
     CHECK(calls() == "domfsfreeze " + D + "suspend " + D + "domfsthaw " + D + "resume " + D);
 }
+
+TEST_CASE("layer identities: numbered entries followed through links, other files, the target; nothing forged by a name") {
+    scratch::Dir d;
+    fs::path dir = d.p / "disk.0.snap", image = d.p / "image";
+    fs::create_directories(dir);
+    std::ofstream(image) << "i";
+    std::ofstream(dir / "1") << "1";
+    fs::create_symlink(image, dir / "0");
+    std::ofstream(dir / "target\n1:1 9") << "a name that would forge a line";
+    std::ofstream(dir / ".2.onestor-tmp.T1") << "a temporary";
+    auto id = [](const fs::path& p) {
+        struct stat st {};
+        REQUIRE(::stat(p.c_str(), &st) == 0);
+        return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    };
+    Result r = sh(scripts::kLayerIds, {dir.string(), (d.p / "missing").string(), image.string()});
+    REQUIRE(r.status == 0);
+    CHECK(r.out == "file " + id(image) + "\n" + id(image) + " 0\n" + id(dir / "1") + " 1\ntarget \n");
+    r = sh(scripts::kLayerIds, {dir.string(), (dir / "1").string()});
+    CHECK(r.out == id(image) + " 0\n" + id(dir / "1") + " 1\ntarget " + id(dir / "1") + "\n");
+    CHECK(sh(scripts::kLayerIds, {(d.p / "nowhere").string(), image.string()}).status != 0);
+}
