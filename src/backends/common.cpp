@@ -32,8 +32,10 @@ namespace onestor::backends {
 std::string CommonTm::host_image_path(const std::string& fe_source, const std::string& disk_path) {
     // Arguments are confined by their kinds; a disk's SOURCE read from the VM template is
     // held to the same rule here, where every image path is made.
-    confine(fe_source, Confine::Image, 0, 0, config().get("DATASTORE_LOCATION"), fe_source);
-    std::string fe_root = dirname_of(dirname_of(fe_source));
+    std::string fe_root = clean_path(config().get("DATASTORE_LOCATION"), "DATASTORE_LOCATION");
+    confine(fe_source, Confine::Image, 0, 0, fe_root, fe_source);
+    // The same path below the host's datastores (<root>/<sys ds>/<vm>/disk.N), at any depth:
+    // <ds>/<name>, or deeper (a save-as target inside its datastore's directories).
     std::string host_root = dirname_of(dirname_of(dirname_of(disk_path)));
     if (fe_root == "/" || host_root == "/")
         throw DriverError("cannot place image " + quoted(fe_source) + " for disk " + quoted(disk_path) + ": not datastore paths");

@@ -95,6 +95,9 @@ expect_ok "cpds: a flattened export of the disk" "$R/tm/qcow2/cpds" "host01:$V/d
 check "the export has no backing file" test -z "$(backing "$DS/1/export")"
 check "the export holds exactly the disk's content (snapshot 0)" same "$DS/1/export" s0
 check "the export is a clean qcow2" qemu-img check -q "$DS/1/export"
+expect_ok "cpds to a target deeper in its datastore" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/deep/export" -1 42 1
+check "... lands there, and nowhere else" eval '[ -s "$DS/1/deep/export" ] && [ ! -e "$DS/deep" ]'
+rm -rf "$DS/1/deep"
 expect_ok "cpds of snapshot 2" "$R/tm/qcow2/cpds" "host01:$V/disk.0" "$DS/1/export2" 2 42 1
 check "the snapshot export holds snapshot 2 and stands alone" \
     bash -c "$(declare -f same json key backing); CAP='$CAP'; same '$DS/1/export2' s2 && test -z \"\$(backing '$DS/1/export2')\""
