@@ -121,9 +121,6 @@ public:
     // Streams a front-end file to `dst` on this host (its directory made): temp name, fsync,
     // rename; one remote command.
     void put_file(const std::string& local_path, const std::string& dst);
-    // put_file's steps but the mkdir, for a batch whose stdin is the file: its `size` bytes
-    // written at `tmp` (a RemoteTemp's path beside dst), synced, checked whole, renamed onto dst.
-    std::vector<Step> put_steps(long long size, const std::string& tmp, const std::string& dst);
 
     Host(std::string name, bool local);
     ~Host();

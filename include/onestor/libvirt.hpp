@@ -29,6 +29,23 @@ private:
 // round trip (kQuiesced): frozen through its guest agent, or suspended without one, and
 // thawed / resumed on every path, the driver killed included. `what`: its failure's reason.
 Step quiesced_step(Host& h, const std::string& domain, const Argv& command, const std::string& what, int timeout_s);
+// Held around a batch with a quiesced_step: should the batch not complete (it failed, or
+// the driver was stopped), the domain is thawed and resumed from here as well, as the
+// step's own trap may not have run (a local step's process group is killed 1 s after its
+// TERM). A resume of a running domain fails harmlessly. done(): the batch completed.
+class QuiescedBatch {
+public:
+    QuiescedBatch(Host& h, std::string domain) : h_(h), domain_(std::move(domain)) {}
+    ~QuiescedBatch();
+    QuiescedBatch(const QuiescedBatch&) = delete;
+    QuiescedBatch& operator=(const QuiescedBatch&) = delete;
+    void done() { done_ = true; }
+
+private:
+    Host& h_;
+    std::string domain_;
+    bool done_ = false;
+};
 // Logs how the step's domain was quiesced, from its output (suspended: it has no agent).
 void log_quiesced(const std::string& output, const std::string& domain);
 

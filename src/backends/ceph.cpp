@@ -1033,7 +1033,9 @@ public:
         auto steps = snapshot_steps(d, snap);
         auto [create, why] = steps.front().there.front();  // (a copy: the step is replaced)
         steps.front() = libvirt::quiesced_step(*d.cl.h, c.vm().deploy_id, create, why, d.cl.timeout(false));
+        libvirt::QuiescedBatch quiesced(*d.cl.h, c.vm().deploy_id);
         libvirt::log_quiesced(d.cl.h->batch(steps).front(), c.vm().deploy_id);
+        quiesced.done();
     }
 
     void snap_delete(const TmContext& c, const HostPath& disk, long snap) {

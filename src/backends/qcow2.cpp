@@ -76,9 +76,9 @@ void Qcow2::ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
     Layout home = chain::beside_image(image, format);
     // Two round trips: the questions (the image's header, the layers an earlier VM left),
     // answered before anything is made, the lock's file included; then the links, the
-    // chain checked before the VM's. (The lock is taken after the questions: the layers of
-    // a persistent image change only through the one VM that holds it, and the links below
-    // are made whole whoever made them before.)
+    // chain checked before the VM's. (The lock is taken after the questions: should the
+    // layers have changed meanwhile, e.g. a save-back of the image's last VM, the second
+    // batch stops at its first step, before any link.)
     auto asked = h.batch({qemu::validate_step(h, image, format), h.list_step(home.dir, true)});
     qemu::validated(h, asked[0], image, format, home.dir);
     Lock lock("image-" + basename_of(image));
@@ -88,7 +88,12 @@ void Qcow2::ln(const TmContext& c, const HostPath& src, const HostPath& dst) {
         if (numeric_name(n)) active = std::max(active, std::stol(n));
         self = self || n == home.leaf;
     }
-    std::vector<Step> steps = {h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir)};
+    std::vector<Step> steps = {
+        h.absent_step(home.file(active + 1), "the snapshots of " + quoted(h.label(image)) + " changed meanwhile: try again"),
+        h.mkdir_step(dirname_of(dst.path)), h.mkdir_step(home.dir)};
+    if (active >= 0)
+        steps.insert(steps.begin(), h.present_step(home.file(active), "the snapshots of " + quoted(h.label(image)) +
+                                                                          " changed meanwhile: try again"));
     if (!self) steps.push_back(h.symlink_step(home.dir, join_path(home.dir, home.leaf)));
     if (active < 0) {
         steps.push_back(h.symlink_step(image, home.file(0)));
@@ -139,6 +144,8 @@ void Qcow2::cpds(const TmContext& c, const HostPath& src, const HostPath& dst, l
         if (sp == std::string::npos) continue;
         if (line.compare(0, sp, "target") == 0)
             target_id = line.substr(sp + 1);
+        else if (line.compare(0, sp, "file") == 0 && sp + 1 == line.size())
+            throw DriverError("cannot identify the image of " + quoted(src.str()));
         else if (line.compare(0, sp, "file") == 0)
             ids["file"] = line.substr(sp + 1);
         else

@@ -1,13 +1,11 @@
 #include "qcow2.hpp"
 
 #include "onestor/error.hpp"
-#include "onestor/io.hpp"
 #include "onestor/libvirt.hpp"
 #include "onestor/lock.hpp"
 #include "onestor/log.hpp"
 #include "onestor/qemu.hpp"
-
-#include <unistd.h>
+#include "onestor/scripts.hpp"
 
 namespace onestor::backends {
 namespace {
@@ -25,18 +23,6 @@ std::string xml_escape(const std::string& s) {
         }
     }
     return o;
-}
-
-// `text` in an unlinked temporary file of the front-end: a batch's stdin (put_steps).
-io::File text_file(const std::string& text) {
-    char tmpl[] = "/tmp/onestor-xml.XXXXXX";
-    int fd = ::mkstemp(tmpl);
-    if (fd < 0) throw_errno("cannot create a file in", "/tmp");
-    io::File f(fd);
-    ::unlink(tmpl);
-    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write", tmpl);
-    if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("cannot read", tmpl);
-    return f;
 }
 
 }  // namespace
@@ -77,25 +63,27 @@ void Qcow2::snap_create_live(const TmContext& c, const HostPath& disk, long snap
             xml += "<disk name='" + xml_escape(t) + "' snapshot='no'/>";
     }
     xml += "</disks></domainsnapshot>";
-    io::File xml_in = text_file(xml);
     std::string xml_path = join_path(dirname_of(disk.path), ".snapshot-" + std::to_string(snap) + ".xml");
-    RemoteTemp layer(h, next), xml_file(h, xml_path), xml_tmp(h, io::temp_name_for(xml_path));
-    std::vector<Step> steps = {qemu::overlay_step(h, l.active_name(a.id), l.format(a.id), next), h.sync_step(next)};
-    for (auto& s : h.put_steps(static_cast<long long>(xml.size()), xml_tmp.path(), xml_path)) steps.push_back(std::move(s));
-    steps.push_back(libvirt::quiesced_step(h, vm.deploy_id,
-                                           libvirt::virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic",
-                                                           "--no-metadata", "--reuse-external", "--xmlfile", xml_path}),
-                                           "cannot snapshot the running disk " + quoted(disk.str()), 300));
-    steps.push_back(h.remove_step(xml_path));
-    libvirt::log_quiesced(h.batch(steps, xml_in.fd()).rbegin()[1], vm.deploy_id);
+    RemoteTemp layer(h, next), xml_file(h, xml_path);
+    // (The XML is an argument, not the batch's stdin: a batch fed from stdin is not tied to
+    // this process, and this one must end with the driver.)
+    std::vector<Step> steps = {
+        qemu::overlay_step(h, l.active_name(a.id), l.format(a.id), next), h.sync_step(next),
+        h.run_step({"sh", "-c", scripts::kWriteLine, "sh", xml, xml_path}, "cannot write " + quoted(h.label(xml_path))),
+        libvirt::quiesced_step(h, vm.deploy_id,
+                               libvirt::virsh({"snapshot-create", "--domain", vm.deploy_id, "--disk-only", "--atomic",
+                                               "--no-metadata", "--reuse-external", "--xmlfile", xml_path}),
+                               "cannot snapshot the running disk " + quoted(disk.str()), 300)};
+    libvirt::QuiescedBatch quiesced(h, vm.deploy_id);
+    libvirt::log_quiesced(h.batch(steps).back(), vm.deploy_id);  // (nothing after snapshot-create: see above)
+    quiesced.done();
     layer.keep();
-    xml_file.keep();
-    xml_tmp.keep();
     // The layer frozen now keeps its long backing name: QEMU holds it open, so its header
     // is not rewritten; the next snapshot taken offline shortens it.
     auto out = h.batch({h.symlink_step(l.active_name(snap + 1), disk.path), h.sync_step(l.dir),
-                        qemu::chain_step(h, disk.path, l.format(snap + 1))});
-    check_loops(qemu::parse_chain(out.back()), "disk " + quoted(disk.str()));
+                        qemu::chain_step(h, disk.path, l.format(snap + 1)), h.remove_step(xml_path)});
+    xml_file.keep();
+    check_loops(qemu::parse_chain(out[2]), "disk " + quoted(disk.str()));
     log::info("live snapshot " + std::to_string(snap) + " of " + quoted(disk.str()) + "; the domain writes to layer " +
               std::to_string(snap + 1));
 }

@@ -779,19 +779,16 @@ void Host::put_file(const std::string& local_path, const std::string& dst) {
     struct stat st {};
     if (::fstat(in.fd(), &st) != 0) throw_errno("cannot stat", local_path);
     RemoteTemp tmp(*this, io::temp_name_for(dst));
-    std::vector<Step> steps = {mkdir_step(dirname_of(dst))};
-    for (auto& s : put_steps(st.st_size, tmp.path(), dst)) steps.push_back(std::move(s));
-    batch(steps, in.fd());
-    tmp.keep();
-}
-
-std::vector<Step> Host::put_steps(long long size, const std::string& tmp, const std::string& dst) {
-    std::string what = "cannot copy a file to " + quoted(label(dst));
+    std::string what = "cannot copy " + quoted(local_path) + " to " + quoted(label(dst));
     // dd ends at the end of its stdin, which a front-end killed mid-way also gives it: the
     // rename in the same script waits for the whole size.
-    return {run_step({"dd", "of=" + tmp, "bs=1M", "conv=sparse,fsync", "status=none"}, what,
-                     static_cast<int>(config().get_int("COPY_TIMEOUT"))),
-            run_step({"sh", "-c", scripts::kSizeIs, "sh", tmp, std::to_string(size)}, what), rename_step(tmp, dst, true)};
+    batch({mkdir_step(dirname_of(dst)),
+           run_step({"dd", "of=" + tmp.path(), "bs=1M", "conv=sparse,fsync", "status=none"}, what,
+                    static_cast<int>(config().get_int("COPY_TIMEOUT"))),
+           run_step({"sh", "-c", scripts::kSizeIs, "sh", tmp.path(), std::to_string(st.st_size)}, what),
+           rename_step(tmp.path(), dst, true)},
+          in.fd());
+    tmp.keep();
 }
 
 RemoteTemp::~RemoteTemp() {

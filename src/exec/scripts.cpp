@@ -55,7 +55,9 @@ const char* const kAnswer = "exec 3>&1; e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$
 // $1 n, then n words: virsh (VIRSH, -c LIBVIRT_URI); then a domain; then "$@" a command,
 // run with the domain's file systems frozen through its guest agent, or with the domain
 // suspended when no agent answers the freeze; then thawed (and resumed) on every path, the
-// driver's end included (kTiedToDriver's TERM). Each virsh call is limited to 30 s. Prints
+// driver's end included (kTiedToDriver's TERM; --foreground keeps each virsh in the session's
+// group, so the TERM reaches it). Once a suspend was tried, a resume follows (a resume of a
+// running domain fails harmlessly). Each virsh call is limited to 30 s. Prints
 // "frozen" or "suspended"; the command's stdout is dropped. Exit status: the command's, or
 // 1 when the domain could be neither frozen nor suspended (virsh's complaint on stderr).
 // (The virsh words are copied into w1..wn, and the command's words referenced as "${i}", so
@@ -64,34 +66,35 @@ const char* const kQuiesced = R"sh(n=$1; i=2; j=1; v=
 while [ "$j" -le "$n" ]; do eval "w$j=\${$i}"; v="$v \"\$w$j\""; i=$((i + 1)); j=$((j + 1)); done
 eval "d=\${$i}"; i=$((i + 1)); c=
 while [ "$i" -le $# ]; do c="$c \"\${$i}\""; i=$((i + 1)); done
-q() { eval "timeout 30 $v \"\$1\" --domain \"\$d\"" >/dev/null; }
+q() { eval "timeout --foreground 30 $v \"\$1\" --domain \"\$d\"" >/dev/null; }
 m=frozen
 end() { q domfsthaw 2>/dev/null; [ "$m" = frozen ] || q resume 2>/dev/null; }
 trap 'end; exit 143' TERM HUP INT
 if ! q domfsfreeze 2>/dev/null; then
-  q suspend || { q domfsthaw 2>/dev/null; echo "cannot suspend domain '$d' (no guest agent froze it)" >&2; exit 1; }
   m=suspended
+  q suspend || { end; echo "cannot suspend domain '$d' (no guest agent froze it)" >&2; exit 1; }
 fi
 eval "$c" >/dev/null; s=$?
 end; echo "$m"; exit $s)sh";
 
 // $1 a snapshot directory, $2 a path, then other paths: "DEV:INO NAME" for each numbered
 // entry of $1 (links followed; one that does not resolve is left out; a name is digits
-// alone, so it holds no line break), "file DEV:INO" for each other path that resolves, then
+// alone, so it holds no line break), "file DEV:INO" for each other path ("file " alone when
+// it does not resolve), then
 // "target DEV:INO" of $2 ("target " alone when it does not resolve).
 const char* const kLayerIds =
-    "d=$1 t=$2; shift 2; for f in \"$@\"; do i=$(stat -L -c %d:%i -- \"$f\" 2>/dev/null) && echo \"file $i\"; done; "
+    "d=$1 t=$2; shift 2; for f in \"$@\"; do echo \"file $(stat -L -c %d:%i -- \"$f\" 2>/dev/null)\"; done; "
     "cd -- \"$d\" || exit 1; for f in *; do case $f in *[!0-9]*) continue;; esac; "
     "i=$(stat -L -c %d:%i -- \"$f\" 2>/dev/null) && printf '%s %s\\n' \"$i\" \"$f\"; done; "
     "echo \"target $(stat -L -c %d:%i -- \"$t\" 2>/dev/null)\"";
 
 // $1 seconds, then "$@" the removal of an RBD volume, answered as kAnswer answers. While the
-// cluster refuses it for a watcher, it is tried again every 2 s for up to $1 s: a killed
+// cluster refuses it for a watcher, it is tried again every 2 s until $1 s have passed: a killed
 // writer's watch (an interrupted `rbd import`) holds until the OSDs time it out (30 s by
 // default), and only then can its temporary volume go.
 const char* const kAnswerUnwatched =
-    "t=$1; shift; exec 3>&1; while :; do e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$?; "
-    "case $e in *watchers*) if [ \"$t\" -gt 0 ]; then sleep 2; t=$((t - 2)); continue; fi;; esac; "
+    "t=$(($(date +%s) + $1)); shift; exec 3>&1; while :; do e=$(\"$@\" 2>&1 >&3 3>&-) && exit 0; s=$?; "
+    "case $e in *watchers*) if [ \"$(date +%s)\" -lt \"$t\" ]; then sleep 2; continue; fi;; esac; "
     "printf '\\nexit %s\\n%s\\n' \"$s\" \"$e\"; exit 0; done";
 
 // "$@" a command: the MD5 of its output (md5sum's line), failing when the command fails (a

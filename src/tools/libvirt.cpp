@@ -27,15 +27,24 @@ Quiesce::Quiesce(Host& h, std::string domain) : h_(h), domain_(std::move(domain)
     }
 }
 
-Quiesce::~Quiesce() {
-    // A thaw even after a freeze that failed or timed out: the agent may still have frozen
-    // the file systems (a thaw of thawed ones does nothing); then the resume of a suspend.
+namespace {
+// A thaw even after a freeze that failed or timed out: the agent may still have frozen the
+// file systems (a thaw of thawed ones does nothing); then, with `resume`, the resume of a
+// suspend. Runs after SIGTERM too.
+void release(Host& h, const std::string& domain, bool resume) {
     for (const char* verb : {"domfsthaw", "resume"}) {
-        if (std::string(verb) == "resume" && mode_ != "resume") break;
+        if (std::string(verb) == "resume" && !resume) break;
         try {
-            h_.run(virsh({verb, "--domain", domain_}), {.timeout_s = 30, .check = false, .cleanup = true});
+            h.run(virsh({verb, "--domain", domain}), {.timeout_s = 30, .check = false, .cleanup = true});
         } catch (...) {}
     }
+}
+}  // namespace
+
+Quiesce::~Quiesce() { release(h_, domain_, mode_ == "resume"); }
+
+QuiescedBatch::~QuiescedBatch() {
+    if (!done_) release(h_, domain_, true);
 }
 
 Step quiesced_step(Host& h, const std::string& domain, const Argv& command, const std::string& what, int timeout_s) {

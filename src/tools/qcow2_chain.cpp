@@ -2,11 +2,11 @@
 
 #include "onestor/error.hpp"
 #include "onestor/numbers.hpp"
-#include "onestor/scripts.hpp"
 
 #include <sys/stat.h>
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace onestor::chain {
 
@@ -99,8 +99,10 @@ std::vector<Step> shorten_names(Host& h, const Layout& l, const std::vector<qemu
 
 std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const std::vector<std::string>& names,
                                                const std::string& image, std::vector<Step> before) {
-    // Asked in one round trip, after `before`: each layer's header (validate's question) and
-    // whether it is a symlink; for a layer 0 beside the image, both canonical paths.
+    // Asked in one round trip, after `before`: each layer's header (validate's question), once
+    // a step has made sure it is no symlink (the batch stops there); for a layer 0 beside the
+    // image, both canonical paths. (Here, `before` runs first: the local checks are of its result.)
+    if (h.local() && !before.empty()) h.batch(std::exchange(before, {}));
     std::vector<long> ks;
     for (const auto& n : names) {
         if (!numeric_name(n)) continue;
@@ -128,8 +130,7 @@ std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const s
             steps.push_back(h.realpath_step(image));
             continue;
         }
-        steps.push_back(
-            h.ask_step({"sh", "-c", scripts::kAnswer, "sh", "readlink", "--", f}, "cannot read " + quoted(h.label(f))));
+        steps.push_back(h.ask_step({"test", "!", "-L", f}, "layer " + quoted(h.label(f)) + " is a symlink"));
         steps.push_back(qemu::validate_step(h, f, l.format(k)));
     }
     auto out = h.batch(steps);
@@ -144,8 +145,6 @@ std::map<long, qemu::ImageInfo> checked_layers(Host& h, const Layout& l, const s
                 throw DriverError("layer 0 of " + quoted(h.label(image)) + " is not the image itself");
             continue;
         }
-        if (!first.empty() && first.find("\nexit ") == std::string::npos)
-            throw DriverError("layer " + quoted(h.label(f)) + " is a symlink");
         qemu::ImageInfo i = qemu::validated(h, second, f, l.format(k), k == 0 ? "" : l.dir);
         long below = l.layer_of(i);
         if (k > 0 && (below < 0 || i.backing_format != l.format(below)))
